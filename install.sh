@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Build and install CodeForge: the binary, shell completions and the shipped themes.
+# Idempotent: running it again replaces the binary and completions, never your own themes.
+#   PREFIX=~/.local ./install.sh      (default PREFIX: $HOME/.local)
+set -euo pipefail
+
+die() { echo "install.sh: $*" >&2; exit 1; }
+
+cd "$(dirname "$0")"
+[ -f Cargo.toml ] || die "run me from the CodeForge source tree"
+command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust from rustup first"
+
+PREFIX="${PREFIX:-$HOME/.local}"
+BIN_DIR="$PREFIX/bin"
+mkdir -p "$BIN_DIR" || die "cannot create $BIN_DIR"
+
+echo "building codeforge (release)..."
+cargo install --path . --locked --root "$PREFIX" --force || die "cargo install failed"
+BIN="$BIN_DIR/codeforge"
+[ -x "$BIN" ] || die "the build did not produce $BIN"
+
+echo "installing shell completions..."
+DATA="${XDG_DATA_HOME:-$HOME/.local/share}"
+"$BIN" completions bash --dir "$DATA/bash-completion/completions" >/dev/null || die "bash completions failed"
+"$BIN" completions zsh --dir "$DATA/zsh/site-functions" >/dev/null || die "zsh completions failed"
+"$BIN" completions fish --dir "${XDG_CONFIG_HOME:-$HOME/.config}/fish/completions" >/dev/null || die "fish completions failed"
+
+echo "installing themes..."
+CONFIG_FILE="$("$BIN" config path)" || die "cannot resolve the config directory"
+THEMES_DIR="$(dirname "$CONFIG_FILE")/themes"
+mkdir -p "$THEMES_DIR" || die "cannot create $THEMES_DIR"
+for theme in themes/*.toml; do
+  # Shipped themes are refreshed; user themes with other names are left alone.
+  cp "$theme" "$THEMES_DIR/" || die "cannot copy $theme"
+done
+
+echo "installed $BIN ($("$BIN" --version))"
+case ":$PATH:" in
+  *":$BIN_DIR:"*) ;;
+  *) echo "note: add $BIN_DIR to your PATH" ;;
+esac

@@ -1,0 +1,129 @@
+//! Command-line interface (clap derive). Parsing only; the work is in `commands`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "codeforge",
+    version,
+    about = "Terminal coding assistant with a visible multi-model router and a hard daily budget",
+    long_about = None
+)]
+pub struct Cli {
+    /// Use the built-in simulator instead of OpenRouter (the default when no API key is set).
+    #[arg(long, global = true)]
+    pub demo: bool,
+
+    /// Resume the last conversation (TUI).
+    #[arg(long = "continue")]
+    pub continue_last: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ask one question without the TUI: routes, streams the answer to stdout.
+    Ask(AskArgs),
+    /// List the model catalog with prices.
+    Models(ModelsArgs),
+    /// Run the OpenRouter-compatible simulator on loopback.
+    Simulate(SimulateArgs),
+    /// Show or create the config file.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Print shell completions.
+    Completions {
+        shell: clap_complete::Shell,
+        /// Write into this directory instead of stdout.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// Use this model (id or short name) instead of routing.
+    #[arg(long, short)]
+    pub model: Option<String>,
+    /// Print one JSON object at the end instead of streaming text.
+    #[arg(long)]
+    pub json: bool,
+    /// The prompt; read from stdin when absent.
+    pub prompt: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// Read live prices and context lengths from `GET /models` into the local cache.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Port on 127.0.0.1 (0 = a free port, printed at start).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Inject a fault: MODEL=KIND[:ARG][xN], e.g. `x-ai/grok-4=503:5`, `kimi-k2=disconnect:20`,
+    /// `o3=429:2x3`. Kinds: 401 402 403 429 500 502 503 refuse stall stall-mid:N
+    /// disconnect:N error:N malformed:N no-usage huge:BYTES. Repeatable.
+    #[arg(long = "fault", value_name = "MODEL=KIND")]
+    pub faults: Vec<String>,
+    /// Delay before the first token, in milliseconds.
+    #[arg(long, default_value_t = 250)]
+    pub ttft_ms: u64,
+    /// Streaming speed in tokens per second (0 = unthrottled).
+    #[arg(long, default_value_t = 180.0)]
+    pub tps: f64,
+    /// Stop listing this model in /models (and answer it with 404). Repeatable.
+    #[arg(long = "unlist", value_name = "MODEL")]
+    pub unlisted: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the config file's path.
+    Path,
+    /// Print the resolved configuration (never the API key).
+    Show,
+    /// Write a documented default config file (mode 0600).
+    Init {
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ask_parses_flags_and_prompt() {
+        let cli = Cli::parse_from(["codeforge", "ask", "--demo", "--json", "-m", "o3", "hi"]);
+        assert!(cli.demo);
+        match cli.command {
+            Some(Command::Ask(a)) => {
+                assert!(a.json);
+                assert_eq!(a.model.as_deref(), Some("o3"));
+                assert_eq!(a.prompt.as_deref(), Some("hi"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! The subcommands: each turns parsed CLI arguments into work and user-facing output.
+//!
+//! The only place (with `main.rs`) that writes to stdout/stderr.
+
+mod ask;
+mod models;
+mod simulate;
+
+use std::io::Write;
+
+use clap::CommandFactory;
+
+use crate::backend::BackendError;
+use crate::catalog::CatalogError;
+use crate::cli::{Cli, Command, ConfigAction};
+use crate::config::{Config, ConfigError, init_config_file};
+use crate::provider::ProviderError;
+use crate::router::RouteError;
+
+/// A failed command: the message is one line written for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Backend(#[from] BackendError),
+    #[error("{0}")]
+    Catalog(#[from] CatalogError),
+    #[error("{0}")]
+    Provider(#[from] ProviderError),
+    #[error("{0}")]
+    Route(#[from] RouteError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl CommandError {
+    /// Process exit status: 2 for configuration and usage errors, 1 for the rest.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CommandError::Config(_) | CommandError::Usage(_) | CommandError::Route(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Writes for the user; stops writing stdout quietly once the reader went away.
+#[derive(Debug, Default)]
+pub struct Output {
+    stdout_broken: bool,
+}
+
+impl Output {
+    pub fn err_line(&mut self, s: &str) {
+        let mut e = std::io::stderr().lock();
+        let _ = writeln!(e, "{s}");
+    }
+
+    fn line(&mut self, s: &str) {
+        let mut o = std::io::stdout().lock();
+        if writeln!(o, "{s}").is_err() {
+            self.stdout_broken = true;
+        }
+    }
+
+    fn flush(&mut self) {
+        let _ = std::io::stdout().flush();
+    }
+}
+
+/// Run a parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CommandError> {
+    let mut out = Output::default();
+    match cli.command {
+        Some(Command::Completions { shell, dir }) => {
+            let mut cmd = Cli::command();
+            match dir {
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir)
+                        .and_then(|_| {
+                            clap_complete::generate_to(shell, &mut cmd, "codeforge", &dir)
+                        })
+                        .map_err(|e| {
+                            CommandError::Io(format!(
+                                "cannot write completions to {}: {e}",
+                                dir.display()
+                            ))
+                        })?;
+                }
+                None => {
+                    let mut buf = Vec::new();
+                    clap_complete::generate(shell, &mut cmd, "codeforge", &mut buf);
+                    out.line(String::from_utf8_lossy(&buf).trim_end());
+                }
+            }
+            Ok(())
+        }
+        Some(Command::Simulate(args)) => simulate::run(&args, &mut out).await,
+        Some(Command::Config { action }) => {
+            let config = Config::load();
+            match action {
+                ConfigAction::Path => {
+                    let paths = crate::config::Paths::resolve()?;
+                    out.line(&paths.config_file().display().to_string());
+                }
+                ConfigAction::Show => out.line(config?.show().trim_end()),
+                ConfigAction::Init { force } => {
+                    let paths = crate::config::Paths::resolve()?;
+                    let file = paths.config_file();
+                    init_config_file(&file, force)?;
+                    out.line(&format!("wrote {}", file.display()));
+                }
+            }
+            Ok(())
+        }
+        Some(Command::Ask(args)) => {
+            let config = Config::load()?;
+            ask::run(&config, &args, cli.demo, &mut out).await
+        }
+        Some(Command::Models(args)) => {
+            let config = Config::load()?;
+            models::run(&config, &args, cli.demo, &mut out).await
+        }
+        None => {
+            let config = Config::load()?;
+            let mut help = Cli::command();
+            out.line(&help.render_help().to_string());
+            if config.api_key.is_none() {
+                out.line("No OPENROUTER_API_KEY set: commands run in demo mode against the built-in simulator.");
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! User configuration: the TOML file, environment overrides, and the resolved [`Config`].
+//!
+//! Owns parsing and validation of `config.toml` and the secret handling of the API key.
+//! Must not import the provider, router, ledger or tui modules (only the catalog's plain
+//! data types for model overrides).
+
+mod paths;
+mod secret;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use paths::Paths;
+pub use secret::ApiKey;
+
+use crate::catalog::ModelPatch;
+
+/// The documented default config written by `codeforge config init`.
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../assets/default-config.toml");
+/// OpenRouter's public API root.
+pub const DEFAULT_BASE_URL: &str = "https://openrouter.ai/api/v1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("could not find a home directory; set CODEFORGE_HOME to a directory CodeForge may use")]
+    NoHomeDirectory,
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write config file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} already exists (use --force to overwrite it)")]
+    AlreadyExists { path: PathBuf },
+    #[error("{}", format_parse_error(path, *line, *column, key.as_deref(), message))]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        key: Option<String>,
+        message: String,
+    },
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+fn format_parse_error(
+    path: &Path,
+    line: usize,
+    column: usize,
+    key: Option<&str>,
+    message: &str,
+) -> String {
+    match key {
+        Some(key) => format!(
+            "invalid config {}:{line}:{column}: key `{key}`: {message}",
+            path.display()
+        ),
+        None => format!(
+            "invalid config {}:{line}:{column}: {message}",
+            path.display()
+        ),
+    }
+}
+
+/// The config file as written by the user: every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub api_key: Option<String>,
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub timeouts: TimeoutsFile,
+    #[serde(default)]
+    pub router: RouterFile,
+    #[serde(default)]
+    pub budget: BudgetFile,
+    #[serde(default)]
+    pub models: Vec<ModelPatch>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutsFile {
+    pub connect_ms: Option<u64>,
+    pub first_byte_ms: Option<u64>,
+    pub idle_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterFile {
+    /// 0 = cheapest model that fits … 10 = best regardless of cost.
+    pub preference: Option<u8>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetFile {
+    pub daily_usd: Option<f64>,
+    pub monthly_usd: Option<f64>,
+    pub timezone: Option<String>,
+    pub baseline_model: Option<String>,
+}
+
+/// Network deadlines for one provider request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP + TLS connect.
+    pub connect: Duration,
+    /// From sending the request to the response headers (OpenRouter sends them at once).
+    pub first_byte: Duration,
+    /// Longest silence between two stream events; keep-alive comments count as activity.
+    pub idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(10),
+            first_byte: Duration::from_secs(30),
+            idle: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Where the API key came from (shown by `config show`, never the key itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    Environment,
+    ConfigFile,
+    None,
+}
+
+/// Budget settings after defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetSettings {
+    pub daily_usd: f64,
+    pub monthly_usd: f64,
+    pub timezone: Option<String>,
+    pub baseline_model: String,
+}
+
+impl Default for BudgetSettings {
+    fn default() -> Self {
+        Self {
+            daily_usd: 3.33,
+            monthly_usd: 100.0,
+            timezone: None,
+            baseline_model: "anthropic/claude-sonnet-4".to_string(),
+        }
+    }
+}
+
+/// The resolved configuration: file + environment + defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub paths: Paths,
+    pub config_file: PathBuf,
+    pub config_file_exists: bool,
+    pub api_key: Option<ApiKey>,
+    pub key_source: KeySource,
+    pub base_url: String,
+    pub timeouts: Timeouts,
+    pub preference: u8,
+    pub budget: BudgetSettings,
+    pub model_patches: Vec<ModelPatch>,
+}
+
+impl Config {
+    /// Load from the resolved paths and the process environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let paths = Paths::resolve()?;
+        Self::load_from(paths, |name| std::env::var(name).ok())
+    }
+
+    /// Load with an explicit environment lookup (tests pass a closure).
+    pub fn load_from(
+        paths: Paths,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let config_file = paths.config_file();
+        let (file, exists) = match std::fs::read(&config_file) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                (parse_config(&config_file, &text)?, true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (ConfigFile::default(), false),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: config_file,
+                    source,
+                });
+            }
+        };
+        resolve(paths, config_file, exists, file, env)
+    }
+
+    /// A config with defaults only, for tests and the demo.
+    pub fn defaults_under(root: &Path) -> Self {
+        let paths = Paths::under(root);
+        let config_file = paths.config_file();
+        Self {
+            paths,
+            config_file,
+            config_file_exists: false,
+            api_key: None,
+            key_source: KeySource::None,
+            base_url: DEFAULT_BASE_URL.to_string(),
+            timeouts: Timeouts::default(),
+            preference: 5,
+            budget: BudgetSettings::default(),
+            model_patches: Vec::new(),
+        }
+    }
+
+    /// Human-readable summary for `codeforge config show`; never contains the key.
+    pub fn show(&self) -> String {
+        let key = match self.key_source {
+            KeySource::Environment => "set (from OPENROUTER_API_KEY)",
+            KeySource::ConfigFile => "set (from the config file)",
+            KeySource::None => "not set (demo mode: answers come from the built-in simulator)",
+        };
+        let file_state = if self.config_file_exists {
+            ""
+        } else {
+            " (not created yet; `codeforge config init`)"
+        };
+        format!(
+            "config file      {}{file_state}\n\
+             data dir         {}\n\
+             ledger           {}\n\
+             api key          {key}\n\
+             base url         {}\n\
+             timeouts         connect {} ms, first byte {} ms, idle {} ms\n\
+             preference       {} (0 = cheapest that fits … 10 = best regardless of cost)\n\
+             daily budget     ${:.2}\n\
+             monthly budget   ${:.2}\n\
+             baseline model   {}\n\
+             model overrides  {}\n",
+            self.config_file.display(),
+            self.paths.data_dir.display(),
+            self.paths.ledger_file().display(),
+            self.base_url,
+            self.timeouts.connect.as_millis(),
+            self.timeouts.first_byte.as_millis(),
+            self.timeouts.idle.as_millis(),
+            self.preference,
+            self.budget.daily_usd,
+            self.budget.monthly_usd,
+            self.budget.baseline_model,
+            self.model_patches.len(),
+        )
+    }
+}
+
+/// Write the default config file (mode 0600: it may come to hold the key).
+pub fn init_config_file(path: &Path, force: bool) -> Result<(), ConfigError> {
+    if path.exists() && !force {
+        return Err(ConfigError::AlreadyExists {
+            path: path.to_path_buf(),
+        });
+    }
+    let write_err = |source| ConfigError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(write_err)?;
+    }
+    write_private(path, DEFAULT_CONFIG_TOML.as_bytes()).map_err(write_err)
+}
+
+/// Create or truncate a file readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(bytes)
+}
+
+/// Parse the TOML text of a config file, mapping errors to file, line and key.
+pub fn parse_config(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
+    toml::from_str::<ConfigFile>(text).map_err(|e| {
+        let (line, column, key) = match e.span() {
+            Some(span) => locate(text, span.start),
+            None => (1, 1, None),
+        };
+        ConfigError::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            key,
+            message: e.message().trim().to_string(),
+        }
+    })
+}
+
+/// 1-based line and column of a byte offset, plus the dotted key defined on that line.
+fn locate(text: &str, offset: usize) -> (usize, usize, Option<String>) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before.len() - line_start + 1;
+    let line_text = text
+        .get(line_start..)
+        .unwrap_or("")
+        .lines()
+        .next()
+        .unwrap_or("");
+    let mut table: Option<String> = None;
+    for l in before.lines().take(line.saturating_sub(1)) {
+        let t = l.trim();
+        if t.starts_with('[') {
+            table = Some(t.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+        }
+    }
+    let key = line_text.split_once('=').map(|(k, _)| k.trim().to_string());
+    let key = match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
+        (None, Some(k)) => Some(k),
+        (Some(t), None) => Some(t),
+        (None, None) => None,
+    };
+    (line, column, key.filter(|k| !k.is_empty()))
+}
+
+fn resolve(
+    paths: Paths,
+    config_file: PathBuf,
+    exists: bool,
+    file: ConfigFile,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        path: config_file.clone(),
+        key: key.to_string(),
+        message,
+    };
+    let env_key = env("OPENROUTER_API_KEY").filter(|k| !k.trim().is_empty());
+    let file_key = file.api_key.filter(|k| !k.trim().is_empty());
+    let (api_key, key_source) = match (env_key, file_key) {
+        (Some(k), _) => (Some(ApiKey::new(k)), KeySource::Environment),
+        (None, Some(k)) => (Some(ApiKey::new(k)), KeySource::ConfigFile),
+        (None, None) => (None, KeySource::None),
+    };
+    let base_url = env("OPENROUTER_BASE_URL")
+        .filter(|u| !u.trim().is_empty())
+        .or(file.base_url)
+        .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(invalid(
+            "base_url",
+            format!("`{base_url}` is not an http:// or https:// URL"),
+        ));
+    }
+    let base_url = base_url.trim_end_matches('/').to_string();
+
+    let defaults = Timeouts::default();
+    let ms = |key: &str, v: Option<u64>, d: Duration| -> Result<Duration, ConfigError> {
+        match v {
+            None => Ok(d),
+            Some(0) => Err(invalid(key, "must be greater than 0".into())),
+            Some(v) => Ok(Duration::from_millis(v)),
+        }
+    };
+    let timeouts = Timeouts {
+        connect: ms(
+            "timeouts.connect_ms",
+            file.timeouts.connect_ms,
+            defaults.connect,
+        )?,
+        first_byte: ms(
+            "timeouts.first_byte_ms",
+            file.timeouts.first_byte_ms,
+            defaults.first_byte,
+        )?,
+        idle: ms("timeouts.idle_ms", file.timeouts.idle_ms, defaults.idle)?,
+    };
+
+    let preference = file.router.preference.unwrap_or(5);
+    if preference > 10 {
+        return Err(invalid(
+            "router.preference",
+            format!("{preference} is out of range 0..=10"),
+        ));
+    }
+
+    let mut budget = BudgetSettings::default();
+    if let Some(d) = file.budget.daily_usd {
+        if !(d.is_finite() && d >= 0.0) {
+            return Err(invalid(
+                "budget.daily_usd",
+                format!("{d} is not a valid amount"),
+            ));
+        }
+        budget.daily_usd = d;
+    }
+    if let Some(m) = file.budget.monthly_usd {
+        if !(m.is_finite() && m >= 0.0) {
+            return Err(invalid(
+                "budget.monthly_usd",
+                format!("{m} is not a valid amount"),
+            ));
+        }
+        budget.monthly_usd = m;
+    }
+    budget.timezone = file.budget.timezone;
+    if let Some(b) = file.budget.baseline_model {
+        budget.baseline_model = b;
+    }
+
+    Ok(Config {
+        paths,
+        config_file,
+        config_file_exists: exists,
+        api_key,
+        key_source,
+        base_url,
+        timeouts,
+        preference,
+        budget,
+        model_patches: file.models,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+use super::*;
+
+fn env_none(_: &str) -> Option<String> {
+    None
+}
+
+fn write(dir: &Path, text: &str) -> Paths {
+    let paths = Paths::under(dir);
+    std::fs::write(paths.config_file(), text).unwrap();
+    paths
+}
+
+#[test]
+fn missing_file_gives_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Config::load_from(Paths::under(dir.path()), env_none).unwrap();
+    assert!(!c.config_file_exists);
+    assert_eq!(c.base_url, DEFAULT_BASE_URL);
+    assert_eq!(c.key_source, KeySource::None);
+    assert_eq!(c.budget.daily_usd, 3.33);
+    assert_eq!(c.timeouts, Timeouts::default());
+}
+
+#[test]
+fn env_key_wins_over_file_and_base_url_is_trimmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write(
+        dir.path(),
+        "api_key = \"sk-file\"\nbase_url = \"http://127.0.0.1:9/api/v1/\"\n",
+    );
+    let c = Config::load_from(paths.clone(), |n| {
+        (n == "OPENROUTER_API_KEY").then(|| "sk-env".to_string())
+    })
+    .unwrap();
+    assert_eq!(c.api_key.as_ref().unwrap().expose(), "sk-env");
+    assert_eq!(c.key_source, KeySource::Environment);
+    assert_eq!(c.base_url, "http://127.0.0.1:9/api/v1");
+    let c = Config::load_from(paths, env_none).unwrap();
+    assert_eq!(c.api_key.unwrap().expose(), "sk-file");
+}
+
+#[test]
+fn malformed_config_names_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write(dir.path(), "# comment\n[budget]\ndaily_usd = \"lots\"\n");
+    let err = Config::load_from(paths.clone(), env_none).unwrap_err();
+    let msg = err.to_string();
+    let file = paths.config_file().display().to_string();
+    assert!(
+        msg.starts_with(&format!("invalid config {file}:3:")),
+        "{msg}"
+    );
+    assert!(msg.contains("key `budget.daily_usd`"), "{msg}");
+}
+
+#[test]
+fn unknown_key_and_syntax_error_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write(dir.path(), "[router]\npreferense = 3\n");
+    let msg = Config::load_from(paths, env_none).unwrap_err().to_string();
+    assert!(msg.contains(":2:"), "{msg}");
+    assert!(msg.contains("router.preferense"), "{msg}");
+    assert!(msg.contains("unknown field"), "{msg}");
+
+    let paths = write(dir.path(), "base_url = \n");
+    let msg = Config::load_from(paths, env_none).unwrap_err().to_string();
+    assert!(msg.contains(":1:"), "{msg}");
+}
+
+#[test]
+fn out_of_range_values_are_rejected_with_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write(dir.path(), "[router]\npreference = 11\n");
+    let msg = Config::load_from(paths, env_none).unwrap_err().to_string();
+    assert!(msg.contains("router.preference"), "{msg}");
+    let paths = write(dir.path(), "[timeouts]\nidle_ms = 0\n");
+    let msg = Config::load_from(paths, env_none).unwrap_err().to_string();
+    assert!(msg.contains("timeouts.idle_ms"), "{msg}");
+    let paths = write(dir.path(), "base_url = \"ftp://x\"\n");
+    assert!(Config::load_from(paths, env_none).is_err());
+}
+
+#[test]
+fn show_never_prints_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write(dir.path(), "api_key = \"sk-or-v1-secret-123\"\n");
+    let c = Config::load_from(paths, env_none).unwrap();
+    let shown = c.show();
+    assert!(!shown.contains("secret-123"));
+    assert!(shown.contains("set (from the config file)"));
+    assert!(!format!("{c:?}").contains("secret-123"));
+}
+
+#[cfg(unix)]
+#[test]
+fn init_writes_a_private_parseable_file_and_refuses_to_overwrite() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sub/config.toml");
+    init_config_file(&file, false).unwrap();
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(parse_config(&file, DEFAULT_CONFIG_TOML).is_ok());
+    assert!(matches!(
+        init_config_file(&file, false),
+        Err(ConfigError::AlreadyExists { .. })
+    ));
+    init_config_file(&file, true).unwrap();
+}
+
+#[test]
+fn user_models_extend_the_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write(
+        dir.path(),
+        "[[models]]\nid = \"llama3\"\nbase_url = \"http://127.0.0.1:11434/v1\"\napi_key_env = \"OLLAMA_KEY\"\nprompt_price = 0.0\ncompletion_price = 0.0\ncontext_length = 8192\n",
+    );
+    let c = Config::load_from(paths, env_none).unwrap();
+    let cat = crate::catalog::Catalog::load(&c.model_patches, None).unwrap();
+    assert_eq!(cat.models().len(), 6);
+    assert_eq!(
+        cat.get("llama3").unwrap().api_key_env.as_deref(),
+        Some("OLLAMA_KEY")
+    );
+}

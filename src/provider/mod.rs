@@ -1,0 +1,15 @@
+//! OpenRouter (and any OpenAI-compatible endpoint): HTTP requests and SSE streams.
+//!
+//! Owns the wire protocol only. Knows nothing of routing, budgets, the ledger or the
+//! terminal: must not import `router`, `ledger`, `tui`, `ratatui`, `crossterm` or `syntect`.
+
+mod client;
+mod completion;
+mod error;
+pub mod sse;
+mod types;
+
+pub use client::{APP_REFERER, APP_TITLE, ChatStream, OpenRouterClient};
+pub use completion::{Completion, Failed, drive};
+pub use error::{ErrorKind, ProviderError, TimeoutPhase, parse_retry_after};
+pub use types::{ChatRequest, ListedModel, ListedPricing, Message, Role, StreamEvent, Usage};

@@ -1,0 +1,232 @@
+//! The router: classify a prompt, pick a model, explain why.
+//!
+//! Pure and synchronous: no IO, no clock. Must not import `provider`, `ledger`, `tui`,
+//! `ratatui`, `crossterm` or `syntect`; callers pass in the catalog and plain numbers.
+//!
+//! This is the first slice: keyword intent rules and the catalog's strength priors. The
+//! scored router (cost, latency, availability, budget, learning) builds on these types.
+
+mod classify;
+
+use serde::Serialize;
+
+pub use classify::{Analysis, analyze};
+
+use crate::catalog::{Catalog, ModelSpec};
+use crate::money::Usd;
+use crate::task::{Complexity, Intent};
+
+/// How the model of a request was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoutedBy {
+    Auto,
+    Override,
+    Pinned,
+    Fallback,
+}
+
+impl RoutedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoutedBy::Auto => "auto",
+            RoutedBy::Override => "override",
+            RoutedBy::Pinned => "pinned",
+            RoutedBy::Fallback => "fallback",
+        }
+    }
+}
+
+/// One candidate as the router saw it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    pub model: String,
+    pub score: f64,
+    /// `None`, or why the model could not be chosen.
+    pub excluded: Option<String>,
+}
+
+/// The routing decision for one prompt, with its explanation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub model: String,
+    pub model_name: String,
+    pub intent: Intent,
+    pub confidence: f64,
+    pub complexity: Complexity,
+    pub context_tokens: u64,
+    pub routed_by: RoutedBy,
+    /// What automatic routing would have chosen (differs when overridden).
+    pub auto_choice: String,
+    #[serde(rename = "estimated_cost_usd")]
+    pub estimated_cost: Usd,
+    pub reason: String,
+    pub candidates: Vec<Candidate>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum RouteError {
+    #[error("unknown model `{0}`; `codeforge models` lists the catalog")]
+    UnknownModel(String),
+    #[error("no model in the catalog can take this prompt ({0} tokens)")]
+    NothingFits(u64),
+}
+
+/// Expected answer length by complexity, for cost estimates.
+pub fn expected_completion_tokens(c: Complexity) -> u64 {
+    match c {
+        Complexity::Simple => 250,
+        Complexity::Medium => 700,
+        Complexity::High => 1500,
+    }
+}
+
+/// Route a prompt. `forced` is a model the user chose (`--model`).
+pub fn decide(
+    catalog: &Catalog,
+    prompt: &str,
+    history_tokens: u64,
+    forced: Option<&str>,
+) -> Result<Decision, RouteError> {
+    let analysis = analyze(prompt, history_tokens);
+    let completion = expected_completion_tokens(analysis.complexity);
+    let mut candidates: Vec<(Candidate, &ModelSpec)> = catalog
+        .models()
+        .iter()
+        .map(|m| {
+            let excluded = if !m.listed {
+                Some("no longer listed by OpenRouter".to_string())
+            } else if m.context_length < analysis.context_tokens + completion {
+                Some(format!(
+                    "context window {} < {} tokens needed",
+                    m.context_length,
+                    analysis.context_tokens + completion
+                ))
+            } else {
+                None
+            };
+            let score = m.strengths.get(analysis.intent);
+            (
+                Candidate {
+                    model: m.id.clone(),
+                    score,
+                    excluded,
+                },
+                m,
+            )
+        })
+        .collect();
+    // Highest score first; catalog order breaks ties (deterministic).
+    candidates.sort_by(|a, b| {
+        (a.0.excluded.is_some())
+            .cmp(&b.0.excluded.is_some())
+            .then(b.0.score.total_cmp(&a.0.score))
+    });
+    let best = candidates
+        .iter()
+        .find(|(c, _)| c.excluded.is_none())
+        .map(|(c, m)| (c.clone(), *m))
+        .ok_or(RouteError::NothingFits(analysis.context_tokens))?;
+    let (chosen, routed_by) = match forced {
+        Some(f) => (
+            catalog
+                .find(f)
+                .ok_or_else(|| RouteError::UnknownModel(f.to_string()))?,
+            RoutedBy::Override,
+        ),
+        None => (best.1, RoutedBy::Auto),
+    };
+    let estimated_cost = chosen.cost(analysis.context_tokens, completion);
+    let reason = match routed_by {
+        RoutedBy::Auto => format!(
+            "{} · {} · {}: best fit for {} ({:.2}) · est {estimated_cost}",
+            analysis.intent, analysis.complexity, chosen.name, analysis.intent, best.0.score
+        ),
+        _ => format!(
+            "{} · {} · {}: chosen by you (router would pick {}) · est {estimated_cost}",
+            analysis.intent, analysis.complexity, chosen.name, best.1.name
+        ),
+    };
+    Ok(Decision {
+        model: chosen.id.clone(),
+        model_name: chosen.name.clone(),
+        intent: analysis.intent,
+        confidence: analysis.confidence,
+        complexity: analysis.complexity,
+        context_tokens: analysis.context_tokens,
+        routed_by,
+        auto_choice: best.1.id.clone(),
+        estimated_cost,
+        reason,
+        candidates: candidates.into_iter().map(|(c, _)| c).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> Catalog {
+        Catalog::builtin().unwrap()
+    }
+
+    #[test]
+    fn routes_by_intent_to_the_role_model() {
+        let c = catalog();
+        let d = decide(&c, "write a rust function that adds two numbers", 0, None).unwrap();
+        assert_eq!(d.intent, Intent::Code);
+        assert_eq!(d.model, "anthropic/claude-sonnet-4");
+        assert_eq!(d.routed_by, RoutedBy::Auto);
+        assert!(
+            d.reason
+                .starts_with("code · simple · claude-sonnet-4: best fit for code (0.95)")
+        );
+        let d = decide(
+            &c,
+            "prove that the sum of the first n odd numbers is n^2",
+            0,
+            None,
+        )
+        .unwrap();
+        assert_eq!(d.model, "openai/o3");
+        let d = decide(
+            &c,
+            "design the architecture of a distributed job scheduler",
+            0,
+            None,
+        )
+        .unwrap();
+        assert_eq!(d.model, "x-ai/grok-4");
+    }
+
+    #[test]
+    fn override_is_recorded_with_the_auto_choice() {
+        let c = catalog();
+        let d = decide(&c, "write a python script", 0, Some("kimi-k2")).unwrap();
+        assert_eq!(d.model, "moonshotai/kimi-k2");
+        assert_eq!(d.routed_by, RoutedBy::Override);
+        assert_eq!(d.auto_choice, "anthropic/claude-sonnet-4");
+        assert!(matches!(
+            decide(&c, "x", 0, Some("nope")),
+            Err(RouteError::UnknownModel(_))
+        ));
+    }
+
+    #[test]
+    fn too_small_context_windows_are_excluded_with_a_reason() {
+        let c = catalog();
+        let d = decide(&c, "write code", 150_000, None).unwrap();
+        let kimi = d
+            .candidates
+            .iter()
+            .find(|x| x.model == "moonshotai/kimi-k2")
+            .unwrap();
+        assert!(
+            kimi.excluded
+                .as_deref()
+                .unwrap()
+                .starts_with("context window 131072")
+        );
+        assert_ne!(d.model, "moonshotai/kimi-k2");
+    }
+}

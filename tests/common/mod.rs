@@ -1,0 +1,129 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use codeforge::config::{ApiKey, Timeouts};
+use codeforge::provider::OpenRouterClient;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+pub fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/openrouter")
+        .join(name)
+}
+
+/// A recorded response: HTTP status and the raw body text.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Every response of a recording (opencode JSON cassette or VCR YAML cassette).
+pub fn recorded(name: &str) -> Vec<Recorded> {
+    let text = std::fs::read_to_string(fixture_path(name)).unwrap();
+    if name.ends_with(".json") {
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["interactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| Recorded {
+                status: i["response"]["status"].as_u64().unwrap() as u16,
+                body: i["response"]["body"].as_str().unwrap().to_string(),
+            })
+            .collect()
+    } else {
+        let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+        v["interactions"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let r = &i["response"];
+                let status = r["status"]["code"].as_u64().unwrap() as u16;
+                let body = match r["body"]["string"].as_str() {
+                    Some(s) => s.to_string(),
+                    None => {
+                        let parsed: serde_json::Value =
+                            serde_yaml_ng::from_value(r["parsed_body"].clone()).unwrap();
+                        parsed.to_string()
+                    }
+                };
+                Recorded { status, body }
+            })
+            .collect()
+    }
+}
+
+/// One canned HTTP response: status, content type, body, extra headers.
+pub type Canned = (u16, &'static str, String, Vec<(String, String)>);
+
+/// Serve one raw HTTP response per connection on loopback, writing the body in pieces of
+/// `piece` bytes (so SSE lines and UTF-8 characters are split across reads).
+pub async fn replay(responses: Vec<Canned>, piece: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        for (status, ctype, body, headers) in responses {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = vec![0u8; 65536];
+            let mut seen = Vec::new();
+            // Read the request head and body (content-length) before answering.
+            loop {
+                let n = sock.read(&mut buf).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+                if let Some(pos) = find(&seen, b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&seen[..pos]).to_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if seen.len() >= pos + 4 + len {
+                        break;
+                    }
+                }
+            }
+            let mut head =
+                format!("HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\nconnection: close\r\n");
+            for (k, v) in headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
+            let _ = sock.write_all(head.as_bytes()).await;
+            for chunk in body.as_bytes().chunks(piece.max(1)) {
+                if sock.write_all(chunk).await.is_err() {
+                    break;
+                }
+                let _ = sock.flush().await;
+            }
+            let _ = sock.shutdown().await;
+        }
+    });
+    format!("http://{addr}/api/v1")
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+pub fn client(base_url: &str) -> OpenRouterClient {
+    OpenRouterClient::new(base_url, Some(ApiKey::new("test-key")), short_timeouts()).unwrap()
+}
+
+pub fn short_timeouts() -> Timeouts {
+    Timeouts {
+        connect: Duration::from_secs(2),
+        first_byte: Duration::from_secs(5),
+        idle: Duration::from_secs(5),
+    }
+}
