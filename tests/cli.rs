@@ -1,0 +1,427 @@
+//! The real `codeforge` binary: `ask` (demo, JSON, any OpenRouter-compatible server,
+//! failures), `models`, `config` and `simulate`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use codeforge::catalog::Catalog;
+use codeforge::money::Usd;
+use codeforge::simulator::{Behaviour, Fault, Simulator};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn cmd(home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_codeforge"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CODEFORGE_HOME", home)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    c
+}
+
+async fn run(mut c: Command, stdin: Option<&[u8]>) -> Run {
+    if stdin.is_some() {
+        c.stdin(Stdio::piped());
+    }
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    if let Some(bytes) = stdin {
+        let mut si = child.stdin.take().unwrap();
+        si.write_all(bytes).await.unwrap();
+        drop(si);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("codeforge hung")
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn ask_demo_streams_a_highlight_ready_answer_without_a_key() {
+    let home = tempfile::tempdir().unwrap();
+    let mut c = cmd(home.path());
+    c.args([
+        "ask",
+        "--demo",
+        "write a rust function that adds two numbers",
+    ]);
+    let r = run(c, None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(
+        "```rust\n/// Adds two numbers.\npub fn add(a: i64, b: i64) -> i64 {\n    a + b\n}"
+    ));
+    assert!(r.stderr.contains("demo mode"));
+    assert!(
+        r.stderr
+            .contains("→ code · simple · claude-sonnet-4: best fit for code"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("✓ anthropic/claude-sonnet-4"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[tokio::test]
+async fn ask_json_has_the_promised_fields() {
+    let home = tempfile::tempdir().unwrap();
+    let mut c = cmd(home.path());
+    c.args([
+        "ask",
+        "--json",
+        "prove that the sum of two even numbers is even",
+    ]);
+    let r = run(c, None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert!(v["request_id"].as_str().unwrap().starts_with("gen-sim-"));
+    assert_eq!(v["model"], "openai/o3");
+    assert!(
+        v["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("## Worked solution")
+    );
+    assert!(v["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+    assert!(v["usage"]["completion_tokens"].as_u64().unwrap() > 0);
+    assert!(v["usage"]["cost_usd"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["usage"]["cost_source"], "provider");
+    assert!(v["ttft_ms"].is_u64());
+    assert!(v["latency_ms"].as_u64().unwrap() >= v["ttft_ms"].as_u64().unwrap());
+    assert_eq!(v["decision"]["intent"], "math");
+    assert_eq!(v["decision"]["routed_by"], "auto");
+    assert_eq!(v["decision"]["candidates"].as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn ask_against_any_server_reports_the_servers_cost() {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    sim.require_key("sk-or-v1-integration-secret");
+    let home = tempfile::tempdir().unwrap();
+    let mut c = cmd(home.path());
+    c.env("OPENROUTER_BASE_URL", sim.url())
+        .env("OPENROUTER_API_KEY", "sk-or-v1-integration-secret")
+        .args(["ask", "--json", "--model", "kimi-k2", "hello there"]);
+    let r = run(c, None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("demo mode"));
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["model"], "moonshotai/kimi-k2");
+    assert_eq!(v["decision"]["routed_by"], "override");
+    let g = sim.generation(v["request_id"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        Usd::from_dollars(v["usage"]["cost_usd"].as_f64().unwrap()),
+        Usd::from_dollars(g.total_cost)
+    );
+    assert!(!r.stdout.contains("integration-secret") && !r.stderr.contains("integration-secret"));
+}
+
+#[tokio::test]
+async fn provider_failures_exit_1_with_one_readable_line() {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    sim.fail(
+        "anthropic/claude-sonnet-4",
+        Fault::Status {
+            code: 402,
+            retry_after: None,
+        },
+    );
+    sim.fail("openai/o3", Fault::Disconnect { after_tokens: 3 });
+    let home = tempfile::tempdir().unwrap();
+    let base = |args: &[&str]| {
+        let mut c = cmd(home.path());
+        c.env("OPENROUTER_BASE_URL", sim.url())
+            .env("OPENROUTER_API_KEY", "k")
+            .args(args);
+        c
+    };
+    let r = run(base(&["ask", "--model", "claude-sonnet-4", "hi"]), None).await;
+    assert_eq!(r.code, 1);
+    let last = r.stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with(
+            "error: not enough OpenRouter credits (402): This request requires more credits"
+        ),
+        "{last}"
+    );
+
+    let r = run(
+        base(&["ask", "--model", "o3", "write a python function"]),
+        None,
+    )
+    .await;
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stdout, "Here is a\n");
+    assert!(r.stderr.contains("[answer cut]"));
+    assert!(
+        r.stderr
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("error: the stream was cut before it finished")
+    );
+}
+
+#[tokio::test]
+async fn stalled_server_ends_at_the_configured_deadline() {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    sim.fail("anthropic/claude-sonnet-4", Fault::Stall);
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[timeouts]\nfirst_byte_ms = 300\n",
+    )
+    .unwrap();
+    let mut c = cmd(home.path());
+    c.env("OPENROUTER_BASE_URL", sim.url())
+        .env("OPENROUTER_API_KEY", "k")
+        .args(["ask", "-m", "claude-sonnet-4", "hi"]);
+    let r = run(c, None).await;
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("error: timed out after 300 ms waiting for the first byte"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[tokio::test]
+async fn escape_sequences_in_model_output_never_reach_stdout() {
+    let evil = "data: {\"id\":\"gen-x\",\"model\":\"m\",\"choices\":[{\"delta\":{\"content\":\"safe\\u001b]52;c;cHduZWQ=\\u0007 text\\u001b[2J\\u001b]0;title\\u0007 \\u001b[201~end\"}}]}\n\n\
+                data: {\"choices\":[{\"delta\":{\"content\":\"\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,\"cost\":0.001}}\n\ndata: [DONE]\n\n";
+    let url = common::replay(
+        vec![(200, "text/event-stream", evil.to_string(), vec![])],
+        3,
+    )
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let mut c = cmd(home.path());
+    c.env("OPENROUTER_BASE_URL", url)
+        .env("OPENROUTER_API_KEY", "k")
+        .args(["ask", "hello"]);
+    let r = run(c, None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "safe text end\n");
+}
+
+#[tokio::test]
+async fn prompt_from_stdin_tolerates_invalid_utf8_and_rejects_empty() {
+    let home = tempfile::tempdir().unwrap();
+    let mut c = cmd(home.path());
+    c.args(["ask", "--json"]);
+    let r = run(c, Some(b"explain closures \xff\xfe please")).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["decision"]["intent"], "explain");
+
+    let mut c = cmd(home.path());
+    c.arg("ask");
+    let r = run(c, Some(b"  \n")).await;
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr.trim(),
+        "error: empty prompt: pass it as an argument or on stdin"
+    );
+}
+
+#[tokio::test]
+async fn huge_pastes_are_sent_whole_or_refused_cleanly() {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let ask = || {
+        let mut c = cmd(home.path());
+        c.env("OPENROUTER_BASE_URL", sim.url())
+            .env("OPENROUTER_API_KEY", "k")
+            .args(["ask", "--json"]);
+        c
+    };
+    // 3 MB (~790k tokens) fits only the 1M-token windows: routed there, sent whole.
+    let paste = "fn main() { println!(\"hi\"); }\n".repeat(3 * 1024 * 1024 / 30);
+    let r = run(ask(), Some(paste.as_bytes())).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let chosen = v["model"].as_str().unwrap();
+    assert!(
+        ["anthropic/claude-sonnet-4", "google/gemini-2.5-flash"].contains(&chosen),
+        "{chosen}"
+    );
+    let sent = sim.requests().pop().unwrap().body.unwrap();
+    assert_eq!(
+        sent["messages"][1]["content"].as_str().unwrap().len(),
+        paste.len()
+    );
+
+    // 10 MB fits no model: a clear refusal, nothing sent.
+    let before = sim.requests().len();
+    let paste = "x".repeat(10 * 1024 * 1024);
+    let r = run(ask(), Some(paste.as_bytes())).await;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("no model in the catalog can take this prompt"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(sim.requests().len(), before);
+}
+
+#[tokio::test]
+async fn malformed_config_exits_2_naming_file_and_line() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("config.toml");
+    std::fs::write(&file, "[budget]\ndaily_usd = \"lots\"\n").unwrap();
+    let mut c = cmd(home.path());
+    c.args(["ask", "hi"]);
+    let r = run(c, None).await;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .starts_with(&format!("error: invalid config {}:2:", file.display())),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("key `budget.daily_usd`"));
+    assert_eq!(r.stdout, "");
+}
+
+#[tokio::test]
+async fn config_init_show_and_path() {
+    let home = tempfile::tempdir().unwrap();
+    let mut c = cmd(home.path());
+    c.args(["config", "path"]);
+    let r = run(c, None).await;
+    assert_eq!(
+        r.stdout.trim(),
+        home.path().join("config.toml").display().to_string()
+    );
+
+    let mut c = cmd(home.path());
+    c.args(["config", "init"]);
+    assert_eq!(run(c, None).await.code, 0);
+    let mut c = cmd(home.path());
+    c.args(["config", "init"]);
+    let r = run(c, None).await;
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("already exists"));
+
+    std::fs::write(
+        home.path().join("config.toml"),
+        "api_key = \"sk-or-v1-topsecret\"\n",
+    )
+    .unwrap();
+    let mut c = cmd(home.path());
+    c.args(["config", "show"]);
+    let r = run(c, None).await;
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout
+            .contains("api key          set (from the config file)")
+    );
+    assert!(!r.stdout.contains("topsecret"));
+}
+
+#[tokio::test]
+async fn models_refresh_names_unlisted_ids_and_caches_prices() {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    sim.unlist("x-ai/grok-4");
+    let home = tempfile::tempdir().unwrap();
+    let mut c = cmd(home.path());
+    c.env("OPENROUTER_BASE_URL", sim.url())
+        .env("OPENROUTER_API_KEY", "k")
+        .args(["models", "--refresh"]);
+    let r = run(c, None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("4 models listed"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("no longer listed: x-ai/grok-4 (no listed alternate)")
+    );
+    assert!(r.stdout.contains("[not listed]"));
+    assert!(home.path().join("cache/models-cache.json").exists());
+
+    // The cache is used afterwards, offline.
+    let mut c = cmd(home.path());
+    c.env("OPENROUTER_API_KEY", "k").args(["models", "--json"]);
+    let r = run(c, None).await;
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let grok = v["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "x-ai/grok-4")
+        .unwrap();
+    assert_eq!(grok["listed"], false);
+}
+
+#[tokio::test]
+async fn simulate_serves_on_the_asked_port_with_faults() {
+    let home = tempfile::tempdir().unwrap();
+    let mut c = cmd(home.path());
+    c.args([
+        "simulate",
+        "--port",
+        "0",
+        "--ttft-ms",
+        "0",
+        "--fault",
+        "kimi-k2=503:4",
+    ])
+    .stdout(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let url = first
+        .strip_prefix("simulator listening on ")
+        .unwrap()
+        .to_string();
+    let resp = reqwest::Client::new()
+        .post(format!("{url}/chat/completions"))
+        .bearer_auth("k")
+        .json(&serde_json::json!({"model": "moonshotai/kimi-k2", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    assert_eq!(resp.headers()["retry-after"], "4");
+    child.kill().await.unwrap();
+
+    let mut c = cmd(home.path());
+    c.args(["simulate", "--fault", "nope=503"]);
+    let r = run(c, None).await;
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("unknown model `nope`"));
+}
