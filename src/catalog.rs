@@ -100,9 +100,13 @@ pub struct ModelSpec {
     /// Environment variable holding the key for `base_url`.
     #[serde(default)]
     pub api_key_env: Option<String>,
-    /// False once `codeforge models --refresh` found the id missing from `/models`.
+    /// False once `codeforge models --refresh` found the id (and every alternate) missing
+    /// from `/models`.
     #[serde(default = "yes")]
     pub listed: bool,
+    /// The listed alternate that requests go to while `id` is not listed.
+    #[serde(default)]
+    pub substitute: Option<String>,
 }
 
 fn yes() -> bool {
@@ -110,6 +114,11 @@ fn yes() -> bool {
 }
 
 impl ModelSpec {
+    /// The id to put in a request: the substitute alternate while `id` is unlisted.
+    pub fn request_id(&self) -> &str {
+        self.substitute.as_deref().unwrap_or(&self.id)
+    }
+
     /// Worst-case or expected cost of a request with these token counts.
     pub fn cost(&self, prompt_tokens: u64, completion_tokens: u64) -> Usd {
         Usd::for_tokens(prompt_tokens, self.prompt_price)
@@ -254,14 +263,21 @@ impl Catalog {
         self.validate()
     }
 
-    /// Apply cached `/models` prices; ids absent from a non-empty listing become unlisted.
+    /// Apply cached `/models` prices. An id absent from a non-empty listing is served by
+    /// its first listed alternate (at that alternate's prices), or becomes unlisted.
     pub fn apply_cache(&mut self, cache: &PriceCache) {
+        if cache.models.is_empty() {
+            return;
+        }
         for m in &mut self.models {
             if m.base_url.is_some() {
                 continue; // custom endpoints are not OpenRouter models
             }
-            match cache.models.get(&m.id) {
-                Some(p) => {
+            let listed = std::iter::once(&m.id)
+                .chain(m.alternates.iter())
+                .find_map(|id| cache.models.get(id).map(|p| (id.clone(), p.clone())));
+            match listed {
+                Some((id, p)) => {
                     m.prompt_price = p.prompt_price;
                     m.completion_price = p.completion_price;
                     if let Some(c) = p.context_length {
@@ -271,9 +287,12 @@ impl Catalog {
                         m.max_output = o;
                     }
                     m.listed = true;
+                    m.substitute = (id != m.id).then_some(id);
                 }
-                None if !cache.models.is_empty() => m.listed = false,
-                None => {}
+                None => {
+                    m.listed = false;
+                    m.substitute = None;
+                }
             }
         }
     }
@@ -393,6 +412,7 @@ fn new_model(p: &ModelPatch) -> Result<ModelSpec, CatalogError> {
         base_url: p.base_url.clone(),
         api_key_env: p.api_key_env.clone(),
         listed: true,
+        substitute: None,
     })
 }
 
@@ -504,6 +524,12 @@ mod tests {
             )]
         );
         assert_eq!(report.price_changes.len(), 4);
+        c.apply_cache(&cache);
+        let grok = c.get("x-ai/grok-4").unwrap();
+        assert!(grok.listed);
+        assert_eq!(grok.request_id(), "x-ai/grok-4.20");
+        assert_eq!((grok.prompt_price, grok.completion_price), (1.25, 2.5));
+        cache.models.remove("x-ai/grok-4.20");
         c.apply_cache(&cache);
         assert!(!c.get("x-ai/grok-4").unwrap().listed);
         let o3 = c.get("openai/o3").unwrap();

@@ -425,3 +425,54 @@ async fn simulate_serves_on_the_asked_port_with_faults() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("unknown model `nope`"));
 }
+
+#[tokio::test]
+async fn an_unlisted_model_is_served_by_its_listed_alternate() {
+    let mut catalog = Catalog::builtin().unwrap();
+    catalog
+        .apply_patches(&[codeforge::catalog::ModelPatch {
+            id: "x-ai/grok-4.20".into(),
+            prompt_price: Some(1.25),
+            completion_price: Some(2.5),
+            context_length: Some(2_000_000),
+            ..Default::default()
+        }])
+        .unwrap();
+    let sim = Simulator::start(catalog, Behaviour::default())
+        .await
+        .unwrap();
+    sim.unlist("x-ai/grok-4");
+    let home = tempfile::tempdir().unwrap();
+    let with_sim = |args: &[&str]| {
+        let mut c = cmd(home.path());
+        c.env("OPENROUTER_BASE_URL", sim.url())
+            .env("OPENROUTER_API_KEY", "k")
+            .args(args);
+        c
+    };
+    let r = run(with_sim(&["models", "--refresh"]), None).await;
+    assert!(
+        r.stdout
+            .contains("no longer listed: x-ai/grok-4 (alternate x-ai/grok-4.20 will be used)"),
+        "{}",
+        r.stdout
+    );
+    let r = run(
+        with_sim(&["ask", "--json", "-m", "grok-4", "design a queue"]),
+        None,
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["model"], "x-ai/grok-4.20");
+    assert!(
+        v["decision"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("(via x-ai/grok-4.20: x-ai/grok-4 is no longer listed)")
+    );
+    assert_eq!(
+        sim.requests().pop().unwrap().body.unwrap()["model"],
+        "x-ai/grok-4.20"
+    );
+}

@@ -59,7 +59,7 @@ pub async fn run(
     out.err_line(&format!("→ {}", decision.reason));
 
     let request = ChatRequest {
-        model: decision.model.clone(),
+        model: model.request_id().to_string(),
         messages: vec![
             Message::system(SYSTEM_PROMPT),
             Message::user(prompt.clone()),

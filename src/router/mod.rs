@@ -137,13 +137,18 @@ pub fn decide(
         None => (best.1, RoutedBy::Auto),
     };
     let estimated_cost = chosen.cost(analysis.context_tokens, completion);
+    let via = chosen
+        .substitute
+        .as_ref()
+        .map(|s| format!(" (via {s}: {} is no longer listed)", chosen.id))
+        .unwrap_or_default();
     let reason = match routed_by {
         RoutedBy::Auto => format!(
-            "{} · {} · {}: best fit for {} ({:.2}) · est {estimated_cost}",
+            "{} · {} · {}{via}: best fit for {} ({:.2}) · est {estimated_cost}",
             analysis.intent, analysis.complexity, chosen.name, analysis.intent, best.0.score
         ),
         _ => format!(
-            "{} · {} · {}: chosen by you (router would pick {}) · est {estimated_cost}",
+            "{} · {} · {}{via}: chosen by you (router would pick {}) · est {estimated_cost}",
             analysis.intent, analysis.complexity, chosen.name, best.1.name
         ),
     };
