@@ -6,10 +6,13 @@
 //! OpenRouter double); `backend` (which endpoint); `commands` (the CLI surface).
 
 pub mod backend;
+pub mod budget;
+pub mod calendar;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod ledger;
 pub mod money;
 pub mod provider;
 pub mod router;

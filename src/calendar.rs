@@ -1,0 +1,87 @@
+//! The user's local calendar: which day and month a moment belongs to, in the budget's
+//! time zone (DST-correct through jiff).
+//!
+//! Must not import other CodeForge modules.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+/// A local day and its month, as stored in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LocalDay {
+    /// `YYYY-MM-DD`
+    pub day: String,
+    /// `YYYY-MM`
+    pub month: String,
+}
+
+/// The time zone for budgets: a configured IANA name, or the system's.
+pub fn time_zone(name: Option<&str>) -> Result<TimeZone, String> {
+    match name {
+        Some(n) => TimeZone::get(n).map_err(|e| format!("unknown time zone `{n}`: {e}")),
+        None => Ok(TimeZone::system()),
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    Timestamp::now().as_millisecond()
+}
+
+/// The local day of a moment.
+pub fn local_day(ms: i64, tz: &TimeZone) -> LocalDay {
+    let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+    let date = ts.to_zoned_datetime(tz.clone()).date();
+    LocalDay {
+        day: format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day()),
+        month: format!("{:04}-{:02}", date.year(), date.month()),
+    }
+}
+
+/// The last `n` local days ending with the day of `ms`, oldest first.
+pub fn last_days(ms: i64, n: usize, tz: &TimeZone) -> Vec<String> {
+    let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+    let mut date = ts.to_zoned_datetime(tz.clone()).date();
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(format!(
+            "{:04}-{:02}-{:02}",
+            date.year(),
+            date.month(),
+            date.day()
+        ));
+        match date.yesterday() {
+            Ok(d) => date = d,
+            Err(_) => break,
+        }
+    }
+    out.reverse();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_local_day_follows_the_zone() {
+        // 2026-11-26 23:30 UTC is already the 27th in Berlin, still the 26th in New York.
+        let ms = 1_795_735_800_000;
+        let berlin = time_zone(Some("Europe/Berlin")).unwrap();
+        let ny = time_zone(Some("America/New_York")).unwrap();
+        assert_eq!(local_day(ms, &TimeZone::UTC).day, "2026-11-26");
+        assert_eq!(local_day(ms, &berlin).day, "2026-11-27");
+        assert_eq!(local_day(ms, &ny).day, "2026-11-26");
+        assert_eq!(local_day(ms, &berlin).month, "2026-11");
+        assert!(time_zone(Some("Mars/Olympus")).is_err());
+    }
+
+    #[test]
+    fn last_days_cross_month_ends() {
+        let ms = 1_793_577_600_000; // 2026-11-02 00:00 UTC
+        assert_eq!(
+            last_days(ms, 3, &TimeZone::UTC),
+            ["2026-10-31", "2026-11-01", "2026-11-02"]
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! The local SQLite ledger: every request, its reservation and settlement, conversations,
+//! feedback, settings, and running day totals for the budget gauge.
+//!
+//! Owns the schema (numbered migrations in `assets/migrations/`) and every transaction that
+//! touches money. Must not import `provider`, `router`, `tui`, `ratatui` or `crossterm`;
+//! budget arithmetic comes from the pure `budget` module.
+
+mod error;
+mod money_ops;
+mod queries;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use rusqlite_migration::{M, Migrations};
+
+pub use error::LedgerError;
+pub use money_ops::{NewRequest, Orphan, Reservation, Settlement, Status};
+pub use queries::{DayRow, ModelDay, ModelStats, StatsReport};
+pub use store::{ConversationSummary, StoredMessage};
+
+/// The numbered schema migrations, oldest first.
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![
+        M::up(include_str!("../../assets/migrations/0001_init.sql")),
+        M::up(include_str!(
+            "../../assets/migrations/0002_model_totals.sql"
+        )),
+    ])
+}
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// How long a writer waits for another process's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The process that holds a reservation (to find reservations left by dead processes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Owner {
+    pid: u32,
+    start_ms: i64,
+}
+
+/// An open ledger.
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+    owner: Owner,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("path", &self.path).finish()
+    }
+}
+
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+impl Ledger {
+    /// Open (creating if absent) and migrate. A file that is not a SQLite database, or is
+    /// from a newer CodeForge, is left untouched and reported.
+    pub fn open(path: &Path) -> Result<Self, LedgerError> {
+        let exists = path.exists();
+        if exists {
+            check_header(path)?;
+        } else if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| LedgerError::Open {
+                path: path.to_path_buf(),
+                detail: format!("cannot create {}: {e}", dir.display()),
+            })?;
+        }
+        let flags = if exists {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let conn =
+            Connection::open_with_flags(path, flags).map_err(|e| LedgerError::from_sql(path, e))?;
+        Self::setup(conn, path.to_path_buf())
+    }
+
+    /// A private in-memory ledger (tests, benchmarks).
+    pub fn open_in_memory() -> Result<Self, LedgerError> {
+        let conn = Connection::open_in_memory()
+            .map_err(|e| LedgerError::from_sql(Path::new(":memory:"), e))?;
+        Self::setup(conn, PathBuf::from(":memory:"))
+    }
+
+    fn setup(mut conn: Connection, path: PathBuf) -> Result<Self, LedgerError> {
+        let sql = |e| LedgerError::from_sql(&path, e);
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(sql)?;
+        if version > SCHEMA_VERSION {
+            return Err(LedgerError::TooNew {
+                path: path.clone(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if path != Path::new(":memory:") {
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
+                .map_err(sql)?;
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(sql)?;
+        }
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sql)?;
+        migrations().to_latest(&mut conn).map_err(|e| match e {
+            rusqlite_migration::Error::RusqliteError { err, .. } => {
+                LedgerError::from_sql(&path, err)
+            }
+            other => LedgerError::Sql(other.to_string()),
+        })?;
+        Ok(Self {
+            conn,
+            path,
+            owner: Owner {
+                pid: std::process::id(),
+                start_ms: crate::calendar::now_ms(),
+            },
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: rusqlite::Error) -> LedgerError {
+        LedgerError::from_sql(&self.path, e)
+    }
+}
+
+/// Refuse files that are not SQLite databases before SQLite writes anything to them.
+fn check_header(path: &Path) -> Result<(), LedgerError> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| LedgerError::Open {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    let mut head = [0u8; 16];
+    let n = f.read(&mut head).map_err(|e| LedgerError::Open {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    if n == 0 {
+        return Ok(()); // an empty file is a fresh database to SQLite
+    }
+    if n < 16 || &head != SQLITE_HEADER {
+        return Err(LedgerError::Corrupt {
+            path: path.to_path_buf(),
+            detail: "the file does not start with a SQLite header".into(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

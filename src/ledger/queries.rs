@@ -1,0 +1,336 @@
+//! Read side: today's and this month's spend, per-model day totals, the spend history,
+//! stats, settings and feedback.
+//!
+//! The gauge queries read the day-totals tables only, so they stay O(days) however many
+//! requests the ledger holds.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Ledger, LedgerError};
+use crate::budget::Spend;
+use crate::money::Usd;
+
+/// One model's spend on one day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelDay {
+    pub model: String,
+    pub spend: Spend,
+    pub requests: i64,
+}
+
+/// One day of the spend history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DayRow {
+    pub date: String,
+    pub spend: Spend,
+    pub requests: i64,
+    pub by_model: BTreeMap<String, Usd>,
+}
+
+/// Per-model performance over a window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelStats {
+    pub model: String,
+    pub requests: i64,
+    pub ok: i64,
+    pub success_rate: f64,
+    pub spend: Usd,
+    pub latency_p50_ms: Option<i64>,
+    pub latency_p95_ms: Option<i64>,
+    pub ttft_p50_ms: Option<i64>,
+    pub feedback_up: i64,
+    pub feedback_down: i64,
+}
+
+/// `codeforge stats` in one struct.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatsReport {
+    pub days: Vec<DayRow>,
+    pub models: Vec<ModelStats>,
+    pub by_intent: BTreeMap<String, Usd>,
+    pub requests: i64,
+    pub positive_feedback_rate: Option<f64>,
+    /// What the settled requests would have cost on the baseline model.
+    pub baseline_cost: Usd,
+    pub spend: Usd,
+}
+
+fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted.get(idx).copied()
+}
+
+impl Ledger {
+    /// Committed and reserved spend of one local day.
+    pub fn day_spend(&self, day: &str) -> Result<Spend, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT committed_nanos, reserved_nanos FROM daily_totals WHERE day = ?1",
+                [day],
+                |r| {
+                    Ok(Spend {
+                        committed: Usd::from_nanos(r.get(0)?),
+                        reserved: Usd::from_nanos(r.get(1)?),
+                    })
+                },
+            )
+            .optional()
+            .map(Option::unwrap_or_default)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Committed and reserved spend of one month (`YYYY-MM`).
+    pub fn month_spend(&self, month: &str) -> Result<Spend, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT SUM(committed_nanos), SUM(reserved_nanos) FROM daily_totals WHERE month = ?1",
+                [month],
+                |r| {
+                    Ok(Spend {
+                        committed: Usd::from_nanos(r.get::<_, Option<i64>>(0)?.unwrap_or(0)),
+                        reserved: Usd::from_nanos(r.get::<_, Option<i64>>(1)?.unwrap_or(0)),
+                    })
+                },
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Each model's spend on one day.
+    pub fn model_spend(&self, day: &str) -> Result<Vec<ModelDay>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT model, committed_nanos, reserved_nanos, requests
+                 FROM daily_model_totals WHERE day = ?1 ORDER BY model",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([day], |r| {
+                Ok(ModelDay {
+                    model: r.get(0)?,
+                    spend: Spend {
+                        committed: Usd::from_nanos(r.get(1)?),
+                        reserved: Usd::from_nanos(r.get(2)?),
+                    },
+                    requests: r.get(3)?,
+                })
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>();
+        rows.map_err(|e| self.err(e))
+    }
+
+    /// The spend history for the given days (oldest first; days with nothing are zero).
+    pub fn history(&self, days: &[String]) -> Result<Vec<DayRow>, LedgerError> {
+        let mut out = Vec::with_capacity(days.len());
+        for day in days {
+            let spend = self.day_spend(day)?;
+            let models = self.model_spend(day)?;
+            out.push(DayRow {
+                date: day.clone(),
+                spend,
+                requests: models.iter().map(|m| m.requests).sum(),
+                by_model: models
+                    .into_iter()
+                    .map(|m| (m.model, m.spend.committed))
+                    .collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Stats over the given days. `baseline` prices (USD/M prompt, completion) give the
+    /// savings figure.
+    pub fn stats(&self, days: &[String], baseline: (f64, f64)) -> Result<StatsReport, LedgerError> {
+        let history = self.history(days)?;
+        let from = days.first().cloned().unwrap_or_default();
+        let to = days.last().cloned().unwrap_or_default();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.requested_model, r.status, COALESCE(r.cost_nanos, 0), r.latency_ms,
+                        r.ttft_ms, r.intent, r.prompt_tokens, r.completion_tokens, f.rating
+                 FROM requests r LEFT JOIN feedback f ON f.request_id = r.id
+                 WHERE r.day >= ?1 AND r.day <= ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        struct Row {
+            model: String,
+            status: String,
+            cost: i64,
+            latency: Option<i64>,
+            ttft: Option<i64>,
+            intent: Option<String>,
+            prompt: i64,
+            completion: i64,
+            rating: Option<i64>,
+        }
+        let rows = stmt
+            .query_map(params![from, to], |r| {
+                Ok(Row {
+                    model: r.get(0)?,
+                    status: r.get(1)?,
+                    cost: r.get(2)?,
+                    latency: r.get(3)?,
+                    ttft: r.get(4)?,
+                    intent: r.get(5)?,
+                    prompt: r.get(6)?,
+                    completion: r.get(7)?,
+                    rating: r.get(8)?,
+                })
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        let mut per_model: BTreeMap<String, (ModelStats, Vec<i64>, Vec<i64>)> = BTreeMap::new();
+        let mut by_intent: BTreeMap<String, Usd> = BTreeMap::new();
+        let (mut up, mut rated) = (0i64, 0i64);
+        let mut baseline_cost = Usd::ZERO;
+        let mut spend = Usd::ZERO;
+        for r in &rows {
+            let e = per_model.entry(r.model.clone()).or_insert_with(|| {
+                (
+                    ModelStats {
+                        model: r.model.clone(),
+                        requests: 0,
+                        ok: 0,
+                        success_rate: 0.0,
+                        spend: Usd::ZERO,
+                        latency_p50_ms: None,
+                        latency_p95_ms: None,
+                        ttft_p50_ms: None,
+                        feedback_up: 0,
+                        feedback_down: 0,
+                    },
+                    Vec::new(),
+                    Vec::new(),
+                )
+            });
+            e.0.requests += 1;
+            e.0.spend = e.0.spend.saturating_add(Usd::from_nanos(r.cost));
+            if r.status == "ok" {
+                e.0.ok += 1;
+                if let Some(l) = r.latency {
+                    e.1.push(l);
+                }
+                if let Some(t) = r.ttft {
+                    e.2.push(t);
+                }
+            }
+            match r.rating {
+                Some(1) => {
+                    e.0.feedback_up += 1;
+                    up += 1;
+                    rated += 1;
+                }
+                Some(_) => {
+                    e.0.feedback_down += 1;
+                    rated += 1;
+                }
+                None => {}
+            }
+            if let Some(i) = &r.intent {
+                let v = by_intent.entry(i.clone()).or_default();
+                *v = v.saturating_add(Usd::from_nanos(r.cost));
+            }
+            spend = spend.saturating_add(Usd::from_nanos(r.cost));
+            if r.status != "open" && r.status != "orphaned" {
+                baseline_cost = baseline_cost
+                    .saturating_add(Usd::for_tokens(r.prompt.max(0) as u64, baseline.0))
+                    .saturating_add(Usd::for_tokens(r.completion.max(0) as u64, baseline.1));
+            }
+        }
+        let models = per_model
+            .into_values()
+            .map(|(mut s, mut lat, mut ttft)| {
+                lat.sort_unstable();
+                ttft.sort_unstable();
+                s.success_rate = if s.requests > 0 {
+                    s.ok as f64 / s.requests as f64
+                } else {
+                    0.0
+                };
+                s.latency_p50_ms = percentile(&lat, 0.5);
+                s.latency_p95_ms = percentile(&lat, 0.95);
+                s.ttft_p50_ms = percentile(&ttft, 0.5);
+                s
+            })
+            .collect();
+        Ok(StatsReport {
+            days: history,
+            models,
+            by_intent,
+            requests: rows.len() as i64,
+            positive_feedback_rate: (rated > 0).then(|| up as f64 / rated as f64),
+            baseline_cost,
+            spend,
+        })
+    }
+
+    pub fn setting(&self, key: &str) -> Result<Option<String>, LedgerError> {
+        self.conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn set_setting(&mut self, key: &str, value: &str) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Thumbs up (`true`) or down on a request; the last rating wins.
+    pub fn set_feedback(
+        &mut self,
+        request_id: i64,
+        up: bool,
+        now_ms: i64,
+    ) -> Result<(), LedgerError> {
+        let exists: bool = self
+            .conn
+            .query_row("SELECT 1 FROM requests WHERE id = ?1", [request_id], |_| {
+                Ok(true)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?
+            .unwrap_or(false);
+        if !exists {
+            return Err(LedgerError::UnknownRequest(request_id));
+        }
+        self.conn
+            .execute(
+                "INSERT INTO feedback (request_id, rating, created_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(request_id) DO UPDATE SET rating = excluded.rating,
+                   created_ms = excluded.created_ms",
+                params![request_id, if up { 1 } else { -1 }, now_ms],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The status and cost of one request (tests and `feedback`).
+    pub fn request_status(&self, id: i64) -> Result<Option<(String, Option<Usd>)>, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT status, cost_nanos FROM requests WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?.map(Usd::from_nanos))),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+}

@@ -1,0 +1,286 @@
+use std::time::Duration;
+
+use super::*;
+use crate::budget::{Limits, Prices};
+use crate::calendar::LocalDay;
+use crate::money::Usd;
+
+const PRICES: Prices = Prices {
+    prompt: 3.0,
+    completion: 15.0,
+};
+
+fn day(d: &str) -> LocalDay {
+    LocalDay {
+        day: d.to_string(),
+        month: d[..7].to_string(),
+    }
+}
+
+fn limits(daily: f64) -> Limits {
+    Limits {
+        daily: Usd::from_dollars(daily),
+        monthly: Usd::from_dollars(100.0),
+    }
+}
+
+fn new_request(model: &str) -> NewRequest<'_> {
+    NewRequest {
+        conversation_id: None,
+        requested_model: model,
+        routed_by: "auto",
+        intent: Some("code"),
+        complexity: Some("simple"),
+        decision_json: Some("{}"),
+        prices: PRICES,
+        prompt_tokens: 1000,
+        wanted_max_tokens: 2000,
+    }
+}
+
+fn ok(cost: Usd) -> Settlement {
+    Settlement {
+        status: Status::Ok,
+        served_model: Some("m".into()),
+        prompt_tokens: 1000,
+        completion_tokens: 100,
+        reasoning_tokens: 0,
+        cached_tokens: 0,
+        cost,
+        cost_source: "provider",
+        ttft_ms: Some(100),
+        latency_ms: Some(900),
+        error_kind: None,
+        generation_id: Some("gen-1".into()),
+    }
+}
+
+#[test]
+fn reserve_then_settle_moves_money_from_reserved_to_committed() {
+    let mut l = Ledger::open_in_memory().unwrap();
+    let d = day("2026-11-26");
+    let r = l.reserve(&new_request("a/m"), limits(3.33), 1, &d).unwrap();
+    assert_eq!(r.max_tokens, 2000);
+    assert_eq!(r.reserved, crate::budget::worst_case(PRICES, 1000, 2000));
+    let s = l.day_spend(&d.day).unwrap();
+    assert_eq!((s.committed, s.reserved), (Usd::ZERO, r.reserved));
+
+    l.settle(r.id, &ok(Usd::from_dollars(0.004)), 2).unwrap();
+    let s = l.day_spend(&d.day).unwrap();
+    assert_eq!(
+        (s.committed, s.reserved),
+        (Usd::from_dollars(0.004), Usd::ZERO)
+    );
+    // Settling again changes nothing.
+    l.settle(r.id, &ok(Usd::from_dollars(1.0)), 3).unwrap();
+    assert_eq!(
+        l.day_spend(&d.day).unwrap().committed,
+        Usd::from_dollars(0.004)
+    );
+    assert_eq!(
+        l.month_spend("2026-11").unwrap().committed,
+        Usd::from_dollars(0.004)
+    );
+    let models = l.model_spend(&d.day).unwrap();
+    assert_eq!(models.len(), 1);
+    assert_eq!(models[0].model, "a/m");
+    assert_eq!(models[0].requests, 1);
+    assert_eq!(
+        l.request_status(r.id).unwrap(),
+        Some(("ok".to_string(), Some(Usd::from_dollars(0.004))))
+    );
+}
+
+#[test]
+fn a_full_day_refuses_and_a_new_day_starts_fresh() {
+    let mut l = Ledger::open_in_memory().unwrap();
+    let d = day("2026-11-26");
+    let tiny = limits(0.02);
+    let mut granted = 0;
+    loop {
+        match l.reserve(&new_request("a/m"), tiny, 1, &d) {
+            Ok(_) => granted += 1,
+            Err(LedgerError::Refused(e)) => {
+                assert!(e.to_string().contains("codeforge budget --daily"), "{e}");
+                break;
+            }
+            Err(e) => panic!("{e}"),
+        }
+        assert!(granted < 100);
+    }
+    assert!(granted >= 1);
+    assert!(l.day_spend(&d.day).unwrap().total() <= tiny.daily);
+    // Midnight: the next local day has its own limit.
+    assert!(
+        l.reserve(&new_request("a/m"), tiny, 2, &day("2026-11-27"))
+            .is_ok()
+    );
+}
+
+#[test]
+fn dead_owners_reservations_are_recovered_not_dropped() {
+    let mut l = Ledger::open_in_memory().unwrap();
+    let d = day("2026-11-26");
+    let with_gen = l.reserve(&new_request("a/m"), limits(3.33), 1, &d).unwrap();
+    l.mark_started(with_gen.id, "gen-42").unwrap();
+    let without_gen = l.reserve(&new_request("a/m"), limits(3.33), 1, &d).unwrap();
+    let live = l.reserve(&new_request("a/m"), limits(3.33), 1, &d).unwrap();
+    // Two of them belonged to a process that no longer exists.
+    l.conn
+        .execute(
+            "UPDATE requests SET owner_pid = 999999999 WHERE id IN (?1, ?2)",
+            [with_gen.id, without_gen.id],
+        )
+        .unwrap();
+    let orphans = l.recover_orphans(5).unwrap();
+    assert_eq!(orphans.len(), 1);
+    assert_eq!(orphans[0].id, with_gen.id);
+    assert_eq!(orphans[0].generation_id.as_deref(), Some("gen-42"));
+    // Without a generation id the worst case is committed; the orphan stays reserved.
+    let s = l.day_spend(&d.day).unwrap();
+    assert_eq!(s.committed, without_gen.reserved);
+    assert_eq!(s.reserved, with_gen.reserved.saturating_add(live.reserved));
+    assert_eq!(
+        l.request_status(with_gen.id).unwrap().unwrap().0,
+        "orphaned"
+    );
+    // Reconciled later with what /generation reported.
+    let mut settled = ok(Usd::from_dollars(0.002));
+    settled.cost_source = "generation";
+    l.settle(orphans[0].id, &settled, 6).unwrap();
+    let s = l.day_spend(&d.day).unwrap();
+    assert_eq!(s.reserved, live.reserved);
+    // Recovery again finds nothing new.
+    assert!(l.recover_orphans(7).unwrap().is_empty());
+}
+
+#[test]
+fn an_older_schema_migrates_and_keeps_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        migrations().to_version(&mut conn, 1).unwrap();
+        conn.execute(
+            "INSERT INTO requests (created_ms, day, month, requested_model, routed_by, max_tokens,
+               reserved_nanos, cost_nanos, status, owner_pid, owner_start_ms)
+             VALUES (1, '2026-11-20', '2026-11', 'old/model', 'auto', 100, 0, 5000, 'ok', 1, 1)",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO daily_totals (day, month, committed_nanos, reserved_nanos, requests)
+             VALUES ('2026-11-20', '2026-11', 5000, 0, 1)",
+            [],
+        )
+        .unwrap();
+    }
+    let l = Ledger::open(&path).unwrap();
+    let version: i64 = l
+        .conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(
+        l.day_spend("2026-11-20").unwrap().committed,
+        Usd::from_nanos(5000)
+    );
+    let m = l.model_spend("2026-11-20").unwrap();
+    assert_eq!(m[0].model, "old/model");
+    assert_eq!(m[0].spend.committed, Usd::from_nanos(5000));
+}
+
+#[test]
+fn migrations_are_valid() {
+    migrations().validate().unwrap();
+}
+
+#[test]
+fn a_corrupt_file_is_reported_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let garbage = b"this is not sqlite at all, but it is somebody's data".repeat(100);
+    std::fs::write(&path, &garbage).unwrap();
+    let err = Ledger::open(&path).unwrap_err();
+    assert!(matches!(err, LedgerError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("left untouched"));
+    assert_eq!(std::fs::read(&path).unwrap(), garbage);
+    // A damaged SQLite file (valid header, broken pages) is refused too, bytes unchanged.
+    let mut damaged = b"SQLite format 3\0".to_vec();
+    damaged.extend(std::iter::repeat_n(0xA5u8, 8192));
+    std::fs::write(&path, &damaged).unwrap();
+    let err = Ledger::open(&path).unwrap_err();
+    assert!(matches!(err, LedgerError::Corrupt { .. }), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), damaged);
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    drop(Ledger::open(&path).unwrap());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let err = Ledger::open(&path).unwrap_err();
+    assert!(
+        matches!(err, LedgerError::TooNew { found: 99, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_locked_database_gives_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let mut l = Ledger::open(&path).unwrap();
+    l.conn.busy_timeout(Duration::from_millis(100)).unwrap();
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let err = l
+        .reserve(&new_request("a/m"), limits(3.33), 1, &day("2026-11-26"))
+        .unwrap_err();
+    assert!(matches!(err, LedgerError::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("locked by another process"));
+    holder.execute_batch("ROLLBACK").unwrap();
+    assert!(
+        l.reserve(&new_request("a/m"), limits(3.33), 1, &day("2026-11-26"))
+            .is_ok()
+    );
+}
+
+#[test]
+fn conversations_keep_their_messages_in_order() {
+    let mut l = Ledger::open_in_memory().unwrap();
+    let c = l.new_conversation("first question", 10).unwrap();
+    l.add_message(c, "user", "hello", None, 11).unwrap();
+    l.add_message(c, "assistant", "hi!", None, 12).unwrap();
+    let c2 = l.new_conversation("second", 20).unwrap();
+    assert_eq!(l.last_conversation().unwrap(), Some(c2));
+    let m = l.messages(c).unwrap();
+    assert_eq!(m.len(), 2);
+    assert_eq!((m[0].role.as_str(), m[1].content.as_str()), ("user", "hi!"));
+    let list = l.conversations(10).unwrap();
+    assert_eq!(list[0].id, c2);
+    assert_eq!(list[1].messages, 2);
+}
+
+#[test]
+fn feedback_needs_a_real_request_and_the_last_rating_wins() {
+    let mut l = Ledger::open_in_memory().unwrap();
+    assert!(matches!(
+        l.set_feedback(7, true, 1),
+        Err(LedgerError::UnknownRequest(7))
+    ));
+    let d = day("2026-11-26");
+    let r = l.reserve(&new_request("a/m"), limits(3.33), 1, &d).unwrap();
+    l.settle(r.id, &ok(Usd::from_dollars(0.01)), 2).unwrap();
+    l.set_feedback(r.id, false, 3).unwrap();
+    l.set_feedback(r.id, true, 4).unwrap();
+    let s = l.stats(std::slice::from_ref(&d.day), (3.0, 15.0)).unwrap();
+    assert_eq!(s.positive_feedback_rate, Some(1.0));
+    assert_eq!(s.models[0].feedback_up, 1);
+    assert_eq!(s.models[0].latency_p50_ms, Some(900));
+    assert_eq!(s.by_intent["code"], Usd::from_dollars(0.01));
+}
