@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod core;
 pub mod ledger;
 pub mod money;
 pub mod provider;

@@ -210,6 +210,7 @@ fn quick_deadlines() -> Timeouts {
         connect: Duration::from_secs(2),
         first_byte: Duration::from_millis(400),
         idle: Duration::from_millis(400),
+        first_token: Duration::from_secs(10),
     }
 }
 

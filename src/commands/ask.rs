@@ -1,24 +1,18 @@
-//! `codeforge ask`: one prompt, routed, streamed to stdout (or one JSON object).
+//! `codeforge ask`: one prompt through the whole path (route, reserve, stream, settle,
+//! record), the answer streamed to stdout, or one JSON object at the end.
 
 use std::io::{Read, Write};
-use std::time::Instant;
 
 use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::{CommandError, Output};
-use crate::backend::Backend;
 use crate::cli::AskArgs;
 use crate::config::Config;
-use crate::provider::{ChatRequest, Message, StreamEvent, drive};
-use crate::router;
+use crate::core::{Choice, Event, Session, TurnOutcome};
+use crate::router::Decision;
 use crate::sanitize::Sanitizer;
-use crate::simulator::estimate_tokens;
-
-/// Largest answer budget requested when the catalog allows more.
-const MAX_TOKENS_CAP: u64 = 8192;
-
-const SYSTEM_PROMPT: &str = "You are CodeForge, a concise coding assistant in a terminal. \
-Answer in GitHub-flavoured Markdown; put code in fenced blocks with a language tag.";
 
 fn read_prompt(args: &AskArgs) -> Result<String, CommandError> {
     let prompt = match &args.prompt {
@@ -41,127 +35,151 @@ fn read_prompt(args: &AskArgs) -> Result<String, CommandError> {
 }
 
 pub async fn run(
-    config: &Config,
+    config: Config,
     args: &AskArgs,
     demo: bool,
     out: &mut Output,
 ) -> Result<(), CommandError> {
     let prompt = read_prompt(args)?;
-    let backend = Backend::connect(config, demo).await?;
-    if backend.demo {
-        out.err_line("demo mode: no OPENROUTER_API_KEY (or --demo); answers come from the built-in simulator");
+    let mut session = Session::open(config, demo).await?;
+    if session.backend.demo {
+        out.err_line(
+            "demo mode: no OPENROUTER_API_KEY (or --demo); answers come from the built-in simulator",
+        );
     }
-    let decision = router::decide(&backend.catalog, &prompt, 0, args.model.as_deref())?;
-    let model = backend
-        .catalog
-        .get(&decision.model)
-        .ok_or_else(|| CommandError::Usage(format!("unknown model {}", decision.model)))?;
-    out.err_line(&format!("→ {}", decision.reason));
-
-    let request = ChatRequest {
-        model: model.request_id().to_string(),
-        messages: vec![
-            Message::system(SYSTEM_PROMPT),
-            Message::user(prompt.clone()),
-        ],
-        max_tokens: Some(model.max_output.min(MAX_TOKENS_CAP)),
-        temperature: None,
-    };
-    let client = backend.client_for(&decision.model, config)?;
-    let started = Instant::now();
-    let stream = client.stream(&request).await?;
-    let mut sanitizer = Sanitizer::new();
-    let stream_text = !args.json;
-    let result = drive(stream, started, |ev| {
-        if let (true, StreamEvent::Content(t)) = (stream_text, ev) {
-            out.write_out(&sanitizer.push(t));
+    if let Ok(rec) = session.recover().await {
+        if rec.reconciled + rec.still_held > 0 {
+            out.err_line(&format!(
+                "recovered {} reservation(s) left by an interrupted run ({} still held until the provider reports their cost)",
+                rec.reconciled + rec.still_held,
+                rec.still_held
+            ));
         }
-    })
-    .await;
-    let completion = match result {
-        Ok(c) => c,
-        Err(failed) => {
-            if stream_text && !failed.partial.content.is_empty() {
-                out.write_out("\n");
-                out.err_line("[answer cut]");
+    }
+    let choice = match &args.model {
+        Some(m) => Choice::Override(m.clone()),
+        None => Choice::Auto,
+    };
+    let cancel = CancellationToken::new();
+    let ctrl_c = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
             }
-            return Err(failed.error.into());
-        }
+        })
     };
-    if stream_text && !completion.content.ends_with('\n') {
-        out.write_out("\n");
-    }
-
-    let (prompt_tokens, completion_tokens, cost, cost_source) = match completion.usage {
-        Some(u) => match u.cost {
-            Some(c) => (u.prompt_tokens, u.completion_tokens, c, "provider"),
-            None => (
-                u.prompt_tokens,
-                u.completion_tokens,
-                model.cost(u.prompt_tokens, u.completion_tokens),
-                "estimate",
-            ),
-        },
-        None => {
-            let p = estimate_tokens(SYSTEM_PROMPT) + estimate_tokens(&prompt);
-            let c = estimate_tokens(&completion.content) + estimate_tokens(&completion.reasoning);
-            (p, c, model.cost(p, c), "estimate")
-        }
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let json_mode = args.json;
+    let turn = async {
+        let r = session.run_turn(1, &prompt, &choice, &cancel, &tx).await;
+        drop(tx);
+        r
     };
-    let served = completion
-        .served_model
-        .clone()
-        .unwrap_or_else(|| decision.model.clone());
-    let ttft_ms = completion.ttft.map(|d| d.as_millis() as u64);
-    let latency_ms = completion.latency.as_millis() as u64;
-    if args.json {
-        let request_id = completion
-            .generation_id
-            .clone()
-            .unwrap_or_else(|| format!("local-{}", std::process::id()));
-        let obj = json!({
-            "request_id": request_id,
-            "model": served,
-            "requested_model": decision.model,
-            "content": completion.content,
-            "reasoning": completion.reasoning,
-            "finish_reason": completion.finish_reason,
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "reasoning_tokens": completion.usage.map_or(0, |u| u.reasoning_tokens),
-                "cached_tokens": completion.usage.map_or(0, |u| u.cached_tokens),
-                "cost_usd": cost.dollars(),
-                "cost_source": cost_source,
-            },
-            "ttft_ms": ttft_ms,
-            "latency_ms": latency_ms,
-            "decision": decision,
-            "demo": backend.demo,
-        });
-        out.write_out(&format!("{obj}\n"));
-    } else {
-        let est = if cost_source == "estimate" {
-            " (estimated)"
-        } else {
-            ""
-        };
-        let finish = match completion.finish_reason.as_deref() {
-            Some("length") => " · stopped at max_tokens",
-            _ => "",
-        };
-        out.err_line(&format!(
-            "✓ {served} · {prompt_tokens}+{completion_tokens} tokens · {}{est} · first token {} · {latency_ms} ms{finish}",
-            cost,
-            ttft_ms.map_or("-".to_string(), |t| format!("{t} ms")),
+    let print = async {
+        let mut sanitizer = Sanitizer::new();
+        let mut decision: Option<Decision> = None;
+        let mut wrote = String::new();
+        while let Some(ev) = rx.recv().await {
+            match ev {
+                Event::Routed { decision: d, .. } => {
+                    out.err_line(&format!("→ {}", d.reason));
+                    decision = Some(d);
+                }
+                Event::Fallback {
+                    from, error, to, ..
+                } => {
+                    out.err_line(&format!("↪ {from}: {error} → {to}"));
+                }
+                Event::Content { text, .. } if !json_mode => {
+                    let safe = sanitizer.push(&text);
+                    out.write_out(&safe);
+                    wrote.push_str(&safe);
+                }
+                Event::Failed {
+                    outcome: Some(_), ..
+                } if !json_mode => {
+                    if !wrote.is_empty() && !wrote.ends_with('\n') {
+                        out.write_out("\n");
+                    }
+                    out.err_line("[answer cut]");
+                }
+                Event::Finished { outcome, .. } if !json_mode => {
+                    if !wrote.ends_with('\n') {
+                        out.write_out("\n");
+                    }
+                    if outcome.status == "cancelled" {
+                        out.err_line("[cancelled]");
+                    }
+                }
+                _ => {}
+            }
+        }
+        decision
+    };
+    let (result, decision) = tokio::join!(turn, print);
+    ctrl_c.abort();
+    let outcome = result?;
+    if json_mode {
+        out.write_out(&format!(
+            "{}\n",
+            outcome_json(&outcome, decision.as_ref(), session.backend.demo)
         ));
+    } else {
+        out.err_line(&summary(&outcome));
     }
     out.flush();
     Ok(())
 }
 
+fn summary(o: &TurnOutcome) -> String {
+    let est = if o.cost_source == "estimate" {
+        " (estimated)"
+    } else {
+        ""
+    };
+    let finish = match o.finish_reason.as_deref() {
+        Some("length") => " · stopped at max_tokens",
+        _ => "",
+    };
+    format!(
+        "✓ {} · {}+{} tokens · {}{est} · first token {} · {} ms{finish}",
+        o.served_model,
+        o.prompt_tokens,
+        o.completion_tokens,
+        o.cost,
+        o.ttft_ms.map_or("-".to_string(), |t| format!("{t} ms")),
+        o.latency_ms,
+    )
+}
+
+fn outcome_json(o: &TurnOutcome, decision: Option<&Decision>, demo: bool) -> serde_json::Value {
+    json!({
+        "request_id": o.generation_id.clone().unwrap_or_else(|| format!("ledger-{}", o.request_id)),
+        "ledger_id": o.request_id,
+        "model": o.served_model,
+        "requested_model": o.requested_model,
+        "content": o.content,
+        "reasoning": o.reasoning,
+        "finish_reason": o.finish_reason,
+        "status": o.status,
+        "usage": {
+            "prompt_tokens": o.prompt_tokens,
+            "completion_tokens": o.completion_tokens,
+            "reasoning_tokens": o.reasoning_tokens,
+            "cached_tokens": o.cached_tokens,
+            "cost_usd": o.cost.dollars(),
+            "cost_source": o.cost_source,
+        },
+        "ttft_ms": o.ttft_ms,
+        "latency_ms": o.latency_ms,
+        "decision": decision,
+        "demo": demo,
+    })
+}
+
 impl Output {
-    fn write_out(&mut self, s: &str) {
+    pub(super) fn write_out(&mut self, s: &str) {
         if self.stdout_broken || s.is_empty() {
             return;
         }

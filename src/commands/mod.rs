@@ -31,6 +31,10 @@ pub enum CommandError {
     #[error("{0}")]
     Route(#[from] RouteError),
     #[error("{0}")]
+    Core(crate::core::CoreError),
+    #[error("{0}")]
+    Ledger(#[from] crate::ledger::LedgerError),
+    #[error("{0}")]
     Usage(String),
     #[error("{0}")]
     Io(String),
@@ -42,6 +46,17 @@ impl CommandError {
         match self {
             CommandError::Config(_) | CommandError::Usage(_) | CommandError::Route(_) => 2,
             _ => 1,
+        }
+    }
+}
+
+impl From<crate::core::CoreError> for CommandError {
+    fn from(e: crate::core::CoreError) -> Self {
+        use crate::core::CoreError as C;
+        match e {
+            C::Route(r) => CommandError::Route(r),
+            C::Config(c) => CommandError::Usage(c),
+            other => CommandError::Core(other),
         }
     }
 }
@@ -117,7 +132,7 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         }
         Some(Command::Ask(args)) => {
             let config = Config::load()?;
-            ask::run(&config, &args, cli.demo, &mut out).await
+            ask::run(config, &args, cli.demo, &mut out).await
         }
         Some(Command::Models(args)) => {
             let config = Config::load()?;

@@ -95,6 +95,7 @@ pub struct TimeoutsFile {
     pub connect_ms: Option<u64>,
     pub first_byte_ms: Option<u64>,
     pub idle_ms: Option<u64>,
+    pub first_token_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -122,6 +123,9 @@ pub struct Timeouts {
     pub first_byte: Duration,
     /// Longest silence between two stream events; keep-alive comments count as activity.
     pub idle: Duration,
+    /// From sending the request to the first answer token (keep-alives do not count): past
+    /// it the router falls back to the next model.
+    pub first_token: Duration,
 }
 
 impl Default for Timeouts {
@@ -130,6 +134,7 @@ impl Default for Timeouts {
             connect: Duration::from_secs(10),
             first_byte: Duration::from_secs(30),
             idle: Duration::from_secs(60),
+            first_token: Duration::from_secs(45),
         }
     }
 }
@@ -242,7 +247,7 @@ impl Config {
              ledger           {}\n\
              api key          {key}\n\
              base url         {}\n\
-             timeouts         connect {} ms, first byte {} ms, idle {} ms\n\
+             timeouts         connect {} ms, first byte {} ms, idle {} ms, first token {} ms\n\
              preference       {} (0 = cheapest that fits … 10 = best regardless of cost)\n\
              daily budget     ${:.2}\n\
              monthly budget   ${:.2}\n\
@@ -255,6 +260,7 @@ impl Config {
             self.timeouts.connect.as_millis(),
             self.timeouts.first_byte.as_millis(),
             self.timeouts.idle.as_millis(),
+            self.timeouts.first_token.as_millis(),
             self.preference,
             self.budget.daily_usd,
             self.budget.monthly_usd,
@@ -398,6 +404,11 @@ fn resolve(
             defaults.first_byte,
         )?,
         idle: ms("timeouts.idle_ms", file.timeouts.idle_ms, defaults.idle)?,
+        first_token: ms(
+            "timeouts.first_token_ms",
+            file.timeouts.first_token_ms,
+            defaults.first_token,
+        )?,
     };
 
     let preference = file.router.preference.unwrap_or(5);

@@ -371,4 +371,71 @@ impl Ledger {
         }
         Ok(orphans)
     }
+
+    /// Settled requests whose cost is only an estimate but whose generation id is known
+    /// (cancelled or cut streams): candidates for `GET /generation`.
+    pub fn estimates_to_reconcile(&self, limit: usize) -> Result<Vec<(i64, String)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, generation_id FROM requests
+                 WHERE cost_source = 'estimate' AND generation_id IS NOT NULL
+                   AND status IN ('cancelled', 'cut', 'ok', 'error')
+                 ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>();
+        rows.map_err(|e| self.err(e))
+    }
+
+    /// Replace a settled estimate with the provider's figure; the day totals move by the
+    /// difference. Orphans are settled instead.
+    pub fn reconcile(&mut self, id: i64, cost: Usd, now_ms: i64) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let sql = |e| LedgerError::from_sql(&path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let row: Option<(String, String, String, Option<i64>, String)> = tx
+            .query_row(
+                "SELECT day, month, requested_model, cost_nanos, status FROM requests WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .map_err(sql)?;
+        let Some((day, month, model, old, status)) = row else {
+            return Err(LedgerError::UnknownRequest(id));
+        };
+        if status == "open" || status == "orphaned" {
+            drop(tx);
+            let s = Settlement {
+                status: Status::Cut,
+                served_model: None,
+                prompt_tokens: 0,
+                completion_tokens: 0,
+                reasoning_tokens: 0,
+                cached_tokens: 0,
+                cost,
+                cost_source: "generation",
+                ttft_ms: None,
+                latency_ms: None,
+                error_kind: Some("process_died".into()),
+                generation_id: None,
+            };
+            return self.settle(id, &s, now_ms);
+        }
+        let delta = cost.nanos() - old.unwrap_or(0);
+        tx.execute(
+            "UPDATE requests SET cost_nanos = ?2, cost_source = 'generation', settled_ms = ?3 WHERE id = ?1",
+            params![id, cost.nanos(), now_ms],
+        )
+        .map_err(sql)?;
+        adjust_totals(&tx, &day, &month, &model, delta, 0, 0).map_err(sql)?;
+        tx.commit().map_err(sql)
+    }
 }

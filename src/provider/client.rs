@@ -151,6 +151,40 @@ impl OpenRouterClient {
         })
     }
 
+    /// `GET /generation?id=`: what a generation finally cost (for cancelled, cut and
+    /// orphaned requests). The record appears a little after the stream ends.
+    pub async fn generation(&self, id: &str) -> Result<GenerationInfo, ProviderError> {
+        #[derive(serde::Deserialize)]
+        struct Wrapper {
+            data: GenerationInfo,
+        }
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ProviderError::Protocol {
+                detail: format!("`{id}` is not a generation id"),
+            });
+        }
+        let url = format!("{}/generation?id={id}", self.base_url);
+        let resp = self.send(&url, self.http.get(&url)).await?;
+        let text = tokio::time::timeout(self.timeouts.idle, resp.text())
+            .await
+            .map_err(|_| ProviderError::Timeout {
+                phase: TimeoutPhase::Idle,
+                after: self.timeouts.idle,
+            })?
+            .map_err(|e| ProviderError::StreamCut {
+                reason: e.to_string(),
+            })?;
+        serde_json::from_str::<Wrapper>(&text)
+            .map(|w| w.data)
+            .map_err(|e| ProviderError::Protocol {
+                detail: format!("/generation is not the expected JSON: {e}"),
+            })
+    }
+
     /// `GET /models`.
     pub async fn list_models(&self) -> Result<Vec<ListedModel>, ProviderError> {
         #[derive(serde::Deserialize)]
@@ -174,6 +208,25 @@ impl OpenRouterClient {
             })?;
         Ok(listing.data)
     }
+}
+
+/// The fields of `GET /generation` that settle a cost.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct GenerationInfo {
+    #[serde(default)]
+    pub total_cost: f64,
+    #[serde(default)]
+    pub tokens_prompt: Option<u64>,
+    #[serde(default)]
+    pub tokens_completion: Option<u64>,
+    #[serde(default)]
+    pub native_tokens_prompt: Option<u64>,
+    #[serde(default)]
+    pub native_tokens_completion: Option<u64>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub cancelled: Option<bool>,
 }
 
 type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;

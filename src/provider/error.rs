@@ -10,6 +10,7 @@ pub enum TimeoutPhase {
     Connect,
     FirstByte,
     Idle,
+    FirstToken,
 }
 
 impl std::fmt::Display for TimeoutPhase {
@@ -18,6 +19,7 @@ impl std::fmt::Display for TimeoutPhase {
             TimeoutPhase::Connect => "connecting",
             TimeoutPhase::FirstByte => "waiting for the first byte",
             TimeoutPhase::Idle => "waiting for the next stream event",
+            TimeoutPhase::FirstToken => "waiting for the first token",
         })
     }
 }

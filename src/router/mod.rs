@@ -12,6 +12,7 @@ use serde::Serialize;
 
 pub use classify::{Analysis, analyze};
 
+use crate::budget::{MIN_OUTPUT_TOKENS, Pressure, Prices, worst_case};
 use crate::catalog::{Catalog, ModelSpec};
 use crate::money::Usd;
 use crate::task::{Complexity, Intent};
@@ -62,6 +63,8 @@ pub struct Decision {
     pub estimated_cost: Usd,
     pub reason: String,
     pub candidates: Vec<Candidate>,
+    /// Oldest history messages left out to fit the chosen model's context window.
+    pub history_trimmed: usize,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -81,12 +84,47 @@ pub fn expected_completion_tokens(c: Complexity) -> u64 {
     }
 }
 
-/// Route a prompt. `forced` is a model the user chose (`--model`).
+/// The budget as the router sees it: plain numbers, no ledger.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BudgetView<'a> {
+    pub pressure: Pressure,
+    /// What is left today (and this month), whichever is less.
+    pub remaining: Usd,
+    /// Fraction of today's limit used (committed + reserved).
+    pub fraction_used: f64,
+    /// The only model chosen automatically from 95 % of the daily limit.
+    pub emergency_model: &'a str,
+}
+
+impl BudgetView<'_> {
+    /// No budget pressure at all (tests, `route` without a ledger).
+    pub fn unlimited() -> BudgetView<'static> {
+        BudgetView {
+            pressure: Pressure::Normal,
+            remaining: Usd::from_nanos(i64::MAX),
+            fraction_used: 0.0,
+            emergency_model: "google/gemini-2.5-flash",
+        }
+    }
+}
+
+/// Who chose the model, when the user did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserChoice<'a> {
+    None,
+    /// For this message only.
+    Override(&'a str),
+    /// For the session, until unpinned.
+    Pinned(&'a str),
+}
+
+/// Route a prompt.
 pub fn decide(
     catalog: &Catalog,
     prompt: &str,
     history_tokens: u64,
-    forced: Option<&str>,
+    choice: UserChoice<'_>,
+    budget: BudgetView<'_>,
 ) -> Result<Decision, RouteError> {
     let analysis = analyze(prompt, history_tokens);
     let completion = expected_completion_tokens(analysis.complexity);
@@ -94,6 +132,11 @@ pub fn decide(
         .models()
         .iter()
         .map(|m| {
+            let prices = Prices {
+                prompt: m.prompt_price,
+                completion: m.completion_price,
+            };
+            let cheapest = worst_case(prices, analysis.context_tokens, MIN_OUTPUT_TOKENS);
             let excluded = if !m.listed {
                 Some("no longer listed by OpenRouter".to_string())
             } else if m.context_length < analysis.context_tokens + completion {
@@ -101,6 +144,16 @@ pub fn decide(
                     "context window {} < {} tokens needed",
                     m.context_length,
                     analysis.context_tokens + completion
+                ))
+            } else if cheapest > budget.remaining {
+                Some(format!(
+                    "cannot be afforded: needs at least {cheapest}, {} left today",
+                    budget.remaining
+                ))
+            } else if budget.pressure >= Pressure::Critical && m.id != budget.emergency_model {
+                Some(format!(
+                    "{:.0}% of today's budget used: only the emergency model is chosen",
+                    budget.fraction_used * 100.0
                 ))
             } else {
                 None
@@ -127,15 +180,25 @@ pub fn decide(
         .find(|(c, _)| c.excluded.is_none())
         .map(|(c, m)| (c.clone(), *m))
         .ok_or(RouteError::NothingFits(analysis.context_tokens))?;
-    let (chosen, routed_by) = match forced {
-        Some(f) => (
+    let (chosen, routed_by) = match choice {
+        UserChoice::Override(f) => (
             catalog
                 .find(f)
                 .ok_or_else(|| RouteError::UnknownModel(f.to_string()))?,
             RoutedBy::Override,
         ),
-        None => (best.1, RoutedBy::Auto),
+        UserChoice::Pinned(f) => (
+            catalog
+                .find(f)
+                .ok_or_else(|| RouteError::UnknownModel(f.to_string()))?,
+            RoutedBy::Pinned,
+        ),
+        UserChoice::None => (best.1, RoutedBy::Auto),
     };
+    let used = format!(
+        " · {:.0}% of today's budget used",
+        (budget.fraction_used * 100.0).min(999.0)
+    );
     let estimated_cost = chosen.cost(analysis.context_tokens, completion);
     let via = chosen
         .substitute
@@ -144,11 +207,15 @@ pub fn decide(
         .unwrap_or_default();
     let reason = match routed_by {
         RoutedBy::Auto => format!(
-            "{} · {} · {}{via}: best fit for {} ({:.2}) · est {estimated_cost}",
+            "{} · {} · {}{via}: best fit for {} ({:.2}) · est {estimated_cost}{used}",
             analysis.intent, analysis.complexity, chosen.name, analysis.intent, best.0.score
         ),
+        RoutedBy::Pinned => format!(
+            "{} · {} · {}{via}: pinned by you (router would pick {}) · est {estimated_cost}{used}",
+            analysis.intent, analysis.complexity, chosen.name, best.1.name
+        ),
         _ => format!(
-            "{} · {} · {}{via}: chosen by you (router would pick {}) · est {estimated_cost}",
+            "{} · {} · {}{via}: chosen by you (router would pick {}) · est {estimated_cost}{used}",
             analysis.intent, analysis.complexity, chosen.name, best.1.name
         ),
     };
@@ -164,6 +231,7 @@ pub fn decide(
         estimated_cost,
         reason,
         candidates: candidates.into_iter().map(|(c, _)| c).collect(),
+        history_trimmed: 0,
     })
 }
 
@@ -178,7 +246,14 @@ mod tests {
     #[test]
     fn routes_by_intent_to_the_role_model() {
         let c = catalog();
-        let d = decide(&c, "write a rust function that adds two numbers", 0, None).unwrap();
+        let d = decide(
+            &c,
+            "write a rust function that adds two numbers",
+            0,
+            UserChoice::None,
+            BudgetView::unlimited(),
+        )
+        .unwrap();
         assert_eq!(d.intent, Intent::Code);
         assert_eq!(d.model, "anthropic/claude-sonnet-4");
         assert_eq!(d.routed_by, RoutedBy::Auto);
@@ -190,7 +265,8 @@ mod tests {
             &c,
             "prove that the sum of the first n odd numbers is n^2",
             0,
-            None,
+            UserChoice::None,
+            BudgetView::unlimited(),
         )
         .unwrap();
         assert_eq!(d.model, "openai/o3");
@@ -198,7 +274,8 @@ mod tests {
             &c,
             "design the architecture of a distributed job scheduler",
             0,
-            None,
+            UserChoice::None,
+            BudgetView::unlimited(),
         )
         .unwrap();
         assert_eq!(d.model, "x-ai/grok-4");
@@ -207,20 +284,102 @@ mod tests {
     #[test]
     fn override_is_recorded_with_the_auto_choice() {
         let c = catalog();
-        let d = decide(&c, "write a python script", 0, Some("kimi-k2")).unwrap();
+        let d = decide(
+            &c,
+            "write a python script",
+            0,
+            UserChoice::Override("kimi-k2"),
+            BudgetView::unlimited(),
+        )
+        .unwrap();
         assert_eq!(d.model, "moonshotai/kimi-k2");
         assert_eq!(d.routed_by, RoutedBy::Override);
         assert_eq!(d.auto_choice, "anthropic/claude-sonnet-4");
         assert!(matches!(
-            decide(&c, "x", 0, Some("nope")),
+            decide(
+                &c,
+                "x",
+                0,
+                UserChoice::Override("nope"),
+                BudgetView::unlimited()
+            ),
             Err(RouteError::UnknownModel(_))
         ));
     }
 
     #[test]
+    fn budget_pressure_excludes_with_reasons() {
+        let c = catalog();
+        let critical = BudgetView {
+            pressure: Pressure::Critical,
+            remaining: Usd::from_dollars(0.1),
+            fraction_used: 0.96,
+            emergency_model: "google/gemini-2.5-flash",
+        };
+        let d = decide(&c, "write a rust function", 0, UserChoice::None, critical).unwrap();
+        assert_eq!(d.model, "google/gemini-2.5-flash");
+        assert!(
+            d.reason.ends_with("96% of today's budget used"),
+            "{}",
+            d.reason
+        );
+        let claude = d
+            .candidates
+            .iter()
+            .find(|x| x.model == "anthropic/claude-sonnet-4")
+            .unwrap();
+        assert_eq!(
+            claude.excluded.as_deref(),
+            Some("96% of today's budget used: only the emergency model is chosen")
+        );
+        let poor = BudgetView {
+            pressure: Pressure::Normal,
+            remaining: Usd::from_dollars(0.0003),
+            fraction_used: 0.4,
+            emergency_model: "google/gemini-2.5-flash",
+        };
+        let d = decide(&c, "write a rust function", 0, UserChoice::None, poor).unwrap();
+        let grok = d
+            .candidates
+            .iter()
+            .find(|x| x.model == "x-ai/grok-4")
+            .unwrap();
+        assert!(
+            grok.excluded
+                .as_deref()
+                .unwrap()
+                .starts_with("cannot be afforded")
+        );
+        // A pin still wins, and says what the router would have picked.
+        let d = decide(
+            &c,
+            "write a rust function",
+            0,
+            UserChoice::Pinned("o3"),
+            BudgetView::unlimited(),
+        )
+        .unwrap();
+        assert_eq!(
+            (d.model.as_str(), d.routed_by),
+            ("openai/o3", RoutedBy::Pinned)
+        );
+        assert!(
+            d.reason
+                .contains("pinned by you (router would pick claude-sonnet-4)")
+        );
+    }
+
+    #[test]
     fn too_small_context_windows_are_excluded_with_a_reason() {
         let c = catalog();
-        let d = decide(&c, "write code", 150_000, None).unwrap();
+        let d = decide(
+            &c,
+            "write code",
+            150_000,
+            UserChoice::None,
+            BudgetView::unlimited(),
+        )
+        .unwrap();
         let kimi = d
             .candidates
             .iter()

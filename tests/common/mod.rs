@@ -125,5 +125,6 @@ pub fn short_timeouts() -> Timeouts {
         connect: Duration::from_secs(2),
         first_byte: Duration::from_secs(5),
         idle: Duration::from_secs(5),
+        first_token: Duration::from_secs(10),
     }
 }

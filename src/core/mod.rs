@@ -1,0 +1,14 @@
+//! The core: drives a turn (route → reserve → stream → settle → record) and talks to any
+//! front end only through [`protocol::Event`]s.
+//!
+//! Must not import `tui`, `ratatui`, `crossterm` or `syntect`.
+
+mod ledger_handle;
+pub mod protocol;
+mod session;
+mod turn;
+
+pub use ledger_handle::LedgerHandle;
+pub use protocol::{BudgetSnapshot, Event, TurnId, TurnOutcome};
+pub use session::{Conversation, CoreError, DAILY_LIMIT_KEY, MONTHLY_LIMIT_KEY, Recovery, Session};
+pub use turn::{Choice, MAX_TOKENS_CAP, SYSTEM_PROMPT, fit_history};

@@ -1,0 +1,109 @@
+//! The messages between the core and any front end (TUI or headless `ask`): events the
+//! core emits while it drives a turn. The only contract a UI needs.
+
+use serde::Serialize;
+
+use crate::budget::{Limits, Pressure, Spend};
+use crate::ledger::ModelDay;
+use crate::money::Usd;
+use crate::provider::ErrorKind;
+use crate::router::Decision;
+
+/// Identifies one turn (one user message and its answer).
+pub type TurnId = u64;
+
+/// What the budget gauge shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetSnapshot {
+    pub day: String,
+    pub limits: Limits,
+    pub today: Spend,
+    pub month: Spend,
+    pub pressure: Pressure,
+    pub fraction_used: f64,
+    pub per_model: Vec<ModelDay>,
+    /// Committed spend of the last 14 days, oldest first.
+    pub history: Vec<(String, Usd)>,
+    /// Saved today vs always using the baseline model.
+    pub saved_today: Usd,
+    pub baseline_model: String,
+}
+
+/// How a finished turn went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TurnOutcome {
+    /// The ledger's request id.
+    pub request_id: i64,
+    pub generation_id: Option<String>,
+    pub requested_model: String,
+    pub served_model: String,
+    pub content: String,
+    pub reasoning: String,
+    pub finish_reason: Option<String>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub reasoning_tokens: u64,
+    pub cached_tokens: u64,
+    pub cost: Usd,
+    /// `provider` (usage chunk) or `estimate` (catalog prices).
+    pub cost_source: &'static str,
+    pub ttft_ms: Option<u64>,
+    pub latency_ms: u64,
+    /// `ok`, `cancelled` or `cut`.
+    pub status: &'static str,
+}
+
+/// Core → UI.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The router chose a model (shown before anything streams).
+    Routed {
+        turn: TurnId,
+        decision: Decision,
+    },
+    /// A reservation is held; `max_tokens` may be capped by the budget.
+    Reserved {
+        turn: TurnId,
+        model: String,
+        reserved: Usd,
+        max_tokens: u64,
+    },
+    /// A model failed before its first token; the next candidate is tried.
+    Fallback {
+        turn: TurnId,
+        from: String,
+        error: String,
+        to: String,
+    },
+    /// The provider is working (keep-alive) but no token yet.
+    Waiting {
+        turn: TurnId,
+    },
+    /// The answer started; the model that serves it.
+    Started {
+        turn: TurnId,
+        served_model: Option<String>,
+    },
+    Reasoning {
+        turn: TurnId,
+        text: String,
+    },
+    Content {
+        turn: TurnId,
+        text: String,
+    },
+    /// The turn ended with an answer (complete, cancelled or cut).
+    Finished {
+        turn: TurnId,
+        outcome: TurnOutcome,
+    },
+    /// The turn ended without an answer, or with a cut one (`outcome` holds the partial).
+    Failed {
+        turn: TurnId,
+        kind: Option<ErrorKind>,
+        message: String,
+        outcome: Option<TurnOutcome>,
+    },
+    /// The budget changed (reservation, settlement, day change).
+    Budget(BudgetSnapshot),
+}

@@ -1,0 +1,215 @@
+//! A session: config, backend, ledger and the conversation, plus the budget view and the
+//! start-up recovery of reservations left by crashed processes.
+
+use jiff::tz::TimeZone;
+
+use super::LedgerHandle;
+use super::protocol::BudgetSnapshot;
+use crate::backend::{Backend, BackendError};
+use crate::budget::{Limits, Pressure, Spend, fraction_used};
+use crate::calendar::{self, LocalDay};
+use crate::config::Config;
+use crate::ledger::{Ledger, LedgerError, Settlement, Status};
+use crate::money::Usd;
+use crate::provider::{Message, ProviderError};
+use crate::router::RouteError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("{0}")]
+    Backend(#[from] BackendError),
+    #[error("{0}")]
+    Ledger(#[from] LedgerError),
+    #[error("{0}")]
+    Route(#[from] RouteError),
+    #[error("{0}")]
+    Provider(#[from] ProviderError),
+    #[error("{0}")]
+    Config(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// The conversation being held: what is sent as history.
+#[derive(Debug, Clone, Default)]
+pub struct Conversation {
+    /// The ledger's conversation id, once the first message is stored.
+    pub id: Option<i64>,
+    /// User and assistant messages, oldest first.
+    pub messages: Vec<Message>,
+}
+
+/// What start-up recovery found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recovery {
+    /// Orphaned reservations settled from `GET /generation`.
+    pub reconciled: usize,
+    /// Orphans still held (the provider did not answer yet).
+    pub still_held: usize,
+    /// Estimates replaced by the provider's figure.
+    pub estimates_fixed: usize,
+}
+
+pub struct Session {
+    pub config: Config,
+    pub backend: Backend,
+    pub ledger: LedgerHandle,
+    pub tz: TimeZone,
+    pub conversation: Conversation,
+}
+
+pub const DAILY_LIMIT_KEY: &str = "daily_limit_usd";
+pub const MONTHLY_LIMIT_KEY: &str = "monthly_limit_usd";
+
+impl Session {
+    /// Open the ledger and connect (demo mode without a key).
+    pub async fn open(config: Config, demo: bool) -> Result<Self, CoreError> {
+        let tz =
+            calendar::time_zone(config.budget.timezone.as_deref()).map_err(CoreError::Config)?;
+        let path = config.paths.ledger_file();
+        let ledger = tokio::task::spawn_blocking(move || Ledger::open(&path))
+            .await
+            .map_err(|e| LedgerError::Sql(e.to_string()))??;
+        let backend = Backend::connect(&config, demo).await?;
+        Ok(Self {
+            config,
+            backend,
+            ledger: LedgerHandle::new(ledger),
+            tz,
+            conversation: Conversation::default(),
+        })
+    }
+
+    pub fn today(&self) -> LocalDay {
+        calendar::local_day(calendar::now_ms(), &self.tz)
+    }
+
+    /// Limits in force: `codeforge budget` settings in the ledger, else the config.
+    pub async fn limits(&self) -> Result<Limits, CoreError> {
+        let daily = Usd::from_dollars(self.config.budget.daily_usd);
+        let monthly = Usd::from_dollars(self.config.budget.monthly_usd);
+        let limits = self
+            .ledger
+            .call(move |l| {
+                let parse = |v: Option<String>, d: Usd| {
+                    v.and_then(|s| s.parse::<f64>().ok())
+                        .map(Usd::from_dollars)
+                        .unwrap_or(d)
+                };
+                Ok(Limits {
+                    daily: parse(l.setting(DAILY_LIMIT_KEY)?, daily),
+                    monthly: parse(l.setting(MONTHLY_LIMIT_KEY)?, monthly),
+                })
+            })
+            .await?;
+        Ok(limits)
+    }
+
+    /// Today's and this month's spend.
+    pub async fn spend(&self) -> Result<(LocalDay, Spend, Spend), CoreError> {
+        let day = self.today();
+        let d = day.clone();
+        let (today, month) = self
+            .ledger
+            .call(move |l| Ok((l.day_spend(&d.day)?, l.month_spend(&d.month)?)))
+            .await?;
+        Ok((day, today, month))
+    }
+
+    /// Everything the sidebar shows.
+    pub async fn budget_snapshot(&self) -> Result<BudgetSnapshot, CoreError> {
+        let limits = self.limits().await?;
+        let now = calendar::now_ms();
+        let day = calendar::local_day(now, &self.tz);
+        let days = calendar::last_days(now, 14, &self.tz);
+        let baseline = self
+            .backend
+            .catalog
+            .find(&self.config.budget.baseline_model)
+            .map(|m| (m.prompt_price, m.completion_price))
+            .unwrap_or((3.0, 15.0));
+        let d = day.clone();
+        let (today, month, per_model, history, stats) = self
+            .ledger
+            .call(move |l| {
+                Ok((
+                    l.day_spend(&d.day)?,
+                    l.month_spend(&d.month)?,
+                    l.model_spend(&d.day)?,
+                    l.history(&days)?,
+                    l.stats(std::slice::from_ref(&d.day), baseline)?,
+                ))
+            })
+            .await?;
+        let frac = fraction_used(today, limits.daily);
+        Ok(BudgetSnapshot {
+            day: day.day,
+            limits,
+            today,
+            month,
+            pressure: Pressure::from_fraction(frac),
+            fraction_used: frac,
+            per_model,
+            history: history
+                .into_iter()
+                .map(|r| (r.date, r.spend.committed))
+                .collect(),
+            saved_today: stats.baseline_cost.saturating_sub(stats.spend),
+            baseline_model: self.config.budget.baseline_model.clone(),
+        })
+    }
+
+    /// Find reservations left by dead processes and settle what the provider can tell us.
+    /// Best effort: a provider that does not answer leaves them held (counted) for next time.
+    pub async fn recover(&self) -> Result<Recovery, CoreError> {
+        let now = calendar::now_ms();
+        let orphans = self.ledger.call(move |l| l.recover_orphans(now)).await?;
+        let mut rec = Recovery::default();
+        for o in orphans {
+            let Some(gen_id) = o.generation_id.clone() else {
+                continue;
+            };
+            match self.backend.client.generation(&gen_id).await {
+                Ok(info) => {
+                    let s = Settlement {
+                        status: Status::Cut,
+                        served_model: info.model.clone(),
+                        prompt_tokens: info
+                            .native_tokens_prompt
+                            .or(info.tokens_prompt)
+                            .unwrap_or(0),
+                        completion_tokens: info
+                            .native_tokens_completion
+                            .or(info.tokens_completion)
+                            .unwrap_or(0),
+                        reasoning_tokens: 0,
+                        cached_tokens: 0,
+                        cost: Usd::from_dollars(info.total_cost),
+                        cost_source: "generation",
+                        ttft_ms: None,
+                        latency_ms: None,
+                        error_kind: Some("process_died".into()),
+                        generation_id: Some(gen_id),
+                    };
+                    let id = o.id;
+                    self.ledger
+                        .call(move |l| l.settle(id, &s, calendar::now_ms()))
+                        .await?;
+                    rec.reconciled += 1;
+                }
+                Err(_) => rec.still_held += 1,
+            }
+        }
+        let estimates = self.ledger.call(|l| l.estimates_to_reconcile(20)).await?;
+        for (id, gen_id) in estimates {
+            if let Ok(info) = self.backend.client.generation(&gen_id).await {
+                let cost = Usd::from_dollars(info.total_cost);
+                self.ledger
+                    .call(move |l| l.reconcile(id, cost, calendar::now_ms()))
+                    .await?;
+                rec.estimates_fixed += 1;
+            }
+        }
+        Ok(rec)
+    }
+}

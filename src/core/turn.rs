@@ -1,0 +1,556 @@
+//! One turn: route → reserve → stream → settle → record, with fallback to the next
+//! candidate when a model fails before its first token, and cancellation that still
+//! settles the cost.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use super::protocol::{Event, TurnId, TurnOutcome};
+use super::session::{CoreError, Session};
+use crate::budget::{Pressure, Prices, fraction_used};
+use crate::calendar;
+use crate::catalog::ModelSpec;
+use crate::ledger::{LedgerError, NewRequest, Settlement, Status};
+use crate::money::Usd;
+use crate::provider::{ChatRequest, Completion, Message, ProviderError, StreamEvent, TimeoutPhase};
+use crate::router::{self, BudgetView, Decision, RoutedBy, UserChoice};
+use crate::simulator::estimate_tokens;
+
+/// The system prompt sent with every turn.
+pub const SYSTEM_PROMPT: &str = "You are CodeForge, a concise coding assistant in a terminal. \
+Answer in GitHub-flavoured Markdown; put code in fenced blocks with a language tag.";
+
+/// Largest answer budget requested when the model allows more.
+pub const MAX_TOKENS_CAP: u64 = 8192;
+
+/// The user's choice for this turn, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    Auto,
+    Override(String),
+    Pinned(String),
+}
+
+fn send(events: &UnboundedSender<Event>, e: Event) {
+    // A closed receiver means the UI is gone; the turn still settles its cost.
+    let _ = events.send(e);
+}
+
+/// Messages to send: system, as much history as fits, the prompt. Returns how many
+/// history messages were dropped (oldest first).
+pub fn fit_history(
+    history: &[Message],
+    prompt: &str,
+    context_window: u64,
+    max_tokens: u64,
+) -> (Vec<Message>, usize) {
+    let fixed = estimate_tokens(SYSTEM_PROMPT) + estimate_tokens(prompt) + 8;
+    let room = context_window
+        .saturating_sub(max_tokens)
+        .saturating_sub(fixed);
+    let mut used = 0u64;
+    let mut keep = 0usize;
+    for m in history.iter().rev() {
+        let t = estimate_tokens(&m.content) + 4;
+        if used + t > room {
+            break;
+        }
+        used += t;
+        keep += 1;
+    }
+    let dropped = history.len() - keep;
+    let mut msgs = Vec::with_capacity(keep + 2);
+    msgs.push(Message::system(SYSTEM_PROMPT));
+    msgs.extend(history[dropped..].iter().cloned());
+    msgs.push(Message::user(prompt));
+    (msgs, dropped)
+}
+
+fn prompt_tokens(msgs: &[Message]) -> u64 {
+    msgs.iter().map(|m| estimate_tokens(&m.content) + 4).sum()
+}
+
+/// Why an attempt ended without a complete answer.
+enum AttemptEnd {
+    /// Failed before any token: another model may be tried.
+    BeforeFirstToken(ProviderError),
+    /// Failed after the answer started: the partial answer is kept, marked cut.
+    Cut(ProviderError, Box<TurnOutcome>),
+    Cancelled(Box<TurnOutcome>),
+}
+
+impl Session {
+    /// Drive one turn, emitting events; the conversation is extended on success (and with
+    /// the partial answer when cut or cancelled).
+    pub async fn run_turn(
+        &mut self,
+        turn: TurnId,
+        prompt: &str,
+        choice: &Choice,
+        cancel: &CancellationToken,
+        events: &UnboundedSender<Event>,
+    ) -> Result<TurnOutcome, CoreError> {
+        let limits = self.limits().await?;
+        let (day, today, month) = self.spend().await?;
+        let frac = fraction_used(today, limits.daily);
+        let remaining = limits
+            .daily
+            .saturating_sub(today.total())
+            .min(limits.monthly.saturating_sub(month.total()));
+        let history_tokens: u64 = self
+            .conversation
+            .messages
+            .iter()
+            .map(|m| estimate_tokens(&m.content) + 4)
+            .sum::<u64>()
+            + estimate_tokens(SYSTEM_PROMPT);
+        let user_choice = match choice {
+            Choice::Auto => UserChoice::None,
+            Choice::Override(m) => UserChoice::Override(m),
+            Choice::Pinned(m) => UserChoice::Pinned(m),
+        };
+        let budget = BudgetView {
+            pressure: Pressure::from_fraction(frac),
+            remaining,
+            fraction_used: frac,
+            emergency_model: "google/gemini-2.5-flash",
+        };
+        let decision = router::decide(
+            &self.backend.catalog,
+            prompt,
+            history_tokens,
+            user_choice,
+            budget,
+        )?;
+        send(
+            events,
+            Event::Routed {
+                turn,
+                decision: decision.clone(),
+            },
+        );
+
+        // The chosen model first; for automatic routing the rest of the ranking follows.
+        let mut chain: Vec<String> = vec![decision.model.clone()];
+        if decision.routed_by == RoutedBy::Auto {
+            chain.extend(
+                decision
+                    .candidates
+                    .iter()
+                    .filter(|c| c.excluded.is_none() && c.model != decision.model)
+                    .map(|c| c.model.clone()),
+            );
+        }
+        let mut last_error = None;
+        for (attempt, model_id) in chain.iter().enumerate() {
+            let Some(model) = self.backend.catalog.get(model_id).cloned() else {
+                continue;
+            };
+            let routed_by = if attempt == 0 {
+                decision.routed_by
+            } else {
+                RoutedBy::Fallback
+            };
+            match self
+                .attempt(
+                    turn, prompt, &model, routed_by, &decision, &day, cancel, events,
+                )
+                .await?
+            {
+                Ok(outcome) => {
+                    self.record(prompt, &outcome).await?;
+                    send(
+                        events,
+                        Event::Finished {
+                            turn,
+                            outcome: outcome.clone(),
+                        },
+                    );
+                    self.emit_budget(events).await;
+                    return Ok(outcome);
+                }
+                Err(AttemptEnd::BeforeFirstToken(e)) => {
+                    self.emit_budget(events).await;
+                    let next = chain.get(attempt + 1);
+                    match next {
+                        Some(next) if e.is_retryable() => {
+                            let to = self
+                                .backend
+                                .catalog
+                                .get(next)
+                                .map_or(next.clone(), |m| m.name.clone());
+                            send(
+                                events,
+                                Event::Fallback {
+                                    turn,
+                                    from: model.name.clone(),
+                                    error: e.to_string(),
+                                    to,
+                                },
+                            );
+                            last_error = Some(e);
+                        }
+                        _ => {
+                            send(
+                                events,
+                                Event::Failed {
+                                    turn,
+                                    kind: Some(e.kind()),
+                                    message: e.to_string(),
+                                    outcome: None,
+                                },
+                            );
+                            return Err(e.into());
+                        }
+                    }
+                }
+                Err(AttemptEnd::Cut(e, partial)) => {
+                    self.record(prompt, &partial).await?;
+                    send(
+                        events,
+                        Event::Failed {
+                            turn,
+                            kind: Some(e.kind()),
+                            message: e.to_string(),
+                            outcome: Some((*partial).clone()),
+                        },
+                    );
+                    self.emit_budget(events).await;
+                    return Err(e.into());
+                }
+                Err(AttemptEnd::Cancelled(partial)) => {
+                    self.record(prompt, &partial).await?;
+                    send(
+                        events,
+                        Event::Finished {
+                            turn,
+                            outcome: (*partial).clone(),
+                        },
+                    );
+                    self.emit_budget(events).await;
+                    return Ok(*partial);
+                }
+            }
+        }
+        let e = last_error.unwrap_or(ProviderError::Protocol {
+            detail: "no model could be tried".into(),
+        });
+        send(
+            events,
+            Event::Failed {
+                turn,
+                kind: Some(e.kind()),
+                message: e.to_string(),
+                outcome: None,
+            },
+        );
+        Err(e.into())
+    }
+
+    async fn emit_budget(&self, events: &UnboundedSender<Event>) {
+        if let Ok(s) = self.budget_snapshot().await {
+            send(events, Event::Budget(s));
+        }
+    }
+
+    /// Store the exchange in the conversation and the ledger.
+    async fn record(&mut self, prompt: &str, outcome: &TurnOutcome) -> Result<(), CoreError> {
+        self.conversation.messages.push(Message::user(prompt));
+        self.conversation
+            .messages
+            .push(Message::assistant(outcome.content.clone()));
+        let now = calendar::now_ms();
+        let conv = self.conversation.id;
+        let (p, a, req) = (
+            prompt.to_string(),
+            outcome.content.clone(),
+            outcome.request_id,
+        );
+        let id = self
+            .ledger
+            .call(move |l| {
+                let id = match conv {
+                    Some(id) => id,
+                    None => l.new_conversation(&p, now)?,
+                };
+                l.add_message(id, "user", &p, None, now)?;
+                l.add_message(id, "assistant", &a, Some(req), now)?;
+                Ok(id)
+            })
+            .await?;
+        self.conversation.id = Some(id);
+        Ok(())
+    }
+
+    /// One model, one request. The outer `Result` is for ledger failures (fatal); the
+    /// inner one says how the attempt ended.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt(
+        &self,
+        turn: TurnId,
+        prompt: &str,
+        model: &ModelSpec,
+        routed_by: RoutedBy,
+        decision: &Decision,
+        day: &calendar::LocalDay,
+        cancel: &CancellationToken,
+        events: &UnboundedSender<Event>,
+    ) -> Result<Result<TurnOutcome, AttemptEnd>, CoreError> {
+        let wanted = model.max_output.min(MAX_TOKENS_CAP);
+        let (messages, dropped) = fit_history(
+            &self.conversation.messages,
+            prompt,
+            model.context_length,
+            wanted,
+        );
+        let mut decision = decision.clone();
+        decision.history_trimmed = dropped;
+        let ptoks = prompt_tokens(&messages);
+        let limits = self.limits().await?;
+        let decision_json = serde_json::to_string(&decision).unwrap_or_default();
+        let (model_id, routed, intent, complexity) = (
+            model.id.clone(),
+            routed_by.as_str(),
+            decision.intent.as_str(),
+            decision.complexity.as_str(),
+        );
+        let prices = Prices {
+            prompt: model.prompt_price,
+            completion: model.completion_price,
+        };
+        let conv = self.conversation.id;
+        let d = day.clone();
+        let reservation = self
+            .ledger
+            .call(move |l| {
+                l.reserve(
+                    &NewRequest {
+                        conversation_id: conv,
+                        requested_model: &model_id,
+                        routed_by: routed,
+                        intent: Some(intent),
+                        complexity: Some(complexity),
+                        decision_json: Some(&decision_json),
+                        prices,
+                        prompt_tokens: ptoks,
+                        wanted_max_tokens: wanted,
+                    },
+                    limits,
+                    calendar::now_ms(),
+                    &d,
+                )
+            })
+            .await;
+        let reservation = match reservation {
+            Ok(r) => r,
+            Err(LedgerError::Refused(r)) => {
+                send(
+                    events,
+                    Event::Failed {
+                        turn,
+                        kind: None,
+                        message: r.to_string(),
+                        outcome: None,
+                    },
+                );
+                return Err(CoreError::Ledger(LedgerError::Refused(r)));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        send(
+            events,
+            Event::Reserved {
+                turn,
+                model: model.id.clone(),
+                reserved: reservation.reserved,
+                max_tokens: reservation.max_tokens,
+            },
+        );
+        self.emit_budget(events).await;
+
+        let request = ChatRequest {
+            model: model.request_id().to_string(),
+            messages,
+            max_tokens: Some(reservation.max_tokens),
+            temperature: None,
+        };
+        let client = self
+            .backend
+            .client_for(&model.id, &self.config)
+            .map_err(CoreError::Backend)?;
+        let started = Instant::now();
+        let first_token = self.config.timeouts.first_token;
+        let mut completion = Completion::default();
+        let mut seen_token = false;
+        let result: Result<(), (ProviderError, bool)> = async {
+            let mut stream = tokio::select! {
+                r = client.stream(&request) => r.map_err(|e| (e, false))?,
+                _ = cancel.cancelled() => return Err((ProviderError::StreamCut { reason: "cancelled".into() }, true)),
+            };
+            completion.generation_id = stream.generation_id().map(str::to_string);
+            if let Some(g) = completion.generation_id.clone() {
+                let id = reservation.id;
+                let _ = self.ledger.call(move |l| l.mark_started(id, &g)).await;
+            }
+            loop {
+                let deadline = if seen_token {
+                    Duration::MAX
+                } else {
+                    first_token.saturating_sub(started.elapsed())
+                };
+                let next = tokio::select! {
+                    ev = stream.next() => ev,
+                    _ = cancel.cancelled() => return Err((ProviderError::StreamCut { reason: "cancelled".into() }, true)),
+                    _ = tokio::time::sleep(deadline) => {
+                        return Err((ProviderError::Timeout { phase: TimeoutPhase::FirstToken, after: first_token }, false));
+                    }
+                };
+                let Some(ev) = next else { return Ok(()) };
+                let ev = ev.map_err(|e| (e, false))?;
+                match &ev {
+                    StreamEvent::KeepAlive => {
+                        completion.keepalives += 1;
+                        send(events, Event::Waiting { turn });
+                    }
+                    StreamEvent::Started { generation_id, served_model, provider } => {
+                        if completion.generation_id.is_none() {
+                            if let Some(g) = generation_id.clone() {
+                                let id = reservation.id;
+                                let _ = self.ledger.call(move |l| l.mark_started(id, &g)).await;
+                            }
+                            completion.generation_id.clone_from(generation_id);
+                        }
+                        completion.served_model.clone_from(served_model);
+                        completion.provider.clone_from(provider);
+                        send(events, Event::Started { turn, served_model: served_model.clone() });
+                    }
+                    StreamEvent::Content(t) => {
+                        completion.ttft.get_or_insert_with(|| started.elapsed());
+                        seen_token = true;
+                        completion.content.push_str(t);
+                        send(events, Event::Content { turn, text: t.clone() });
+                    }
+                    StreamEvent::Reasoning(t) => {
+                        completion.ttft.get_or_insert_with(|| started.elapsed());
+                        seen_token = true;
+                        completion.reasoning.push_str(t);
+                        send(events, Event::Reasoning { turn, text: t.clone() });
+                    }
+                    StreamEvent::Finish { reason, .. } => completion.finish_reason = Some(reason.clone()),
+                    StreamEvent::Usage(u) => completion.usage = Some(*u),
+                    StreamEvent::Done => return Ok(()),
+                }
+            }
+        }
+        .await;
+        completion.latency = started.elapsed();
+
+        let (status, error) = match result {
+            Ok(()) => (Status::Ok, None),
+            Err((_, true)) => (Status::Cancelled, None),
+            Err((e, false)) if !seen_token => (Status::Error, Some(e)),
+            Err((e, false)) => (Status::Cut, Some(e)),
+        };
+        let outcome = self.outcome(&completion, model, reservation.id, ptoks, status);
+        let settlement = Settlement {
+            status,
+            served_model: completion.served_model.clone(),
+            prompt_tokens: outcome.prompt_tokens,
+            completion_tokens: outcome.completion_tokens,
+            reasoning_tokens: outcome.reasoning_tokens,
+            cached_tokens: outcome.cached_tokens,
+            // A request that failed before any token is not billed by OpenRouter.
+            cost: if status == Status::Error && completion.usage.is_none() {
+                Usd::ZERO
+            } else {
+                outcome.cost
+            },
+            cost_source: if status == Status::Error && completion.usage.is_none() {
+                "provider"
+            } else {
+                outcome.cost_source
+            },
+            ttft_ms: outcome.ttft_ms,
+            latency_ms: Some(outcome.latency_ms),
+            error_kind: error.as_ref().map(|e| e.kind().as_str().to_string()),
+            generation_id: completion.generation_id.clone(),
+        };
+        let id = reservation.id;
+        self.ledger
+            .call(move |l| l.settle(id, &settlement, calendar::now_ms()))
+            .await?;
+        Ok(match (status, error) {
+            (Status::Ok, _) => Ok(outcome),
+            (Status::Cancelled, _) => Err(AttemptEnd::Cancelled(Box::new(outcome))),
+            (Status::Cut, Some(e)) => Err(AttemptEnd::Cut(e, Box::new(outcome))),
+            (_, Some(e)) => Err(AttemptEnd::BeforeFirstToken(e)),
+            (_, None) => Err(AttemptEnd::BeforeFirstToken(ProviderError::Protocol {
+                detail: "the stream ended without an answer".into(),
+            })),
+        })
+    }
+
+    fn outcome(
+        &self,
+        c: &Completion,
+        model: &ModelSpec,
+        request_id: i64,
+        prompt_estimate: u64,
+        status: Status,
+    ) -> TurnOutcome {
+        let (prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost, source) =
+            match c.usage {
+                Some(u) => (
+                    u.prompt_tokens,
+                    u.completion_tokens,
+                    u.reasoning_tokens,
+                    u.cached_tokens,
+                    u.cost
+                        .unwrap_or_else(|| model.cost(u.prompt_tokens, u.completion_tokens)),
+                    if u.cost.is_some() {
+                        "provider"
+                    } else {
+                        "estimate"
+                    },
+                ),
+                None => {
+                    let ct = estimate_tokens(&c.content) + estimate_tokens(&c.reasoning);
+                    (
+                        prompt_estimate,
+                        ct,
+                        0,
+                        0,
+                        model.cost(prompt_estimate, ct),
+                        "estimate",
+                    )
+                }
+            };
+        TurnOutcome {
+            request_id,
+            generation_id: c.generation_id.clone(),
+            requested_model: model.id.clone(),
+            served_model: c
+                .served_model
+                .clone()
+                .unwrap_or_else(|| model.request_id().to_string()),
+            content: c.content.clone(),
+            reasoning: c.reasoning.clone(),
+            finish_reason: c.finish_reason.clone(),
+            prompt_tokens,
+            completion_tokens,
+            reasoning_tokens,
+            cached_tokens,
+            cost,
+            cost_source: source,
+            ttft_ms: c.ttft.map(|d| d.as_millis() as u64),
+            latency_ms: c.latency.as_millis() as u64,
+            status: match status {
+                Status::Ok => "ok",
+                Status::Cancelled => "cancelled",
+                Status::Cut | Status::Error => "cut",
+            },
+        }
+    }
+}
