@@ -47,14 +47,14 @@ pub async fn run(
             "demo mode: no OPENROUTER_API_KEY (or --demo); answers come from the built-in simulator",
         );
     }
-    if let Ok(rec) = session.recover().await {
-        if rec.reconciled + rec.still_held > 0 {
-            out.err_line(&format!(
-                "recovered {} reservation(s) left by an interrupted run ({} still held until the provider reports their cost)",
-                rec.reconciled + rec.still_held,
-                rec.still_held
-            ));
-        }
+    if let Ok(rec) = session.recover().await
+        && rec.reconciled + rec.still_held > 0
+    {
+        out.err_line(&format!(
+            "recovered {} reservation(s) left by an interrupted run ({} still held until the provider reports their cost)",
+            rec.reconciled + rec.still_held,
+            rec.still_held
+        ));
     }
     let choice = match &args.model {
         Some(m) => Choice::Override(m.clone()),
