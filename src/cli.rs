@@ -30,6 +30,14 @@ pub enum Command {
     Ask(AskArgs),
     /// List the model catalog with prices.
     Models(ModelsArgs),
+    /// Show the routing decision for a prompt (no network).
+    Route(RouteArgs),
+    /// Spend per day, model and intent; latency, success rate, feedback and savings.
+    Stats(StatsArgs),
+    /// Show or set the daily and monthly limits.
+    Budget(BudgetArgs),
+    /// Rate an answer: thumbs up or down (feeds the router's learning).
+    Feedback(FeedbackArgs),
     /// Run the OpenRouter-compatible simulator on loopback.
     Simulate(SimulateArgs),
     /// Show or create the config file.
@@ -56,6 +64,49 @@ pub struct AskArgs {
     pub json: bool,
     /// The prompt; read from stdin when absent.
     pub prompt: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RouteArgs {
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Route as if this model were chosen (id or short name).
+    #[arg(long, short)]
+    pub model: Option<String>,
+    /// The prompt; read from stdin when absent.
+    pub prompt: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// How many days back, today included.
+    #[arg(long, default_value_t = 14)]
+    pub days: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BudgetArgs {
+    /// Set the daily limit in USD (takes effect at once, for every running codeforge).
+    #[arg(long)]
+    pub daily: Option<f64>,
+    /// Set the monthly limit in USD.
+    #[arg(long)]
+    pub monthly: Option<f64>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FeedbackArgs {
+    /// The request: ledger id or provider generation id (`request_id` from `ask --json`).
+    pub request_id: String,
+    /// `up` or `down`.
+    pub rating: String,
 }
 
 #[derive(Debug, Args)]

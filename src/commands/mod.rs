@@ -3,7 +3,9 @@
 //! The only place (with `main.rs`) that writes to stdout/stderr.
 
 mod ask;
+mod ledger_cmds;
 mod models;
+mod route;
 mod simulate;
 
 use std::io::Write;
@@ -44,6 +46,7 @@ impl CommandError {
     /// Process exit status: 2 for configuration and usage errors, 1 for the rest.
     pub fn exit_code(&self) -> i32 {
         match self {
+            CommandError::Route(RouteError::Budget(_)) => 1,
             CommandError::Config(_) | CommandError::Usage(_) | CommandError::Route(_) => 2,
             _ => 1,
         }
@@ -134,6 +137,10 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
             let config = Config::load()?;
             ask::run(config, &args, cli.demo, &mut out).await
         }
+        Some(Command::Stats(args)) => ledger_cmds::stats(&Config::load()?, &args, &mut out),
+        Some(Command::Budget(args)) => ledger_cmds::budget(&Config::load()?, &args, &mut out),
+        Some(Command::Feedback(args)) => ledger_cmds::feedback(&Config::load()?, &args, &mut out),
+        Some(Command::Route(args)) => route::run(&Config::load()?, &args, &mut out),
         Some(Command::Models(args)) => {
             let config = Config::load()?;
             models::run(&config, &args, cli.demo, &mut out).await

@@ -10,5 +10,7 @@ mod turn;
 
 pub use ledger_handle::LedgerHandle;
 pub use protocol::{BudgetSnapshot, Event, TurnId, TurnOutcome};
-pub use session::{Conversation, CoreError, DAILY_LIMIT_KEY, MONTHLY_LIMIT_KEY, Recovery, Session};
+pub use session::{
+    Conversation, CoreError, DAILY_LIMIT_KEY, MONTHLY_LIMIT_KEY, Recovery, Session, resolve_limits,
+};
 pub use turn::{Choice, MAX_TOKENS_CAP, SYSTEM_PROMPT, fit_history};

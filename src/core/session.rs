@@ -61,6 +61,17 @@ pub struct Session {
 pub const DAILY_LIMIT_KEY: &str = "daily_limit_usd";
 pub const MONTHLY_LIMIT_KEY: &str = "monthly_limit_usd";
 
+/// Limits in force: settings written by `codeforge budget` win over the config's.
+pub fn resolve_limits(l: &Ledger, daily: f64, monthly: f64) -> Result<Limits, LedgerError> {
+    let parse = |v: Option<String>, d: f64| {
+        Usd::from_dollars(v.and_then(|s| s.parse::<f64>().ok()).unwrap_or(d))
+    };
+    Ok(Limits {
+        daily: parse(l.setting(DAILY_LIMIT_KEY)?, daily),
+        monthly: parse(l.setting(MONTHLY_LIMIT_KEY)?, monthly),
+    })
+}
+
 impl Session {
     /// Open the ledger and connect (demo mode without a key).
     pub async fn open(config: Config, demo: bool) -> Result<Self, CoreError> {
@@ -86,21 +97,10 @@ impl Session {
 
     /// Limits in force: `codeforge budget` settings in the ledger, else the config.
     pub async fn limits(&self) -> Result<Limits, CoreError> {
-        let daily = Usd::from_dollars(self.config.budget.daily_usd);
-        let monthly = Usd::from_dollars(self.config.budget.monthly_usd);
+        let (daily, monthly) = (self.config.budget.daily_usd, self.config.budget.monthly_usd);
         let limits = self
             .ledger
-            .call(move |l| {
-                let parse = |v: Option<String>, d: Usd| {
-                    v.and_then(|s| s.parse::<f64>().ok())
-                        .map(Usd::from_dollars)
-                        .unwrap_or(d)
-                };
-                Ok(Limits {
-                    daily: parse(l.setting(DAILY_LIMIT_KEY)?, daily),
-                    monthly: parse(l.setting(MONTHLY_LIMIT_KEY)?, monthly),
-                })
-            })
+            .call(move |l| resolve_limits(l, daily, monthly))
             .await?;
         Ok(limits)
     }

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{Event, TurnId, TurnOutcome};
 use super::session::{CoreError, Session};
-use crate::budget::{Pressure, Prices, fraction_used};
+use crate::budget::{Pressure, Prices, Refusal, fraction_used};
 use crate::calendar;
 use crate::catalog::ModelSpec;
 use crate::ledger::{LedgerError, NewRequest, Settlement, Status};
@@ -95,6 +95,29 @@ impl Session {
         let limits = self.limits().await?;
         let (day, today, month) = self.spend().await?;
         let frac = fraction_used(today, limits.daily);
+        if today.total() >= limits.daily || month.total() >= limits.monthly {
+            let refusal = if today.total() >= limits.daily {
+                Refusal::Daily {
+                    spent: today.total(),
+                    limit: limits.daily,
+                }
+            } else {
+                Refusal::Monthly {
+                    spent: month.total(),
+                    limit: limits.monthly,
+                }
+            };
+            send(
+                events,
+                Event::Failed {
+                    turn,
+                    kind: None,
+                    message: refusal.to_string(),
+                    outcome: None,
+                },
+            );
+            return Err(CoreError::Ledger(LedgerError::Refused(refusal)));
+        }
         let remaining = limits
             .daily
             .saturating_sub(today.total())

@@ -94,6 +94,15 @@ impl Ledger {
     fn setup(mut conn: Connection, path: PathBuf) -> Result<Self, LedgerError> {
         let sql = |e| LedgerError::from_sql(&path, e);
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+        let on_disk = path != Path::new(":memory:");
+        // Processes starting together on a new ledger would race to switch the journal
+        // mode (which fails at once instead of waiting) and to create the tables; an
+        // exclusive lock file serialises this set-up step between them.
+        let _guard = if on_disk {
+            Some(setup_lock(&path)?)
+        } else {
+            None
+        };
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(sql)?;
@@ -104,7 +113,7 @@ impl Ledger {
                 known: SCHEMA_VERSION,
             });
         }
-        if path != Path::new(":memory:") {
+        if on_disk {
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
                 .map_err(sql)?;
             conn.pragma_update(None, "synchronous", "NORMAL")
@@ -135,6 +144,25 @@ impl Ledger {
     fn err(&self, e: rusqlite::Error) -> LedgerError {
         LedgerError::from_sql(&self.path, e)
     }
+}
+
+/// Hold an exclusive lock on `<ledger>.lock` until the returned file is dropped.
+fn setup_lock(path: &Path) -> Result<std::fs::File, LedgerError> {
+    let lock_path = path.with_extension("db.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| LedgerError::Open {
+            path: lock_path.clone(),
+            detail: e.to_string(),
+        })?;
+    file.lock().map_err(|e| LedgerError::Open {
+        path: lock_path,
+        detail: format!("cannot lock: {e}"),
+    })?;
+    Ok(file)
 }
 
 /// Refuse files that are not SQLite databases before SQLite writes anything to them.

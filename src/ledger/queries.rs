@@ -333,4 +333,16 @@ impl Ledger {
             .optional()
             .map_err(|e| self.err(e))
     }
+
+    /// The ledger id of a request by its provider generation id.
+    pub fn request_by_generation(&self, generation_id: &str) -> Result<Option<i64>, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT id FROM requests WHERE generation_id = ?1 ORDER BY id DESC LIMIT 1",
+                [generation_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
 }

@@ -71,8 +71,11 @@ pub struct Decision {
 pub enum RouteError {
     #[error("unknown model `{0}`; `codeforge models` lists the catalog")]
     UnknownModel(String),
-    #[error("no model in the catalog can take this prompt ({0} tokens)")]
-    NothingFits(u64),
+    #[error("no model can take this prompt (~{tokens} tokens): {reasons}")]
+    NothingFits { tokens: u64, reasons: String },
+    /// Every model that could take the prompt costs more than what is left.
+    #[error("{0}")]
+    Budget(crate::budget::Refusal),
 }
 
 /// Expected answer length by complexity, for cost estimates.
@@ -178,23 +181,66 @@ pub fn decide(
     let best = candidates
         .iter()
         .find(|(c, _)| c.excluded.is_none())
-        .map(|(c, m)| (c.clone(), *m))
-        .ok_or(RouteError::NothingFits(analysis.context_tokens))?;
-    let (chosen, routed_by) = match choice {
-        UserChoice::Override(f) => (
-            catalog
-                .find(f)
-                .ok_or_else(|| RouteError::UnknownModel(f.to_string()))?,
-            RoutedBy::Override,
-        ),
-        UserChoice::Pinned(f) => (
-            catalog
-                .find(f)
-                .ok_or_else(|| RouteError::UnknownModel(f.to_string()))?,
-            RoutedBy::Pinned,
-        ),
-        UserChoice::None => (best.1, RoutedBy::Auto),
+        .map(|(c, m)| (c.clone(), *m));
+    let nothing_fits = || {
+        // When money is the only reason, say so (with the way out) rather than list models.
+        let cheapest = candidates
+            .iter()
+            .filter(|(_, m)| m.listed && m.context_length >= analysis.context_tokens + completion)
+            .map(|(_, m)| {
+                let prices = Prices {
+                    prompt: m.prompt_price,
+                    completion: m.completion_price,
+                };
+                worst_case(prices, analysis.context_tokens, MIN_OUTPUT_TOKENS)
+            })
+            .min();
+        match cheapest {
+            Some(needed) if needed > budget.remaining => {
+                RouteError::Budget(crate::budget::Refusal::TooExpensive {
+                    needed,
+                    left: budget.remaining,
+                })
+            }
+            _ => RouteError::NothingFits {
+                tokens: analysis.context_tokens,
+                reasons: candidates
+                    .iter()
+                    .filter_map(|(c, m)| c.excluded.as_ref().map(|e| format!("{}: {e}", m.name)))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            },
+        }
     };
+    let forced = match choice {
+        UserChoice::Override(f) | UserChoice::Pinned(f) => Some(
+            catalog
+                .find(f)
+                .ok_or_else(|| RouteError::UnknownModel(f.to_string()))?,
+        ),
+        UserChoice::None => None,
+    };
+    let (chosen, routed_by) = match (choice, forced, &best) {
+        (UserChoice::Override(_), Some(m), _) => (m, RoutedBy::Override),
+        (UserChoice::Pinned(_), Some(m), _) => (m, RoutedBy::Pinned),
+        (_, _, Some(b)) => (b.1, RoutedBy::Auto),
+        _ => return Err(nothing_fits()),
+    };
+    // A model the user chose is still bound by the budget.
+    if forced.is_some() {
+        let prices = Prices {
+            prompt: chosen.prompt_price,
+            completion: chosen.completion_price,
+        };
+        let needed = worst_case(prices, analysis.context_tokens, MIN_OUTPUT_TOKENS);
+        if needed > budget.remaining {
+            return Err(RouteError::Budget(crate::budget::Refusal::TooExpensive {
+                needed,
+                left: budget.remaining,
+            }));
+        }
+    }
+    let would_pick = best.as_ref().map_or("none", |b| b.1.name.as_str());
     let used = format!(
         " · {:.0}% of today's budget used",
         (budget.fraction_used * 100.0).min(999.0)
@@ -208,15 +254,19 @@ pub fn decide(
     let reason = match routed_by {
         RoutedBy::Auto => format!(
             "{} · {} · {}{via}: best fit for {} ({:.2}) · est {estimated_cost}{used}",
-            analysis.intent, analysis.complexity, chosen.name, analysis.intent, best.0.score
+            analysis.intent,
+            analysis.complexity,
+            chosen.name,
+            analysis.intent,
+            best.as_ref().map_or(0.0, |b| b.0.score)
         ),
         RoutedBy::Pinned => format!(
-            "{} · {} · {}{via}: pinned by you (router would pick {}) · est {estimated_cost}{used}",
-            analysis.intent, analysis.complexity, chosen.name, best.1.name
+            "{} · {} · {}{via}: pinned by you (router would pick {would_pick}) · est {estimated_cost}{used}",
+            analysis.intent, analysis.complexity, chosen.name
         ),
         _ => format!(
-            "{} · {} · {}{via}: chosen by you (router would pick {}) · est {estimated_cost}{used}",
-            analysis.intent, analysis.complexity, chosen.name, best.1.name
+            "{} · {} · {}{via}: chosen by you (router would pick {would_pick}) · est {estimated_cost}{used}",
+            analysis.intent, analysis.complexity, chosen.name
         ),
     };
     Ok(Decision {
@@ -227,7 +277,7 @@ pub fn decide(
         complexity: analysis.complexity,
         context_tokens: analysis.context_tokens,
         routed_by,
-        auto_choice: best.1.id.clone(),
+        auto_choice: best.as_ref().map_or(String::new(), |b| b.1.id.clone()),
         estimated_cost,
         reason,
         candidates: candidates.into_iter().map(|(c, _)| c).collect(),

@@ -1,0 +1,223 @@
+//! `codeforge stats`, `codeforge budget` and `codeforge feedback`: the ledger from the
+//! command line (no network).
+
+use serde_json::json;
+
+use super::{CommandError, Output};
+use crate::budget::{Pressure, fraction_used};
+use crate::calendar;
+use crate::catalog::{Catalog, PriceCache};
+use crate::cli::{BudgetArgs, FeedbackArgs, StatsArgs};
+use crate::config::Config;
+use crate::core::{DAILY_LIMIT_KEY, MONTHLY_LIMIT_KEY, resolve_limits};
+use crate::ledger::Ledger;
+
+fn open(config: &Config) -> Result<Ledger, CommandError> {
+    Ok(Ledger::open(&config.paths.ledger_file())?)
+}
+
+fn tz(config: &Config) -> Result<jiff::tz::TimeZone, CommandError> {
+    calendar::time_zone(config.budget.timezone.as_deref()).map_err(CommandError::Usage)
+}
+
+pub fn stats(config: &Config, args: &StatsArgs, out: &mut Output) -> Result<(), CommandError> {
+    if args.days == 0 || args.days > 3660 {
+        return Err(CommandError::Usage(
+            "--days must be between 1 and 3660".into(),
+        ));
+    }
+    let ledger = open(config)?;
+    let tz = tz(config)?;
+    let now = calendar::now_ms();
+    let days = calendar::last_days(now, args.days, &tz);
+    let today = calendar::local_day(now, &tz);
+    let cache = PriceCache::load(&config.paths.models_cache_file())?;
+    let catalog = Catalog::load(&config.model_patches, cache.as_ref())?;
+    let baseline = catalog
+        .find(&config.budget.baseline_model)
+        .map(|m| (m.prompt_price, m.completion_price))
+        .unwrap_or((3.0, 15.0));
+    let report = ledger.stats(&days, baseline)?;
+    let limits = resolve_limits(&ledger, config.budget.daily_usd, config.budget.monthly_usd)?;
+    let spend = ledger.day_spend(&today.day)?;
+    let month = ledger.month_spend(&today.month)?;
+    let remaining = limits.daily.saturating_sub(spend.total());
+    let saved = report.baseline_cost.saturating_sub(report.spend);
+    if args.json {
+        let days_json: Vec<_> = report
+            .days
+            .iter()
+            .map(|d| {
+                json!({
+                    "date": d.date,
+                    "spend_usd": d.spend.committed.dollars(),
+                    "reserved_usd": d.spend.reserved.dollars(),
+                    "requests": d.requests,
+                    "by_model": d.by_model.iter().map(|(k, v)| (k.clone(), json!(v.dollars()))).collect::<serde_json::Map<_, _>>(),
+                })
+            })
+            .collect();
+        let v = json!({
+            "days": days_json,
+            "today": {
+                "date": today.day,
+                "spend_usd": spend.committed.dollars(),
+                "reserved_usd": spend.reserved.dollars(),
+                "limit_usd": limits.daily.dollars(),
+                "remaining_usd": remaining.dollars(),
+                "pressure": Pressure::from_fraction(fraction_used(spend, limits.daily)),
+            },
+            "month": {
+                "spend_usd": month.committed.dollars(),
+                "reserved_usd": month.reserved.dollars(),
+                "limit_usd": limits.monthly.dollars(),
+            },
+            "models": report.models,
+            "by_intent": report.by_intent,
+            "requests": report.requests,
+            "positive_feedback_rate": report.positive_feedback_rate,
+            "savings": {
+                "baseline_model": config.budget.baseline_model,
+                "baseline_cost_usd": report.baseline_cost.dollars(),
+                "spend_usd": report.spend.dollars(),
+                "saved_usd": saved.dollars(),
+            },
+        });
+        out.line(&v.to_string());
+        return Ok(());
+    }
+    out.line(&format!(
+        "today {}: {} spent, {} held, {} left of {} · month {} of {}",
+        today.day,
+        spend.committed,
+        spend.reserved,
+        remaining,
+        limits.daily,
+        month.total(),
+        limits.monthly
+    ));
+    out.line(&format!(
+        "last {} days: {} requests, {} spent · saved {} vs always-{}",
+        args.days, report.requests, report.spend, saved, config.budget.baseline_model
+    ));
+    if let Some(r) = report.positive_feedback_rate {
+        out.line(&format!("positive feedback: {:.0}%", r * 100.0));
+    }
+    out.line("");
+    out.line(&format!(
+        "{:<28} {:>6} {:>8} {:>10} {:>9} {:>9}",
+        "model", "reqs", "success", "spend", "p50 ms", "p95 ms"
+    ));
+    for m in &report.models {
+        out.line(&format!(
+            "{:<28} {:>6} {:>7.0}% {:>10} {:>9} {:>9}",
+            m.model,
+            m.requests,
+            m.success_rate * 100.0,
+            m.spend.to_string(),
+            m.latency_p50_ms.map_or("-".into(), |v| v.to_string()),
+            m.latency_p95_ms.map_or("-".into(), |v| v.to_string()),
+        ));
+    }
+    if !report.by_intent.is_empty() {
+        out.line("");
+        for (intent, usd) in &report.by_intent {
+            out.line(&format!("{intent:<10} {usd}"));
+        }
+    }
+    out.line("");
+    for d in &report.days {
+        out.line(&format!(
+            "{}  {:>10}  {:>4} requests",
+            d.date,
+            d.spend.committed.to_string(),
+            d.requests
+        ));
+    }
+    Ok(())
+}
+
+fn parse_usd(flag: &str, v: f64) -> Result<f64, CommandError> {
+    if v.is_finite() && (0.0..1e7).contains(&v) {
+        Ok(v)
+    } else {
+        Err(CommandError::Usage(format!(
+            "{flag} must be an amount in USD >= 0"
+        )))
+    }
+}
+
+pub fn budget(config: &Config, args: &BudgetArgs, out: &mut Output) -> Result<(), CommandError> {
+    let mut ledger = open(config)?;
+    if let Some(d) = args.daily {
+        let d = parse_usd("--daily", d)?;
+        ledger.set_setting(DAILY_LIMIT_KEY, &d.to_string())?;
+    }
+    if let Some(m) = args.monthly {
+        let m = parse_usd("--monthly", m)?;
+        ledger.set_setting(MONTHLY_LIMIT_KEY, &m.to_string())?;
+    }
+    let tz = tz(config)?;
+    let today = calendar::local_day(calendar::now_ms(), &tz);
+    let limits = resolve_limits(&ledger, config.budget.daily_usd, config.budget.monthly_usd)?;
+    let spend = ledger.day_spend(&today.day)?;
+    let month = ledger.month_spend(&today.month)?;
+    let frac = fraction_used(spend, limits.daily);
+    if args.json {
+        out.line(
+            &json!({
+                "daily_limit_usd": limits.daily.dollars(),
+                "monthly_limit_usd": limits.monthly.dollars(),
+                "today_spend_usd": spend.committed.dollars(),
+                "today_reserved_usd": spend.reserved.dollars(),
+                "month_spend_usd": month.total().dollars(),
+                "pressure": Pressure::from_fraction(frac),
+            })
+            .to_string(),
+        );
+        return Ok(());
+    }
+    out.line(&format!(
+        "daily limit   {}  ({} used today, {:.0}%)",
+        limits.daily,
+        spend.total(),
+        frac * 100.0
+    ));
+    out.line(&format!(
+        "monthly limit {}  ({} used this month)",
+        limits.monthly,
+        month.total()
+    ));
+    Ok(())
+}
+
+pub fn feedback(
+    config: &Config,
+    args: &FeedbackArgs,
+    out: &mut Output,
+) -> Result<(), CommandError> {
+    let mut ledger = open(config)?;
+    let id = match args.request_id.parse::<i64>() {
+        Ok(id) => id,
+        Err(_) => ledger
+            .request_by_generation(&args.request_id)?
+            .ok_or_else(|| {
+                CommandError::Usage(format!("no request `{}` in the ledger", args.request_id))
+            })?,
+    };
+    let up = match args.rating.as_str() {
+        "up" | "+" | "+1" => true,
+        "down" | "-" | "-1" => false,
+        other => {
+            return Err(CommandError::Usage(format!(
+                "rating `{other}`: use up or down"
+            )));
+        }
+    };
+    ledger.set_feedback(id, up, calendar::now_ms())?;
+    out.line(&format!(
+        "recorded {} for request {id}",
+        if up { "👍" } else { "👎" }
+    ));
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! `codeforge route`: the routing decision for a prompt, with no network.
+
+use serde_json::json;
+
+use super::{CommandError, Output};
+use crate::budget::{Pressure, fraction_used};
+use crate::calendar;
+use crate::catalog::{Catalog, PriceCache};
+use crate::cli::RouteArgs;
+use crate::config::Config;
+use crate::core::resolve_limits;
+use crate::ledger::Ledger;
+use crate::router::{self, BudgetView, UserChoice};
+
+pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), CommandError> {
+    let prompt = match &args.prompt {
+        Some(p) => p.clone(),
+        None => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+                .map_err(|e| CommandError::Usage(format!("cannot read stdin: {e}")))?;
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+    };
+    if prompt.trim().is_empty() {
+        return Err(CommandError::Usage("empty prompt".into()));
+    }
+    let cache = PriceCache::load(&config.paths.models_cache_file())?;
+    let catalog = Catalog::load(&config.model_patches, cache.as_ref())?;
+    // The budget as it stands, when a ledger exists; routing never creates one.
+    let ledger_file = config.paths.ledger_file();
+    let (remaining, frac) = if ledger_file.exists() {
+        let l = Ledger::open(&ledger_file)?;
+        let tz =
+            calendar::time_zone(config.budget.timezone.as_deref()).map_err(CommandError::Usage)?;
+        let day = calendar::local_day(calendar::now_ms(), &tz);
+        let limits = resolve_limits(&l, config.budget.daily_usd, config.budget.monthly_usd)?;
+        let today = l.day_spend(&day.day)?;
+        let month = l.month_spend(&day.month)?;
+        (
+            limits
+                .daily
+                .saturating_sub(today.total())
+                .min(limits.monthly.saturating_sub(month.total())),
+            fraction_used(today, limits.daily),
+        )
+    } else {
+        let u = BudgetView::unlimited();
+        (
+            crate::money::Usd::from_dollars(config.budget.daily_usd).min(u.remaining),
+            0.0,
+        )
+    };
+    let budget = BudgetView {
+        pressure: Pressure::from_fraction(frac),
+        remaining,
+        fraction_used: frac,
+        emergency_model: "google/gemini-2.5-flash",
+    };
+    let choice = match &args.model {
+        Some(m) => UserChoice::Override(m),
+        None => UserChoice::None,
+    };
+    let d = router::decide(&catalog, &prompt, 0, choice, budget)?;
+    if args.json {
+        let mut v = serde_json::to_value(&d).unwrap_or_else(|_| json!({}));
+        v["context_tokens"] = json!(d.context_tokens);
+        out.line(&v.to_string());
+        return Ok(());
+    }
+    out.line(&d.reason);
+    for c in &d.candidates {
+        out.line(&format!(
+            "  {:<28} {:>5.2}  {}",
+            c.model,
+            c.score,
+            c.excluded.as_deref().unwrap_or("")
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,356 @@
+//! The turn driver against the simulator with a real ledger file: fallback before the
+//! first token, the first-token deadline, cancellation, cut streams, the budget cap, and
+//! reconciliation from `GET /generation`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use codeforge::catalog::Catalog;
+use codeforge::config::{ApiKey, Config};
+use codeforge::core::{Choice, Event, Session};
+use codeforge::ledger::Ledger;
+use codeforge::money::Usd;
+use codeforge::simulator::{Behaviour, Fault, Simulator};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const CLAUDE: &str = "anthropic/claude-sonnet-4";
+
+struct Rig {
+    sim: Simulator,
+    session: Session,
+    _dir: tempfile::TempDir,
+}
+
+async fn rig(tune: impl FnOnce(&mut Config)) -> Rig {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::defaults_under(dir.path());
+    config.api_key = Some(ApiKey::new("k"));
+    config.base_url = sim.url();
+    config.timeouts = common::short_timeouts();
+    tune(&mut config);
+    let session = Session::open(config, false).await.unwrap();
+    Rig {
+        sim,
+        session,
+        _dir: dir,
+    }
+}
+
+async fn turn(
+    session: &mut Session,
+    prompt: &str,
+    choice: Choice,
+    cancel: &CancellationToken,
+) -> (
+    Result<codeforge::core::TurnOutcome, codeforge::core::CoreError>,
+    Vec<Event>,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        session.run_turn(1, prompt, &choice, cancel, &tx),
+    )
+    .await
+    .expect("turn hung");
+    drop(tx);
+    let mut events = Vec::new();
+    while let Some(e) = rx.recv().await {
+        events.push(e);
+    }
+    (r, events)
+}
+
+/// (requested model, routed_by, status, cost in nano-dollars, cost source) per request.
+type Row = (String, String, String, Option<i64>, Option<String>);
+
+fn ledger_rows(session: &Session) -> Vec<Row> {
+    let conn = rusqlite::Connection::open(session.config.paths.ledger_file()).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT requested_model, routed_by, status, cost_nanos, cost_source FROM requests ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_503_before_the_first_token_falls_back_and_says_so() {
+    let mut r = rig(|_| {}).await;
+    r.sim.fail(
+        CLAUDE,
+        Fault::Status {
+            code: 503,
+            retry_after: None,
+        },
+    );
+    let cancel = CancellationToken::new();
+    let (out, events) = turn(
+        &mut r.session,
+        "write a rust function that adds two numbers",
+        Choice::Auto,
+        &cancel,
+    )
+    .await;
+    let out = out.unwrap();
+    assert_ne!(out.requested_model, CLAUDE);
+    assert!(out.content.contains("```rust"));
+    let fallback = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Fallback {
+                from, error, to, ..
+            } => Some((from.clone(), error.clone(), to.clone())),
+            _ => None,
+        })
+        .expect("no fallback event");
+    assert_eq!(fallback.0, "claude-sonnet-4");
+    assert!(fallback.1.contains("(503)"));
+    let rows = ledger_rows(&r.session);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[0].0.as_str(), rows[0].1.as_str(), rows[0].2.as_str()),
+        (CLAUDE, "auto", "error")
+    );
+    assert_eq!(rows[0].3, Some(0));
+    assert_eq!((rows[1].1.as_str(), rows[1].2.as_str()), ("fallback", "ok"));
+    assert_eq!(rows[1].4.as_deref(), Some("provider"));
+}
+
+#[tokio::test]
+async fn a_pinned_model_does_not_fall_back() {
+    let mut r = rig(|_| {}).await;
+    r.sim.fail(
+        CLAUDE,
+        Fault::Status {
+            code: 502,
+            retry_after: None,
+        },
+    );
+    let (out, events) = turn(
+        &mut r.session,
+        "write code",
+        Choice::Pinned("claude-sonnet-4".into()),
+        &CancellationToken::new(),
+    )
+    .await;
+    assert!(out.is_err());
+    assert!(events.iter().any(|e| matches!(e, Event::Failed { .. })));
+    assert!(!events.iter().any(|e| matches!(e, Event::Fallback { .. })));
+    assert_eq!(ledger_rows(&r.session)[0].1, "pinned");
+}
+
+#[tokio::test]
+async fn the_first_token_deadline_moves_to_the_next_model() {
+    let mut r = rig(|c| c.timeouts.first_token = Duration::from_millis(300)).await;
+    r.sim.set_behaviour(
+        Some(CLAUDE),
+        Behaviour {
+            ttft: Duration::from_secs(5),
+            tokens_per_sec: 0.0,
+            max_answer_tokens: None,
+        },
+    );
+    let (out, events) = turn(
+        &mut r.session,
+        "write a python function",
+        Choice::Auto,
+        &CancellationToken::new(),
+    )
+    .await;
+    assert!(out.is_ok());
+    let err = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Fallback { error, .. } => Some(error.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(err, "timed out after 300 ms waiting for the first token");
+    // Keep-alives arrived while waiting, and were surfaced.
+    assert!(events.iter().any(|e| matches!(e, Event::Waiting { .. })));
+}
+
+#[tokio::test]
+async fn cancelling_settles_an_estimate_that_reconciles_later() {
+    let mut r = rig(|_| {}).await;
+    r.sim.set_behaviour(
+        Some(CLAUDE),
+        Behaviour {
+            ttft: Duration::ZERO,
+            tokens_per_sec: 40.0,
+            max_answer_tokens: None,
+        },
+    );
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        c2.cancel();
+    });
+    let (out, events) = turn(
+        &mut r.session,
+        "write a rust function that adds two numbers",
+        Choice::Auto,
+        &cancel,
+    )
+    .await;
+    let out = out.unwrap();
+    assert_eq!(out.status, "cancelled");
+    assert!(!out.content.is_empty());
+    assert!(
+        !out.content.contains("Edge cases"),
+        "the answer should not be complete"
+    );
+    assert_eq!(out.cost_source, "estimate");
+    assert!(events.iter().any(|e| matches!(e, Event::Finished { .. })));
+    let rows = ledger_rows(&r.session);
+    assert_eq!(rows[0].2, "cancelled");
+    assert_eq!(rows[0].4.as_deref(), Some("estimate"));
+    // The conversation keeps the partial answer.
+    assert_eq!(r.session.conversation.messages.len(), 2);
+
+    // Later, GET /generation replaces the estimate with what was billed.
+    let gen_id = out.generation_id.clone().unwrap();
+    let mut billed = None;
+    for _ in 0..100 {
+        if let Some(g) = r.sim.generation(&gen_id).filter(|g| g.cancelled) {
+            billed = Some(g.total_cost);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let billed = billed.expect("simulator never recorded the cancel");
+    let rec = r.session.recover().await.unwrap();
+    assert_eq!(rec.estimates_fixed, 1);
+    let rows = ledger_rows(&r.session);
+    assert_eq!(rows[0].4.as_deref(), Some("generation"));
+    assert_eq!(
+        Usd::from_nanos(rows[0].3.unwrap()),
+        Usd::from_dollars(billed)
+    );
+    let (_, today, _) = r.session.spend().await.unwrap();
+    assert_eq!(today.committed, Usd::from_dollars(billed));
+}
+
+#[tokio::test]
+async fn a_cut_stream_keeps_the_partial_answer_marked_cut() {
+    let mut r = rig(|_| {}).await;
+    r.sim.fail(CLAUDE, Fault::Disconnect { after_tokens: 5 });
+    let (out, events) = turn(
+        &mut r.session,
+        "write a rust function that adds two numbers",
+        Choice::Auto,
+        &CancellationToken::new(),
+    )
+    .await;
+    assert!(out.is_err());
+    let partial = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Failed {
+                outcome: Some(o), ..
+            } => Some(o.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(partial.status, "cut");
+    assert!(partial.content.starts_with("Here is a small,"));
+    // No fallback after the answer started: a second generation would be billed too.
+    assert!(!events.iter().any(|e| matches!(e, Event::Fallback { .. })));
+    assert_eq!(ledger_rows(&r.session)[0].2, "cut");
+    assert_eq!(r.session.conversation.messages[1].content, partial.content);
+}
+
+#[tokio::test]
+async fn a_small_budget_caps_max_tokens_and_is_never_exceeded() {
+    let mut r = rig(|c| c.budget.daily_usd = 0.004).await;
+    let (out, events) = turn(
+        &mut r.session,
+        "design a distributed queue",
+        Choice::Override("claude-sonnet-4".into()),
+        &CancellationToken::new(),
+    )
+    .await;
+    let out = out.unwrap();
+    let max_tokens = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Reserved { max_tokens, .. } => Some(*max_tokens),
+            _ => None,
+        })
+        .unwrap();
+    assert!(max_tokens < 8192, "{max_tokens}");
+    let body = r.sim.requests().pop().unwrap().body.unwrap();
+    assert_eq!(body["max_tokens"].as_u64(), Some(max_tokens));
+    let (_, today, _) = r.session.spend().await.unwrap();
+    assert!(today.total() <= Usd::from_dollars(0.004));
+    assert_eq!(today.committed, out.cost);
+    // Keep asking until refused: the total never passes the limit.
+    for _ in 0..20 {
+        let (res, _) = turn(
+            &mut r.session,
+            "write a python function",
+            Choice::Auto,
+            &CancellationToken::new(),
+        )
+        .await;
+        let (_, today, _) = r.session.spend().await.unwrap();
+        assert!(today.total() <= Usd::from_dollars(0.004), "{today:?}");
+        if let Err(e) = res {
+            assert!(e.to_string().contains("codeforge budget --daily"), "{e}");
+            return;
+        }
+    }
+    panic!("never refused");
+}
+
+#[tokio::test]
+async fn follow_ups_send_the_history_and_the_budget_event_moves() {
+    let mut r = rig(|_| {}).await;
+    let cancel = CancellationToken::new();
+    let (a, events) = turn(
+        &mut r.session,
+        "write a rust function that adds two numbers",
+        Choice::Auto,
+        &cancel,
+    )
+    .await;
+    a.unwrap();
+    let budgets: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Budget(b) => Some(b.clone()),
+            _ => None,
+        })
+        .collect();
+    // One snapshot while the reservation is held, one after settling.
+    assert!(budgets.len() >= 2);
+    assert!(budgets[0].today.reserved > Usd::ZERO);
+    let last = budgets.last().unwrap();
+    assert_eq!(last.today.reserved, Usd::ZERO);
+    assert!(last.today.committed > Usd::ZERO);
+    assert_eq!(last.per_model[0].model, CLAUDE);
+    assert_eq!(last.history.len(), 14);
+
+    turn(&mut r.session, "now make it generic", Choice::Auto, &cancel)
+        .await
+        .0
+        .unwrap();
+    let body = r.sim.requests().pop().unwrap().body.unwrap();
+    let msgs = body["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 4, "system, user, assistant, user");
+    assert_eq!(msgs[3]["content"], "now make it generic");
+    let l = Ledger::open(&r.session.config.paths.ledger_file()).unwrap();
+    let conv = l.last_conversation().unwrap().unwrap();
+    assert_eq!(l.messages(conv).unwrap().len(), 4);
+}

@@ -1,0 +1,193 @@
+//! Several real `codeforge ask` processes sharing one ledger never oversubscribe the
+//! limit together, and a process killed with SIGKILL mid-stream leaves a reservation that
+//! the next start recovers and reconciles.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use codeforge::catalog::Catalog;
+use codeforge::simulator::{Behaviour, Simulator};
+use tokio::process::Command;
+
+fn ask(home: &Path, url: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_codeforge"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CODEFORGE_HOME", home)
+        .env("OPENROUTER_BASE_URL", url)
+        .env("OPENROUTER_API_KEY", "k")
+        .arg("ask")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    c
+}
+
+fn totals(home: &Path) -> (i64, i64, i64) {
+    let conn = rusqlite::Connection::open(home.join("ledger.db")).unwrap();
+    conn.query_row(
+        "SELECT COALESCE(SUM(committed_nanos),0), COALESCE(SUM(reserved_nanos),0),
+                (SELECT COALESCE(SUM(cost_nanos),0) FROM requests)
+         FROM daily_totals",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_processes_never_oversubscribe_a_tiny_limit() {
+    let sim = Simulator::start(
+        Catalog::builtin().unwrap(),
+        Behaviour {
+            ttft: Duration::from_millis(50),
+            tokens_per_sec: 300.0,
+            max_answer_tokens: None,
+        },
+    )
+    .await
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[budget]\ndaily_usd = 0.006\n",
+    )
+    .unwrap();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            ask(
+                home.path(),
+                &sim.url(),
+                &["-m", "claude-sonnet-4", "write a python function"],
+            )
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let mut ok = 0;
+    let mut refused = 0;
+    for child in children {
+        let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+            .await
+            .expect("an ask process hung")
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match out.status.code() {
+            Some(0) => ok += 1,
+            Some(1) => {
+                let last = stderr.lines().last().unwrap_or("");
+                assert!(
+                    last.contains("budget") || last.contains("could cost up to"),
+                    "refusal must say why: {last}"
+                );
+                refused += 1;
+            }
+            other => panic!("unexpected exit {other:?}: {stderr}"),
+        }
+    }
+    assert!(ok >= 1, "nobody got through");
+    assert!(refused >= 1, "a $0.006 limit cannot pay for 8 answers");
+    let (committed, reserved, rows) = totals(home.path());
+    assert_eq!(reserved, 0, "reservations left open");
+    assert_eq!(committed, rows, "day totals disagree with the request rows");
+    assert!(
+        committed <= 6_000_000,
+        "spent {committed} nano-dollars of a 6,000,000 limit"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_stream_is_recovered_at_the_next_start() {
+    let sim = Simulator::start(
+        Catalog::builtin().unwrap(),
+        Behaviour {
+            ttft: Duration::ZERO,
+            tokens_per_sec: 15.0,
+            max_answer_tokens: None,
+        },
+    )
+    .await
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut child = ask(
+        home.path(),
+        &sim.url(),
+        &[
+            "-m",
+            "claude-sonnet-4",
+            "write a rust function that adds two numbers",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    // Wait until the request is in flight with its generation id recorded.
+    let db = home.path().join("ledger.db");
+    let mut gen_id = None;
+    for _ in 0..400 {
+        if db.exists()
+            && let Ok(conn) = rusqlite::Connection::open(&db)
+        {
+            gen_id = conn
+                .query_row(
+                    "SELECT generation_id FROM requests WHERE status = 'open' AND generation_id IS NOT NULL",
+                    [],
+                    |r| r.get::<_, String>(0),
+                )
+                .ok();
+        }
+        if gen_id.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let gen_id = gen_id.expect("the request never started");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
+
+    // The reservation is still counted.
+    let (committed, reserved, _) = totals(home.path());
+    assert_eq!(committed, 0);
+    assert!(reserved > 0);
+
+    // Wait until the simulator has noticed the dropped connection (it bills the partial).
+    let mut billed = None;
+    for _ in 0..200 {
+        if let Some(g) = sim.generation(&gen_id).filter(|g| g.cancelled) {
+            billed = Some(g.total_cost);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let billed = billed.expect("the simulator never saw the disconnect");
+
+    let out = ask(home.path(), &sim.url(), &["-m", "gemini-2.5-flash", "hi"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("recovered 1 reservation(s)"));
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (status, source, cost): (String, String, i64) = conn
+        .query_row(
+            "SELECT status, cost_source, cost_nanos FROM requests WHERE generation_id = ?1",
+            [&gen_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((status.as_str(), source.as_str()), ("cut", "generation"));
+    assert_eq!(cost, codeforge::money::Usd::from_dollars(billed).nanos());
+    let (committed, reserved, rows) = totals(home.path());
+    assert_eq!(reserved, 0);
+    assert_eq!(committed, rows);
+}
