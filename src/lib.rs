@@ -20,3 +20,4 @@ pub mod router;
 pub mod sanitize;
 pub mod simulator;
 pub mod task;
+pub mod tui;

@@ -147,12 +147,9 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         }
         None => {
             let config = Config::load()?;
-            let mut help = Cli::command();
-            out.line(&help.render_help().to_string());
-            if config.api_key.is_none() {
-                out.line("No OPENROUTER_API_KEY set: commands run in demo mode against the built-in simulator.");
-            }
-            Ok(())
+            crate::tui::run(config, cli.demo, cli.continue_last)
+                .await
+                .map_err(|e| CommandError::Io(e.to_string()))
         }
     }
 }

@@ -87,6 +87,18 @@ pub struct ConfigFile {
     pub budget: BudgetFile,
     #[serde(default)]
     pub models: Vec<ModelPatch>,
+    /// Key overrides: action name → key, e.g. `model_picker = "ctrl-k"`.
+    #[serde(default)]
+    pub keys: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub ui: UiFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiFile {
+    /// `dark`, `light`, or the name of a file in `<config dir>/themes/`.
+    pub theme: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -180,6 +192,8 @@ pub struct Config {
     pub preference: u8,
     pub budget: BudgetSettings,
     pub model_patches: Vec<ModelPatch>,
+    pub keys: std::collections::BTreeMap<String, String>,
+    pub theme: String,
 }
 
 impl Config {
@@ -226,6 +240,8 @@ impl Config {
             preference: 5,
             budget: BudgetSettings::default(),
             model_patches: Vec::new(),
+            keys: Default::default(),
+            theme: "dark".to_string(),
         }
     }
 
@@ -454,6 +470,8 @@ fn resolve(
         preference,
         budget,
         model_patches: file.models,
+        keys: file.keys,
+        theme: file.ui.theme.unwrap_or_else(|| "dark".to_string()),
     })
 }
 

@@ -3,13 +3,15 @@
 //!
 //! Must not import `tui`, `ratatui`, `crossterm` or `syntect`.
 
+mod driver;
 mod ledger_handle;
 pub mod protocol;
 mod session;
 mod turn;
 
+pub use driver::drive;
 pub use ledger_handle::LedgerHandle;
-pub use protocol::{BudgetSnapshot, Event, TurnId, TurnOutcome};
+pub use protocol::{BudgetSnapshot, Event, Op, TurnId, TurnOutcome};
 pub use session::{
     Conversation, CoreError, DAILY_LIMIT_KEY, MONTHLY_LIMIT_KEY, Recovery, Session, resolve_limits,
 };

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::budget::{Limits, Pressure, Spend};
-use crate::ledger::ModelDay;
+use crate::ledger::{ConversationSummary, ModelDay, ModelStats};
 use crate::money::Usd;
 use crate::provider::ErrorKind;
 use crate::router::Decision;
@@ -27,6 +27,10 @@ pub struct BudgetSnapshot {
     /// Saved today vs always using the baseline model.
     pub saved_today: Usd,
     pub baseline_model: String,
+    /// Today's latency and success rate per model.
+    pub model_stats: Vec<ModelStats>,
+    /// Budget share per model id (soft targets), from the catalog.
+    pub shares: Vec<(String, f64)>,
 }
 
 /// How a finished turn went.
@@ -106,4 +110,44 @@ pub enum Event {
     },
     /// The budget changed (reservation, settlement, day change).
     Budget(BudgetSnapshot),
+    /// A conversation was started or resumed: its messages (user/assistant, in order).
+    ConversationLoaded {
+        id: Option<i64>,
+        messages: Vec<(String, String)>,
+    },
+    /// The list for the conversation picker.
+    Conversations(Vec<ConversationSummary>),
+    /// Something to tell the user (feedback recorded, limit changed, recovery done).
+    Notice(String),
+    /// A command failed (not a turn): shown as an error notice.
+    Error(String),
+}
+
+/// UI → core.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// Send a message.
+    Submit {
+        turn: TurnId,
+        text: String,
+        choice: super::Choice,
+    },
+    /// Run a prompt again on another model; the first answer counts against its model.
+    Rerun {
+        turn: TurnId,
+        text: String,
+        model: String,
+        previous_request: Option<i64>,
+    },
+    /// Cancel the running turn (its cost is settled).
+    Cancel,
+    NewConversation,
+    Resume(i64),
+    ListConversations,
+    Feedback {
+        request_id: i64,
+        up: bool,
+    },
+    SetDailyLimit(f64),
+    Quit,
 }

@@ -156,6 +156,14 @@ impl Session {
                 .collect(),
             saved_today: stats.baseline_cost.saturating_sub(stats.spend),
             baseline_model: self.config.budget.baseline_model.clone(),
+            model_stats: stats.models,
+            shares: self
+                .backend
+                .catalog
+                .models()
+                .iter()
+                .map(|m| (m.id.clone(), m.budget_share))
+                .collect(),
         })
     }
 

@@ -1,0 +1,210 @@
+//! The core's loop for an interactive front end: takes [`Op`]s, runs turns (cancellable
+//! while they stream), and answers with [`Event`]s. Runs as its own task.
+
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio_util::sync::CancellationToken;
+
+use super::protocol::{Event, Op};
+use super::session::Session;
+use super::turn::Choice;
+use crate::calendar;
+use crate::provider::Message;
+
+fn send(events: &UnboundedSender<Event>, e: Event) {
+    let _ = events.send(e);
+}
+
+async fn budget(session: &Session, events: &UnboundedSender<Event>) {
+    match session.budget_snapshot().await {
+        Ok(s) => send(events, Event::Budget(s)),
+        Err(e) => send(events, Event::Error(e.to_string())),
+    }
+}
+
+/// Run until `Op::Quit` or until the UI drops its sender.
+pub async fn drive(
+    mut session: Session,
+    resume: Option<i64>,
+    mut ops: UnboundedReceiver<Op>,
+    events: UnboundedSender<Event>,
+) {
+    budget(&session, &events).await;
+    if let Some(id) = resume {
+        load(&mut session, id, &events).await;
+    }
+    match session.recover().await {
+        Ok(r) if r.reconciled + r.still_held + r.estimates_fixed > 0 => {
+            send(
+                &events,
+                Event::Notice(format!(
+                    "recovered {} interrupted reservation(s), corrected {} estimate(s)",
+                    r.reconciled + r.still_held,
+                    r.estimates_fixed
+                )),
+            );
+            budget(&session, &events).await;
+        }
+        _ => {}
+    }
+    let mut queued: Vec<Op> = Vec::new();
+    loop {
+        let op = if queued.is_empty() {
+            match ops.recv().await {
+                Some(op) => op,
+                None => return,
+            }
+        } else {
+            queued.remove(0)
+        };
+        match op {
+            Op::Quit => return,
+            Op::Cancel => {}
+            Op::Submit { turn, text, choice } => {
+                if run(
+                    &mut session,
+                    turn,
+                    &text,
+                    &choice,
+                    &mut ops,
+                    &events,
+                    &mut queued,
+                )
+                .await
+                {
+                    return;
+                }
+            }
+            Op::Rerun {
+                turn,
+                text,
+                model,
+                previous_request,
+            } => {
+                if let Some(prev) = previous_request {
+                    // Asking another model counts against the first answer (implicit signal).
+                    let _ = session
+                        .ledger
+                        .call(move |l| l.set_feedback(prev, false, calendar::now_ms()))
+                        .await;
+                }
+                let choice = Choice::Override(model);
+                if run(
+                    &mut session,
+                    turn,
+                    &text,
+                    &choice,
+                    &mut ops,
+                    &events,
+                    &mut queued,
+                )
+                .await
+                {
+                    return;
+                }
+            }
+            Op::NewConversation => {
+                session.conversation = Default::default();
+                send(
+                    &events,
+                    Event::ConversationLoaded {
+                        id: None,
+                        messages: Vec::new(),
+                    },
+                );
+            }
+            Op::Resume(id) => load(&mut session, id, &events).await,
+            Op::ListConversations => match session.ledger.call(|l| l.conversations(50)).await {
+                Ok(list) => send(&events, Event::Conversations(list)),
+                Err(e) => send(&events, Event::Error(e.to_string())),
+            },
+            Op::Feedback { request_id, up } => {
+                match session
+                    .ledger
+                    .call(move |l| l.set_feedback(request_id, up, calendar::now_ms()))
+                    .await
+                {
+                    Ok(()) => send(
+                        &events,
+                        Event::Notice(format!(
+                            "{} recorded for the last answer",
+                            if up { "👍" } else { "👎" }
+                        )),
+                    ),
+                    Err(e) => send(&events, Event::Error(e.to_string())),
+                }
+            }
+            Op::SetDailyLimit(usd) => {
+                let v = usd.to_string();
+                match session
+                    .ledger
+                    .call(move |l| l.set_setting(super::DAILY_LIMIT_KEY, &v))
+                    .await
+                {
+                    Ok(()) => {
+                        send(
+                            &events,
+                            Event::Notice(format!("daily limit set to ${usd:.2}")),
+                        );
+                        budget(&session, &events).await;
+                    }
+                    Err(e) => send(&events, Event::Error(e.to_string())),
+                }
+            }
+        }
+    }
+}
+
+/// Run one turn while still listening for Cancel. Returns true when the UI asked to quit.
+async fn run(
+    session: &mut Session,
+    turn: super::TurnId,
+    text: &str,
+    choice: &Choice,
+    ops: &mut UnboundedReceiver<Op>,
+    events: &UnboundedSender<Event>,
+    queued: &mut Vec<Op>,
+) -> bool {
+    let cancel = CancellationToken::new();
+    let mut quit = false;
+    {
+        let fut = session.run_turn(turn, text, choice, &cancel, events);
+        tokio::pin!(fut);
+        loop {
+            tokio::select! {
+                _ = &mut fut => break,
+                op = ops.recv() => match op {
+                    Some(Op::Cancel) => cancel.cancel(),
+                    Some(Op::Quit) | None => {
+                        cancel.cancel();
+                        quit = true;
+                    }
+                    Some(other) => queued.push(other),
+                },
+            }
+        }
+    }
+    quit
+}
+
+async fn load(session: &mut Session, id: i64, events: &UnboundedSender<Event>) {
+    match session.ledger.call(move |l| l.messages(id)).await {
+        Ok(msgs) => {
+            session.conversation.id = Some(id);
+            session.conversation.messages = msgs
+                .iter()
+                .map(|m| match m.role.as_str() {
+                    "assistant" => Message::assistant(m.content.clone()),
+                    _ => Message::user(m.content.clone()),
+                })
+                .collect();
+            send(
+                events,
+                Event::ConversationLoaded {
+                    id: Some(id),
+                    messages: msgs.into_iter().map(|m| (m.role, m.content)).collect(),
+                },
+            );
+        }
+        Err(e) => send(events, Event::Error(e.to_string())),
+    }
+}

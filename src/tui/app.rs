@@ -1,0 +1,669 @@
+//! The TUI's state and its input handling: keys, pastes and core events in; core ops,
+//! clipboard writes and quit out. No terminal IO here, so tests drive it directly.
+
+use std::time::Instant;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind};
+use ratatui_textarea::TextArea;
+
+use super::cells::{Answer, AnswerState, Cell};
+use super::keymap::{Action, Keymap};
+use super::theme::Theme;
+use crate::core::{BudgetSnapshot, Choice, Event, Op, TurnId};
+use crate::ledger::ConversationSummary;
+
+/// What the app asks the outside world to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Core(Op),
+    /// Put text on the clipboard (OSC 52, works over SSH).
+    Copy(String),
+    Quit,
+}
+
+/// Routing mode shown in the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Auto,
+    /// Pinned for the session (model id).
+    Pinned(String),
+    /// For the next message only (model id).
+    Next(String),
+}
+
+/// What the model picker does with the chosen entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickerPurpose {
+    NextMessage,
+    Rerun,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Popup {
+    None,
+    Help,
+    Picker {
+        purpose: PickerPurpose,
+        selected: usize,
+    },
+    Conversations {
+        list: Vec<ConversationSummary>,
+        selected: usize,
+    },
+    ConfirmQuit,
+}
+
+pub struct App {
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub demo: bool,
+    /// (id, short name) of every catalog model, in catalog order.
+    pub models: Vec<(String, String)>,
+    pub cells: Vec<Cell>,
+    pub input: TextArea<'static>,
+    pub mode: Mode,
+    pub popup: Popup,
+    pub sidebar: bool,
+    pub budget: Option<BudgetSnapshot>,
+    /// Lines scrolled up from the bottom (0 = follow the stream).
+    pub scroll: usize,
+    pub page: usize,
+    next_turn: TurnId,
+    /// The running turn and when it was sent.
+    pub running: Option<(TurnId, Instant)>,
+    pub first_token_at: Option<Instant>,
+    pub dirty: bool,
+}
+
+impl App {
+    pub fn new(theme: Theme, keymap: Keymap, demo: bool, models: Vec<(String, String)>) -> Self {
+        let mut input = TextArea::default();
+        input.set_placeholder_text("Ask anything · Enter sends · Alt-Enter new line · F1 help");
+        input.set_cursor_line_style(ratatui::style::Style::default());
+        let mut app = Self {
+            theme,
+            keymap,
+            demo,
+            models,
+            cells: Vec::new(),
+            input,
+            mode: Mode::Auto,
+            popup: Popup::None,
+            sidebar: true,
+            budget: None,
+            scroll: 0,
+            page: 20,
+            next_turn: 1,
+            running: None,
+            first_token_at: None,
+            dirty: true,
+        };
+        if demo {
+            app.cells.push(Cell::notice(
+                "Demo mode: no OPENROUTER_API_KEY set, so answers come from the built-in simulator. Set the key to use OpenRouter.",
+                app.theme.warn,
+            ));
+        }
+        app
+    }
+
+    fn last_answer(&self) -> Option<&Answer> {
+        self.cells.iter().rev().find_map(|c| match c {
+            Cell::Answer(a) => Some(a.as_ref()),
+            _ => None,
+        })
+    }
+
+    fn last_answer_mut(&mut self) -> Option<&mut Answer> {
+        self.cells.iter_mut().rev().find_map(|c| match c {
+            Cell::Answer(a) => Some(a.as_mut()),
+            _ => None,
+        })
+    }
+
+    fn answer_mut(&mut self, turn: TurnId) -> Option<&mut Answer> {
+        self.cells.iter_mut().rev().find_map(|c| match c {
+            Cell::Answer(a) if a.turn == turn => Some(a.as_mut()),
+            _ => None,
+        })
+    }
+
+    fn name_of(&self, id: &str) -> String {
+        self.models
+            .iter()
+            .find(|(i, _)| i == id)
+            .map_or(id.to_string(), |(_, n)| n.clone())
+    }
+
+    fn notice(&mut self, text: &str, error: bool) {
+        let style = if error {
+            self.theme.danger
+        } else {
+            self.theme.muted
+        };
+        self.cells.push(Cell::notice(text, style));
+        self.scroll = 0;
+    }
+
+    /// A bracketed paste: inserted whole into the input (never sent by its newlines).
+    pub fn on_paste(&mut self, text: &str) -> Vec<Command> {
+        self.dirty = true;
+        if self.popup == Popup::None {
+            let text = text.replace("\r\n", "\n").replace('\r', "\n");
+            self.input.insert_str(text);
+        }
+        Vec::new()
+    }
+
+    pub fn on_mouse(&mut self, kind: MouseEventKind) {
+        match kind {
+            MouseEventKind::ScrollUp => self.scroll = self.scroll.saturating_add(3),
+            MouseEventKind::ScrollDown => self.scroll = self.scroll.saturating_sub(3),
+            _ => return,
+        }
+        self.dirty = true;
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if key.kind != KeyEventKind::Press {
+            return Vec::new();
+        }
+        self.dirty = true;
+        match self.popup.clone() {
+            Popup::None => {}
+            Popup::Help => {
+                self.popup = Popup::None;
+                return Vec::new();
+            }
+            Popup::ConfirmQuit => {
+                return match key.code {
+                    KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+                        vec![Command::Core(Op::Quit), Command::Quit]
+                    }
+                    _ => {
+                        self.popup = Popup::None;
+                        Vec::new()
+                    }
+                };
+            }
+            Popup::Picker { purpose, selected } => return self.picker_key(key, purpose, selected),
+            Popup::Conversations { list, selected } => {
+                return self.conversations_key(key, list, selected);
+            }
+        }
+        if let Some(action) = self.keymap.action(&key) {
+            return self.act(action);
+        }
+        // Everything else edits the input.
+        self.input.input(key);
+        Vec::new()
+    }
+
+    fn act(&mut self, action: Action) -> Vec<Command> {
+        match action {
+            Action::Send => self.send(),
+            Action::Newline => {
+                self.input.insert_newline();
+                Vec::new()
+            }
+            Action::Cancel => {
+                if self.running.is_some() {
+                    vec![Command::Core(Op::Cancel)]
+                } else {
+                    Vec::new()
+                }
+            }
+            Action::Quit => {
+                if self.running.is_some() {
+                    self.popup = Popup::ConfirmQuit;
+                    Vec::new()
+                } else {
+                    vec![Command::Core(Op::Quit), Command::Quit]
+                }
+            }
+            Action::Picker => {
+                self.popup = Popup::Picker {
+                    purpose: PickerPurpose::NextMessage,
+                    selected: 0,
+                };
+                Vec::new()
+            }
+            Action::Rerun => {
+                if self.last_answer().is_some() && self.running.is_none() {
+                    self.popup = Popup::Picker {
+                        purpose: PickerPurpose::Rerun,
+                        selected: 1,
+                    };
+                }
+                Vec::new()
+            }
+            Action::Pin => {
+                match &self.mode {
+                    Mode::Pinned(_) => self.mode = Mode::Auto,
+                    _ => {
+                        let last = self.last_answer().and_then(|a| {
+                            a.outcome
+                                .as_ref()
+                                .map(|o| o.requested_model.clone())
+                                .or_else(|| a.decision.as_ref().map(|d| d.model.clone()))
+                        });
+                        if let Some(m) = last {
+                            self.mode = Mode::Pinned(m);
+                        }
+                    }
+                }
+                Vec::new()
+            }
+            Action::ThumbsUp | Action::ThumbsDown => {
+                let up = action == Action::ThumbsUp;
+                match self.last_answer().and_then(|a| a.outcome.as_ref()) {
+                    Some(o) => vec![Command::Core(Op::Feedback {
+                        request_id: o.request_id,
+                        up,
+                    })],
+                    None => Vec::new(),
+                }
+            }
+            Action::Copy => {
+                let code = self
+                    .last_answer()
+                    .and_then(|a| a.md.code_blocks().last().cloned());
+                match code {
+                    Some(c) => {
+                        self.notice("copied the last code block to the clipboard", false);
+                        vec![Command::Copy(c)]
+                    }
+                    None => Vec::new(),
+                }
+            }
+            Action::ScrollUp => {
+                self.scroll = self.scroll.saturating_add(self.page.max(1));
+                Vec::new()
+            }
+            Action::ScrollDown => {
+                self.scroll = self.scroll.saturating_sub(self.page.max(1));
+                Vec::new()
+            }
+            Action::NewConversation => {
+                if self.running.is_some() {
+                    return Vec::new();
+                }
+                vec![Command::Core(Op::NewConversation)]
+            }
+            Action::Conversations => vec![Command::Core(Op::ListConversations)],
+            Action::Help => {
+                self.popup = Popup::Help;
+                Vec::new()
+            }
+            Action::Sidebar => {
+                self.sidebar = !self.sidebar;
+                Vec::new()
+            }
+            Action::Expand => {
+                if let Some(a) = self.last_answer_mut() {
+                    a.expanded = !a.expanded;
+                    a.touch_head();
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    fn picker_entries(&self) -> usize {
+        self.models.len() + 1
+    }
+
+    fn picker_key(
+        &mut self,
+        key: KeyEvent,
+        purpose: PickerPurpose,
+        selected: usize,
+    ) -> Vec<Command> {
+        let n = self.picker_entries();
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Esc => self.popup = Popup::None,
+            KeyCode::Up | KeyCode::Char('k') => {
+                self.popup = Popup::Picker {
+                    purpose,
+                    selected: (selected + n - 1) % n,
+                }
+            }
+            KeyCode::Down | KeyCode::Char('j') => {
+                self.popup = Popup::Picker {
+                    purpose,
+                    selected: (selected + 1) % n,
+                }
+            }
+            KeyCode::Enter | KeyCode::Char('p') | KeyCode::Char('P') => {
+                let pin = matches!(key.code, KeyCode::Char('p') | KeyCode::Char('P')) || ctrl;
+                self.popup = Popup::None;
+                let model = selected
+                    .checked_sub(1)
+                    .and_then(|i| self.models.get(i))
+                    .map(|m| m.0.clone());
+                match (purpose, model) {
+                    (PickerPurpose::NextMessage, None) => self.mode = Mode::Auto,
+                    (PickerPurpose::NextMessage, Some(m)) => {
+                        self.mode = if pin { Mode::Pinned(m) } else { Mode::Next(m) }
+                    }
+                    (PickerPurpose::Rerun, Some(m)) => return self.rerun(m),
+                    (PickerPurpose::Rerun, None) => {}
+                }
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn conversations_key(
+        &mut self,
+        key: KeyEvent,
+        list: Vec<ConversationSummary>,
+        selected: usize,
+    ) -> Vec<Command> {
+        let n = list.len().max(1);
+        match key.code {
+            KeyCode::Esc => self.popup = Popup::None,
+            KeyCode::Up => {
+                self.popup = Popup::Conversations {
+                    list,
+                    selected: (selected + n - 1) % n,
+                }
+            }
+            KeyCode::Down => {
+                self.popup = Popup::Conversations {
+                    list,
+                    selected: (selected + 1) % n,
+                }
+            }
+            KeyCode::Enter => {
+                self.popup = Popup::None;
+                if let Some(c) = list.get(selected) {
+                    return vec![Command::Core(Op::Resume(c.id))];
+                }
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn rerun(&mut self, model: String) -> Vec<Command> {
+        let Some((prompt, prev)) = self
+            .last_answer()
+            .map(|a| (a.prompt.clone(), a.outcome.as_ref().map(|o| o.request_id)))
+        else {
+            return Vec::new();
+        };
+        let turn = self.start_turn(&prompt);
+        vec![Command::Core(Op::Rerun {
+            turn,
+            text: prompt,
+            model,
+            previous_request: prev,
+        })]
+    }
+
+    fn start_turn(&mut self, prompt: &str) -> TurnId {
+        let turn = self.next_turn;
+        self.next_turn += 1;
+        self.cells.push(Cell::user(prompt));
+        self.cells.push(Cell::Answer(Box::new(Answer::new(
+            turn,
+            prompt.to_string(),
+        ))));
+        self.running = Some((turn, Instant::now()));
+        self.first_token_at = None;
+        self.scroll = 0;
+        turn
+    }
+
+    fn send(&mut self) -> Vec<Command> {
+        let text = self.input.lines().join("\n");
+        if text.trim().is_empty() {
+            return Vec::new();
+        }
+        if self.running.is_some() {
+            self.notice("an answer is still streaming: Esc cancels it", true);
+            return Vec::new();
+        }
+        self.input = {
+            let mut t = TextArea::default();
+            t.set_placeholder_text("Ask anything · Enter sends · Alt-Enter new line · F1 help");
+            t.set_cursor_line_style(ratatui::style::Style::default());
+            t
+        };
+        if let Some(cmd) = text.trim().strip_prefix('/') {
+            return self.slash(cmd.trim());
+        }
+        let choice = match std::mem::replace(&mut self.mode, Mode::Auto) {
+            Mode::Auto => Choice::Auto,
+            Mode::Next(m) => Choice::Override(m),
+            Mode::Pinned(m) => {
+                self.mode = Mode::Pinned(m.clone());
+                Choice::Pinned(m)
+            }
+        };
+        let turn = self.start_turn(&text);
+        vec![Command::Core(Op::Submit { turn, text, choice })]
+    }
+
+    fn slash(&mut self, cmd: &str) -> Vec<Command> {
+        let (name, arg) = cmd
+            .split_once(' ')
+            .map_or((cmd, ""), |(a, b)| (a, b.trim()));
+        match name {
+            "help" => self.popup = Popup::Help,
+            "new" => return vec![Command::Core(Op::NewConversation)],
+            "auto" => self.mode = Mode::Auto,
+            "model" | "pin" => {
+                if arg.is_empty() {
+                    self.popup = Popup::Picker {
+                        purpose: PickerPurpose::NextMessage,
+                        selected: 0,
+                    };
+                } else {
+                    match self.models.iter().find(|(id, n)| id == arg || n == arg) {
+                        Some((id, _)) => {
+                            self.mode = if name == "pin" {
+                                Mode::Pinned(id.clone())
+                            } else {
+                                Mode::Next(id.clone())
+                            }
+                        }
+                        None => self.notice(&format!("unknown model `{arg}`"), true),
+                    }
+                }
+            }
+            "budget" => match arg.trim_start_matches('$').parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 => {
+                    return vec![Command::Core(Op::SetDailyLimit(v))];
+                }
+                _ => {
+                    self.sidebar = true;
+                    self.notice("/budget <USD> sets today's limit, e.g. /budget 5", false);
+                }
+            },
+            "stats" => {
+                self.sidebar = true;
+                let text = self.stats_text();
+                self.notice(&text, false);
+            }
+            other => self.notice(&format!("unknown command /{other} (try /help)"), true),
+        }
+        Vec::new()
+    }
+
+    fn stats_text(&self) -> String {
+        match &self.budget {
+            None => "no spend recorded yet".into(),
+            Some(b) => {
+                let mut s = format!(
+                    "today {}: {} spent, {} held of {} · saved {} vs always-{}",
+                    b.day,
+                    b.today.committed,
+                    b.today.reserved,
+                    b.limits.daily,
+                    b.saved_today,
+                    b.baseline_model
+                );
+                for m in &b.model_stats {
+                    s.push_str(&format!(
+                        "\n{}: {} requests, {:.0}% ok, p50 {}",
+                        self.name_of(&m.model),
+                        m.requests,
+                        m.success_rate * 100.0,
+                        m.latency_p50_ms.map_or("-".into(), |v| format!("{v} ms"))
+                    ));
+                }
+                s
+            }
+        }
+    }
+
+    /// Apply an event from the core.
+    pub fn on_core(&mut self, ev: Event) {
+        self.dirty = true;
+        let theme = self.theme.clone();
+        match ev {
+            Event::Routed { turn, decision } => {
+                if let Some(a) = self.answer_mut(turn) {
+                    a.decision = Some(decision);
+                    a.state = AnswerState::Waiting;
+                    a.touch_head();
+                }
+            }
+            Event::Reserved { .. } => {}
+            Event::Fallback {
+                turn,
+                from,
+                error,
+                to,
+            } => {
+                let short_err = error.split(':').next().unwrap_or(&error).to_string();
+                if let Some(a) = self.answer_mut(turn) {
+                    a.fallbacks.push(format!("{from}: {short_err} → {to}"));
+                    a.touch_head();
+                }
+            }
+            Event::Waiting { .. } => {}
+            Event::Started { .. } => {}
+            Event::Reasoning { turn, text } => {
+                self.first_token_at.get_or_insert_with(Instant::now);
+                if let Some(a) = self.answer_mut(turn) {
+                    a.push_reasoning(&text);
+                }
+            }
+            Event::Content { turn, text } => {
+                self.first_token_at.get_or_insert_with(Instant::now);
+                if let Some(a) = self.answer_mut(turn) {
+                    a.push_content(&text, &theme);
+                }
+            }
+            Event::Finished { turn, outcome } => {
+                if let Some(a) = self.answer_mut(turn) {
+                    a.state = if outcome.status == "cancelled" {
+                        AnswerState::Cancelled
+                    } else {
+                        AnswerState::Done
+                    };
+                    a.outcome = Some(outcome);
+                    a.finish(&theme);
+                }
+                self.running = None;
+            }
+            Event::Failed {
+                turn,
+                message,
+                outcome,
+                ..
+            } => {
+                if let Some(a) = self.answer_mut(turn) {
+                    match outcome {
+                        Some(o) => {
+                            a.state = AnswerState::Cut(message);
+                            a.outcome = Some(o);
+                        }
+                        None => a.state = AnswerState::Failed(message),
+                    }
+                    a.finish(&theme);
+                }
+                self.running = None;
+            }
+            Event::Budget(b) => self.budget = Some(b),
+            Event::ConversationLoaded { id, messages } => {
+                self.cells.clear();
+                self.scroll = 0;
+                if id.is_none() {
+                    self.notice("new conversation", false);
+                }
+                let mut pending_prompt = String::new();
+                for (role, content) in messages {
+                    if role == "user" {
+                        self.cells.push(Cell::user(&content));
+                        pending_prompt = content;
+                    } else {
+                        let turn = self.next_turn;
+                        self.next_turn += 1;
+                        let mut a = Answer::new(turn, pending_prompt.clone());
+                        a.push_content(&content, &theme);
+                        a.finish(&theme);
+                        a.state = AnswerState::Done;
+                        self.cells.push(Cell::Answer(Box::new(a)));
+                    }
+                }
+            }
+            Event::Conversations(list) => {
+                if list.is_empty() {
+                    self.notice("no saved conversations yet", false);
+                } else {
+                    self.popup = Popup::Conversations { list, selected: 0 };
+                }
+            }
+            Event::Notice(t) => self.notice(&t, false),
+            Event::Error(t) => self.notice(&t, true),
+        }
+    }
+
+    /// The status-bar description of the stream.
+    pub fn stream_state(&self) -> String {
+        let Some((turn, since)) = self.running else {
+            return String::new();
+        };
+        let routed = self
+            .cells
+            .iter()
+            .rev()
+            .any(|c| matches!(c, Cell::Answer(a) if a.turn == turn && a.decision.is_some()));
+        if !routed {
+            return "routing…".into();
+        }
+        match self.first_token_at {
+            None => format!(
+                "waiting for first token {:.1}s",
+                since.elapsed().as_secs_f64()
+            ),
+            Some(t) => {
+                let tokens = self
+                    .cells
+                    .iter()
+                    .rev()
+                    .find_map(|c| match c {
+                        Cell::Answer(a) if a.turn == turn => Some(a.tokens),
+                        _ => None,
+                    })
+                    .unwrap_or(0);
+                let secs = t.elapsed().as_secs_f64().max(0.001);
+                format!("streaming {:.0} tok/s", tokens as f64 / secs)
+            }
+        }
+    }
+
+    pub fn mode_label(&self) -> String {
+        match &self.mode {
+            Mode::Auto => "AUTO".into(),
+            Mode::Pinned(m) => format!("PINNED {}", self.name_of(m)),
+            Mode::Next(m) => format!("NEXT {}", self.name_of(m)),
+        }
+    }
+}

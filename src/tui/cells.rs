@@ -1,0 +1,364 @@
+//! Transcript cells (user message, answer with its route card, notice) and their layout
+//! cache: each cell keeps its wrapped lines for the current width, and a streaming answer
+//! only wraps its newly finished lines plus the open tail.
+
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+
+use super::markdown::StreamingMarkdown;
+use super::theme::Theme;
+use super::wrap::wrap;
+use crate::core::{TurnId, TurnOutcome};
+use crate::router::Decision;
+use crate::sanitize::{Sanitizer, for_terminal};
+
+/// Where an answer is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnswerState {
+    Routing,
+    Waiting,
+    Streaming,
+    Done,
+    Cancelled,
+    Cut(String),
+    Failed(String),
+}
+
+pub struct Answer {
+    pub turn: TurnId,
+    pub prompt: String,
+    pub decision: Option<Decision>,
+    pub expanded: bool,
+    pub fallbacks: Vec<String>,
+    pub md: StreamingMarkdown,
+    sanitizer: Sanitizer,
+    reasoning_sanitizer: Sanitizer,
+    pub reasoning: String,
+    pub outcome: Option<TurnOutcome>,
+    pub state: AnswerState,
+    pub tokens: u64,
+    // layout cache
+    width: u16,
+    wrapped_done: Vec<Line<'static>>,
+    tail: Vec<Line<'static>>,
+    done_seen: usize,
+    head: Vec<Line<'static>>,
+    head_dirty: bool,
+}
+
+impl Answer {
+    pub fn new(turn: TurnId, prompt: String) -> Self {
+        Self {
+            turn,
+            prompt,
+            decision: None,
+            expanded: false,
+            fallbacks: Vec::new(),
+            md: StreamingMarkdown::new(),
+            sanitizer: Sanitizer::new(),
+            reasoning_sanitizer: Sanitizer::new(),
+            reasoning: String::new(),
+            outcome: None,
+            state: AnswerState::Routing,
+            tokens: 0,
+            width: 0,
+            wrapped_done: Vec::new(),
+            tail: Vec::new(),
+            done_seen: 0,
+            head: Vec::new(),
+            head_dirty: true,
+        }
+    }
+
+    pub fn push_content(&mut self, text: &str, theme: &Theme) {
+        let safe = self.sanitizer.push(text);
+        self.md.push(&safe, theme);
+        self.tokens += 1;
+        self.state = AnswerState::Streaming;
+    }
+
+    pub fn push_reasoning(&mut self, text: &str) {
+        let safe = self.reasoning_sanitizer.push(text);
+        self.reasoning.push_str(&safe);
+        self.tokens += 1;
+        self.head_dirty = true;
+    }
+
+    pub fn finish(&mut self, theme: &Theme) {
+        self.md.finish(theme);
+        self.head_dirty = true;
+    }
+
+    pub fn touch_head(&mut self) {
+        self.head_dirty = true;
+    }
+
+    fn head_lines(&self, theme: &Theme) -> Vec<Line<'static>> {
+        let mut lines = Vec::new();
+        match &self.decision {
+            None => lines.push(Line::styled("◆ routing…", theme.route_card)),
+            Some(d) => {
+                let mut spans = vec![
+                    Span::styled("◆ ", theme.route_card),
+                    Span::styled(
+                        self.outcome
+                            .as_ref()
+                            .map_or(d.model_name.clone(), |o| short(&o.served_model)),
+                        theme.route_card.add_modifier(Modifier::BOLD),
+                    ),
+                    Span::styled(
+                        format!(" · {} / {} · ", d.intent, d.complexity),
+                        theme.muted,
+                    ),
+                ];
+                spans.push(Span::styled(reason_tail(&d.reason), theme.text));
+                lines.push(Line::from(spans));
+                let mut cost = vec![Span::styled(
+                    format!("  est {}", d.estimated_cost),
+                    theme.muted,
+                )];
+                if let Some(o) = &self.outcome {
+                    let est = if o.cost_source == "estimate" {
+                        " (est.)"
+                    } else {
+                        ""
+                    };
+                    cost.push(Span::styled(format!(" → {}{est}", o.cost), theme.ok));
+                    cost.push(Span::styled(
+                        format!(
+                            " · first token {} · {} ms · {} tokens",
+                            o.ttft_ms.map_or("-".into(), |t| format!("{t} ms")),
+                            o.latency_ms,
+                            o.completion_tokens
+                        ),
+                        theme.muted,
+                    ));
+                }
+                cost.push(Span::styled(
+                    if self.expanded {
+                        "  [^E hide]"
+                    } else {
+                        "  [^E details]"
+                    },
+                    theme.muted,
+                ));
+                lines.push(Line::from(cost));
+                if self.expanded {
+                    lines.push(Line::styled(
+                        format!(
+                            "  intent {} ({:.0}% sure) · {} · {} context tokens · routed {}{}",
+                            d.intent,
+                            d.confidence * 100.0,
+                            d.complexity,
+                            d.context_tokens,
+                            d.routed_by.as_str(),
+                            if d.history_trimmed > 0 {
+                                format!(" · {} old messages trimmed", d.history_trimmed)
+                            } else {
+                                String::new()
+                            }
+                        ),
+                        theme.muted,
+                    ));
+                    lines.push(Line::styled(
+                        format!("  {:<28} {:>6}  {}", "candidate", "score", "excluded"),
+                        theme.muted.add_modifier(Modifier::UNDERLINED),
+                    ));
+                    for c in &d.candidates {
+                        let mark = if c.model == d.model { "▶" } else { " " };
+                        lines.push(Line::from(vec![
+                            Span::styled(format!(" {mark}{:<28}", c.model), theme.text),
+                            Span::styled(format!(" {:>6.2}", c.score), theme.accent),
+                            Span::styled(
+                                format!("  {}", c.excluded.as_deref().unwrap_or("")),
+                                theme.warn,
+                            ),
+                        ]));
+                    }
+                }
+            }
+        }
+        for f in &self.fallbacks {
+            lines.push(Line::styled(format!("  ↪ {f}"), theme.warn));
+        }
+        if !self.reasoning.is_empty() {
+            let style = theme.reasoning.add_modifier(Modifier::DIM);
+            if self.expanded {
+                for l in self.reasoning.lines() {
+                    lines.push(Line::styled(format!("  ┊ {l}"), style));
+                }
+            } else {
+                let words = self.reasoning.split_whitespace().count();
+                lines.push(Line::styled(
+                    format!("  ▸ reasoning ({words} words, ^E shows)"),
+                    style,
+                ));
+            }
+        }
+        lines
+    }
+
+    /// Bring the layout cache up to date for this width: only lines finished since the
+    /// last call are wrapped; the open tail and the status line are laid out again.
+    pub fn layout(&mut self, width: u16, theme: &Theme) {
+        if width != self.width {
+            self.width = width;
+            self.wrapped_done.clear();
+            self.done_seen = 0;
+            self.head_dirty = true;
+        }
+        if self.head_dirty {
+            self.head = self
+                .head_lines(theme)
+                .iter()
+                .flat_map(|l| wrap(l, width))
+                .collect();
+            self.head_dirty = false;
+        }
+        let done = self.md.done_lines();
+        for l in &done[self.done_seen..] {
+            self.wrapped_done.extend(wrap(l, width));
+        }
+        self.done_seen = done.len();
+        self.tail.clear();
+        if let Some(t) = self.md.tail_line(theme) {
+            self.tail.extend(wrap(&t, width));
+        }
+        match &self.state {
+            AnswerState::Cancelled => self.tail.push(Line::styled("[cancelled]", theme.warn)),
+            AnswerState::Cut(e) => self.tail.extend(wrap(
+                &Line::styled(
+                    format!("[answer cut: {e}] — ^R retries on another model"),
+                    theme.danger,
+                ),
+                width,
+            )),
+            AnswerState::Failed(e) => self
+                .tail
+                .extend(wrap(&Line::styled(format!("✗ {e}"), theme.danger), width)),
+            _ => {}
+        }
+        self.tail.push(Line::default());
+    }
+
+    /// Lines after `layout`.
+    pub fn height(&self) -> usize {
+        self.head.len() + self.wrapped_done.len() + self.tail.len()
+    }
+
+    /// Lines `[from, to)` after `layout`.
+    pub fn slice(&self, from: usize, to: usize) -> Vec<Line<'static>> {
+        self.head
+            .iter()
+            .chain(self.wrapped_done.iter())
+            .chain(self.tail.iter())
+            .skip(from)
+            .take(to.saturating_sub(from))
+            .cloned()
+            .collect()
+    }
+}
+
+fn short(model: &str) -> String {
+    model.rsplit('/').next().unwrap_or(model).to_string()
+}
+
+/// The reason line without its "intent · complexity · model:" prefix (shown separately).
+fn reason_tail(reason: &str) -> String {
+    match reason.split_once(": ") {
+        Some((_, rest)) => rest.to_string(),
+        None => reason.to_string(),
+    }
+}
+
+/// One transcript entry.
+pub enum Cell {
+    User {
+        text: String,
+        cache: Option<(u16, Vec<Line<'static>>)>,
+    },
+    Answer(Box<Answer>),
+    Notice {
+        text: String,
+        style: Style,
+        cache: Option<(u16, Vec<Line<'static>>)>,
+    },
+}
+
+impl Cell {
+    pub fn user(text: &str) -> Self {
+        Cell::User {
+            text: for_terminal(text),
+            cache: None,
+        }
+    }
+
+    pub fn notice(text: &str, style: Style) -> Self {
+        Cell::Notice {
+            text: for_terminal(text),
+            style,
+            cache: None,
+        }
+    }
+
+    /// Update the layout cache for this width.
+    pub fn layout(&mut self, width: u16, theme: &Theme) {
+        match self {
+            Cell::Answer(a) => a.layout(width, theme),
+            Cell::User { text, cache } => {
+                if cache.as_ref().is_none_or(|(w, _)| *w != width) {
+                    let mut lines = vec![Line::styled("❯ you", theme.user)];
+                    // Very long pastes are shown folded; the whole text is sent.
+                    let all: Vec<&str> = text.lines().collect();
+                    let shown = if all.len() > 40 { &all[..20] } else { &all[..] };
+                    for l in shown {
+                        lines.extend(wrap(&Line::styled(format!("  {l}"), theme.text), width));
+                    }
+                    if all.len() > shown.len() {
+                        lines.push(Line::styled(
+                            format!("  … {} more lines", all.len() - shown.len()),
+                            theme.muted,
+                        ));
+                    }
+                    lines.push(Line::default());
+                    *cache = Some((width, lines));
+                }
+            }
+            Cell::Notice { text, style, cache } => {
+                if cache.as_ref().is_none_or(|(w, _)| *w != width) {
+                    let mut lines: Vec<Line<'static>> = text
+                        .lines()
+                        .flat_map(|l| wrap(&Line::styled(format!("• {l}"), *style), width))
+                        .collect();
+                    lines.push(Line::default());
+                    *cache = Some((width, lines));
+                }
+            }
+        }
+    }
+
+    pub fn height(&self) -> usize {
+        match self {
+            Cell::Answer(a) => a.height(),
+            Cell::User { cache, .. } | Cell::Notice { cache, .. } => {
+                cache.as_ref().map_or(0, |(_, l)| l.len())
+            }
+        }
+    }
+
+    pub fn slice(&self, from: usize, to: usize) -> Vec<Line<'static>> {
+        match self {
+            Cell::Answer(a) => a.slice(from, to),
+            Cell::User { cache, .. } | Cell::Notice { cache, .. } => cache
+                .as_ref()
+                .map(|(_, l)| {
+                    l.iter()
+                        .skip(from)
+                        .take(to.saturating_sub(from))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! Streaming Markdown → styled lines.
+//!
+//! Line-oriented so that streaming is cheap: every finished source line is rendered once
+//! and cached; only the open last line is laid out again on each delta. Fenced code is
+//! highlighted with the highlighter's state carried from line to line. Inline markup
+//! (emphasis, code spans, links, strikethrough) is parsed per line with pulldown-cmark.
+
+use pulldown_cmark::{Event as Md, Options, Parser, Tag, TagEnd};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+
+use super::highlight::CodeHighlighter;
+use super::theme::Theme;
+
+struct Fence {
+    marker: &'static str,
+    lang: String,
+    highlighter: CodeHighlighter,
+    source: String,
+}
+
+/// A Markdown document that grows by deltas.
+pub struct StreamingMarkdown {
+    done: Vec<Line<'static>>,
+    tail: String,
+    fence: Option<Fence>,
+    code_blocks: Vec<String>,
+}
+
+impl Default for StreamingMarkdown {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StreamingMarkdown {
+    pub fn new() -> Self {
+        Self {
+            done: Vec::new(),
+            tail: String::new(),
+            fence: None,
+            code_blocks: Vec::new(),
+        }
+    }
+
+    /// A finished document in one go.
+    pub fn render(text: &str, theme: &Theme) -> Self {
+        let mut md = Self::new();
+        md.push(text, theme);
+        md.finish(theme);
+        md
+    }
+
+    /// Append (already sanitised) text; renders the lines it completes.
+    pub fn push(&mut self, text: &str, theme: &Theme) {
+        self.tail.push_str(text);
+        while let Some(pos) = self.tail.find('\n') {
+            let line: String = self.tail[..pos].to_string();
+            self.tail.drain(..=pos);
+            self.finish_line(&line, theme);
+        }
+    }
+
+    /// The stream ended: the open line is complete, an open fence is closed.
+    pub fn finish(&mut self, theme: &Theme) {
+        if !self.tail.is_empty() {
+            let line = std::mem::take(&mut self.tail);
+            self.finish_line(&line, theme);
+        }
+        if let Some(f) = self.fence.take() {
+            self.code_blocks.push(f.source);
+            self.done.push(Line::styled("╰─", theme.muted));
+        }
+    }
+
+    /// Rendered finished lines (stable: only ever appended to).
+    pub fn done_lines(&self) -> &[Line<'static>] {
+        &self.done
+    }
+
+    /// The open last line, rendered now (not cached).
+    pub fn tail_line(&self, theme: &Theme) -> Option<Line<'static>> {
+        if self.tail.is_empty() {
+            return None;
+        }
+        Some(match &self.fence {
+            Some(_) => code_line(vec![Span::raw(self.tail.clone())], theme),
+            None => block_line(&self.tail, theme),
+        })
+    }
+
+    /// Finished fenced code blocks, in order (for copying).
+    pub fn code_blocks(&self) -> &[String] {
+        &self.code_blocks
+    }
+
+    fn finish_line(&mut self, line: &str, theme: &Theme) {
+        let trimmed = line.trim_start();
+        if let Some(f) = self.fence.as_mut() {
+            if trimmed.starts_with(f.marker)
+                && trimmed.trim_start_matches(f.marker).trim().is_empty()
+            {
+                let f = self.fence.take();
+                if let Some(f) = f {
+                    self.code_blocks.push(f.source);
+                }
+                self.done.push(Line::styled("╰─", theme.muted));
+                return;
+            }
+            f.source.push_str(line);
+            f.source.push('\n');
+            let spans = f.highlighter.line(line);
+            self.done.push(code_line(spans, theme));
+            return;
+        }
+        for marker in ["```", "~~~"] {
+            if let Some(rest) = trimmed.strip_prefix(marker) {
+                let lang = rest.trim().to_string();
+                let label = if lang.is_empty() {
+                    "code".to_string()
+                } else {
+                    lang.clone()
+                };
+                self.done.push(Line::from(vec![
+                    Span::styled("╭─ ", theme.muted),
+                    Span::styled(label, theme.accent),
+                ]));
+                self.fence = Some(Fence {
+                    marker,
+                    highlighter: CodeHighlighter::new(&lang, &theme.syntax_theme, !theme.no_color),
+                    lang,
+                    source: String::new(),
+                });
+                return;
+            }
+        }
+        self.done.push(block_line(line, theme));
+    }
+
+    /// The language of the open fence, if any.
+    pub fn open_fence_lang(&self) -> Option<&str> {
+        self.fence.as_ref().map(|f| f.lang.as_str())
+    }
+}
+
+fn code_line(mut spans: Vec<Span<'static>>, theme: &Theme) -> Line<'static> {
+    let bg = Style::default().bg(theme.code_bg);
+    for s in &mut spans {
+        s.style = s.style.patch(bg);
+    }
+    spans.insert(0, Span::styled("│ ", theme.muted));
+    Line::from(spans)
+}
+
+/// One non-code line: headings, quotes, lists, rules, table rows, paragraphs.
+fn block_line(line: &str, theme: &Theme) -> Line<'static> {
+    let trimmed = line.trim_start();
+    let indent = &line[..line.len() - trimmed.len()];
+    let heading = trimmed.chars().take_while(|c| *c == '#').count();
+    if (1..=6).contains(&heading) && trimmed[heading..].starts_with(' ') {
+        let style = theme.accent.add_modifier(Modifier::BOLD);
+        let mut spans = inline(trimmed[heading..].trim(), theme, style);
+        if heading <= 2 {
+            for s in &mut spans {
+                s.style = s.style.add_modifier(Modifier::UNDERLINED);
+            }
+        }
+        return Line::from(spans);
+    }
+    if let Some(q) = trimmed.strip_prefix('>') {
+        let mut spans = vec![Span::styled("▎ ", theme.muted)];
+        spans.extend(inline(
+            q.trim_start(),
+            theme,
+            theme.muted.add_modifier(Modifier::ITALIC),
+        ));
+        return Line::from(spans);
+    }
+    let is_rule = trimmed.len() >= 3
+        && (trimmed.chars().all(|c| c == '-' || c == ' ')
+            || trimmed.chars().all(|c| c == '*' || c == ' ')
+            || trimmed.chars().all(|c| c == '_' || c == ' '))
+        && trimmed.chars().filter(|c| !c.is_whitespace()).count() >= 3;
+    if is_rule {
+        return Line::styled("─".repeat(40), theme.muted);
+    }
+    for bullet in ["- ", "* ", "+ "] {
+        if let Some(item) = trimmed.strip_prefix(bullet) {
+            let mut spans = vec![
+                Span::raw(indent.to_string()),
+                Span::styled("• ", theme.accent),
+            ];
+            let item = if let Some(t) = item.strip_prefix("[ ] ") {
+                spans.push(Span::raw("☐ "));
+                t
+            } else if let Some(t) = item.strip_prefix("[x] ") {
+                spans.push(Span::raw("☑ "));
+                t
+            } else {
+                item
+            };
+            spans.extend(inline(item, theme, theme.text));
+            return Line::from(spans);
+        }
+    }
+    let digits = trimmed.chars().take_while(char::is_ascii_digit).count();
+    if digits > 0 && trimmed[digits..].starts_with(". ") {
+        let mut spans = vec![
+            Span::raw(indent.to_string()),
+            Span::styled(trimmed[..digits + 2].to_string(), theme.accent),
+        ];
+        spans.extend(inline(&trimmed[digits + 2..], theme, theme.text));
+        return Line::from(spans);
+    }
+    if trimmed.starts_with('|') {
+        let cells: Vec<&str> = trimmed
+            .trim_matches('|')
+            .split('|')
+            .map(str::trim)
+            .collect();
+        if cells
+            .iter()
+            .all(|c| !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':')))
+        {
+            let rule: Vec<String> = cells.iter().map(|c| "─".repeat(c.len().max(3))).collect();
+            return Line::styled(rule.join("─┼─"), theme.muted);
+        }
+        let mut spans = Vec::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::styled(" │ ", theme.muted));
+            }
+            spans.extend(inline(c, theme, theme.text));
+        }
+        return Line::from(spans);
+    }
+    Line::from(inline(line, theme, theme.text))
+}
+
+/// Inline Markdown of one line → spans.
+fn inline(text: &str, theme: &Theme, base: Style) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    let mut stack: Vec<Style> = vec![base];
+    let mut link: Option<String> = None;
+    let opts = Options::ENABLE_STRIKETHROUGH;
+    for ev in Parser::new_ext(text, opts) {
+        let top = *stack.last().unwrap_or(&base);
+        match ev {
+            Md::Start(Tag::Emphasis) => stack.push(top.add_modifier(Modifier::ITALIC)),
+            Md::Start(Tag::Strong) => stack.push(top.add_modifier(Modifier::BOLD)),
+            Md::Start(Tag::Strikethrough) => stack.push(top.add_modifier(Modifier::CROSSED_OUT)),
+            Md::Start(Tag::Link { dest_url, .. }) => {
+                link = Some(dest_url.to_string());
+                stack.push(top.add_modifier(Modifier::UNDERLINED).patch(theme.accent));
+            }
+            Md::End(TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough) => {
+                stack.pop();
+            }
+            Md::End(TagEnd::Link) => {
+                stack.pop();
+                if let Some(url) = link.take() {
+                    spans.push(Span::styled(format!(" ({url})"), theme.muted));
+                }
+            }
+            Md::Text(t) => spans.push(Span::styled(t.to_string(), top)),
+            Md::Code(c) => spans.push(Span::styled(
+                c.to_string(),
+                theme
+                    .accent
+                    .remove_modifier(Modifier::BOLD)
+                    .bg(theme.code_bg),
+            )),
+            Md::SoftBreak | Md::HardBreak => spans.push(Span::raw(" ")),
+            Md::Html(h) | Md::InlineHtml(h) => spans.push(Span::styled(h.to_string(), top)),
+            _ => {}
+        }
+    }
+    if spans.is_empty() && !text.trim().is_empty() {
+        spans.push(Span::styled(text.to_string(), base));
+    }
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(l: &Line<'_>) -> String {
+        l.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn blocks_and_inline_markup() {
+        let t = Theme::dark(false);
+        let md = StreamingMarkdown::render(
+            "# Title\nSome **bold** and `code` and [a link](https://x.y).\n- item\n1. first\n> quote\n| a | b |\n|---|---|\n| 1 | 2 |\n---\n",
+            &t,
+        );
+        let lines: Vec<String> = md.done_lines().iter().map(text).collect();
+        assert_eq!(lines[0], "Title");
+        assert_eq!(lines[1], "Some bold and code and a link (https://x.y).");
+        assert_eq!(lines[2], "• item");
+        assert_eq!(lines[3], "1. first");
+        assert_eq!(lines[4], "▎ quote");
+        assert_eq!(lines[5], "a │ b");
+        assert_eq!(lines[6], "────┼────");
+        assert_eq!(lines[7], "1 │ 2");
+        assert!(lines[8].starts_with("────"));
+        let bold = &md.done_lines()[1].spans[1];
+        assert!(bold.style.add_modifier.contains(Modifier::BOLD));
+    }
+
+    #[test]
+    fn streaming_equals_rendering_at_once_and_code_is_collected() {
+        let t = Theme::dark(false);
+        let doc = "Here:\n\n```rust\nfn main() {\n    println!(\"hi\");\n}\n```\nDone.";
+        let whole = StreamingMarkdown::render(doc, &t);
+        let mut streamed = StreamingMarkdown::new();
+        for ch in doc.chars() {
+            streamed.push(&ch.to_string(), &t);
+        }
+        streamed.finish(&t);
+        assert_eq!(whole.done_lines(), streamed.done_lines());
+        assert_eq!(
+            whole.code_blocks(),
+            ["fn main() {\n    println!(\"hi\");\n}\n"]
+        );
+        let lines: Vec<String> = whole.done_lines().iter().map(text).collect();
+        assert_eq!(lines[2], "╭─ rust");
+        assert_eq!(lines[3], "│ fn main() {");
+        assert_eq!(lines[6], "╰─");
+    }
+
+    #[test]
+    fn the_open_tail_is_shown_but_not_cached() {
+        let t = Theme::dark(false);
+        let mut md = StreamingMarkdown::new();
+        md.push("partial **bo", &t);
+        assert!(md.done_lines().is_empty());
+        assert_eq!(text(&md.tail_line(&t).unwrap()), "partial **bo");
+        md.push("ld**\n", &t);
+        assert_eq!(text(&md.done_lines()[0]), "partial bold");
+        assert!(md.tail_line(&t).is_none());
+    }
+}

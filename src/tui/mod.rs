@@ -1,0 +1,174 @@
+//! The terminal UI. Renders state and turns keys into core ops; never names a provider,
+//! ledger or router type except through `core::protocol` (decisions arrive in events).
+//!
+//! Must not be imported by `router`, `provider`, `ledger`, `config` or `core`.
+
+pub mod app;
+pub mod cells;
+pub mod highlight;
+pub mod keymap;
+pub mod markdown;
+pub mod theme;
+pub mod ui;
+pub mod wrap;
+
+use std::io::Write;
+use std::time::Duration;
+
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    Event as TermEvent, EventStream,
+};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::core::{self, Op, Session};
+use app::{App, Command};
+use keymap::Keymap;
+use theme::Theme;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    #[error("{0}")]
+    Setup(String),
+    #[error("terminal error: {0}")]
+    Terminal(#[from] std::io::Error),
+}
+
+/// Build the app state from the config (theme, keys, catalog names).
+pub fn build_app(config: &Config, session: &Session) -> Result<App, TuiError> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = Theme::load(&config.theme, &config.paths.themes_dir(), no_color)
+        .map_err(TuiError::Setup)?;
+    let keymap = Keymap::with_overrides(&config.keys)
+        .map_err(|e| TuiError::Setup(format!("{}: {e}", config.config_file.display())))?;
+    let models = session
+        .backend
+        .catalog
+        .models()
+        .iter()
+        .map(|m| (m.id.clone(), m.name.clone()))
+        .collect();
+    Ok(App::new(theme, keymap, session.backend.demo, models))
+}
+
+fn restore_terminal() {
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        DisableBracketedPaste,
+        DisableMouseCapture
+    );
+    ratatui::restore();
+}
+
+/// Run the TUI until the user quits.
+pub async fn run(config: Config, demo: bool, resume_last: bool) -> Result<(), TuiError> {
+    let session = Session::open(config.clone(), demo)
+        .await
+        .map_err(|e| TuiError::Setup(e.to_string()))?;
+    let mut app = build_app(&config, &session)?;
+    let resume = if resume_last {
+        session
+            .ledger
+            .call(|l| l.last_conversation())
+            .await
+            .map_err(|e| TuiError::Setup(e.to_string()))?
+    } else {
+        None
+    };
+    tokio::task::spawn_blocking(highlight::warm_up);
+    let (op_tx, op_rx) = mpsc::unbounded_channel();
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let core_task = tokio::spawn(core::drive(session, resume, op_rx, ev_tx));
+
+    // ratatui::init installs a panic hook that restores the terminal; ours also turns off
+    // bracketed paste and mouse capture first.
+    let mut terminal = ratatui::init();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(
+            std::io::stdout(),
+            DisableBracketedPaste,
+            DisableMouseCapture
+        );
+        previous(info);
+    }));
+    crossterm::execute!(std::io::stdout(), EnableBracketedPaste, EnableMouseCapture)?;
+
+    let result = event_loop(&mut terminal, &mut app, &op_tx, &mut ev_rx).await;
+    restore_terminal();
+    let _ = op_tx.send(Op::Quit);
+    // Let the core settle a cancelled stream before the process ends.
+    let _ = tokio::time::timeout(Duration::from_secs(3), core_task).await;
+    result
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    op_tx: &mpsc::UnboundedSender<Op>,
+    ev_rx: &mut mpsc::UnboundedReceiver<core::Event>,
+) -> Result<(), TuiError> {
+    let mut input = EventStream::new();
+    // Frames are coalesced: at most one draw per tick, however many deltas arrived.
+    let mut tick = tokio::time::interval(Duration::from_millis(16));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    #[cfg(unix)]
+    let mut term_signal =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut last_elapsed_draw = std::time::Instant::now();
+    terminal.draw(|f| ui::draw(f, app))?;
+    loop {
+        #[cfg(unix)]
+        let sigterm = term_signal.recv();
+        #[cfg(not(unix))]
+        let sigterm = std::future::pending::<Option<()>>();
+        let commands = tokio::select! {
+            ev = input.next() => match ev {
+                Some(Ok(TermEvent::Key(k))) => app.on_key(k),
+                Some(Ok(TermEvent::Paste(p))) => app.on_paste(&p),
+                Some(Ok(TermEvent::Mouse(m))) => { app.on_mouse(m.kind); Vec::new() }
+                Some(Ok(TermEvent::Resize(_, _))) => { app.dirty = true; Vec::new() }
+                Some(Ok(_)) => Vec::new(),
+                Some(Err(e)) => return Err(e.into()),
+                None => vec![Command::Quit],
+            },
+            ev = ev_rx.recv() => match ev {
+                Some(ev) => { app.on_core(ev); Vec::new() }
+                None => vec![Command::Quit],
+            },
+            _ = tick.tick() => {
+                // While waiting for a first token, the elapsed time moves ~10×/s.
+                if app.running.is_some() && last_elapsed_draw.elapsed() >= Duration::from_millis(100) {
+                    app.dirty = true;
+                }
+                if app.dirty {
+                    terminal.draw(|f| ui::draw(f, app))?;
+                    app.dirty = false;
+                    last_elapsed_draw = std::time::Instant::now();
+                }
+                Vec::new()
+            }
+            _ = sigterm => vec![Command::Quit],
+        };
+        for c in commands {
+            match c {
+                Command::Core(op) => {
+                    let _ = op_tx.send(op);
+                }
+                Command::Copy(text) => copy_osc52(&text)?,
+                Command::Quit => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Write text to the clipboard with OSC 52 (works over SSH and in tmux with set-clipboard).
+fn copy_osc52(text: &str) -> std::io::Result<()> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+    let mut out = std::io::stdout().lock();
+    write!(out, "\x1b]52;c;{b64}\x07")?;
+    out.flush()
+}

@@ -1,0 +1,405 @@
+//! Drawing: banner, transcript, sidebar, status bar, input and popups. Reads the app
+//! state; only the layout caches inside cells change.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Gauge, Paragraph, Sparkline, Wrap};
+
+use super::app::{App, Mode, PickerPurpose, Popup};
+use super::keymap::Action;
+use crate::budget::Pressure;
+use crate::money::Usd;
+
+const SIDEBAR_WIDTH: u16 = 34;
+
+pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
+    let area = frame.area();
+    let input_lines = app.input.lines().len().clamp(1, 6) as u16;
+    let banner = u16::from(app.demo);
+    let [banner_area, main, status, input] = Layout::vertical([
+        Constraint::Length(banner),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(input_lines + 2),
+    ])
+    .areas(area);
+    if app.demo {
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![Span::styled(
+                " DEMO · no API key: answers come from the built-in simulator ",
+                app.theme.warn.add_modifier(Modifier::REVERSED),
+            )])),
+            banner_area,
+        );
+    }
+    let show_sidebar = app.sidebar && main.width >= 80;
+    let (transcript, sidebar) = if show_sidebar {
+        let [t, s] = Layout::horizontal([Constraint::Min(40), Constraint::Length(SIDEBAR_WIDTH)])
+            .areas(main);
+        (t, Some(s))
+    } else {
+        (main, None)
+    };
+    draw_transcript(frame, app, transcript);
+    if let Some(s) = sidebar {
+        draw_sidebar(frame, app, s);
+    }
+    draw_status(frame, app, status);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(app.theme.border)
+        .title(Span::styled(
+            format!(" {} ", app.mode_label()),
+            app.theme.accent,
+        ));
+    app.input.set_block(block);
+    frame.render_widget(&app.input, input);
+    draw_popup(frame, app, area);
+}
+
+fn draw_transcript(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
+    let width = area.width.saturating_sub(1).max(10);
+    let height = area.height as usize;
+    app.page = height.saturating_sub(2).max(1);
+    let theme = app.theme.clone();
+    let mut total = 0usize;
+    for c in &mut app.cells {
+        c.layout(width, &theme);
+        total += c.height();
+    }
+    let max_scroll = total.saturating_sub(height);
+    app.scroll = app.scroll.min(max_scroll);
+    let end = total - app.scroll;
+    let start = end.saturating_sub(height);
+    let mut lines: Vec<Line<'static>> = Vec::with_capacity(height);
+    let mut offset = 0usize;
+    for c in &app.cells {
+        let h = c.height();
+        let (cs, ce) = (offset, offset + h);
+        offset = ce;
+        if ce <= start {
+            continue;
+        }
+        if cs >= end {
+            break;
+        }
+        let from = start.saturating_sub(cs);
+        let to = (end - cs).min(h);
+        lines.extend(c.slice(from, to));
+    }
+    if app.cells.is_empty() {
+        lines.push(Line::styled(
+            "Ask a question. The router picks a model and shows why before the answer streams.",
+            theme.muted,
+        ));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+    if app.scroll > 0 {
+        let hint = format!(" ↓ {} more lines (PgDn) ", app.scroll);
+        let w = hint.chars().count() as u16;
+        if area.width > w && area.height > 0 {
+            let r = Rect::new(area.x + area.width - w, area.y + area.height - 1, w, 1);
+            frame.render_widget(Paragraph::new(Span::styled(hint, theme.accent)), r);
+        }
+    }
+}
+
+fn pressure_style(app: &App, p: Pressure) -> Style {
+    match p {
+        Pressure::Normal => app.theme.ok,
+        Pressure::Elevated => app.theme.warn,
+        Pressure::High | Pressure::Critical => app.theme.danger,
+        Pressure::Exhausted => app.theme.danger.add_modifier(Modifier::REVERSED),
+    }
+}
+
+fn ratio(a: Usd, b: Usd) -> f64 {
+    if b.nanos() <= 0 {
+        1.0
+    } else {
+        (a.nanos() as f64 / b.nanos() as f64).clamp(0.0, 1.0)
+    }
+}
+
+fn draw_sidebar(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let block = Block::default()
+        .borders(Borders::LEFT)
+        .border_style(app.theme.border);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(b) = &app.budget else {
+        frame.render_widget(
+            Paragraph::new(Span::styled(" budget loading…", app.theme.muted)),
+            inner,
+        );
+        return;
+    };
+    let n_models = app.models.len() as u16;
+    let rows = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(n_models + 1),
+        Constraint::Length(1),
+        Constraint::Length(n_models + 1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(3),
+        Constraint::Min(0),
+    ])
+    .split(inner);
+    let title = |s: &str| Paragraph::new(Span::styled(format!(" {s}"), app.theme.accent));
+    frame.render_widget(title(&format!("Today {}", b.day)), rows[0]);
+    let label = format!(
+        "{} / {}{}",
+        b.today.total(),
+        b.limits.daily,
+        if b.today.reserved > Usd::ZERO {
+            format!(" ({} held)", b.today.reserved)
+        } else {
+            String::new()
+        }
+    );
+    frame.render_widget(
+        Gauge::default()
+            .gauge_style(pressure_style(app, b.pressure))
+            .ratio(ratio(b.today.total(), b.limits.daily))
+            .label(label),
+        rows[1],
+    );
+    frame.render_widget(title("Month"), rows[3]);
+    frame.render_widget(
+        Gauge::default()
+            .gauge_style(app.theme.accent.remove_modifier(Modifier::BOLD))
+            .ratio(ratio(b.month.total(), b.limits.monthly))
+            .label(format!("{} / {}", b.month.total(), b.limits.monthly)),
+        rows[4],
+    );
+    // Per-model spend against its budget share.
+    let mut lines = vec![Line::styled(" model       spent   share", app.theme.muted)];
+    for (id, name) in &app.models {
+        let spent = b
+            .per_model
+            .iter()
+            .find(|m| &m.model == id)
+            .map_or(Usd::ZERO, |m| m.spend.total());
+        let share = b
+            .shares
+            .iter()
+            .find(|(m, _)| m == id)
+            .map_or(0.0, |(_, s)| *s);
+        let used = ratio(
+            spent,
+            Usd::from_nanos((b.limits.daily.nanos() as f64 * share) as i64),
+        );
+        let style = if used >= 1.0 {
+            app.theme.warn
+        } else {
+            app.theme.text
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {name:<10.10}"), style),
+            Span::styled(format!("{:>8}", spent.to_string()), style),
+            Span::styled(
+                format!(" {:>3.0}%/{:.0}%", used * 100.0, share * 100.0),
+                app.theme.muted,
+            ),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines), rows[6]);
+    let mut perf = vec![Line::styled(" model       p50    ok", app.theme.muted)];
+    for (id, name) in &app.models {
+        let s = b.model_stats.iter().find(|m| &m.model == id);
+        let (lat, ok) = match s {
+            Some(s) => (
+                s.latency_p50_ms.map_or("-".into(), |v| format!("{v}ms")),
+                format!("{:.0}%", s.success_rate * 100.0),
+            ),
+            None => ("-".into(), "-".into()),
+        };
+        perf.push(Line::from(vec![
+            Span::styled(format!(" {name:<10.10}"), app.theme.text),
+            Span::styled(format!("{lat:>7} {ok:>5}"), app.theme.muted),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(perf), rows[8]);
+    frame.render_widget(title("Last 14 days"), rows[10]);
+    let data: Vec<u64> = b
+        .history
+        .iter()
+        .map(|(_, u)| u.nanos().max(0) as u64 / 1000)
+        .collect();
+    frame.render_widget(
+        Sparkline::default()
+            .data(&data)
+            .style(app.theme.accent.remove_modifier(Modifier::BOLD)),
+        rows[11].inner(ratatui::layout::Margin {
+            horizontal: 1,
+            vertical: 0,
+        }),
+    );
+    let saved = Paragraph::new(vec![Line::styled(
+        format!(
+            " saved {} today vs always-{}",
+            b.saved_today,
+            short(&b.baseline_model)
+        ),
+        app.theme.ok,
+    )])
+    .wrap(Wrap { trim: true });
+    frame.render_widget(saved, rows[12]);
+}
+
+fn short(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or(id)
+}
+
+fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let mode_style = match app.mode {
+        Mode::Auto => app.theme.ok,
+        Mode::Pinned(_) => app.theme.warn,
+        Mode::Next(_) => app.theme.accent,
+    }
+    .add_modifier(Modifier::REVERSED);
+    let mut spans = vec![Span::styled(format!(" {} ", app.mode_label()), mode_style)];
+    let state = app.stream_state();
+    if !state.is_empty() {
+        spans.push(Span::styled(format!(" {state} "), app.theme.accent));
+    }
+    if let Some(b) = &app.budget {
+        spans.push(Span::styled(
+            format!(" {} / {} ", b.today.total(), b.limits.daily),
+            pressure_style(app, b.pressure),
+        ));
+    }
+    let k = |a: Action| app.keymap.keys_for(a).first().cloned().unwrap_or_default();
+    let hints = if app.running.is_some() {
+        format!("{} cancel · {} quit", k(Action::Cancel), k(Action::Quit))
+    } else {
+        format!(
+            "{} help · {} model · {} pin · {}/{} rate · {} retry",
+            k(Action::Help),
+            k(Action::Picker),
+            k(Action::Pin),
+            k(Action::ThumbsUp),
+            k(Action::ThumbsDown),
+            k(Action::Rerun)
+        )
+    };
+    spans.push(Span::styled(format!(" {hints}"), app.theme.muted));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width.saturating_sub(2)).max(10);
+    let h = h.min(area.height.saturating_sub(2)).max(3);
+    Rect::new(
+        area.x + (area.width.saturating_sub(w)) / 2,
+        area.y + (area.height.saturating_sub(h)) / 2,
+        w,
+        h,
+    )
+}
+
+fn draw_popup(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let popup_block = |title: &str| {
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(app.theme.accent)
+            .title(Span::styled(format!(" {title} "), app.theme.accent))
+    };
+    match &app.popup {
+        Popup::None => {}
+        Popup::Help => {
+            let mut lines = Vec::new();
+            for a in super::keymap::Action::ALL {
+                lines.push(Line::from(vec![
+                    Span::styled(
+                        format!("{:<26}", app.keymap.keys_for(a).join(" ")),
+                        app.theme.accent,
+                    ),
+                    Span::styled(a.describe(), app.theme.text),
+                ]));
+            }
+            lines.push(Line::default());
+            lines.push(Line::styled(
+                "/model [name]  /pin [name]  /auto  /budget <USD>  /stats  /new  /help",
+                app.theme.muted,
+            ));
+            lines.push(Line::styled("any key closes this help", app.theme.muted));
+            let r = centered(area, 86, lines.len() as u16 + 2);
+            frame.render_widget(Clear, r);
+            frame.render_widget(Paragraph::new(lines).block(popup_block("Keys")), r);
+        }
+        Popup::Picker { purpose, selected } => {
+            let title = match purpose {
+                PickerPurpose::NextMessage => {
+                    "Model for the next message · Enter: next only · p: pin"
+                }
+                PickerPurpose::Rerun => "Run the last prompt again on…",
+            };
+            let mut lines = vec![entry_line(
+                app,
+                *selected == 0,
+                "Auto: the router decides",
+                "",
+            )];
+            for (i, (id, name)) in app.models.iter().enumerate() {
+                lines.push(entry_line(app, *selected == i + 1, name, id));
+            }
+            let r = centered(area, 64, lines.len() as u16 + 2);
+            frame.render_widget(Clear, r);
+            frame.render_widget(Paragraph::new(lines).block(popup_block(title)), r);
+        }
+        Popup::Conversations { list, selected } => {
+            let lines: Vec<Line<'static>> = list
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    entry_line(
+                        app,
+                        i == *selected,
+                        &crate::sanitize::for_terminal(&c.title),
+                        &format!("{} messages", c.messages),
+                    )
+                })
+                .collect();
+            let r = centered(area, 70, lines.len().min(20) as u16 + 2);
+            frame.render_widget(Clear, r);
+            frame.render_widget(
+                Paragraph::new(lines).block(popup_block("Resume a conversation")),
+                r,
+            );
+        }
+        Popup::ConfirmQuit => {
+            let r = centered(area, 50, 3);
+            frame.render_widget(Clear, r);
+            frame.render_widget(
+                Paragraph::new(Line::styled(
+                    "An answer is streaming. Quit? (y / any key)",
+                    app.theme.warn,
+                ))
+                .block(popup_block("Quit")),
+                r,
+            );
+        }
+    }
+}
+
+fn entry_line(app: &App, selected: bool, label: &str, detail: &str) -> Line<'static> {
+    let marker = if selected { "▶ " } else { "  " };
+    let style = if selected {
+        app.theme.accent.add_modifier(Modifier::REVERSED)
+    } else {
+        app.theme.text
+    };
+    Line::from(vec![
+        Span::styled(format!("{marker}{label:<30}"), style),
+        Span::styled(format!(" {detail}"), app.theme.muted),
+    ])
+}
