@@ -90,9 +90,12 @@ fn draw_transcript(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
         lines.extend(c.slice(from, to));
     }
     if app.cells.is_empty() {
-        lines.push(Line::styled(
-            "Ask a question. The router picks a model and shows why before the answer streams.",
-            theme.muted,
+        lines.extend(super::wrap::wrap(
+            &Line::styled(
+                "Ask a question. The router picks a model and shows why before the answer streams.",
+                theme.muted,
+            ),
+            width,
         ));
     }
     frame.render_widget(Paragraph::new(lines), area);

@@ -1,0 +1,490 @@
+//! The TUI driven with real key events and core events: insta snapshots of the rendered
+//! screen on ratatui's TestBackend, and the ops each key sends to the core.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use codeforge::budget::{Limits, Pressure, Spend};
+use codeforge::catalog::Catalog;
+use codeforge::core::{BudgetSnapshot, Choice, Event, Op, TurnOutcome};
+use codeforge::ledger::{ModelDay, ModelStats};
+use codeforge::money::Usd;
+use codeforge::router::{self, BudgetView, UserChoice};
+use codeforge::tui::app::{App, Command, Mode};
+use codeforge::tui::keymap::Keymap;
+use codeforge::tui::theme::Theme;
+use codeforge::tui::ui;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn app(demo: bool) -> App {
+    let models = Catalog::builtin()
+        .unwrap()
+        .models()
+        .iter()
+        .map(|m| (m.id.clone(), m.name.clone()))
+        .collect();
+    App::new(Theme::dark(false), Keymap::default(), demo, models)
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for ch in text.chars() {
+        app.on_key(key(KeyCode::Char(ch)));
+    }
+}
+
+fn screen(app: &mut App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::draw(f, app)).unwrap();
+    t.backend().to_string()
+}
+
+macro_rules! snap {
+    ($name:expr, $value:expr) => {
+        insta::with_settings!({filters => vec![
+            (r"waiting for first token \d+\.\ds", "waiting for first token [t]s"),
+            (r"streaming \d+ tok/s", "streaming [n] tok/s"),
+        ]}, {
+            insta::assert_snapshot!($name, $value);
+        });
+    };
+}
+
+fn decision(prompt: &str) -> codeforge::router::Decision {
+    router::decide(
+        &Catalog::builtin().unwrap(),
+        prompt,
+        0,
+        UserChoice::None,
+        BudgetView::unlimited(),
+    )
+    .unwrap()
+}
+
+fn budget(fraction: f64) -> BudgetSnapshot {
+    let limit = Usd::from_dollars(3.33);
+    let spent = Usd::from_nanos((limit.nanos() as f64 * fraction) as i64);
+    BudgetSnapshot {
+        day: "2026-11-26".into(),
+        limits: Limits {
+            daily: limit,
+            monthly: Usd::from_dollars(100.0),
+        },
+        today: Spend {
+            committed: spent,
+            reserved: Usd::ZERO,
+        },
+        month: Spend {
+            committed: spent.saturating_add(Usd::from_dollars(12.0)),
+            reserved: Usd::ZERO,
+        },
+        pressure: Pressure::from_fraction(fraction),
+        fraction_used: fraction,
+        per_model: vec![ModelDay {
+            model: "anthropic/claude-sonnet-4".into(),
+            spend: Spend {
+                committed: spent,
+                reserved: Usd::ZERO,
+            },
+            requests: 7,
+        }],
+        history: (0..14)
+            .map(|i| {
+                (
+                    format!("2026-11-{:02}", 13 + i),
+                    Usd::from_dollars(0.2 * (i % 5) as f64),
+                )
+            })
+            .collect(),
+        saved_today: Usd::from_dollars(0.42),
+        baseline_model: "anthropic/claude-sonnet-4".into(),
+        model_stats: vec![ModelStats {
+            model: "anthropic/claude-sonnet-4".into(),
+            requests: 7,
+            ok: 7,
+            success_rate: 1.0,
+            spend: spent,
+            latency_p50_ms: Some(1840),
+            latency_p95_ms: Some(2900),
+            ttft_p50_ms: Some(420),
+            feedback_up: 2,
+            feedback_down: 0,
+        }],
+        shares: vec![
+            ("x-ai/grok-4".into(), 0.4),
+            ("anthropic/claude-sonnet-4".into(), 0.3),
+            ("moonshotai/kimi-k2".into(), 0.2),
+            ("google/gemini-2.5-flash".into(), 0.05),
+            ("openai/o3".into(), 0.05),
+        ],
+    }
+}
+
+fn outcome(request_id: i64, content: &str) -> TurnOutcome {
+    TurnOutcome {
+        request_id,
+        generation_id: Some("gen-1".into()),
+        requested_model: "anthropic/claude-sonnet-4".into(),
+        served_model: "anthropic/claude-sonnet-4".into(),
+        content: content.into(),
+        reasoning: String::new(),
+        finish_reason: Some("stop".into()),
+        prompt_tokens: 120,
+        completion_tokens: 80,
+        reasoning_tokens: 0,
+        cached_tokens: 0,
+        cost: Usd::from_dollars(0.00156),
+        cost_source: "provider",
+        ttft_ms: Some(412),
+        latency_ms: 1830,
+        status: "ok",
+    }
+}
+
+const ANSWER: &str = "Here you go:\n\n```rust\npub fn add(a: i64, b: i64) -> i64 {\n    a + b\n}\n```\n\n- **pure**, no side effects\n";
+
+/// Send a prompt and stream `chunks` of the answer; returns the turn id.
+fn ask(app: &mut App, prompt: &str, chunks: &[&str]) -> u64 {
+    type_text(app, prompt);
+    let cmds = app.on_key(key(KeyCode::Enter));
+    let turn = match &cmds[..] {
+        [Command::Core(Op::Submit { turn, .. })] => *turn,
+        other => panic!("{other:?}"),
+    };
+    app.on_core(Event::Routed {
+        turn,
+        decision: decision(prompt),
+    });
+    for c in chunks {
+        app.on_core(Event::Content {
+            turn,
+            text: c.to_string(),
+        });
+    }
+    turn
+}
+
+#[test]
+fn snapshot_empty_state() {
+    let mut a = app(false);
+    snap!("empty", screen(&mut a, 100, 24));
+}
+
+#[test]
+fn snapshot_demo_banner() {
+    let mut a = app(true);
+    a.on_core(Event::Budget(budget(0.0)));
+    snap!("demo_banner", screen(&mut a, 100, 24));
+}
+
+#[test]
+fn snapshot_mid_stream_with_a_code_block() {
+    let mut a = app(false);
+    a.on_core(Event::Budget(budget(0.1)));
+    // Cut inside the code block: the open line shows, the block is not closed yet.
+    ask(
+        &mut a,
+        "write a rust function that adds two numbers",
+        &[
+            "Here you go:\n\n```rust\npub fn add(a: i64, b: i64) -> i64 {\n    a + b\n",
+            "}",
+        ],
+    );
+    let s = screen(&mut a, 110, 30);
+    assert!(s.contains("│ pub fn add(a: i64, b: i64) -> i64 {"));
+    snap!("mid_stream_code", s);
+}
+
+#[test]
+fn snapshot_expanded_route_card_after_the_answer() {
+    let mut a = app(false);
+    a.on_core(Event::Budget(budget(0.1)));
+    let turn = ask(
+        &mut a,
+        "write a rust function that adds two numbers",
+        &[ANSWER],
+    );
+    a.on_core(Event::Finished {
+        turn,
+        outcome: outcome(1, ANSWER),
+    });
+    a.on_key(ctrl('e'));
+    let s = screen(&mut a, 110, 34);
+    assert!(s.contains("est $0.0038 → $0.0016"));
+    assert!(s.contains("▶anthropic/claude-sonnet-4"));
+    snap!("expanded_route_card", s);
+}
+
+#[test]
+fn snapshot_sidebar_at_30_85_and_100_percent() {
+    for (pct, name) in [
+        (0.30, "sidebar_30"),
+        (0.85, "sidebar_85"),
+        (1.0, "sidebar_100"),
+    ] {
+        let mut a = app(false);
+        a.on_core(Event::Budget(budget(pct)));
+        snap!(name, screen(&mut a, 100, 30));
+    }
+}
+
+#[test]
+fn the_gauge_colour_follows_the_threshold() {
+    let theme = Theme::dark(false);
+    for (pct, want) in [
+        (0.30, theme.ok.fg),
+        (0.60, theme.warn.fg),
+        (0.85, theme.danger.fg),
+    ] {
+        let mut a = app(false);
+        a.on_core(Event::Budget(budget(pct)));
+        let mut t = Terminal::new(TestBackend::new(100, 30)).unwrap();
+        t.draw(|f| ui::draw(f, &mut a)).unwrap();
+        // The gauge row of the sidebar: its filled part carries the pressure colour.
+        let buf = t.backend().buffer();
+        let x = 100 - 33;
+        assert_eq!(buf[(x, 1)].fg, want.unwrap(), "at {pct}");
+    }
+}
+
+#[test]
+fn snapshot_picker_open_and_pinned_mode() {
+    let mut a = app(false);
+    a.on_key(ctrl('o'));
+    snap!("picker_open", screen(&mut a, 100, 24));
+    a.on_key(key(KeyCode::Down));
+    a.on_key(key(KeyCode::Down));
+    a.on_key(key(KeyCode::Char('p')));
+    assert_eq!(a.mode, Mode::Pinned("anthropic/claude-sonnet-4".into()));
+    snap!("pinned_mode", screen(&mut a, 100, 24));
+}
+
+#[test]
+fn snapshot_fallback_notice() {
+    let mut a = app(false);
+    let turn = ask(&mut a, "write a rust function", &[]);
+    a.on_core(Event::Fallback {
+        turn,
+        from: "claude-sonnet-4".into(),
+        error: "no provider is available for this model (503): No available provider".into(),
+        to: "kimi-k2".into(),
+    });
+    a.on_core(Event::Content {
+        turn,
+        text: "Sure.".into(),
+    });
+    let s = screen(&mut a, 100, 20);
+    assert!(s.contains("↪ claude-sonnet-4: no provider is available for this model"));
+    assert!(s.contains("(503) → kimi-k2"));
+    snap!("fallback_notice", s);
+}
+
+#[test]
+fn snapshot_help_overlay() {
+    let mut a = app(false);
+    a.on_key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE));
+    snap!("help_overlay", screen(&mut a, 100, 30));
+}
+
+#[test]
+fn snapshot_sixty_columns() {
+    let mut a = app(false);
+    a.on_core(Event::Budget(budget(0.5)));
+    let turn = ask(
+        &mut a,
+        "write a rust function that adds two numbers",
+        &[ANSWER],
+    );
+    a.on_core(Event::Finished {
+        turn,
+        outcome: outcome(1, ANSWER),
+    });
+    // Too narrow for the sidebar: it hides itself; everything wraps.
+    snap!("sixty_columns", screen(&mut a, 60, 30));
+}
+
+#[test]
+fn escape_sequences_from_the_model_never_reach_the_screen() {
+    let mut a = app(false);
+    ask(
+        &mut a,
+        "hi",
+        &["safe\x1b]0;pwned\x07 te", "xt\x1b[2J\x1b[31m red\x1b[0m\n"],
+    );
+    let s = screen(&mut a, 80, 20);
+    assert!(s.contains("safe text red"));
+    assert!(!s.contains("[2J") && !s.contains("pwned") && !s.contains("[31m"));
+}
+
+#[test]
+fn enter_sends_with_the_routing_mode_and_next_resets_to_auto() {
+    let mut a = app(false);
+    type_text(&mut a, "hello");
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Command::Core(Op::Submit {
+            turn: 1,
+            text: "hello".into(),
+            choice: Choice::Auto
+        })]
+    );
+    a.on_core(Event::Finished {
+        turn: 1,
+        outcome: outcome(1, "x"),
+    });
+    a.on_key(ctrl('o'));
+    a.on_key(key(KeyCode::Down)); // grok-4
+    a.on_key(key(KeyCode::Enter));
+    assert_eq!(a.mode, Mode::Next("x-ai/grok-4".into()));
+    type_text(&mut a, "design");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    assert!(
+        matches!(&cmds[..], [Command::Core(Op::Submit { choice: Choice::Override(m), .. })] if m == "x-ai/grok-4")
+    );
+    assert_eq!(a.mode, Mode::Auto);
+}
+
+#[test]
+fn newline_keys_and_pastes_never_send() {
+    let mut a = app(false);
+    type_text(&mut a, "line one");
+    for k in [
+        KeyEvent::new(KeyCode::Enter, KeyModifiers::SHIFT),
+        KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT),
+        ctrl('j'),
+    ] {
+        assert!(a.on_key(k).is_empty());
+    }
+    assert!(a.on_paste("pasted\nblock\r\nwith lines").is_empty());
+    assert_eq!(a.input.lines().len(), 6);
+    let cmds = a.on_key(key(KeyCode::Enter));
+    match &cmds[..] {
+        [Command::Core(Op::Submit { text, .. })] => {
+            assert_eq!(text, "line one\n\n\npasted\nblock\nwith lines")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn esc_cancels_and_ctrl_c_asks_before_quitting_a_stream() {
+    let mut a = app(false);
+    ask(&mut a, "hello", &["partial"]);
+    assert_eq!(a.on_key(key(KeyCode::Esc)), vec![Command::Core(Op::Cancel)]);
+    assert!(a.on_key(ctrl('c')).is_empty());
+    assert!(screen(&mut a, 80, 20).contains("An answer is streaming. Quit?"));
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('y'))),
+        vec![Command::Core(Op::Quit), Command::Quit]
+    );
+    // Idle: Ctrl-C quits at once.
+    let mut b = app(false);
+    assert_eq!(
+        b.on_key(ctrl('c')),
+        vec![Command::Core(Op::Quit), Command::Quit]
+    );
+}
+
+#[test]
+fn pin_rate_copy_and_rerun_after_an_answer() {
+    let mut a = app(false);
+    let turn = ask(
+        &mut a,
+        "write a rust function that adds two numbers",
+        &[ANSWER],
+    );
+    a.on_core(Event::Finished {
+        turn,
+        outcome: outcome(41, ANSWER),
+    });
+    a.on_key(ctrl('p'));
+    assert_eq!(a.mode, Mode::Pinned("anthropic/claude-sonnet-4".into()));
+    a.on_key(ctrl('p'));
+    assert_eq!(a.mode, Mode::Auto);
+    assert_eq!(
+        a.on_key(KeyEvent::new(KeyCode::Up, KeyModifiers::ALT)),
+        vec![Command::Core(Op::Feedback {
+            request_id: 41,
+            up: true
+        })]
+    );
+    assert_eq!(
+        a.on_key(KeyEvent::new(KeyCode::Down, KeyModifiers::ALT)),
+        vec![Command::Core(Op::Feedback {
+            request_id: 41,
+            up: false
+        })]
+    );
+    assert_eq!(
+        a.on_key(ctrl('y')),
+        vec![Command::Copy(
+            "pub fn add(a: i64, b: i64) -> i64 {\n    a + b\n}\n".into()
+        )]
+    );
+    a.on_key(ctrl('r'));
+    a.on_key(key(KeyCode::Down)); // from claude (entry 1) to kimi-k2? entries: auto, grok, claude, ...
+    let cmds = a.on_key(key(KeyCode::Enter));
+    match &cmds[..] {
+        [
+            Command::Core(Op::Rerun {
+                text,
+                model,
+                previous_request,
+                ..
+            }),
+        ] => {
+            assert_eq!(text, "write a rust function that adds two numbers");
+            assert_eq!(model, "anthropic/claude-sonnet-4");
+            assert_eq!(*previous_request, Some(41));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn slash_commands() {
+    let mut a = app(false);
+    type_text(&mut a, "/budget 5");
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Command::Core(Op::SetDailyLimit(5.0))]
+    );
+    type_text(&mut a, "/pin o3");
+    a.on_key(key(KeyCode::Enter));
+    assert_eq!(a.mode, Mode::Pinned("openai/o3".into()));
+    type_text(&mut a, "/auto");
+    a.on_key(key(KeyCode::Enter));
+    assert_eq!(a.mode, Mode::Auto);
+    type_text(&mut a, "/new");
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Command::Core(Op::NewConversation)]
+    );
+    type_text(&mut a, "/bogus");
+    a.on_key(key(KeyCode::Enter));
+    assert!(screen(&mut a, 80, 20).contains("unknown command /bogus"));
+}
+
+#[test]
+fn a_resumed_conversation_is_shown_and_a_resize_keeps_the_layout() {
+    let mut a = app(false);
+    a.on_core(Event::ConversationLoaded {
+        id: Some(3),
+        messages: vec![
+            ("user".into(), "first question".into()),
+            ("assistant".into(), "first answer".into()),
+        ],
+    });
+    let wide = screen(&mut a, 100, 20);
+    assert!(wide.contains("first question") && wide.contains("first answer"));
+    let narrow = screen(&mut a, 40, 20);
+    assert!(narrow.contains("first answer"));
+}
