@@ -259,3 +259,129 @@ mod tests {
         }
     }
 }
+
+/// One model's recent record, for share tuning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelUsage {
+    pub model: String,
+    pub spend: Usd,
+    pub requests: i64,
+    pub ok: i64,
+    pub thumbs_up: i64,
+    pub thumbs_down: i64,
+}
+
+/// A proposed budget share and the reason for it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShareProposal {
+    pub model: String,
+    pub old: f64,
+    pub new: f64,
+    pub why: String,
+}
+
+/// Smallest share any model keeps, so the router can still learn about it.
+pub const MIN_SHARE: f64 = 0.02;
+
+/// Propose per-model budget shares from recent usage and outcomes: half the old target,
+/// half what was actually spent, weighted by a smoothed success-and-feedback score, then
+/// normalised (each model keeps at least [`MIN_SHARE`]).
+pub fn propose_shares(current: &[(String, f64)], usage: &[ModelUsage]) -> Vec<ShareProposal> {
+    let total: i64 = usage.iter().map(|u| u.spend.nanos().max(0)).sum();
+    let rows: Vec<(String, f64, f64, f64, String)> = current
+        .iter()
+        .map(|(model, old)| {
+            let u = usage.iter().find(|u| &u.model == model);
+            let (demand, quality, why) = match u {
+                Some(u) if u.requests > 0 => {
+                    let demand = if total > 0 {
+                        u.spend.nanos().max(0) as f64 / total as f64
+                    } else {
+                        *old
+                    };
+                    // Laplace-smoothed: successes and thumbs up against failures and thumbs down.
+                    let good = (u.ok + u.thumbs_up) as f64 + 1.0;
+                    let all = (u.requests + u.thumbs_up + u.thumbs_down) as f64 + 2.0;
+                    let quality = good / all;
+                    let why = format!(
+                        "{:.0}% of spend vs {:.0}% target; {}/{} ok; {}👍 {}👎",
+                        demand * 100.0,
+                        old * 100.0,
+                        u.ok,
+                        u.requests,
+                        u.thumbs_up,
+                        u.thumbs_down
+                    );
+                    (demand, quality, why)
+                }
+                _ => (
+                    *old,
+                    0.5,
+                    "no requests in the period (quality unknown)".to_string(),
+                ),
+            };
+            (model.clone(), *old, demand, quality, why)
+        })
+        .collect();
+    let mean_q = rows.iter().map(|r| r.3).sum::<f64>() / rows.len().max(1) as f64;
+    let raw: Vec<f64> = rows
+        .iter()
+        .map(|(_, old, demand, q, _)| {
+            ((0.5 * old + 0.5 * demand) * (q / mean_q.max(1e-9))).max(0.0)
+        })
+        .collect();
+    let sum: f64 = raw.iter().sum::<f64>().max(1e-12);
+    let mut shares: Vec<f64> = raw.iter().map(|r| (r / sum).max(MIN_SHARE)).collect();
+    let norm: f64 = shares.iter().sum();
+    for s in &mut shares {
+        *s /= norm;
+    }
+    rows.into_iter()
+        .zip(shares)
+        .map(|((model, old, _, _, why), new)| ShareProposal {
+            model,
+            old,
+            new: (new * 1000.0).round() / 1000.0,
+            why,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod share_tests {
+    use super::*;
+
+    #[test]
+    fn shares_follow_use_and_outcomes_and_sum_to_one() {
+        let current = vec![
+            ("a".to_string(), 0.4),
+            ("b".to_string(), 0.3),
+            ("c".to_string(), 0.3),
+        ];
+        let usage = vec![
+            ModelUsage {
+                model: "a".into(),
+                spend: Usd::from_dollars(0.1),
+                requests: 10,
+                ok: 5,
+                thumbs_up: 0,
+                thumbs_down: 4,
+            },
+            ModelUsage {
+                model: "b".into(),
+                spend: Usd::from_dollars(0.9),
+                requests: 30,
+                ok: 30,
+                thumbs_up: 6,
+                thumbs_down: 0,
+            },
+        ];
+        let p = propose_shares(&current, &usage);
+        let sum: f64 = p.iter().map(|s| s.new).sum();
+        assert!((sum - 1.0).abs() < 0.01, "{sum}");
+        assert!(p[1].new > p[1].old, "heavily used, well rated model gains");
+        assert!(p[0].new < p[0].old, "little used, badly rated model loses");
+        assert!(p[2].why.contains("no requests"));
+        assert!(p.iter().all(|s| s.new >= MIN_SHARE - 0.001));
+    }
+}

@@ -253,6 +253,16 @@ impl Catalog {
             .or_else(|| self.models.iter().find(|m| m.name == id_or_name))
     }
 
+    /// Override one model's budget share (from `budget --optimize --apply`).
+    pub fn set_share(&mut self, id: &str, share: f64) {
+        if let Some(m) = self.models.iter_mut().find(|m| m.id == id)
+            && share.is_finite()
+            && share >= 0.0
+        {
+            m.budget_share = share;
+        }
+    }
+
     pub fn apply_patches(&mut self, patches: &[ModelPatch]) -> Result<(), CatalogError> {
         for p in patches {
             match self.models.iter_mut().find(|m| m.id == p.id) {

@@ -96,6 +96,15 @@ pub struct BudgetArgs {
     /// Set the monthly limit in USD.
     #[arg(long)]
     pub monthly: Option<f64>,
+    /// Propose new per-model budget shares from the last `--days` of usage and feedback.
+    #[arg(long)]
+    pub optimize: bool,
+    /// With --optimize: apply the proposal (otherwise it is only shown).
+    #[arg(long, requires = "optimize")]
+    pub apply: bool,
+    /// Days of history for --optimize.
+    #[arg(long, default_value_t = 14)]
+    pub days: usize,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -475,3 +475,73 @@ async fn an_unlisted_model_is_served_by_its_listed_alternate() {
         "x-ai/grok-4.20"
     );
 }
+
+#[tokio::test]
+async fn budget_limits_and_share_optimisation() {
+    let home = tempfile::tempdir().unwrap();
+    for prompt in [
+        "write a rust function",
+        "write a python function",
+        "design a cache",
+    ] {
+        let mut c = cmd(home.path());
+        c.args(["ask", "--demo", prompt]);
+        assert_eq!(run(c, None).await.code, 0);
+    }
+    let mut c = cmd(home.path());
+    c.args(["budget", "--daily", "4.5", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(run(c, None).await.stdout.trim()).unwrap();
+    assert_eq!(v["daily_limit_usd"], 4.5);
+    assert!(v["today_spend_usd"].as_f64().unwrap() > 0.0);
+
+    let optimize = |apply: bool| {
+        let mut c = cmd(home.path());
+        c.args(["budget", "--optimize", "--json"]);
+        if apply {
+            c.arg("--apply");
+        }
+        c
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(run(optimize(false), None).await.stdout.trim()).unwrap();
+    let shares = v["shares"].as_array().unwrap();
+    let sum: f64 = shares.iter().map(|s| s["new"].as_f64().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 0.01, "{sum}");
+    let claude = shares
+        .iter()
+        .find(|s| s["model"] == "anthropic/claude-sonnet-4")
+        .unwrap();
+    assert!(
+        claude["new"].as_f64().unwrap() > claude["old"].as_f64().unwrap(),
+        "{claude}"
+    );
+    assert_eq!(v["applied"], false);
+    // Applying makes the proposal the new baseline.
+    run(optimize(true), None).await;
+    let v2: serde_json::Value =
+        serde_json::from_str(run(optimize(false), None).await.stdout.trim()).unwrap();
+    let claude2 = v2["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["model"] == "anthropic/claude-sonnet-4")
+        .unwrap()
+        .clone();
+    assert_eq!(claude2["old"], claude["new"]);
+
+    let mut c = cmd(home.path());
+    c.args(["stats", "--json", "--days", "3"]);
+    let v: serde_json::Value = serde_json::from_str(run(c, None).await.stdout.trim()).unwrap();
+    assert_eq!(v["days"].as_array().unwrap().len(), 3);
+    assert_eq!(v["today"]["limit_usd"], 4.5);
+    assert_eq!(v["requests"], 3);
+    let spend = v["today"]["spend_usd"].as_f64().unwrap();
+    let by_model: f64 = v["days"][2]["by_model"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|x| x.as_f64().unwrap())
+        .sum();
+    assert!((spend - by_model).abs() < 1e-9);
+    assert!((v["today"]["remaining_usd"].as_f64().unwrap() - (4.5 - spend)).abs() < 1e-9);
+}

@@ -4,12 +4,12 @@
 use serde_json::json;
 
 use super::{CommandError, Output};
-use crate::budget::{Pressure, fraction_used};
+use crate::budget::{ModelUsage, Pressure, fraction_used, propose_shares};
 use crate::calendar;
 use crate::catalog::{Catalog, PriceCache};
 use crate::cli::{BudgetArgs, FeedbackArgs, StatsArgs};
 use crate::config::Config;
-use crate::core::{DAILY_LIMIT_KEY, MONTHLY_LIMIT_KEY, resolve_limits};
+use crate::core::{DAILY_LIMIT_KEY, MONTHLY_LIMIT_KEY, resolve_limits, share_key};
 use crate::ledger::Ledger;
 
 fn open(config: &Config) -> Result<Ledger, CommandError> {
@@ -147,7 +147,73 @@ fn parse_usd(flag: &str, v: f64) -> Result<f64, CommandError> {
     }
 }
 
+fn optimize(config: &Config, args: &BudgetArgs, out: &mut Output) -> Result<(), CommandError> {
+    let mut ledger = open(config)?;
+    let tz = tz(config)?;
+    let days = calendar::last_days(calendar::now_ms(), args.days.clamp(1, 3660), &tz);
+    let cache = PriceCache::load(&config.paths.models_cache_file())?;
+    let catalog = Catalog::load(&config.model_patches, cache.as_ref())?;
+    let current: Vec<(String, f64)> = catalog
+        .models()
+        .iter()
+        .map(|m| {
+            let s = ledger
+                .setting(&share_key(&m.id))
+                .ok()
+                .flatten()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(m.budget_share);
+            (m.id.clone(), s)
+        })
+        .collect();
+    let report = ledger.stats(&days, (3.0, 15.0))?;
+    let usage: Vec<ModelUsage> = report
+        .models
+        .iter()
+        .map(|m| ModelUsage {
+            model: m.model.clone(),
+            spend: m.spend,
+            requests: m.requests,
+            ok: m.ok,
+            thumbs_up: m.feedback_up,
+            thumbs_down: m.feedback_down,
+        })
+        .collect();
+    let proposal = propose_shares(&current, &usage);
+    if args.apply {
+        for p in &proposal {
+            ledger.set_setting(&share_key(&p.model), &p.new.to_string())?;
+        }
+    }
+    if args.json {
+        out.line(
+            &json!({ "days": args.days, "applied": args.apply, "shares": proposal }).to_string(),
+        );
+        return Ok(());
+    }
+    out.line(&format!("budget shares from the last {} days:", args.days));
+    out.line(&format!("{:<28} {:>6} {:>6}  why", "model", "old", "new"));
+    for p in &proposal {
+        out.line(&format!(
+            "{:<28} {:>5.0}% {:>5.0}%  {}",
+            p.model,
+            p.old * 100.0,
+            p.new * 100.0,
+            p.why
+        ));
+    }
+    out.line(if args.apply {
+        "applied: the router and the sidebar use the new shares from now on"
+    } else {
+        "not applied: run again with --apply to use these shares"
+    });
+    Ok(())
+}
+
 pub fn budget(config: &Config, args: &BudgetArgs, out: &mut Output) -> Result<(), CommandError> {
+    if args.optimize {
+        return optimize(config, args, out);
+    }
     let mut ledger = open(config)?;
     if let Some(d) = args.daily {
         let d = parse_usd("--daily", d)?;

@@ -14,5 +14,6 @@ pub use ledger_handle::LedgerHandle;
 pub use protocol::{BudgetSnapshot, Event, Op, TurnId, TurnOutcome};
 pub use session::{
     Conversation, CoreError, DAILY_LIMIT_KEY, MONTHLY_LIMIT_KEY, Recovery, Session, resolve_limits,
+    share_key,
 };
 pub use turn::{Choice, MAX_TOKENS_CAP, SYSTEM_PROMPT, fit_history};

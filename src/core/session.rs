@@ -61,6 +61,11 @@ pub struct Session {
 pub const DAILY_LIMIT_KEY: &str = "daily_limit_usd";
 pub const MONTHLY_LIMIT_KEY: &str = "monthly_limit_usd";
 
+/// Settings key of a model's budget share (written by `codeforge budget --optimize --apply`).
+pub fn share_key(model: &str) -> String {
+    format!("share:{model}")
+}
+
 /// Limits in force: settings written by `codeforge budget` win over the config's.
 pub fn resolve_limits(l: &Ledger, daily: f64, monthly: f64) -> Result<Limits, LedgerError> {
     let parse = |v: Option<String>, d: f64| {
@@ -81,11 +86,35 @@ impl Session {
         let ledger = tokio::task::spawn_blocking(move || Ledger::open(&path))
             .await
             .map_err(|e| LedgerError::Sql(e.to_string()))??;
-        let backend = Backend::connect(&config, demo).await?;
+        let mut backend = Backend::connect(&config, demo).await?;
+        let ledger = LedgerHandle::new(ledger);
+        let ids: Vec<String> = backend
+            .catalog
+            .models()
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        let shares = ledger
+            .call(move |l| {
+                let mut out = Vec::new();
+                for id in ids {
+                    if let Some(v) = l
+                        .setting(&share_key(&id))?
+                        .and_then(|v| v.parse::<f64>().ok())
+                    {
+                        out.push((id, v));
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        for (id, share) in shares {
+            backend.catalog.set_share(&id, share);
+        }
         Ok(Self {
             config,
             backend,
-            ledger: LedgerHandle::new(ledger),
+            ledger,
             tz,
             conversation: Conversation::default(),
         })
