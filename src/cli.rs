@@ -38,6 +38,8 @@ pub enum Command {
     Budget(BudgetArgs),
     /// Rate an answer: thumbs up or down (feeds the router's learning).
     Feedback(FeedbackArgs),
+    /// Offline evaluation: intent accuracy, training the intent model, routing replay.
+    Eval(EvalArgs),
     /// Run the OpenRouter-compatible simulator on loopback.
     Simulate(SimulateArgs),
     /// Show or create the config file.
@@ -62,8 +64,60 @@ pub struct AskArgs {
     /// Print one JSON object at the end instead of streaming text.
     #[arg(long)]
     pub json: bool,
+    /// Quality ↔ cost preference for this prompt: 0 = cheapest that fits … 10 = best.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=10))]
+    pub preference: Option<u8>,
     /// The prompt; read from stdin when absent.
     pub prompt: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    pub action: EvalAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalAction {
+    /// Intent accuracy, macro-F1, per-class recall and confusion, per source.
+    Intents {
+        /// The shared eval-data directory.
+        #[arg(long, default_value = "../shared/eval-data")]
+        data: PathBuf,
+        /// JSONL files of {prompt, intent} instead of the shared sources. Repeatable.
+        #[arg(long)]
+        file: Vec<PathBuf>,
+        /// Every prompt, not only the frozen test split.
+        #[arg(long)]
+        all: bool,
+        /// Also list the misclassified prompts of this source.
+        #[arg(long)]
+        errors: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Train the intent model on the non-test split and write it.
+    Train {
+        #[arg(long, default_value = "../shared/eval-data")]
+        data: PathBuf,
+        #[arg(long, default_value = "assets/intent_model.bin")]
+        out: PathBuf,
+    },
+    /// Routing replay: quality and cost vs single models, the oracle and an intent-only
+    /// router, plus the learning curve.
+    Replay {
+        /// JSONL of {id, prompt, intent, models: {id: {score, cost_usd}}}.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Read the RouterBench subset CSV (gz) from the shared data directly.
+        #[arg(long)]
+        routerbench: Option<PathBuf>,
+        /// The model the cost targets refer to.
+        #[arg(long, default_value = "gpt-4-1106-preview")]
+        reference: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +128,9 @@ pub struct RouteArgs {
     /// Route as if this model were chosen (id or short name).
     #[arg(long, short)]
     pub model: Option<String>,
+    /// Quality ↔ cost preference for this prompt: 0 = cheapest that fits … 10 = best.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=10))]
+    pub preference: Option<u8>,
     /// The prompt; read from stdin when absent.
     pub prompt: Option<String>,
 }

@@ -8,7 +8,7 @@ use codeforge::catalog::Catalog;
 use codeforge::core::{BudgetSnapshot, Choice, Event, Op, TurnOutcome};
 use codeforge::ledger::{ModelDay, ModelStats};
 use codeforge::money::Usd;
-use codeforge::router::{self, BudgetView, UserChoice};
+use codeforge::router::{self, Breakers, RouteRequest, Signals};
 use codeforge::tui::app::{App, Command, Mode};
 use codeforge::tui::keymap::Keymap;
 use codeforge::tui::theme::Theme;
@@ -61,10 +61,7 @@ macro_rules! snap {
 fn decision(prompt: &str) -> codeforge::router::Decision {
     router::decide(
         &Catalog::builtin().unwrap(),
-        prompt,
-        0,
-        UserChoice::None,
-        BudgetView::unlimited(),
+        &RouteRequest::simple(prompt, &Signals::new(), &Breakers::new()),
     )
     .unwrap()
 }

@@ -56,6 +56,9 @@ pub async fn run(
             rec.still_held
         ));
     }
+    if let Some(p) = args.preference {
+        session.preference = p;
+    }
     let choice = match &args.model {
         Some(m) => Choice::Override(m.clone()),
         None => Choice::Auto,

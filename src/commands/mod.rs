@@ -3,6 +3,7 @@
 //! The only place (with `main.rs`) that writes to stdout/stderr.
 
 mod ask;
+mod eval;
 mod ledger_cmds;
 mod models;
 mod route;
@@ -140,6 +141,7 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         Some(Command::Stats(args)) => ledger_cmds::stats(&Config::load()?, &args, &mut out),
         Some(Command::Budget(args)) => ledger_cmds::budget(&Config::load()?, &args, &mut out),
         Some(Command::Feedback(args)) => ledger_cmds::feedback(&Config::load()?, &args, &mut out),
+        Some(Command::Eval(args)) => eval::run(&args, &mut out),
         Some(Command::Route(args)) => route::run(&Config::load()?, &args, &mut out),
         Some(Command::Models(args)) => {
             let config = Config::load()?;

@@ -10,7 +10,7 @@ use crate::cli::RouteArgs;
 use crate::config::Config;
 use crate::core::resolve_limits;
 use crate::ledger::Ledger;
-use crate::router::{self, BudgetView, UserChoice};
+use crate::router::{self, Breakers, BudgetView, RouteRequest, Signals, UserChoice};
 
 pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), CommandError> {
     let prompt = match &args.prompt {
@@ -29,6 +29,8 @@ pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), Co
     let catalog = Catalog::load(&config.model_patches, cache.as_ref())?;
     // The budget as it stands, when a ledger exists; routing never creates one.
     let ledger_file = config.paths.ledger_file();
+    let mut daily_limit = crate::money::Usd::from_dollars(config.budget.daily_usd);
+    let mut model_spend: Vec<(String, crate::money::Usd)> = Vec::new();
     let (remaining, frac) = if ledger_file.exists() {
         let l = Ledger::open(&ledger_file)?;
         let tz =
@@ -37,6 +39,12 @@ pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), Co
         let limits = resolve_limits(&l, config.budget.daily_usd, config.budget.monthly_usd)?;
         let today = l.day_spend(&day.day)?;
         let month = l.month_spend(&day.month)?;
+        daily_limit = limits.daily;
+        model_spend = l
+            .model_spend(&day.day)?
+            .into_iter()
+            .map(|m| (m.model, m.spend.total()))
+            .collect();
         (
             limits
                 .daily
@@ -55,13 +63,29 @@ pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), Co
         pressure: Pressure::from_fraction(frac),
         remaining,
         fraction_used: frac,
-        emergency_model: "google/gemini-2.5-flash",
+        emergency_model: crate::core::EMERGENCY_MODEL,
+        daily_limit,
+        model_spend: &model_spend,
     };
     let choice = match &args.model {
         Some(m) => UserChoice::Override(m),
         None => UserChoice::None,
     };
-    let d = router::decide(&catalog, &prompt, 0, choice, budget)?;
+    let (signals, breakers) = (Signals::new(), Breakers::new());
+    let d = router::decide(
+        &catalog,
+        &RouteRequest {
+            prompt: &prompt,
+            history_tokens: 0,
+            previous_intent: None,
+            choice,
+            budget,
+            preference: args.preference.unwrap_or(config.preference).min(10),
+            signals: &signals,
+            breakers: &breakers,
+            now_ms: calendar::now_ms(),
+        },
+    )?;
     if args.json {
         let mut v = serde_json::to_value(&d).unwrap_or_else(|_| json!({}));
         v["context_tokens"] = json!(d.context_tokens);

@@ -86,6 +86,7 @@ pub async fn drive(
                         .ledger
                         .call(move |l| l.set_feedback(prev, false, calendar::now_ms()))
                         .await;
+                    apply_rating(&mut session, prev, false).await;
                 }
                 let choice = Choice::Override(model);
                 if run(
@@ -123,15 +124,28 @@ pub async fn drive(
                     .call(move |l| l.set_feedback(request_id, up, calendar::now_ms()))
                     .await
                 {
-                    Ok(()) => send(
-                        &events,
-                        Event::Notice(format!(
-                            "{} recorded for the last answer",
-                            if up { "👍" } else { "👎" }
-                        )),
-                    ),
+                    Ok(()) => {
+                        apply_rating(&mut session, request_id, up).await;
+                        send(
+                            &events,
+                            Event::Notice(format!(
+                                "{} recorded for the last answer",
+                                if up { "👍" } else { "👎" }
+                            )),
+                        )
+                    }
                     Err(e) => send(&events, Event::Error(e.to_string())),
                 }
+            }
+            Op::SetPreference(p) => {
+                session.preference = p.min(10);
+                send(
+                    &events,
+                    Event::Notice(format!(
+                        "preference {}/10 (0 = cheapest that fits … 10 = best regardless of cost)",
+                        session.preference
+                    )),
+                );
             }
             Op::SetDailyLimit(usd) => {
                 let v = usd.to_string();
@@ -184,6 +198,18 @@ async fn run(
         }
     }
     quit
+}
+
+/// Feed a rating to the router's quality estimates at once (the ledger has it too).
+async fn apply_rating(session: &mut Session, request_id: i64, up: bool) {
+    if let Ok(Some((model, intent))) = session
+        .ledger
+        .call(move |l| l.request_route(request_id))
+        .await
+        && let Some(intent) = crate::task::Intent::parse(&intent)
+    {
+        session.signals.rate(&model, intent, up, 1.0);
+    }
 }
 
 async fn load(session: &mut Session, id: i64, events: &UnboundedSender<Event>) {

@@ -16,4 +16,4 @@ pub use session::{
     Conversation, CoreError, DAILY_LIMIT_KEY, MONTHLY_LIMIT_KEY, Recovery, Session, resolve_limits,
     share_key,
 };
-pub use turn::{Choice, MAX_TOKENS_CAP, SYSTEM_PROMPT, fit_history};
+pub use turn::{Choice, EMERGENCY_MODEL, MAX_TOKENS_CAP, SYSTEM_PROMPT, fit_history};

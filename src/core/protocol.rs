@@ -149,5 +149,7 @@ pub enum Op {
         up: bool,
     },
     SetDailyLimit(f64),
+    /// 0 = cheapest that fits … 10 = best regardless of cost.
+    SetPreference(u8),
     Quit,
 }

@@ -12,7 +12,8 @@ use crate::config::Config;
 use crate::ledger::{Ledger, LedgerError, Settlement, Status};
 use crate::money::Usd;
 use crate::provider::{Message, ProviderError};
-use crate::router::RouteError;
+use crate::router::{Breakers, Outcome, RouteError, Signals};
+use crate::task::Intent;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
@@ -56,7 +57,18 @@ pub struct Session {
     pub ledger: LedgerHandle,
     pub tz: TimeZone,
     pub conversation: Conversation,
+    /// What the router learned: ratings and performance, rebuilt from the ledger at start.
+    pub signals: Signals,
+    /// Circuit breakers per model (this process).
+    pub breakers: Breakers,
+    /// The last turn's intent (follow-ups keep it).
+    pub last_intent: Option<Intent>,
+    /// 0 = cheapest that fits … 10 = best regardless of cost.
+    pub preference: u8,
 }
+
+/// How many recent requests rebuild the performance averages at start.
+const PERF_HISTORY: usize = 500;
 
 pub const DAILY_LIMIT_KEY: &str = "daily_limit_usd";
 pub const MONTHLY_LIMIT_KEY: &str = "monthly_limit_usd";
@@ -111,12 +123,38 @@ impl Session {
         for (id, share) in shares {
             backend.catalog.set_share(&id, share);
         }
+        let (outcomes, ratings) = ledger
+            .call(|l| Ok((l.recent_outcomes(PERF_HISTORY)?, l.ratings()?)))
+            .await?;
+        let mut signals = Signals::new();
+        for o in outcomes.iter().rev() {
+            if let Some(intent) = Intent::parse(&o.intent) {
+                signals.observe(&Outcome {
+                    model: o.model.clone(),
+                    intent,
+                    ok: o.status == "ok",
+                    ttft_ms: o.ttft_ms.map(|v| v as f64),
+                    latency_ms: o.latency_ms.map(|v| v as f64),
+                    completion_tokens: o.completion_tokens.max(0) as u64,
+                });
+            }
+        }
+        for (model, intent, up) in ratings {
+            if let Some(intent) = Intent::parse(&intent) {
+                signals.rate(&model, intent, up, 1.0);
+            }
+        }
+        let preference = config.preference;
         Ok(Self {
             config,
             backend,
             ledger,
             tz,
             conversation: Conversation::default(),
+            signals,
+            breakers: Breakers::new(),
+            last_intent: None,
+            preference,
         })
     }
 

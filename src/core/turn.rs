@@ -15,12 +15,15 @@ use crate::catalog::ModelSpec;
 use crate::ledger::{LedgerError, NewRequest, Settlement, Status};
 use crate::money::Usd;
 use crate::provider::{ChatRequest, Completion, Message, ProviderError, StreamEvent, TimeoutPhase};
-use crate::router::{self, BudgetView, Decision, RoutedBy, UserChoice};
+use crate::router::{self, BudgetView, Decision, Outcome, RouteRequest, RoutedBy, UserChoice};
 use crate::simulator::estimate_tokens;
 
 /// The system prompt sent with every turn.
 pub const SYSTEM_PROMPT: &str = "You are CodeForge, a concise coding assistant in a terminal. \
 Answer in GitHub-flavoured Markdown; put code in fenced blocks with a language tag.";
+
+/// The model chosen automatically from 95 % of the daily limit.
+pub const EMERGENCY_MODEL: &str = "google/gemini-2.5-flash";
 
 /// Largest answer budget requested when the model allows more.
 pub const MAX_TOKENS_CAP: u64 = 8192;
@@ -134,19 +137,37 @@ impl Session {
             Choice::Override(m) => UserChoice::Override(m),
             Choice::Pinned(m) => UserChoice::Pinned(m),
         };
+        let d = day.day.clone();
+        let model_spend: Vec<(String, Usd)> = self
+            .ledger
+            .call(move |l| l.model_spend(&d))
+            .await?
+            .into_iter()
+            .map(|m| (m.model, m.spend.total()))
+            .collect();
         let budget = BudgetView {
             pressure: Pressure::from_fraction(frac),
             remaining,
             fraction_used: frac,
-            emergency_model: "google/gemini-2.5-flash",
+            emergency_model: EMERGENCY_MODEL,
+            daily_limit: limits.daily,
+            model_spend: &model_spend,
         };
         let decision = router::decide(
             &self.backend.catalog,
-            prompt,
-            history_tokens,
-            user_choice,
-            budget,
+            &RouteRequest {
+                prompt,
+                history_tokens,
+                previous_intent: self.last_intent,
+                choice: user_choice,
+                budget,
+                preference: self.preference,
+                signals: &self.signals,
+                breakers: &self.breakers,
+                now_ms: calendar::now_ms(),
+            },
         )?;
+        self.last_intent = Some(decision.intent);
         send(
             events,
             Event::Routed {
@@ -311,7 +332,7 @@ impl Session {
     /// inner one says how the attempt ended.
     #[allow(clippy::too_many_arguments)]
     async fn attempt(
-        &self,
+        &mut self,
         turn: TurnId,
         prompt: &str,
         model: &ModelSpec,
@@ -504,6 +525,7 @@ impl Session {
         self.ledger
             .call(move |l| l.settle(id, &settlement, calendar::now_ms()))
             .await?;
+        self.learn(model, decision.intent, status, error.as_ref(), &outcome);
         Ok(match (status, error) {
             (Status::Ok, _) => Ok(outcome),
             (Status::Cancelled, _) => Err(AttemptEnd::Cancelled(Box::new(outcome))),
@@ -513,6 +535,40 @@ impl Session {
                 detail: "the stream ended without an answer".into(),
             })),
         })
+    }
+
+    /// Feed the breaker, the performance averages and the implicit quality signals.
+    fn learn(
+        &mut self,
+        model: &ModelSpec,
+        intent: crate::task::Intent,
+        status: Status,
+        error: Option<&ProviderError>,
+        outcome: &TurnOutcome,
+    ) {
+        let now = calendar::now_ms();
+        match (status, error) {
+            (Status::Ok | Status::Cut, _) => self.breakers.on_success(&model.id),
+            (Status::Error, Some(e)) if e.is_retryable() => {
+                let retry = e.retry_after().map(|d| d.as_millis() as i64);
+                self.breakers.on_failure(&model.id, retry, now);
+            }
+            _ => {}
+        }
+        if status != Status::Cancelled {
+            self.signals.observe(&Outcome {
+                model: model.id.clone(),
+                intent,
+                ok: status == Status::Ok,
+                ttft_ms: outcome.ttft_ms.map(|v| v as f64),
+                latency_ms: Some(outcome.latency_ms as f64),
+                completion_tokens: outcome.completion_tokens,
+            });
+        }
+        if status == Status::Cut {
+            // A cut answer is a weak signal against the model for this kind of task.
+            self.signals.rate(&model.id, intent, false, 0.25);
+        }
     }
 
     fn outcome(

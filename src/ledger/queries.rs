@@ -345,4 +345,70 @@ impl Ledger {
             .optional()
             .map_err(|e| self.err(e))
     }
+
+    /// The most recent settled requests, newest first (performance tracking at start).
+    pub fn recent_outcomes(&self, limit: usize) -> Result<Vec<RecentOutcome>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT requested_model, COALESCE(intent, 'general'), status, ttft_ms, latency_ms,
+                        completion_tokens
+                 FROM requests WHERE status IN ('ok', 'error', 'cut')
+                 ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok(RecentOutcome {
+                    model: r.get(0)?,
+                    intent: r.get(1)?,
+                    status: r.get(2)?,
+                    ttft_ms: r.get(3)?,
+                    latency_ms: r.get(4)?,
+                    completion_tokens: r.get(5)?,
+                })
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>();
+        rows.map_err(|e| self.err(e))
+    }
+
+    /// Every rating with its request's model and intent: (model, intent, up).
+    pub fn ratings(&self) -> Result<Vec<(String, String, bool)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.requested_model, COALESCE(r.intent, 'general'), f.rating
+                 FROM feedback f JOIN requests r ON r.id = f.request_id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? > 0)))
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>();
+        rows.map_err(|e| self.err(e))
+    }
+
+    /// The model and intent of one request (to apply a rating to the router at once).
+    pub fn request_route(&self, id: i64) -> Result<Option<(String, String)>, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT requested_model, COALESCE(intent, 'general') FROM requests WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// One recent request for the performance averages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecentOutcome {
+    pub model: String,
+    pub intent: String,
+    pub status: String,
+    pub ttft_ms: Option<i64>,
+    pub latency_ms: Option<i64>,
+    pub completion_tokens: i64,
 }

@@ -1,7 +1,10 @@
 //! Prompt analysis: intent (with a confidence), complexity and context size.
 //!
-//! Keyword rules over the lower-cased prompt; pure and allocation-light.
+//! Intent comes from the learned linear model over hashed features (keyword families are
+//! among the features); a follow-up too short to stand alone keeps the thread's intent.
 
+use super::features::{KEYWORDS, features};
+use super::intent_model::IntentModel;
 use crate::task::{Complexity, Intent};
 
 /// What the router knows about a prompt.
@@ -11,121 +14,135 @@ pub struct Analysis {
     pub confidence: f64,
     pub complexity: Complexity,
     pub context_tokens: u64,
+    /// The intent was carried over from the previous turn.
+    pub follow_up: bool,
 }
 
-const RULES: &[(Intent, &[&str])] = &[
-    (
-        Intent::Debug,
-        &[
-            "error",
-            "panic",
-            "traceback",
-            "stack trace",
-            "exception",
-            "segfault",
-            "fails",
-            "failing",
-            "doesn't work",
-            "does not work",
-            "bug",
-            "crash",
-            "undefined is not",
-        ],
-    ),
-    (
-        Intent::Math,
-        &[
-            "prove",
-            "proof",
-            "integral",
-            "derivative",
-            "equation",
-            "complexity",
-            "big-o",
-            "o(n",
-            "probability",
-            "matrix",
-            "theorem",
-            "algorithm",
-            "sum of",
-        ],
-    ),
-    (
-        Intent::Reasoning,
-        &[
-            "design",
-            "architecture",
-            "architect",
-            "trade-off",
-            "tradeoff",
-            "scalab",
-            "microservice",
-            "distributed",
-            "system design",
-            "strategy",
-        ],
-    ),
-    (
-        Intent::Code,
-        &[
-            "write a",
-            "function",
-            "implement",
-            "refactor",
-            "code",
-            "script",
-            "class ",
-            "struct",
-            "unit test",
-            "program",
-            "snippet",
-            "method",
-            "```",
-        ],
-    ),
-    (
-        Intent::Explain,
-        &[
-            "explain",
-            "what is",
-            "what's",
-            "how does",
-            "why does",
-            "difference between",
-        ],
-    ),
+const FOLLOW_UP_STARTS: &[&str] = &[
+    "now ",
+    "also ",
+    "and ",
+    "make it",
+    "what about",
+    "same ",
+    "again",
+    "instead",
+    "then ",
+    "ok ",
+    "okay",
+    "but ",
+    "can you also",
+    "do the same",
+    "try ",
+    "shorter",
+    "faster",
 ];
 
-/// Classify a prompt; `history_tokens` is what earlier turns add to the request.
-pub fn analyze(prompt: &str, history_tokens: u64) -> Analysis {
-    let p = prompt.to_lowercase();
+/// Keyword-only intent, used when the model asset is missing.
+fn keyword_intent(p: &str) -> (Intent, f64) {
     let mut best = (Intent::General, 0usize);
     let mut total = 0usize;
-    for (intent, words) in RULES {
+    for (family, words) in KEYWORDS {
         let hits = words.iter().filter(|w| p.contains(*w)).count();
         total += hits;
         if hits > best.1 {
-            best = (*intent, hits);
+            best = (Intent::parse(family).unwrap_or(Intent::General), hits);
         }
     }
-    let confidence = if total == 0 {
-        0.5
+    if total == 0 {
+        (Intent::General, 0.5)
     } else {
-        (best.1 as f64 / total as f64).clamp(0.0, 1.0)
-    };
-    let prompt_tokens = (prompt.len() as u64).div_ceil(4);
+        (best.0, best.1 as f64 / total as f64)
+    }
+}
+
+/// Intent and confidence of one prompt, ignoring the conversation.
+pub fn classify(prompt: &str) -> (Intent, f64) {
+    match IntentModel::embedded() {
+        Some(m) => {
+            let p = m.predict(&features(prompt));
+            let (i, c) =
+                p.iter().enumerate().fold(
+                    (0, f32::MIN),
+                    |acc, (i, v)| if *v > acc.1 { (i, *v) } else { acc },
+                );
+            (Intent::ALL[i], f64::from(c))
+        }
+        None => keyword_intent(&prompt.to_lowercase()),
+    }
+}
+
+/// Classify a prompt in its conversation: `history_tokens` is what earlier turns add;
+/// `previous` is the intent of the last turn.
+pub fn analyze(prompt: &str, history_tokens: u64, previous: Option<Intent>) -> Analysis {
+    let (mut intent, mut confidence) = classify(prompt);
+    let lower = prompt.trim().to_lowercase();
     let words = prompt.split_whitespace().count();
-    let complexity = if prompt_tokens > 1500 || words > 300 {
+    let mut follow_up = false;
+    if let Some(prev) = previous {
+        let looks_like_follow_up =
+            words <= 12 && FOLLOW_UP_STARTS.iter().any(|s| lower.starts_with(s));
+        if looks_like_follow_up || (words <= 6 && confidence < 0.6) {
+            follow_up = intent != prev;
+            intent = prev;
+            confidence = confidence.max(0.6);
+        }
+    }
+    let prompt_tokens = (prompt.len() as u64).div_ceil(4);
+    let lines = prompt.lines().count();
+    let hard_words = [
+        "prove",
+        "design",
+        "architecture",
+        "distributed",
+        "optimi",
+        "trade-off",
+        "scale",
+    ];
+    let hard = hard_words.iter().filter(|w| lower.contains(*w)).count();
+    let complexity = if prompt_tokens > 1500 || words > 300 || hard >= 2 {
         Complexity::High
-    } else if words > 40 || p.contains("```") {
+    } else if words > 40 || lines > 6 || prompt.contains("```") || hard == 1 {
         Complexity::Medium
     } else {
         Complexity::Simple
     };
     Analysis {
-        intent: best.0,
+        intent,
         confidence,
         complexity,
         context_tokens: prompt_tokens + history_tokens,
+        follow_up,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follow_ups_keep_the_threads_intent() {
+        let a = analyze("now make it faster", 500, Some(Intent::Code));
+        assert_eq!(a.intent, Intent::Code);
+        let b = analyze("also add tests for the edge cases", 500, Some(Intent::Code));
+        assert_eq!(b.intent, Intent::Code);
+        // A full new question is classified on its own.
+        let c = analyze(
+            "prove that the sum of the first n odd numbers equals n squared",
+            500,
+            Some(Intent::Code),
+        );
+        assert_eq!(c.intent, Intent::Math);
+    }
+
+    #[test]
+    fn complexity_grows_with_size_and_difficulty() {
+        assert_eq!(analyze("hi", 0, None).complexity, Complexity::Simple);
+        assert_eq!(
+            analyze("design a distributed queue", 0, None).complexity,
+            Complexity::High
+        );
+        let long = "word ".repeat(400);
+        assert_eq!(analyze(&long, 0, None).complexity, Complexity::High);
     }
 }

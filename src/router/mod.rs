@@ -1,18 +1,24 @@
-//! The router: classify a prompt, pick a model, explain why.
+//! The router: classify a prompt, score the candidates, pick one, explain why.
 //!
-//! Pure and synchronous: no IO, no clock. Must not import `provider`, `ledger`, `tui`,
-//! `ratatui`, `crossterm` or `syntect`; callers pass in the catalog and plain numbers.
-//!
-//! This is the first slice: keyword intent rules and the catalog's strength priors. The
-//! scored router (cost, latency, availability, budget, learning) builds on these types.
+//! Pure and synchronous: no IO, no clock (the caller passes the time). Must not import
+//! `provider`, `ledger`, `tui`, `ratatui`, `crossterm` or `syntect`; the session passes the
+//! catalog, the budget as plain numbers, and what was learned ([`Signals`], [`Breakers`]).
 
+pub mod breaker;
 mod classify;
+pub mod features;
+pub mod intent_model;
+pub mod learning;
+mod score;
 
 use serde::Serialize;
 
-pub use classify::{Analysis, analyze};
+pub use breaker::{Availability, Breakers};
+pub use classify::{Analysis, analyze, classify};
+pub use learning::{Outcome, Signals};
+pub use score::Components;
 
-use crate::budget::{MIN_OUTPUT_TOKENS, Pressure, Prices, worst_case};
+use crate::budget::{MIN_OUTPUT_TOKENS, Pressure, Prices, Refusal, worst_case};
 use crate::catalog::{Catalog, ModelSpec};
 use crate::money::Usd;
 use crate::task::{Complexity, Intent};
@@ -43,6 +49,7 @@ impl RoutedBy {
 pub struct Candidate {
     pub model: String,
     pub score: f64,
+    pub components: Components,
     /// `None`, or why the model could not be chosen.
     pub excluded: Option<String>,
 }
@@ -57,11 +64,16 @@ pub struct Decision {
     pub complexity: Complexity,
     pub context_tokens: u64,
     pub routed_by: RoutedBy,
-    /// What automatic routing would have chosen (differs when overridden).
+    /// What automatic routing would have chosen (differs when overridden or pinned).
     pub auto_choice: String,
     #[serde(rename = "estimated_cost_usd")]
     pub estimated_cost: Usd,
+    /// 0 = cheapest that fits … 10 = best regardless of cost.
+    pub preference: u8,
+    /// Learning (ratings, outcomes) changed the automatic choice.
+    pub learned: bool,
     pub reason: String,
+    /// Ranked, best first; excluded candidates last.
     pub candidates: Vec<Candidate>,
     /// Oldest history messages left out to fit the chosen model's context window.
     pub history_trimmed: usize,
@@ -75,16 +87,7 @@ pub enum RouteError {
     NothingFits { tokens: u64, reasons: String },
     /// Every model that could take the prompt costs more than what is left.
     #[error("{0}")]
-    Budget(crate::budget::Refusal),
-}
-
-/// Expected answer length by complexity, for cost estimates.
-pub fn expected_completion_tokens(c: Complexity) -> u64 {
-    match c {
-        Complexity::Simple => 250,
-        Complexity::Medium => 700,
-        Complexity::High => 1500,
-    }
+    Budget(Refusal),
 }
 
 /// The budget as the router sees it: plain numbers, no ledger.
@@ -97,6 +100,10 @@ pub struct BudgetView<'a> {
     pub fraction_used: f64,
     /// The only model chosen automatically from 95 % of the daily limit.
     pub emergency_model: &'a str,
+    /// The daily limit (for budget-share use).
+    pub daily_limit: Usd,
+    /// Today's spend per model (for budget-share use).
+    pub model_spend: &'a [(String, Usd)],
 }
 
 impl BudgetView<'_> {
@@ -107,6 +114,8 @@ impl BudgetView<'_> {
             remaining: Usd::from_nanos(i64::MAX),
             fraction_used: 0.0,
             emergency_model: "google/gemini-2.5-flash",
+            daily_limit: Usd::from_dollars(3.33),
+            model_spend: &[],
         }
     }
 }
@@ -121,98 +130,132 @@ pub enum UserChoice<'a> {
     Pinned(&'a str),
 }
 
-/// Route a prompt.
-pub fn decide(
-    catalog: &Catalog,
-    prompt: &str,
-    history_tokens: u64,
-    choice: UserChoice<'_>,
-    budget: BudgetView<'_>,
-) -> Result<Decision, RouteError> {
-    let analysis = analyze(prompt, history_tokens);
-    let completion = expected_completion_tokens(analysis.complexity);
-    let mut candidates: Vec<(Candidate, &ModelSpec)> = catalog
-        .models()
+/// Everything one decision depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteRequest<'a> {
+    pub prompt: &'a str,
+    pub history_tokens: u64,
+    pub previous_intent: Option<Intent>,
+    pub choice: UserChoice<'a>,
+    pub budget: BudgetView<'a>,
+    pub preference: u8,
+    pub signals: &'a Signals,
+    pub breakers: &'a Breakers,
+    pub now_ms: i64,
+}
+
+impl<'a> RouteRequest<'a> {
+    /// A request with no history, budget pressure, learning or outages.
+    pub fn simple(prompt: &'a str, signals: &'a Signals, breakers: &'a Breakers) -> Self {
+        Self {
+            prompt,
+            history_tokens: 0,
+            previous_intent: None,
+            choice: UserChoice::None,
+            budget: BudgetView::unlimited(),
+            preference: 5,
+            signals,
+            breakers,
+            now_ms: 0,
+        }
+    }
+}
+
+/// Expected answer length by complexity, for cost estimates.
+pub fn expected_completion_tokens(c: Complexity) -> u64 {
+    match c {
+        Complexity::Simple => 250,
+        Complexity::Medium => 700,
+        Complexity::High => 1500,
+    }
+}
+
+fn prices(m: &ModelSpec) -> Prices {
+    Prices {
+        prompt: m.prompt_price,
+        completion: m.completion_price,
+    }
+}
+
+/// Why a model cannot be chosen, if it cannot.
+fn exclusion(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> Option<String> {
+    let completion = expected_completion_tokens(a.complexity);
+    let cheapest = worst_case(prices(m), a.context_tokens, MIN_OUTPUT_TOKENS);
+    if !m.listed {
+        return Some("no longer listed by OpenRouter".to_string());
+    }
+    if m.context_length < a.context_tokens + completion {
+        return Some(format!(
+            "context window {} < {} tokens needed",
+            m.context_length,
+            a.context_tokens + completion
+        ));
+    }
+    if let Availability::Open { until_ms, failures } = req.breakers.availability(&m.id, req.now_ms)
+    {
+        return Some(format!(
+            "circuit open after {failures} failures (retry in {} s)",
+            ((until_ms - req.now_ms).max(0) + 999) / 1000
+        ));
+    }
+    if cheapest > req.budget.remaining {
+        return Some(format!(
+            "cannot be afforded: needs at least {cheapest}, {} left today",
+            req.budget.remaining
+        ));
+    }
+    if req.budget.pressure >= Pressure::Critical && m.id != req.budget.emergency_model {
+        return Some(format!(
+            "{:.0}% of today's budget used: only the emergency model is chosen",
+            req.budget.fraction_used * 100.0
+        ));
+    }
+    None
+}
+
+/// Route a prompt: analyse, score every candidate, choose, explain.
+pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, RouteError> {
+    let a = analyze(req.prompt, req.history_tokens, req.previous_intent);
+    let completion = expected_completion_tokens(a.complexity);
+    let models = catalog.models();
+    let scored = score::score_all(models, &a, completion, req);
+    let prior_scored = score::score_prior(models, &a, completion, req);
+    let mut candidates: Vec<(Candidate, &ModelSpec, f64)> = models
         .iter()
-        .map(|m| {
-            let prices = Prices {
-                prompt: m.prompt_price,
-                completion: m.completion_price,
-            };
-            let cheapest = worst_case(prices, analysis.context_tokens, MIN_OUTPUT_TOKENS);
-            let excluded = if !m.listed {
-                Some("no longer listed by OpenRouter".to_string())
-            } else if m.context_length < analysis.context_tokens + completion {
-                Some(format!(
-                    "context window {} < {} tokens needed",
-                    m.context_length,
-                    analysis.context_tokens + completion
-                ))
-            } else if cheapest > budget.remaining {
-                Some(format!(
-                    "cannot be afforded: needs at least {cheapest}, {} left today",
-                    budget.remaining
-                ))
-            } else if budget.pressure >= Pressure::Critical && m.id != budget.emergency_model {
-                Some(format!(
-                    "{:.0}% of today's budget used: only the emergency model is chosen",
-                    budget.fraction_used * 100.0
-                ))
-            } else {
-                None
-            };
-            let score = m.strengths.get(analysis.intent);
+        .zip(scored)
+        .zip(prior_scored)
+        .map(|((m, (score, components)), prior)| {
             (
                 Candidate {
                     model: m.id.clone(),
                     score,
-                    excluded,
+                    components,
+                    excluded: exclusion(m, &a, req),
                 },
                 m,
+                prior,
             )
         })
         .collect();
-    // Highest score first; catalog order breaks ties (deterministic).
-    candidates.sort_by(|a, b| {
-        (a.0.excluded.is_some())
-            .cmp(&b.0.excluded.is_some())
-            .then(b.0.score.total_cmp(&a.0.score))
+    // Highest score first; catalog order breaks ties (deterministic); excluded last.
+    candidates.sort_by(|x, y| {
+        (x.0.excluded.is_some())
+            .cmp(&y.0.excluded.is_some())
+            .then(y.0.score.total_cmp(&x.0.score))
     });
     let best = candidates
         .iter()
-        .find(|(c, _)| c.excluded.is_none())
-        .map(|(c, m)| (c.clone(), *m));
-    let nothing_fits = || {
-        // When money is the only reason, say so (with the way out) rather than list models.
-        let cheapest = candidates
-            .iter()
-            .filter(|(_, m)| m.listed && m.context_length >= analysis.context_tokens + completion)
-            .map(|(_, m)| {
-                let prices = Prices {
-                    prompt: m.prompt_price,
-                    completion: m.completion_price,
-                };
-                worst_case(prices, analysis.context_tokens, MIN_OUTPUT_TOKENS)
-            })
-            .min();
-        match cheapest {
-            Some(needed) if needed > budget.remaining => {
-                RouteError::Budget(crate::budget::Refusal::TooExpensive {
-                    needed,
-                    left: budget.remaining,
-                })
-            }
-            _ => RouteError::NothingFits {
-                tokens: analysis.context_tokens,
-                reasons: candidates
-                    .iter()
-                    .filter_map(|(c, m)| c.excluded.as_ref().map(|e| format!("{}: {e}", m.name)))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            },
-        }
-    };
-    let forced = match choice {
+        .find(|(c, _, _)| c.excluded.is_none())
+        .map(|(c, m, _)| (c.clone(), *m));
+    let prior_best = candidates
+        .iter()
+        .filter(|(c, _, _)| c.excluded.is_none())
+        .max_by(|x, y| {
+            x.2.total_cmp(&y.2)
+                .then(y.0.model.cmp(&x.0.model).reverse())
+        })
+        .map(|(_, m, _)| *m);
+    let forced = match req.choice {
         UserChoice::Override(f) | UserChoice::Pinned(f) => Some(
             catalog
                 .find(f)
@@ -220,227 +263,123 @@ pub fn decide(
         ),
         UserChoice::None => None,
     };
-    let (chosen, routed_by) = match (choice, forced, &best) {
+    let (chosen, routed_by) = match (req.choice, forced, &best) {
         (UserChoice::Override(_), Some(m), _) => (m, RoutedBy::Override),
         (UserChoice::Pinned(_), Some(m), _) => (m, RoutedBy::Pinned),
         (_, _, Some(b)) => (b.1, RoutedBy::Auto),
-        _ => return Err(nothing_fits()),
+        _ => return Err(nothing_fits(&candidates, &a, completion, req)),
     };
     // A model the user chose is still bound by the budget.
     if forced.is_some() {
-        let prices = Prices {
-            prompt: chosen.prompt_price,
-            completion: chosen.completion_price,
-        };
-        let needed = worst_case(prices, analysis.context_tokens, MIN_OUTPUT_TOKENS);
-        if needed > budget.remaining {
-            return Err(RouteError::Budget(crate::budget::Refusal::TooExpensive {
+        let needed = worst_case(prices(chosen), a.context_tokens, MIN_OUTPUT_TOKENS);
+        if needed > req.budget.remaining {
+            return Err(RouteError::Budget(Refusal::TooExpensive {
                 needed,
-                left: budget.remaining,
+                left: req.budget.remaining,
             }));
         }
     }
-    let would_pick = best.as_ref().map_or("none", |b| b.1.name.as_str());
-    let used = format!(
-        " · {:.0}% of today's budget used",
-        (budget.fraction_used * 100.0).min(999.0)
+    let learned = matches!((&best, prior_best), (Some(b), Some(p)) if b.1.id != p.id);
+    let estimated_cost = chosen.cost(a.context_tokens, completion);
+    let reason = reason(
+        &a,
+        chosen,
+        routed_by,
+        &best,
+        prior_best,
+        learned,
+        estimated_cost,
+        req,
     );
-    let estimated_cost = chosen.cost(analysis.context_tokens, completion);
+    Ok(Decision {
+        model: chosen.id.clone(),
+        model_name: chosen.name.clone(),
+        intent: a.intent,
+        confidence: a.confidence,
+        complexity: a.complexity,
+        context_tokens: a.context_tokens,
+        routed_by,
+        auto_choice: best.as_ref().map_or(String::new(), |b| b.1.id.clone()),
+        estimated_cost,
+        preference: req.preference,
+        learned,
+        reason,
+        candidates: candidates.into_iter().map(|(c, _, _)| c).collect(),
+        history_trimmed: 0,
+    })
+}
+
+fn nothing_fits(
+    candidates: &[(Candidate, &ModelSpec, f64)],
+    a: &Analysis,
+    completion: u64,
+    req: &RouteRequest<'_>,
+) -> RouteError {
+    // When money is the only reason, say so (with the way out) rather than list models.
+    let cheapest = candidates
+        .iter()
+        .filter(|(_, m, _)| m.listed && m.context_length >= a.context_tokens + completion)
+        .map(|(_, m, _)| worst_case(prices(m), a.context_tokens, MIN_OUTPUT_TOKENS))
+        .min();
+    match cheapest {
+        Some(needed) if needed > req.budget.remaining => {
+            RouteError::Budget(Refusal::TooExpensive {
+                needed,
+                left: req.budget.remaining,
+            })
+        }
+        _ => RouteError::NothingFits {
+            tokens: a.context_tokens,
+            reasons: candidates
+                .iter()
+                .filter_map(|(c, m, _)| c.excluded.as_ref().map(|e| format!("{}: {e}", m.name)))
+                .collect::<Vec<_>>()
+                .join("; "),
+        },
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn reason(
+    a: &Analysis,
+    chosen: &ModelSpec,
+    routed_by: RoutedBy,
+    best: &Option<(Candidate, &ModelSpec)>,
+    prior_best: Option<&ModelSpec>,
+    learned: bool,
+    est: Usd,
+    req: &RouteRequest<'_>,
+) -> String {
     let via = chosen
         .substitute
         .as_ref()
         .map(|s| format!(" (via {s}: {} is no longer listed)", chosen.id))
         .unwrap_or_default();
-    let reason = match routed_by {
-        RoutedBy::Auto => format!(
-            "{} · {} · {}{via}: best fit for {} ({:.2}) · est {estimated_cost}{used}",
-            analysis.intent,
-            analysis.complexity,
-            chosen.name,
-            analysis.intent,
-            best.as_ref().map_or(0.0, |b| b.0.score)
-        ),
-        RoutedBy::Pinned => format!(
-            "{} · {} · {}{via}: pinned by you (router would pick {would_pick}) · est {estimated_cost}{used}",
-            analysis.intent, analysis.complexity, chosen.name
-        ),
-        _ => format!(
-            "{} · {} · {}{via}: chosen by you (router would pick {would_pick}) · est {estimated_cost}{used}",
-            analysis.intent, analysis.complexity, chosen.name
-        ),
+    let would_pick = best.as_ref().map_or("none", |b| b.1.name.as_str());
+    let why = match routed_by {
+        RoutedBy::Auto => {
+            let fit = best.as_ref().map_or(0.0, |b| b.0.components.fit);
+            let mut s = format!("best fit for {} ({fit:.2})", a.intent);
+            if a.follow_up {
+                s.push_str(", follow-up");
+            }
+            if learned && let Some(p) = prior_best {
+                s.push_str(&format!(", learned: preferred over {}", p.name));
+            }
+            s
+        }
+        RoutedBy::Pinned => format!("pinned by you (router would pick {would_pick})"),
+        _ => format!("chosen by you (router would pick {would_pick})"),
     };
-    Ok(Decision {
-        model: chosen.id.clone(),
-        model_name: chosen.name.clone(),
-        intent: analysis.intent,
-        confidence: analysis.confidence,
-        complexity: analysis.complexity,
-        context_tokens: analysis.context_tokens,
-        routed_by,
-        auto_choice: best.as_ref().map_or(String::new(), |b| b.1.id.clone()),
-        estimated_cost,
-        reason,
-        candidates: candidates.into_iter().map(|(c, _)| c).collect(),
-        history_trimmed: 0,
-    })
+    format!(
+        "{} · {} · {}{via}: {why} · est {est} · {:.0}% of today's budget used · pref {}/10",
+        a.intent,
+        a.complexity,
+        chosen.name,
+        (req.budget.fraction_used * 100.0).min(999.0),
+        req.preference
+    )
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn catalog() -> Catalog {
-        Catalog::builtin().unwrap()
-    }
-
-    #[test]
-    fn routes_by_intent_to_the_role_model() {
-        let c = catalog();
-        let d = decide(
-            &c,
-            "write a rust function that adds two numbers",
-            0,
-            UserChoice::None,
-            BudgetView::unlimited(),
-        )
-        .unwrap();
-        assert_eq!(d.intent, Intent::Code);
-        assert_eq!(d.model, "anthropic/claude-sonnet-4");
-        assert_eq!(d.routed_by, RoutedBy::Auto);
-        assert!(
-            d.reason
-                .starts_with("code · simple · claude-sonnet-4: best fit for code (0.95)")
-        );
-        let d = decide(
-            &c,
-            "prove that the sum of the first n odd numbers is n^2",
-            0,
-            UserChoice::None,
-            BudgetView::unlimited(),
-        )
-        .unwrap();
-        assert_eq!(d.model, "openai/o3");
-        let d = decide(
-            &c,
-            "design the architecture of a distributed job scheduler",
-            0,
-            UserChoice::None,
-            BudgetView::unlimited(),
-        )
-        .unwrap();
-        assert_eq!(d.model, "x-ai/grok-4");
-    }
-
-    #[test]
-    fn override_is_recorded_with_the_auto_choice() {
-        let c = catalog();
-        let d = decide(
-            &c,
-            "write a python script",
-            0,
-            UserChoice::Override("kimi-k2"),
-            BudgetView::unlimited(),
-        )
-        .unwrap();
-        assert_eq!(d.model, "moonshotai/kimi-k2");
-        assert_eq!(d.routed_by, RoutedBy::Override);
-        assert_eq!(d.auto_choice, "anthropic/claude-sonnet-4");
-        assert!(matches!(
-            decide(
-                &c,
-                "x",
-                0,
-                UserChoice::Override("nope"),
-                BudgetView::unlimited()
-            ),
-            Err(RouteError::UnknownModel(_))
-        ));
-    }
-
-    #[test]
-    fn budget_pressure_excludes_with_reasons() {
-        let c = catalog();
-        let critical = BudgetView {
-            pressure: Pressure::Critical,
-            remaining: Usd::from_dollars(0.1),
-            fraction_used: 0.96,
-            emergency_model: "google/gemini-2.5-flash",
-        };
-        let d = decide(&c, "write a rust function", 0, UserChoice::None, critical).unwrap();
-        assert_eq!(d.model, "google/gemini-2.5-flash");
-        assert!(
-            d.reason.ends_with("96% of today's budget used"),
-            "{}",
-            d.reason
-        );
-        let claude = d
-            .candidates
-            .iter()
-            .find(|x| x.model == "anthropic/claude-sonnet-4")
-            .unwrap();
-        assert_eq!(
-            claude.excluded.as_deref(),
-            Some("96% of today's budget used: only the emergency model is chosen")
-        );
-        let poor = BudgetView {
-            pressure: Pressure::Normal,
-            remaining: Usd::from_dollars(0.0003),
-            fraction_used: 0.4,
-            emergency_model: "google/gemini-2.5-flash",
-        };
-        let d = decide(&c, "write a rust function", 0, UserChoice::None, poor).unwrap();
-        let grok = d
-            .candidates
-            .iter()
-            .find(|x| x.model == "x-ai/grok-4")
-            .unwrap();
-        assert!(
-            grok.excluded
-                .as_deref()
-                .unwrap()
-                .starts_with("cannot be afforded")
-        );
-        // A pin still wins, and says what the router would have picked.
-        let d = decide(
-            &c,
-            "write a rust function",
-            0,
-            UserChoice::Pinned("o3"),
-            BudgetView::unlimited(),
-        )
-        .unwrap();
-        assert_eq!(
-            (d.model.as_str(), d.routed_by),
-            ("openai/o3", RoutedBy::Pinned)
-        );
-        assert!(
-            d.reason
-                .contains("pinned by you (router would pick claude-sonnet-4)")
-        );
-    }
-
-    #[test]
-    fn too_small_context_windows_are_excluded_with_a_reason() {
-        let c = catalog();
-        let d = decide(
-            &c,
-            "write code",
-            150_000,
-            UserChoice::None,
-            BudgetView::unlimited(),
-        )
-        .unwrap();
-        let kimi = d
-            .candidates
-            .iter()
-            .find(|x| x.model == "moonshotai/kimi-k2")
-            .unwrap();
-        assert!(
-            kimi.excluded
-                .as_deref()
-                .unwrap()
-                .starts_with("context window 131072")
-        );
-        assert_ne!(d.model, "moonshotai/kimi-k2");
-    }
-}
+mod tests;

@@ -73,6 +73,8 @@ pub struct App {
     pub running: Option<(TurnId, Instant)>,
     pub first_token_at: Option<Instant>,
     pub dirty: bool,
+    /// Quality ↔ cost preference shown in the status bar.
+    pub preference: u8,
 }
 
 impl App {
@@ -97,6 +99,7 @@ impl App {
             running: None,
             first_token_at: None,
             dirty: true,
+            preference: 5,
         };
         if demo {
             app.cells.push(Cell::notice(
@@ -484,6 +487,16 @@ impl App {
                     self.notice("/budget <USD> sets today's limit, e.g. /budget 5", false);
                 }
             },
+            "pref" => match arg.parse::<u8>() {
+                Ok(v) if v <= 10 => {
+                    self.preference = v;
+                    return vec![Command::Core(Op::SetPreference(v))];
+                }
+                _ => self.notice(
+                    "/pref <0-10>: 0 = cheapest that fits … 10 = best regardless of cost",
+                    true,
+                ),
+            },
             "stats" => {
                 self.sidebar = true;
                 let text = self.stats_text();
@@ -661,7 +674,7 @@ impl App {
 
     pub fn mode_label(&self) -> String {
         match &self.mode {
-            Mode::Auto => "AUTO".into(),
+            Mode::Auto => format!("AUTO pref {}", self.preference),
             Mode::Pinned(m) => format!("PINNED {}", self.name_of(m)),
             Mode::Next(m) => format!("NEXT {}", self.name_of(m)),
         }

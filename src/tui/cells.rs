@@ -161,14 +161,28 @@ impl Answer {
                         theme.muted,
                     ));
                     lines.push(Line::styled(
-                        format!("  {:<28} {:>6}  {}", "candidate", "score", "excluded"),
+                        format!(
+                            "  {:<26} {:>6} {:>5} {:>9} {:>6} {:>5}  {}",
+                            "candidate", "score", "fit", "est cost", "ttft", "ok", "excluded"
+                        ),
                         theme.muted.add_modifier(Modifier::UNDERLINED),
                     ));
                     for c in &d.candidates {
                         let mark = if c.model == d.model { "▶" } else { " " };
+                        let k = &c.components;
                         lines.push(Line::from(vec![
-                            Span::styled(format!(" {mark}{:<28}", c.model), theme.text),
+                            Span::styled(format!(" {mark}{:<26}", c.model), theme.text),
                             Span::styled(format!(" {:>6.2}", c.score), theme.accent),
+                            Span::styled(
+                                format!(
+                                    " {:>5.2} {:>9} {:>5.1}s {:>4.0}%",
+                                    k.fit,
+                                    crate::money::Usd::from_dollars(k.cost_usd).to_string(),
+                                    k.latency_ms / 1000.0,
+                                    k.success * 100.0
+                                ),
+                                theme.muted,
+                            ),
                             Span::styled(
                                 format!("  {}", c.excluded.as_deref().unwrap_or("")),
                                 theme.warn,

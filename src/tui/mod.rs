@@ -50,7 +50,9 @@ pub fn build_app(config: &Config, session: &Session) -> Result<App, TuiError> {
         .iter()
         .map(|m| (m.id.clone(), m.name.clone()))
         .collect();
-    Ok(App::new(theme, keymap, session.backend.demo, models))
+    let mut app = App::new(theme, keymap, session.backend.demo, models);
+    app.preference = session.preference;
+    Ok(app)
 }
 
 fn restore_terminal() {

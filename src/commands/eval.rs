@@ -1,0 +1,169 @@
+//! `codeforge eval`: intent accuracy, training the shipped intent model, routing replay.
+
+use super::{CommandError, Output};
+use crate::cli::{EvalAction, EvalArgs};
+use crate::eval::{self, data, replay};
+use crate::router::features::features;
+
+fn usage(e: String) -> CommandError {
+    CommandError::Usage(e)
+}
+
+pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
+    match &args.action {
+        EvalAction::Intents {
+            data: dir,
+            file,
+            all,
+            errors,
+            json,
+        } => {
+            let items = if file.is_empty() {
+                eval::load_all(dir).map_err(usage)?
+            } else {
+                let mut v = Vec::new();
+                for f in file {
+                    v.extend(data::jsonl(f).map_err(usage)?);
+                }
+                v
+            };
+            let items: Vec<_> = items.into_iter().filter(|i| *all || i.is_test()).collect();
+            let reports = eval::evaluate(&items);
+            if *json {
+                out.line(&serde_json::to_string(&reports).map_err(|e| usage(e.to_string()))?);
+                return Ok(());
+            }
+            out.line(&format!(
+                "intent classification on the {} split ({} prompts)",
+                if *all { "whole" } else { "frozen test" },
+                items.len()
+            ));
+            for (source, r) in &reports {
+                out.line(&format!("\n[{source}] {r}"));
+            }
+            if let Some(src) = errors {
+                out.line(&format!("\nmisclassified in {src}:"));
+                for it in items.iter().filter(|i| &i.source == src) {
+                    let (pred, conf) = crate::router::classify(&it.prompt);
+                    if pred != it.intent {
+                        let head: String = it.prompt.chars().take(110).collect();
+                        out.line(&format!(
+                            "  {} → {} ({conf:.2}): {}",
+                            it.intent,
+                            pred,
+                            crate::sanitize::for_terminal(&head).replace('\n', " ")
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        }
+        EvalAction::Train {
+            data: dir,
+            out: path,
+        } => {
+            let items = eval::load_all(dir).map_err(usage)?;
+            let model = eval::train_model(&items);
+            let test: Vec<_> = items.iter().filter(|i| i.is_test()).cloned().collect();
+            let reports = eval::evaluate_with(&test, |p| {
+                let probs = model.predict(&features(p));
+                let best = (0..6).fold(0, |b, i| if probs[i] > probs[b] { i } else { b });
+                crate::task::Intent::ALL[best]
+            });
+            std::fs::write(path, model.to_bytes())
+                .map_err(|e| CommandError::Io(format!("cannot write {}: {e}", path.display())))?;
+            out.line(&format!(
+                "trained on {} prompts, wrote {} ({} bytes)",
+                items.len() - test.len(),
+                path.display(),
+                model.to_bytes().len()
+            ));
+            for k in ["all", "all-public", "arena-hard", "authored"] {
+                if let Some(r) = reports.get(k) {
+                    out.line(&format!(
+                        "test [{k}] accuracy {:.3} macro-F1 {:.3} (n {})",
+                        r.accuracy, r.macro_f1, r.n
+                    ));
+                }
+            }
+            Ok(())
+        }
+        EvalAction::Replay {
+            file,
+            routerbench,
+            reference,
+            json,
+        } => {
+            let (rows, models) = match (file, routerbench) {
+                (Some(f), _) => {
+                    let rows = replay::read_jsonl(f).map_err(usage)?;
+                    let mut models: Vec<String> =
+                        rows.iter().flat_map(|r| r.models.keys().cloned()).collect();
+                    models.sort();
+                    models.dedup();
+                    (rows, models)
+                }
+                (None, Some(p)) => replay::from_routerbench(p).map_err(usage)?,
+                (None, None) => {
+                    return Err(usage(
+                        "give --file F.jsonl or --routerbench F.csv.gz".into(),
+                    ));
+                }
+            };
+            if rows.is_empty() {
+                return Err(usage("no rows to replay".into()));
+            }
+            let report = replay::run(&rows, &models, reference);
+            if *json {
+                out.line(&serde_json::to_string(&report).map_err(|e| usage(e.to_string()))?);
+                return Ok(());
+            }
+            out.line(&format!(
+                "routing replay: {} train, {} test prompts",
+                report.train, report.test
+            ));
+            out.line("\nsingle models (test quality, cost):");
+            for (m, q, c) in &report.single {
+                out.line(&format!("  {m:<40} {q:.3}  ${c:.2}"));
+            }
+            out.line(&format!(
+                "  {:<40} {:.3}  ${:.2}",
+                "oracle (cheapest correct)", report.oracle.0, report.oracle.1
+            ));
+            out.line("\nknob   intent-only (q, $)   learned (q, $)");
+            for (a, b) in report.intent_only.iter().zip(&report.learned) {
+                out.line(&format!(
+                    "{:>5.2}  {:.3}  ${:>6.2}      {:.3}  ${:>6.2}",
+                    a.knob, a.quality, a.cost_usd, b.quality, b.cost_usd
+                ));
+            }
+            let show = |label: &str, p: &Option<replay::Point>| match p {
+                Some(p) => format!(
+                    "{label}: quality {:.3} at ${:.2} (knob {})",
+                    p.quality, p.cost_usd, p.knob
+                ),
+                None => format!("{label}: no point under that cost"),
+            };
+            out.line(&format!(
+                "\n{}",
+                show(
+                    &format!("best at <= 25% of {}'s cost", report.reference_model),
+                    &report.at_25pct
+                )
+            ));
+            out.line(&show(
+                &format!("best at <= 10% of {}'s cost", report.reference_model),
+                &report.at_10pct,
+            ));
+            out.line("\nlearning curve (per-task policy from N rated outcomes, knob 0.2):");
+            for (n, q, c) in &report.learning_curve {
+                out.line(&format!("  {n:>5} events: quality {q:.3} at ${c:.2}"));
+            }
+            out.line(&format!(
+                "  best fixed per-task policy (hindsight): quality {:.3} at ${:.2}",
+                report.best_fixed_policy.0, report.best_fixed_policy.1
+            ));
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! Routing replay: per-prompt × per-model quality and cost (RouterBench style). A train
+//! part is fed to a router as feedback; the rest measures quality and cost against every
+//! single model, the per-prompt oracle and an intent-only router, over the cost knob.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::router::features::{BUCKETS, features, stable_hash};
+
+/// One prompt with every model's outcome.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplayRow {
+    pub id: String,
+    pub prompt: String,
+    /// The source's task label (RouterBench: the dataset).
+    pub intent: String,
+    pub models: BTreeMap<String, ModelResult>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct ModelResult {
+    pub score: f64,
+    pub cost_usd: f64,
+}
+
+impl ReplayRow {
+    pub fn is_test(&self) -> bool {
+        stable_hash(&self.id) % 10 < 3
+    }
+}
+
+/// Read `{id, prompt, intent, models: {id: {score, cost_usd}}}` per line.
+pub fn read_jsonl(path: &Path) -> Result<Vec<ReplayRow>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// Convert the RouterBench subset CSV (gz) into replay rows; the RouterDC split is kept in
+/// the id so the same prompts stay in test. Rows with a missing model value are skipped.
+pub fn from_routerbench(path: &Path) -> Result<(Vec<ReplayRow>, Vec<String>), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let headers: Vec<String> = rdr
+        .headers()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let col = |n: &str| {
+        headers
+            .iter()
+            .position(|h| h == n)
+            .ok_or(format!("no column {n}"))
+    };
+    let (id_c, eval_c, split_c, prompt_c) = (
+        col("sample_id")?,
+        col("eval_name")?,
+        col("routerdc_split")?,
+        col("prompt")?,
+    );
+    let models: Vec<String> = headers
+        .iter()
+        .filter_map(|h| h.strip_suffix("|score").map(str::to_string))
+        .collect();
+    let mut rows = Vec::new();
+    'rows: for r in rdr.records() {
+        let r = r.map_err(|e| e.to_string())?;
+        let mut results = BTreeMap::new();
+        for m in &models {
+            let score = r
+                .get(col(&format!("{m}|score"))?)
+                .and_then(|v| v.parse::<f64>().ok());
+            let cost = r
+                .get(col(&format!("{m}|total_cost"))?)
+                .and_then(|v| v.parse::<f64>().ok());
+            match (score, cost) {
+                (Some(score), Some(cost_usd)) => {
+                    results.insert(m.clone(), ModelResult { score, cost_usd });
+                }
+                _ => continue 'rows,
+            }
+        }
+        let split = r.get(split_c).unwrap_or("train");
+        rows.push(ReplayRow {
+            // The split is encoded so `is_test` can follow RouterDC's split exactly.
+            id: format!("{}:{}", split, r.get(id_c).unwrap_or("")),
+            prompt: r.get(prompt_c).unwrap_or("").to_string(),
+            intent: r.get(eval_c).unwrap_or("").to_string(),
+            models: results,
+        });
+    }
+    Ok((rows, models))
+}
+
+/// Train/test split: RouterDC's when the id carries it, else the frozen hash split.
+pub fn split(rows: &[ReplayRow]) -> (Vec<&ReplayRow>, Vec<&ReplayRow>) {
+    let test = |r: &ReplayRow| {
+        if let Some(s) =
+            r.id.split(':')
+                .next()
+                .filter(|s| *s == "train" || *s == "test")
+        {
+            s == "test"
+        } else {
+            r.is_test()
+        }
+    };
+    let (mut tr, mut te) = (Vec::new(), Vec::new());
+    for r in rows {
+        if test(r) { te.push(r) } else { tr.push(r) }
+    }
+    (tr, te)
+}
+
+/// A (cost, quality) point on the test set.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Point {
+    pub knob: f64,
+    pub quality: f64,
+    pub cost_usd: f64,
+}
+
+fn evaluate(test: &[&ReplayRow], choose: impl Fn(&ReplayRow) -> String) -> (f64, f64) {
+    let (mut q, mut c) = (0.0, 0.0);
+    for r in test {
+        let m = choose(r);
+        if let Some(res) = r.models.get(&m) {
+            q += res.score;
+            c += res.cost_usd;
+        }
+    }
+    (q / test.len().max(1) as f64, c)
+}
+
+/// Per-model success predictor: logistic regression over prompt features (+ task label),
+/// trained on the feedback events.
+pub struct LearnedRouter {
+    models: Vec<String>,
+    weights: Vec<Vec<f32>>,
+    bias: Vec<f32>,
+    mean_cost: Vec<f64>,
+}
+
+fn feats(r: &ReplayRow) -> Vec<(u32, f32)> {
+    let mut f = features(&r.prompt);
+    let label = stable_hash(&format!("task:{}", r.intent)) as usize & (BUCKETS - 1);
+    f.push((label as u32, 1.0));
+    f
+}
+
+impl LearnedRouter {
+    pub fn train(models: &[String], train: &[&ReplayRow], epochs: usize) -> Self {
+        let n = models.len();
+        let mut weights = vec![vec![0f32; BUCKETS]; n];
+        let mut bias = vec![0f32; n];
+        let cached: Vec<Vec<(u32, f32)>> = train.iter().map(|r| feats(r)).collect();
+        for epoch in 0..epochs {
+            let lr = 0.5 / (1.0 + epoch as f32);
+            for (r, f) in train.iter().zip(&cached) {
+                for (k, m) in models.iter().enumerate() {
+                    let Some(res) = r.models.get(m) else { continue };
+                    let z = bias[k]
+                        + f.iter()
+                            .map(|(b, v)| weights[k][*b as usize] * v)
+                            .sum::<f32>();
+                    let p = 1.0 / (1.0 + (-z).exp());
+                    let g = p - res.score as f32;
+                    bias[k] -= lr * g;
+                    for (b, v) in f {
+                        weights[k][*b as usize] -= lr * (g * v + 1e-6 * weights[k][*b as usize]);
+                    }
+                }
+            }
+        }
+        let mean_cost = models
+            .iter()
+            .map(|m| {
+                let v: Vec<f64> = train
+                    .iter()
+                    .filter_map(|r| r.models.get(m).map(|x| x.cost_usd))
+                    .collect();
+                v.iter().sum::<f64>() / v.len().max(1) as f64
+            })
+            .collect();
+        Self {
+            models: models.to_vec(),
+            weights,
+            bias,
+            mean_cost,
+        }
+    }
+
+    /// Predicted success per model.
+    pub fn predict(&self, r: &ReplayRow) -> Vec<f64> {
+        let f = feats(r);
+        (0..self.models.len())
+            .map(|k| {
+                let z = self.bias[k]
+                    + f.iter()
+                        .map(|(b, v)| self.weights[k][*b as usize] * v)
+                        .sum::<f32>();
+                f64::from(1.0 / (1.0 + (-z).exp()))
+            })
+            .collect()
+    }
+
+    /// Maximise predicted quality − λ × relative cost.
+    pub fn choose(&self, r: &ReplayRow, lambda: f64) -> String {
+        let p = self.predict(r);
+        let max_cost = self.mean_cost.iter().cloned().fold(1e-12, f64::max);
+        let mut best = (f64::MIN, 0usize);
+        for (k, (pk, ck)) in p.iter().zip(&self.mean_cost).enumerate() {
+            let v = pk - lambda * ck / max_cost;
+            if v > best.0 {
+                best = (v, k);
+            }
+        }
+        self.models[best.1].clone()
+    }
+}
+
+/// The whole replay report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayReport {
+    pub train: usize,
+    pub test: usize,
+    pub single: Vec<(String, f64, f64)>,
+    pub oracle: (f64, f64),
+    pub intent_only: Vec<Point>,
+    pub learned: Vec<Point>,
+    /// Best learned quality at ≤ 25 % and ≤ 10 % of the reference model's cost.
+    pub at_25pct: Option<Point>,
+    pub at_10pct: Option<Point>,
+    pub reference_model: String,
+    /// (feedback events, test quality of the event-learned per-task policy, cost)
+    pub learning_curve: Vec<(usize, f64, f64)>,
+    /// The best fixed per-task policy in hindsight at the same knob (quality, cost).
+    pub best_fixed_policy: (f64, f64),
+}
+
+const KNOBS: [f64; 13] = [
+    0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0, 1.5, 3.0,
+];
+
+/// Per-task (intent) policy from mean score and cost on some rows.
+fn task_policy(models: &[String], rows: &[&ReplayRow], lambda: f64) -> BTreeMap<String, String> {
+    let mut stats: BTreeMap<(String, String), (f64, f64, f64)> = BTreeMap::new();
+    for r in rows {
+        for (m, res) in &r.models {
+            let e = stats.entry((r.intent.clone(), m.clone())).or_default();
+            e.0 += res.score;
+            e.1 += res.cost_usd;
+            e.2 += 1.0;
+        }
+    }
+    let max_cost = stats.values().map(|(_, c, n)| c / n).fold(1e-12, f64::max);
+    let mut best: BTreeMap<String, (f64, String)> = BTreeMap::new();
+    for ((task, m), (s, c, n)) in stats {
+        if !models.contains(&m) {
+            continue;
+        }
+        let v = s / n - lambda * (c / n) / max_cost;
+        let e = best.entry(task).or_insert((f64::MIN, m.clone()));
+        if v > e.0 {
+            *e = (v, m);
+        }
+    }
+    best.into_iter().map(|(t, (_, m))| (t, m)).collect()
+}
+
+/// Run the replay. `reference` is the model whose cost the 25 % / 10 % targets refer to.
+pub fn run(rows: &[ReplayRow], models: &[String], reference: &str) -> ReplayReport {
+    let (train, test) = split(rows);
+    let single = models
+        .iter()
+        .map(|m| {
+            let (q, c) = evaluate(&test, |_| m.clone());
+            (m.clone(), q, c)
+        })
+        .collect::<Vec<_>>();
+    let oracle = evaluate(&test, |r| {
+        // Cheapest model that succeeds; if none, the cheapest.
+        let mut ok: Vec<(&String, &ModelResult)> =
+            r.models.iter().filter(|(_, v)| v.score >= 1.0).collect();
+        if ok.is_empty() {
+            ok = r.models.iter().collect();
+        }
+        ok.sort_by(|a, b| a.1.cost_usd.total_cmp(&b.1.cost_usd));
+        ok.first().map(|(m, _)| (*m).clone()).unwrap_or_default()
+    });
+    let intent_only = KNOBS
+        .iter()
+        .map(|&k| {
+            let pol = task_policy(models, &train, k);
+            let (quality, cost_usd) =
+                evaluate(&test, |r| pol.get(&r.intent).cloned().unwrap_or_default());
+            Point {
+                knob: k,
+                quality,
+                cost_usd,
+            }
+        })
+        .collect::<Vec<_>>();
+    let router = LearnedRouter::train(models, &train, 4);
+    let learned = KNOBS
+        .iter()
+        .map(|&k| {
+            let (quality, cost_usd) = evaluate(&test, |r| router.choose(r, k));
+            Point {
+                knob: k,
+                quality,
+                cost_usd,
+            }
+        })
+        .collect::<Vec<_>>();
+    let ref_cost = single
+        .iter()
+        .find(|s| s.0 == reference)
+        .map_or(0.0, |s| s.2);
+    let best_under = |frac: f64| {
+        learned
+            .iter()
+            .filter(|p| p.cost_usd <= ref_cost * frac)
+            .max_by(|a, b| a.quality.total_cmp(&b.quality))
+            .copied()
+    };
+    // Learning curve: the per-task policy learned from N single feedback events (one
+    // rated (prompt, model) outcome each, models tried in turn), at knob 0.2.
+    let lambda = 0.2;
+    let mut events: Vec<(&ReplayRow, &String)> = Vec::new();
+    for (i, r) in train.iter().enumerate() {
+        let m = &models[i % models.len()];
+        if r.models.contains_key(m) {
+            events.push((r, m));
+        }
+    }
+    let learning_curve = [50usize, 100, 250, 500, 1000, events.len()]
+        .iter()
+        .filter(|n| **n <= events.len())
+        .map(|&n| {
+            let mut stats: BTreeMap<(String, String), (f64, f64, f64)> = BTreeMap::new();
+            for (r, m) in &events[..n] {
+                let res = r.models[*m];
+                let e = stats.entry((r.intent.clone(), (*m).clone())).or_default();
+                e.0 += res.score;
+                e.1 += res.cost_usd;
+                e.2 += 1.0;
+            }
+            let max_cost = stats.values().map(|(_, c, k)| c / k).fold(1e-12, f64::max);
+            let mut pol: BTreeMap<String, (f64, String)> = BTreeMap::new();
+            for ((task, m), (s, c, k)) in stats {
+                // Beta(1,1) prior on the success rate, as the live router's posteriors.
+                let v = (s + 1.0) / (k + 2.0) - lambda * (c / k) / max_cost;
+                let e = pol.entry(task).or_insert((f64::MIN, m.clone()));
+                if v > e.0 {
+                    *e = (v, m);
+                }
+            }
+            let (q, c) = evaluate(&test, |r| {
+                pol.get(&r.intent).map(|x| x.1.clone()).unwrap_or_default()
+            });
+            (n, q, c)
+        })
+        .collect();
+    let (at_25pct, at_10pct) = (best_under(0.25), best_under(0.10));
+    let hindsight = task_policy(models, &test, lambda);
+    let best_fixed_policy = evaluate(&test, |r| {
+        hindsight.get(&r.intent).cloned().unwrap_or_default()
+    });
+    ReplayReport {
+        train: train.len(),
+        test: test.len(),
+        single,
+        oracle,
+        intent_only,
+        learned,
+        at_25pct,
+        at_10pct,
+        reference_model: reference.to_string(),
+        learning_curve,
+        best_fixed_policy,
+    }
+}

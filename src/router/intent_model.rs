@@ -1,0 +1,211 @@
+//! The learned intent classifier: a linear softmax model over hashed prompt features,
+//! trained offline by `codeforge eval train` and shipped as `assets/intent_model.bin`
+//! (weights quantised to i8 per class). Prediction is a sparse dot product per class.
+
+use std::sync::OnceLock;
+
+use super::features::BUCKETS;
+use crate::task::Intent;
+
+const MAGIC: &[u8; 6] = b"CFIM01";
+const CLASSES: usize = 6;
+
+static EMBEDDED: &[u8] = include_bytes!("../../assets/intent_model.bin");
+
+/// Quantised weights: `weights[c * BUCKETS + b] as f32 * scale[c]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntentModel {
+    scale: [f32; CLASSES],
+    bias: [f32; CLASSES],
+    weights: Vec<i8>,
+}
+
+impl IntentModel {
+    /// The model shipped in the binary (`None` if the asset is missing or damaged).
+    pub fn embedded() -> Option<&'static IntentModel> {
+        static MODEL: OnceLock<Option<IntentModel>> = OnceLock::new();
+        MODEL
+            .get_or_init(|| Self::from_bytes(EMBEDDED).ok())
+            .as_ref()
+    }
+
+    /// Quantise float weights (`w[class][bucket]`).
+    pub fn from_float(w: &[Vec<f32>], bias: &[f32]) -> Self {
+        let mut scale = [0f32; CLASSES];
+        let mut b = [0f32; CLASSES];
+        let mut weights = vec![0i8; CLASSES * BUCKETS];
+        for c in 0..CLASSES {
+            let max = w[c].iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-9);
+            scale[c] = max / 127.0;
+            for (i, x) in w[c].iter().enumerate() {
+                weights[c * BUCKETS + i] = (x / scale[c]).round().clamp(-127.0, 127.0) as i8;
+            }
+            b[c] = bias[c];
+        }
+        Self {
+            scale,
+            bias: b,
+            weights,
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + CLASSES * 8 + self.weights.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(BUCKETS as u32).to_le_bytes());
+        for c in 0..CLASSES {
+            out.extend_from_slice(&self.scale[c].to_le_bytes());
+            out.extend_from_slice(&self.bias[c].to_le_bytes());
+        }
+        out.extend(self.weights.iter().map(|w| *w as u8));
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        let header = MAGIC.len() + 4 + CLASSES * 8;
+        if bytes.len() != header + CLASSES * BUCKETS || !bytes.starts_with(MAGIC) {
+            return Err("not a CodeForge intent model".into());
+        }
+        let buckets = u32::from_le_bytes([bytes[6], bytes[7], bytes[8], bytes[9]]) as usize;
+        if buckets != BUCKETS {
+            return Err(format!(
+                "model has {buckets} buckets, this build uses {BUCKETS}"
+            ));
+        }
+        let f = |i: usize| f32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        let mut scale = [0f32; CLASSES];
+        let mut bias = [0f32; CLASSES];
+        for c in 0..CLASSES {
+            scale[c] = f(10 + c * 8);
+            bias[c] = f(14 + c * 8);
+        }
+        Ok(Self {
+            scale,
+            bias,
+            weights: bytes[header..].iter().map(|b| *b as i8).collect(),
+        })
+    }
+
+    /// Class probabilities in `Intent::ALL` order.
+    pub fn predict(&self, feats: &[(u32, f32)]) -> [f32; CLASSES] {
+        let mut z = self.bias;
+        for (c, zc) in z.iter_mut().enumerate() {
+            let row = &self.weights[c * BUCKETS..(c + 1) * BUCKETS];
+            let mut s = 0f32;
+            for (b, v) in feats {
+                s += f32::from(row[*b as usize]) * v;
+            }
+            *zc += s * self.scale[c];
+        }
+        softmax(z)
+    }
+}
+
+pub fn softmax(z: [f32; CLASSES]) -> [f32; CLASSES] {
+    let max = z.iter().fold(f32::MIN, |m, x| m.max(*x));
+    let mut e = z.map(|x| (x - max).exp());
+    let sum: f32 = e.iter().sum();
+    for x in &mut e {
+        *x /= sum;
+    }
+    e
+}
+
+/// One training example.
+pub struct Example {
+    pub features: Vec<(u32, f32)>,
+    pub intent: Intent,
+    pub weight: f32,
+}
+
+/// Multinomial logistic regression by SGD with L2 (lazy-free: small data, dense update of
+/// touched buckets only). Returns float weights and biases.
+pub fn train(examples: &[Example], epochs: usize, lr: f32, l2: f32) -> (Vec<Vec<f32>>, Vec<f32>) {
+    let mut w = vec![vec![0f32; BUCKETS]; CLASSES];
+    let mut b = vec![0f32; CLASSES];
+    let mut order: Vec<usize> = (0..examples.len()).collect();
+    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+    for epoch in 0..epochs {
+        // Deterministic shuffle (xorshift).
+        for i in (1..order.len()).rev() {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            order.swap(i, (rng % (i as u64 + 1)) as usize);
+        }
+        let rate = lr / (1.0 + epoch as f32 * 0.5);
+        for &i in &order {
+            let ex = &examples[i];
+            let mut z = [0f32; CLASSES];
+            for c in 0..CLASSES {
+                z[c] = b[c]
+                    + ex.features
+                        .iter()
+                        .map(|(k, v)| w[c][*k as usize] * v)
+                        .sum::<f32>();
+            }
+            let p = softmax(z);
+            let target = Intent::ALL
+                .iter()
+                .position(|x| *x == ex.intent)
+                .unwrap_or(0);
+            for c in 0..CLASSES {
+                let g = (p[c] - if c == target { 1.0 } else { 0.0 }) * ex.weight;
+                b[c] -= rate * g;
+                for (k, v) in &ex.features {
+                    let wk = &mut w[c][*k as usize];
+                    *wk -= rate * (g * v + l2 * *wk);
+                }
+            }
+        }
+    }
+    (w, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::features::features;
+
+    #[test]
+    fn trains_quantises_and_round_trips() {
+        let data = [
+            ("write a function that sorts a list", Intent::Code),
+            ("implement a binary tree in rust", Intent::Code),
+            ("prove that sqrt 2 is irrational", Intent::Math),
+            ("solve the integral of x squared", Intent::Math),
+            ("my test panics with index out of bounds", Intent::Debug),
+            ("why does this crash with a segfault", Intent::Debug),
+            ("explain how closures capture variables", Intent::Explain),
+            ("what is a monad, explain simply", Intent::Explain),
+            (
+                "design a scalable chat system architecture",
+                Intent::Reasoning,
+            ),
+            (
+                "trade-offs between kafka and rabbitmq for our system",
+                Intent::Reasoning,
+            ),
+            ("write a poem about autumn", Intent::General),
+            ("what's the capital of peru", Intent::General),
+        ];
+        let ex: Vec<Example> = data
+            .iter()
+            .map(|(t, i)| Example {
+                features: features(t),
+                intent: *i,
+                weight: 1.0,
+            })
+            .collect();
+        let (w, b) = train(&ex, 30, 0.5, 1e-6);
+        let m = IntentModel::from_float(&w, &b);
+        let back = IntentModel::from_bytes(&m.to_bytes()).unwrap();
+        assert_eq!(m, back);
+        for (t, i) in data {
+            let p = back.predict(&features(t));
+            let best = (0..CLASSES).max_by(|a, b| p[*a].total_cmp(&p[*b])).unwrap();
+            assert_eq!(Intent::ALL[best], i, "{t}");
+        }
+        assert!(IntentModel::from_bytes(b"junk").is_err());
+    }
+}

@@ -1,0 +1,266 @@
+use super::*;
+
+fn catalog() -> Catalog {
+    Catalog::builtin().unwrap()
+}
+
+fn decide_simple(c: &Catalog, prompt: &str) -> Decision {
+    let (s, b) = (Signals::new(), Breakers::new());
+    decide(c, &RouteRequest::simple(prompt, &s, &b)).unwrap()
+}
+
+#[test]
+fn each_role_gets_its_kind_of_prompt() {
+    let c = catalog();
+    let cases = [
+        (
+            "write a rust function that adds two numbers",
+            "anthropic/claude-sonnet-4",
+        ),
+        (
+            "prove that the sum of the first n odd numbers is n squared",
+            "openai/o3",
+        ),
+        (
+            "design the architecture of a distributed job scheduler with exactly-once semantics",
+            "x-ai/grok-4",
+        ),
+        ("what's the capital of peru?", "google/gemini-2.5-flash"),
+        (
+            "Write a friendly two-paragraph welcome message for new members of our hiking club. Mention the monthly meetups on the first Saturday, the shared gear library in the community centre, the carpool list, and how to suggest new trails or weekend trips to the organisers by email or at the meetups.",
+            "moonshotai/kimi-k2",
+        ),
+    ];
+    for (prompt, model) in cases {
+        let d = decide_simple(&c, prompt);
+        assert_eq!(d.model, model, "{prompt}: {}", d.reason);
+        assert_eq!(d.routed_by, RoutedBy::Auto);
+        assert!(!d.learned);
+    }
+}
+
+#[test]
+fn the_reason_reads_at_a_glance() {
+    let d = decide_simple(&catalog(), "write a rust function that adds two numbers");
+    assert!(
+        d.reason
+            .starts_with("code · simple · claude-sonnet-4: best fit for code (0.95) · est $"),
+        "{}",
+        d.reason
+    );
+    assert!(
+        d.reason
+            .ends_with("· 0% of today's budget used · pref 5/10"),
+        "{}",
+        d.reason
+    );
+    assert_eq!(d.candidates.len(), 5);
+    assert!(d.candidates.windows(2).all(|w| w[0].score >= w[1].score));
+}
+
+#[test]
+fn decisions_are_deterministic() {
+    let c = catalog();
+    let a = decide_simple(&c, "explain how closures capture variables in rust");
+    let b = decide_simple(&c, "explain how closures capture variables in rust");
+    assert_eq!(a, b);
+}
+
+#[test]
+fn the_preference_knob_trades_quality_for_cost() {
+    let c = catalog();
+    let (s, b) = (Signals::new(), Breakers::new());
+    let mut req = RouteRequest::simple("write a rust function that adds two numbers", &s, &b);
+    req.preference = 0;
+    let cheap = decide(&c, &req).unwrap();
+    req.preference = 10;
+    let best = decide(&c, &req).unwrap();
+    let cost = |d: &Decision| d.estimated_cost;
+    assert!(
+        cost(&cheap) < cost(&best),
+        "{} vs {}",
+        cheap.model,
+        best.model
+    );
+    assert_eq!(best.model, "anthropic/claude-sonnet-4");
+    assert!(cheap.reason.ends_with("pref 0/10"));
+}
+
+#[test]
+fn budget_pressure_weighs_cost_and_excludes_with_reasons() {
+    let c = catalog();
+    let (s, b) = (Signals::new(), Breakers::new());
+    let mut req = RouteRequest::simple("write a rust function that adds two numbers", &s, &b);
+    req.budget.pressure = Pressure::High;
+    req.budget.fraction_used = 0.85;
+    let d = decide(&c, &req).unwrap();
+    assert_ne!(
+        d.model, "anthropic/claude-sonnet-4",
+        "cost weighs more at 80 %"
+    );
+    req.budget.pressure = Pressure::Critical;
+    req.budget.fraction_used = 0.96;
+    let d = decide(&c, &req).unwrap();
+    assert_eq!(d.model, "google/gemini-2.5-flash");
+    let claude = d
+        .candidates
+        .iter()
+        .find(|x| x.model == "anthropic/claude-sonnet-4")
+        .unwrap();
+    assert_eq!(
+        claude.excluded.as_deref(),
+        Some("96% of today's budget used: only the emergency model is chosen")
+    );
+    req.budget.pressure = Pressure::Normal;
+    req.budget.remaining = Usd::from_dollars(0.0003);
+    let d = decide(&c, &req).unwrap();
+    let grok = d
+        .candidates
+        .iter()
+        .find(|x| x.model == "x-ai/grok-4")
+        .unwrap();
+    assert!(
+        grok.excluded
+            .as_deref()
+            .unwrap()
+            .starts_with("cannot be afforded")
+    );
+    req.budget.remaining = Usd::from_dollars(0.00001);
+    assert!(matches!(decide(&c, &req), Err(RouteError::Budget(_))));
+}
+
+#[test]
+fn an_open_breaker_excludes_the_model_until_its_cooldown() {
+    let c = catalog();
+    let s = Signals::new();
+    let mut b = Breakers::new();
+    for _ in 0..breaker::FAILURES_TO_OPEN {
+        b.on_failure("anthropic/claude-sonnet-4", None, 1_000);
+    }
+    let mut req = RouteRequest::simple("write a rust function that adds two numbers", &s, &b);
+    req.now_ms = 2_000;
+    let d = decide(&c, &req).unwrap();
+    assert_ne!(d.model, "anthropic/claude-sonnet-4");
+    let claude = d
+        .candidates
+        .iter()
+        .find(|x| x.model == "anthropic/claude-sonnet-4")
+        .unwrap();
+    assert_eq!(
+        claude.excluded.as_deref(),
+        Some("circuit open after 3 failures (retry in 29 s)")
+    );
+    req.now_ms = 1_000 + breaker::COOLDOWN_MS;
+    assert_eq!(
+        decide(&c, &req).unwrap().model,
+        "anthropic/claude-sonnet-4",
+        "half-open probe"
+    );
+}
+
+#[test]
+fn learning_changes_the_choice_and_says_so() {
+    let c = catalog();
+    let mut s = Signals::new();
+    for _ in 0..12 {
+        s.rate("anthropic/claude-sonnet-4", Intent::Code, false, 1.0);
+        s.rate("moonshotai/kimi-k2", Intent::Code, true, 1.0);
+    }
+    let b = Breakers::new();
+    let d = decide(
+        &c,
+        &RouteRequest::simple("write a rust function that adds two numbers", &s, &b),
+    )
+    .unwrap();
+    assert_eq!(d.model, "moonshotai/kimi-k2");
+    assert!(d.learned);
+    assert!(
+        d.reason.contains("learned: preferred over claude-sonnet-4"),
+        "{}",
+        d.reason
+    );
+    // Other intents are unaffected.
+    let d = decide(
+        &c,
+        &RouteRequest::simple("prove that sqrt 2 is irrational", &s, &b),
+    )
+    .unwrap();
+    assert!(!d.learned);
+}
+
+#[test]
+fn slow_or_failing_models_lose_ground() {
+    let c = catalog();
+    let mut s = Signals::new();
+    for _ in 0..10 {
+        s.observe(&Outcome {
+            model: "anthropic/claude-sonnet-4".into(),
+            intent: Intent::Code,
+            ok: false,
+            ttft_ms: None,
+            latency_ms: None,
+            completion_tokens: 0,
+        });
+    }
+    let b = Breakers::new();
+    let d = decide(
+        &c,
+        &RouteRequest::simple("write a rust function that adds two numbers", &s, &b),
+    )
+    .unwrap();
+    assert_ne!(d.model, "anthropic/claude-sonnet-4");
+    let claude = d
+        .candidates
+        .iter()
+        .find(|x| x.model == "anthropic/claude-sonnet-4")
+        .unwrap();
+    assert!(claude.components.success < 0.2);
+}
+
+#[test]
+fn override_and_pin_keep_what_the_router_would_pick() {
+    let c = catalog();
+    let (s, b) = (Signals::new(), Breakers::new());
+    let mut req = RouteRequest::simple("write a python script", &s, &b);
+    req.choice = UserChoice::Override("kimi-k2");
+    let d = decide(&c, &req).unwrap();
+    assert_eq!(
+        (d.model.as_str(), d.routed_by),
+        ("moonshotai/kimi-k2", RoutedBy::Override)
+    );
+    assert_eq!(d.auto_choice, "anthropic/claude-sonnet-4");
+    assert!(
+        d.reason
+            .contains("chosen by you (router would pick claude-sonnet-4)")
+    );
+    req.choice = UserChoice::Pinned("o3");
+    let d = decide(&c, &req).unwrap();
+    assert_eq!(d.routed_by, RoutedBy::Pinned);
+    assert!(
+        d.reason
+            .contains("pinned by you (router would pick claude-sonnet-4)")
+    );
+    req.choice = UserChoice::Override("nope");
+    assert!(matches!(decide(&c, &req), Err(RouteError::UnknownModel(_))));
+}
+
+#[test]
+fn too_small_context_windows_are_excluded_with_a_reason() {
+    let c = catalog();
+    let (s, b) = (Signals::new(), Breakers::new());
+    let mut req = RouteRequest::simple("write code", &s, &b);
+    req.history_tokens = 150_000;
+    let d = decide(&c, &req).unwrap();
+    let kimi = d
+        .candidates
+        .iter()
+        .find(|x| x.model == "moonshotai/kimi-k2")
+        .unwrap();
+    assert!(
+        kimi.excluded
+            .as_deref()
+            .unwrap()
+            .starts_with("context window 131072")
+    );
+    assert_ne!(d.model, "moonshotai/kimi-k2");
+}
