@@ -341,12 +341,15 @@ pub fn run(rows: &[ReplayRow], models: &[String], reference: &str) -> ReplayRepo
     // rated (prompt, model) outcome each, models tried in turn), at knob 0.2.
     let lambda = 0.2;
     let mut events: Vec<(&ReplayRow, &String)> = Vec::new();
-    for (i, r) in train.iter().enumerate() {
-        let m = &models[i % models.len()];
+    for r in &train {
+        // Which model answered this prompt: spread by a hash, as a user trying models would.
+        let m = &models[(stable_hash(&format!("event:{}", r.id)) % models.len() as u64) as usize];
         if r.models.contains_key(m) {
             events.push((r, m));
         }
     }
+    // Events arrive in a fixed pseudo-random order, not grouped by task.
+    events.sort_by_key(|(r, m)| stable_hash(&format!("{}:{m}", r.id)));
     let learning_curve = [50usize, 100, 250, 500, 1000, events.len()]
         .iter()
         .filter(|n| **n <= events.len())
