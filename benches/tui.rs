@@ -115,7 +115,7 @@ fn frame_with_10k_line_transcript_while_streaming(b: divan::Bencher) {
 
 #[divan::bench]
 fn stream_1000_tokens_frame_every_10(b: divan::Bencher) {
-    let toks: Vec<String> = tokens(&CHUNK.repeat(12)).into_iter().take(1000).collect();
+    let toks: Vec<String> = tokens(&CHUNK.repeat(20)).into_iter().take(1000).collect();
     assert_eq!(toks.len(), 1000);
     b.bench_local(|| {
         let mut a = app();

@@ -3,7 +3,7 @@
 //! Intent comes from the learned linear model over hashed features (keyword families are
 //! among the features); a follow-up too short to stand alone keeps the thread's intent.
 
-use super::features::{KEYWORDS, features};
+use super::features::{KEYWORDS, features, head, keyword_hits};
 use super::intent_model::IntentModel;
 use crate::task::{Complexity, Intent};
 
@@ -40,13 +40,12 @@ const FOLLOW_UP_STARTS: &[&str] = &[
 
 /// Keyword-only intent, used when the model asset is missing.
 fn keyword_intent(p: &str) -> (Intent, f64) {
+    let hits = keyword_hits(head(p, 2000));
     let mut best = (Intent::General, 0usize);
-    let mut total = 0usize;
-    for (family, words) in KEYWORDS {
-        let hits = words.iter().filter(|w| p.contains(*w)).count();
-        total += hits;
-        if hits > best.1 {
-            best = (Intent::parse(family).unwrap_or(Intent::General), hits);
+    let total: usize = hits.iter().sum();
+    for (i, (family, _)) in KEYWORDS.iter().enumerate() {
+        if hits[i] > best.1 {
+            best = (Intent::parse(family).unwrap_or(Intent::General), hits[i]);
         }
     }
     if total == 0 {
@@ -68,7 +67,7 @@ pub fn classify(prompt: &str) -> (Intent, f64) {
                 );
             (Intent::ALL[i], f64::from(c))
         }
-        None => keyword_intent(&prompt.to_lowercase()),
+        None => keyword_intent(prompt),
     }
 }
 
@@ -76,8 +75,14 @@ pub fn classify(prompt: &str) -> (Intent, f64) {
 /// `previous` is the intent of the last turn.
 pub fn analyze(prompt: &str, history_tokens: u64, previous: Option<Intent>) -> Analysis {
     let (mut intent, mut confidence) = classify(prompt);
-    let lower = prompt.trim().to_lowercase();
-    let words = prompt.split_whitespace().count();
+    // Only the start is needed for the follow-up and difficulty cues; long prompts are
+    // measured, not read.
+    let lower = head(prompt.trim_start(), 600).to_lowercase();
+    let words = if prompt.len() > 8192 {
+        prompt.len() / 5
+    } else {
+        prompt.split_whitespace().count()
+    };
     let mut follow_up = false;
     if let Some(prev) = previous {
         let looks_like_follow_up =
@@ -89,7 +94,7 @@ pub fn analyze(prompt: &str, history_tokens: u64, previous: Option<Intent>) -> A
         }
     }
     let prompt_tokens = (prompt.len() as u64).div_ceil(4);
-    let lines = prompt.lines().count();
+    let lines = head(prompt, 8192).lines().count();
     let hard_words = [
         "prove",
         "design",
@@ -102,7 +107,7 @@ pub fn analyze(prompt: &str, history_tokens: u64, previous: Option<Intent>) -> A
     let hard = hard_words.iter().filter(|w| lower.contains(*w)).count();
     let complexity = if prompt_tokens > 1500 || words > 300 || hard >= 2 {
         Complexity::High
-    } else if words > 40 || lines > 6 || prompt.contains("```") || hard == 1 {
+    } else if words > 40 || lines > 6 || head(prompt, 8192).contains("```") || hard == 1 {
         Complexity::Medium
     } else {
         Complexity::Simple

@@ -5,8 +5,8 @@
 /// Number of hash buckets (a power of two).
 pub const BUCKETS: usize = 1 << 15;
 /// Words read from the start and the end of a prompt.
-const HEAD_WORDS: usize = 400;
-const TAIL_WORDS: usize = 150;
+const HEAD_WORDS: usize = 360;
+const TAIL_WORDS: usize = 140;
 
 fn fnv(bytes: &[u8], seed: u64) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
@@ -21,39 +21,33 @@ fn bucket(h: u64) -> u32 {
     (h as usize & (BUCKETS - 1)) as u32
 }
 
-/// Split into lower-case words and single code-symbol tokens.
-fn tokens(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    for ch in text.chars() {
-        // CJK scripts have no spaces: every character is a token (bigrams follow).
-        if (ch as u32) >= 0x2E80 && ch.is_alphanumeric() {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-            out.push(ch.to_string());
+/// Token byte ranges in `lower` (already lower-cased): words, single code symbols, and
+/// single CJK characters. No allocation per token.
+fn token_ranges(lower: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::with_capacity(lower.len() / 4);
+    let mut start: Option<usize> = None;
+    for (i, ch) in lower.char_indices() {
+        let cjk = (ch as u32) >= 0x2E80 && ch.is_alphanumeric();
+        let word = !cjk && (ch.is_alphanumeric() || ch == '_' || ch == '\'');
+        if word {
+            start.get_or_insert(i);
             continue;
         }
-        if ch.is_alphanumeric() || ch == '_' || ch == '\'' {
-            cur.extend(ch.to_lowercase());
-        } else {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-            if "{}();=<>$^\\*+/#[]|:`!?.,%&@~".contains(ch) {
-                out.push(ch.to_string());
-            }
+        if let Some(s) = start.take() {
+            out.push((s, i));
+        }
+        if cjk || (ch.is_ascii() && b"{}();=<>$^\\*+/#[]|:`!?.,%&@~".contains(&(ch as u8))) {
+            out.push((i, i + ch.len_utf8()));
         }
     }
-    if !cur.is_empty() {
-        out.push(cur);
+    if let Some(s) = start {
+        out.push((s, lower.len()));
     }
     out
 }
 
-/// Keyword families (aho-corasick would pay off with hundreds of patterns; with ~70 short
-/// ones over a bounded prefix a linear scan is faster to build and as fast to run). Each hit
-/// is one more feature, weighted by the learned model.
+/// Keyword families, matched in one aho-corasick pass over the head of the prompt. Each
+/// family's hits are one more feature, weighted by the learned model.
 pub const KEYWORDS: &[(&str, &[&str])] = &[
     (
         "debug",
@@ -155,31 +149,109 @@ pub const KEYWORDS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// Sparse features: (bucket, weight), L2-normalised.
+fn keyword_matcher() -> &'static Option<(aho_corasick::AhoCorasick, Vec<usize>)> {
+    static M: std::sync::OnceLock<Option<(aho_corasick::AhoCorasick, Vec<usize>)>> =
+        std::sync::OnceLock::new();
+    M.get_or_init(|| {
+        let mut patterns = Vec::new();
+        let mut family = Vec::new();
+        for (i, (_, words)) in KEYWORDS.iter().enumerate() {
+            for w in *words {
+                patterns.push(*w);
+                family.push(i);
+            }
+        }
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&patterns)
+            .ok()
+            .map(|ac| (ac, family))
+    })
+}
+
+/// Hits per keyword family (in `KEYWORDS` order) in `text`.
+pub fn keyword_hits(text: &str) -> [usize; 5] {
+    let Some((ac, family)) = keyword_matcher() else {
+        return [0; 5];
+    };
+    // Distinct keywords per family, as a set of pattern ids (fewer than 128 patterns).
+    let mut seen = 0u128;
+    let mut hits = [0usize; 5];
+    for m in ac.find_overlapping_iter(text) {
+        let id = m.pattern().as_usize();
+        if id < 128 && seen & (1 << id) == 0 {
+            seen |= 1 << id;
+            if let Some(f) = family.get(id) {
+                hits[*f] += 1;
+            }
+        }
+    }
+    hits
+}
+
+/// The first `n` bytes of `s`, cut on a character boundary.
+pub fn head(s: &str, n: usize) -> &str {
+    if s.len() <= n {
+        return s;
+    }
+    let mut end = n;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The last `n` bytes of `s`, cut on a character boundary.
+fn tail(s: &str, n: usize) -> &str {
+    if s.len() <= n {
+        return s;
+    }
+    let mut start = s.len() - n;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+/// Bytes read from each end of a prompt: enough for the head and tail word windows.
+const HEAD_BYTES: usize = 2048;
+const TAIL_BYTES: usize = 768;
+
+/// Sparse features: (bucket, weight), L2-normalised. Work is bounded: only the first and
+/// last few kilobytes of a long prompt are read.
 pub fn features(text: &str) -> Vec<(u32, f32)> {
-    let toks = tokens(text);
-    let picked: Vec<&String> = if toks.len() > HEAD_WORDS + TAIL_WORDS {
-        toks[..HEAD_WORDS]
+    let text_len = text.len();
+    let window;
+    let text = if text_len > HEAD_BYTES + TAIL_BYTES {
+        window = format!("{}\n{}", head(text, HEAD_BYTES), tail(text, TAIL_BYTES));
+        window.as_str()
+    } else {
+        text
+    };
+    let lower = text.to_lowercase();
+    let ranges = token_ranges(&lower);
+    let picked: Vec<&str> = if ranges.len() > HEAD_WORDS + TAIL_WORDS {
+        ranges[..HEAD_WORDS]
             .iter()
-            .chain(toks[toks.len() - TAIL_WORDS..].iter())
+            .chain(ranges[ranges.len() - TAIL_WORDS..].iter())
+            .map(|(a, b)| &lower[*a..*b])
             .collect()
     } else {
-        toks.iter().collect()
+        ranges.iter().map(|(a, b)| &lower[*a..*b]).collect()
     };
-    let mut f: Vec<(u32, f32)> = Vec::with_capacity(picked.len() * 2 + 8);
+    let n_tokens = ranges.len();
+    let mut f: Vec<(u32, f32)> = Vec::with_capacity(picked.len() * 2 + 16);
     for (i, t) in picked.iter().enumerate() {
         f.push((bucket(fnv(t.as_bytes(), 1)), 1.0));
         // Sub-word pieces for words outside ASCII (inflected languages share stems).
         if !t.is_ascii() {
-            let chars: Vec<char> = t.chars().collect();
-            for w in chars.windows(3) {
-                let piece: String = w.iter().collect();
-                f.push((bucket(fnv(piece.as_bytes(), 6)), 0.5));
+            let idx: Vec<usize> = t.char_indices().map(|(i, _)| i).chain([t.len()]).collect();
+            for w in idx.windows(4) {
+                f.push((bucket(fnv(&t.as_bytes()[w[0]..w[3]], 6)), 0.5));
             }
         }
         if let Some(next) = picked.get(i + 1) {
-            let mut h = fnv(t.as_bytes(), 2);
-            h = fnv(next.as_bytes(), h);
+            let h = fnv(next.as_bytes(), fnv(t.as_bytes(), 2));
             f.push((bucket(h), 1.0));
         }
     }
@@ -187,8 +259,11 @@ pub fn features(text: &str) -> Vec<(u32, f32)> {
     let lines = text.lines().count();
     let flags: [(&str, bool); 7] = [
         ("flag:fence", text.contains("```")),
-        ("flag:short", toks.len() < 12),
-        ("flag:long", toks.len() > 300),
+        ("flag:short", n_tokens < 12),
+        (
+            "flag:long",
+            n_tokens > 300 || text_len > HEAD_BYTES + TAIL_BYTES,
+        ),
         ("flag:multiline", lines > 5),
         ("flag:question", text.trim_end().ends_with('?')),
         (
