@@ -138,6 +138,7 @@ fn reserve_and_settle_one_request(b: divan::Bencher) {
                 latency_ms: Some(1200),
                 error_kind: None,
                 generation_id: None,
+                baseline_cost: Usd::ZERO,
             },
             2,
         )

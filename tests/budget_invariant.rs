@@ -134,6 +134,7 @@ proptest! {
                             latency_ms: None,
                             error_kind: None,
                             generation_id: None,
+                            baseline_cost: Usd::ZERO,
                         };
                         l.settle(r.id, &s, i as i64).unwrap();
                     }

@@ -47,6 +47,21 @@ pub async fn run(
             cache
                 .save(&config.paths.models_cache_file())
                 .map_err(|e| CommandError::Io(e.to_string()))?;
+            // The ledger keeps the prices too, beside the spend they explain.
+            let prices: Vec<(String, f64, f64, Option<u64>)> = cache
+                .models
+                .iter()
+                .map(|(id, p)| {
+                    (
+                        id.clone(),
+                        p.prompt_price,
+                        p.completion_price,
+                        p.context_length,
+                    )
+                })
+                .collect();
+            crate::ledger::Ledger::open(&config.paths.ledger_file())?
+                .save_prices(&prices, crate::calendar::now_ms())?;
         }
         catalog = base;
         catalog.apply_cache(&cache);

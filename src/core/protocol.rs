@@ -31,6 +31,8 @@ pub struct BudgetSnapshot {
     pub model_stats: Vec<ModelStats>,
     /// Budget share per model id (soft targets), from the catalog.
     pub shares: Vec<(String, f64)>,
+    /// Models whose circuit breaker is not closed: (id, "open 25s" / "probe").
+    pub breakers: Vec<(String, String)>,
 }
 
 /// How a finished turn went.

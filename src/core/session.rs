@@ -9,10 +9,11 @@ use crate::backend::{Backend, BackendError};
 use crate::budget::{Limits, Pressure, Spend, fraction_used};
 use crate::calendar::{self, LocalDay};
 use crate::config::Config;
+use crate::ledger::ModelStats;
 use crate::ledger::{Ledger, LedgerError, Settlement, Status};
 use crate::money::Usd;
 use crate::provider::{Message, ProviderError};
-use crate::router::{Breakers, Outcome, RouteError, Signals};
+use crate::router::{Availability, Breakers, Outcome, RouteError, Signals};
 use crate::task::Intent;
 
 #[derive(Debug, thiserror::Error)]
@@ -183,20 +184,15 @@ impl Session {
         Ok((day, today, month))
     }
 
-    /// Everything the sidebar shows.
+    /// Everything the sidebar shows. Reads day totals only (O(days), not O(requests));
+    /// latency and success come from the in-memory moving averages.
     pub async fn budget_snapshot(&self) -> Result<BudgetSnapshot, CoreError> {
         let limits = self.limits().await?;
         let now = calendar::now_ms();
         let day = calendar::local_day(now, &self.tz);
         let days = calendar::last_days(now, 14, &self.tz);
-        let baseline = self
-            .backend
-            .catalog
-            .find(&self.config.budget.baseline_model)
-            .map(|m| (m.prompt_price, m.completion_price))
-            .unwrap_or((3.0, 15.0));
         let d = day.clone();
-        let (today, month, per_model, history, stats) = self
+        let (today, month, per_model, history, baseline) = self
             .ledger
             .call(move |l| {
                 Ok((
@@ -204,11 +200,39 @@ impl Session {
                     l.month_spend(&d.month)?,
                     l.model_spend(&d.day)?,
                     l.history(&days)?,
-                    l.stats(std::slice::from_ref(&d.day), baseline)?,
+                    l.day_baseline(&d.day)?,
                 ))
             })
             .await?;
         let frac = fraction_used(today, limits.daily);
+        let model_stats = self
+            .backend
+            .catalog
+            .models()
+            .iter()
+            .filter_map(|m| {
+                let perf = self.signals.model_perf(&m.id)?;
+                let requests = per_model
+                    .iter()
+                    .find(|p| p.model == m.id)
+                    .map_or(0, |p| p.requests);
+                Some(ModelStats {
+                    model: m.id.clone(),
+                    requests,
+                    ok: (perf.success * requests as f64).round() as i64,
+                    success_rate: perf.success,
+                    spend: per_model
+                        .iter()
+                        .find(|p| p.model == m.id)
+                        .map_or(Usd::ZERO, |p| p.spend.committed),
+                    latency_p50_ms: (perf.latency_ms > 0.0).then_some(perf.latency_ms as i64),
+                    latency_p95_ms: None,
+                    ttft_p50_ms: (perf.ttft_ms > 0.0).then_some(perf.ttft_ms as i64),
+                    feedback_up: 0,
+                    feedback_down: 0,
+                })
+            })
+            .collect();
         Ok(BudgetSnapshot {
             day: day.day,
             limits,
@@ -221,15 +245,30 @@ impl Session {
                 .into_iter()
                 .map(|r| (r.date, r.spend.committed))
                 .collect(),
-            saved_today: stats.baseline_cost.saturating_sub(stats.spend),
+            saved_today: baseline.saturating_sub(today.committed),
             baseline_model: self.config.budget.baseline_model.clone(),
-            model_stats: stats.models,
+            model_stats,
             shares: self
                 .backend
                 .catalog
                 .models()
                 .iter()
                 .map(|m| (m.id.clone(), m.budget_share))
+                .collect(),
+            breakers: self
+                .breakers
+                .states(now)
+                .into_iter()
+                .map(|(m, a)| {
+                    let state = match a {
+                        Availability::Open { until_ms, .. } => {
+                            format!("open {}s", ((until_ms - now).max(0) + 999) / 1000)
+                        }
+                        Availability::HalfOpen => "probe".to_string(),
+                        Availability::Closed => "ok".to_string(),
+                    };
+                    (m, state)
+                })
                 .collect(),
         })
     }
@@ -265,6 +304,7 @@ impl Session {
                         latency_ms: None,
                         error_kind: Some("process_died".into()),
                         generation_id: Some(gen_id),
+                        baseline_cost: Usd::ZERO,
                     };
                     let id = o.id;
                     self.ledger

@@ -520,6 +520,13 @@ impl Session {
             latency_ms: Some(outcome.latency_ms),
             error_kind: error.as_ref().map(|e| e.kind().as_str().to_string()),
             generation_id: completion.generation_id.clone(),
+            baseline_cost: self
+                .backend
+                .catalog
+                .find(&self.config.budget.baseline_model)
+                .map_or(Usd::ZERO, |b| {
+                    b.cost(outcome.prompt_tokens, outcome.completion_tokens)
+                }),
         };
         let id = reservation.id;
         self.ledger

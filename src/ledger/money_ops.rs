@@ -71,6 +71,8 @@ pub struct Settlement {
     pub latency_ms: Option<u64>,
     pub error_kind: Option<String>,
     pub generation_id: Option<String>,
+    /// What the same tokens would have cost on the baseline model (for "saved").
+    pub baseline_cost: Usd,
 }
 
 /// A reservation left open by a process that is gone.
@@ -255,7 +257,8 @@ impl Ledger {
             "UPDATE requests SET status = ?2, served_model = ?3, prompt_tokens = ?4,
                completion_tokens = ?5, reasoning_tokens = ?6, cached_tokens = ?7,
                cost_nanos = ?8, cost_source = ?9, ttft_ms = ?10, latency_ms = ?11,
-               error_kind = ?12, generation_id = COALESCE(?13, generation_id), settled_ms = ?14
+               error_kind = ?12, generation_id = COALESCE(?13, generation_id), settled_ms = ?14,
+               baseline_nanos = ?15
              WHERE id = ?1",
             params![
                 id,
@@ -272,10 +275,16 @@ impl Ledger {
                 s.error_kind,
                 s.generation_id,
                 now_ms,
+                s.baseline_cost.nanos(),
             ],
         )
         .map_err(sql)?;
         adjust_totals(&tx, &day, &month, &model, s.cost.nanos(), -reserved, 0).map_err(sql)?;
+        tx.execute(
+            "UPDATE daily_totals SET baseline_nanos = baseline_nanos + ?2 WHERE day = ?1",
+            params![day, s.baseline_cost.nanos()],
+        )
+        .map_err(sql)?;
         tx.commit().map_err(sql)
     }
 
@@ -350,6 +359,7 @@ impl Ledger {
                         latency_ms: None,
                         error_kind: Some("process_died".into()),
                         generation_id: None,
+                        baseline_cost: Usd::ZERO,
                     };
                     self.settle(id, &s, now_ms)?;
                 }
@@ -426,6 +436,7 @@ impl Ledger {
                 latency_ms: None,
                 error_kind: Some("process_died".into()),
                 generation_id: None,
+                baseline_cost: Usd::ZERO,
             };
             return self.settle(id, &s, now_ms);
         }

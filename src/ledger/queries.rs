@@ -346,6 +346,42 @@ impl Ledger {
             .map_err(|e| self.err(e))
     }
 
+    /// Today's baseline cost of the settled requests (for "saved today").
+    pub fn day_baseline(&self, day: &str) -> Result<Usd, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT baseline_nanos FROM daily_totals WHERE day = ?1",
+                [day],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|v| Usd::from_nanos(v.unwrap_or(0)))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Store a `/models` listing (prices per million tokens) in the ledger's price cache.
+    pub fn save_prices(
+        &mut self,
+        prices: &[(String, f64, f64, Option<u64>)],
+        now_ms: i64,
+    ) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let sql = |e| LedgerError::from_sql(&path, e);
+        let tx = self.conn.transaction().map_err(sql)?;
+        for (model, p, c, ctx) in prices {
+            tx.execute(
+                "INSERT INTO price_cache (model, prompt_price, completion_price, context_length, fetched_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(model) DO UPDATE SET prompt_price = excluded.prompt_price,
+                   completion_price = excluded.completion_price,
+                   context_length = excluded.context_length, fetched_ms = excluded.fetched_ms",
+                params![model, p, c, ctx.map(|v| v as i64), now_ms],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
     /// The most recent settled requests, newest first (performance tracking at start).
     pub fn recent_outcomes(&self, limit: usize) -> Result<Vec<RecentOutcome>, LedgerError> {
         let mut stmt = self

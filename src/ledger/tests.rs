@@ -52,6 +52,7 @@ fn ok(cost: Usd) -> Settlement {
         latency_ms: Some(900),
         error_kind: None,
         generation_id: Some("gen-1".into()),
+        baseline_cost: Usd::ZERO,
     }
 }
 

@@ -128,6 +128,11 @@ impl Signals {
         );
     }
 
+    /// A model's performance over all intents.
+    pub fn model_perf(&self, model: &str) -> Option<Perf> {
+        self.perf_model.get(model).copied()
+    }
+
     /// Performance for (model, intent), falling back to the model's overall numbers.
     pub fn perf(&self, model: &str, intent: Intent) -> Option<Perf> {
         self.perf

@@ -215,19 +215,32 @@ fn draw_sidebar(frame: &mut Frame<'_>, app: &App, area: Rect) {
         ]));
     }
     frame.render_widget(Paragraph::new(lines), rows[6]);
-    let mut perf = vec![Line::styled(" model       p50    ok", app.theme.muted)];
+    let mut perf = vec![Line::styled(
+        " model       latency  ok  state",
+        app.theme.muted,
+    )];
     for (id, name) in &app.models {
         let s = b.model_stats.iter().find(|m| &m.model == id);
         let (lat, ok) = match s {
             Some(s) => (
-                s.latency_p50_ms.map_or("-".into(), |v| format!("{v}ms")),
+                s.latency_p50_ms
+                    .map_or("-".into(), |v| format!("{:.1}s", v as f64 / 1000.0)),
                 format!("{:.0}%", s.success_rate * 100.0),
             ),
             None => ("-".into(), "-".into()),
         };
+        let breaker = b
+            .breakers
+            .iter()
+            .find(|(m, _)| m == id)
+            .map(|(_, s)| s.as_str());
         perf.push(Line::from(vec![
             Span::styled(format!(" {name:<10.10}"), app.theme.text),
-            Span::styled(format!("{lat:>7} {ok:>5}"), app.theme.muted),
+            Span::styled(format!("{lat:>7} {ok:>5} "), app.theme.muted),
+            match breaker {
+                Some(state) => Span::styled(state.to_string(), app.theme.danger),
+                None => Span::styled("ok", app.theme.ok),
+            },
         ]));
     }
     frame.render_widget(Paragraph::new(perf), rows[8]);
