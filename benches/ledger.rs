@@ -67,7 +67,8 @@ fn month_spend_1m_rows(b: divan::Bencher) {
     b.bench_local(|| l.month_spend(divan::black_box("2026-11")).unwrap());
 }
 
-/// Everything the sidebar's gauges need: today, month, per model, 14-day history.
+/// Everything the sidebar reads from the ledger: today, month, per model, 14-day history,
+/// today's baseline cost (latency and success come from memory).
 #[divan::bench]
 fn sidebar_aggregates_1m_rows(b: divan::Bencher) {
     let l = open();
@@ -78,13 +79,14 @@ fn sidebar_aggregates_1m_rows(b: divan::Bencher) {
             l.month_spend("2026-11").unwrap(),
             l.model_spend(TODAY).unwrap(),
             l.history(&days).unwrap(),
+            l.day_baseline(TODAY).unwrap(),
         )
     });
 }
 
-/// Per-model latency percentiles and success rate over today's ~2,700 rows.
+/// `codeforge stats` for one day: percentiles over today's ~2,700 rows.
 #[divan::bench]
-fn sidebar_model_stats_today_1m_rows(b: divan::Bencher) {
+fn stats_command_one_day_1m_rows(b: divan::Bencher) {
     let l = open();
     b.bench_local(|| l.stats(&[TODAY.to_string()], (3.0, 15.0)).unwrap());
 }

@@ -545,3 +545,55 @@ async fn budget_limits_and_share_optimisation() {
     assert!((spend - by_model).abs() < 1e-9);
     assert!((v["today"]["remaining_usd"].as_f64().unwrap() - (4.5 - spend)).abs() < 1e-9);
 }
+
+#[tokio::test]
+async fn a_custom_openai_compatible_endpoint_gets_its_own_url_and_key() {
+    // The "local" server knows one extra model; OpenRouter (the other simulator) does not.
+    let mut local_catalog = Catalog::builtin().unwrap();
+    local_catalog
+        .apply_patches(&[codeforge::catalog::ModelPatch {
+            id: "qwen2.5-coder:7b".into(),
+            prompt_price: Some(0.0),
+            completion_price: Some(0.0),
+            context_length: Some(32768),
+            ..Default::default()
+        }])
+        .unwrap();
+    let local = Simulator::start(local_catalog, Behaviour::default())
+        .await
+        .unwrap();
+    local.require_key("local-secret");
+    let openrouter = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "[[models]]\nid = \"qwen2.5-coder:7b\"\nname = \"qwen-local\"\nbase_url = \"{}\"\napi_key_env = \"LOCAL_KEY\"\nprompt_price = 0.0\ncompletion_price = 0.0\ncontext_length = 32768\n",
+            local.url()
+        ),
+    )
+    .unwrap();
+    let mut c = cmd(home.path());
+    c.env("OPENROUTER_BASE_URL", openrouter.url())
+        .env("OPENROUTER_API_KEY", "or-key")
+        .env("LOCAL_KEY", "local-secret")
+        .args([
+            "ask",
+            "--json",
+            "-m",
+            "qwen-local",
+            "write a python function",
+        ]);
+    let r = run(c, None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["model"], "qwen2.5-coder:7b");
+    assert_eq!(local.requests().len(), 1);
+    assert_eq!(
+        local.requests()[0].authorization.as_deref(),
+        Some("Bearer local-secret")
+    );
+    assert!(openrouter.requests().is_empty());
+}

@@ -172,3 +172,49 @@ fn tui_answers_pins_and_records_in_the_ledger() {
         ]
     );
 }
+
+#[test]
+fn continue_resumes_the_last_conversation() {
+    if !tmux_available() {
+        assert!(std::env::var_os("CI").is_none(), "tmux is required in CI");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_codeforge");
+    // One answered question through the headless path stores a conversation.
+    let out = Command::new(bin)
+        .env("CODEFORGE_HOME", home.path())
+        .env_remove("OPENROUTER_API_KEY")
+        .args(["ask", "--demo", "explain what a mutex is"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // ask records its exchange too; --continue shows it.
+    let session = format!("cf-e2e-cont-{}", std::process::id());
+    let cmd = format!(
+        "env -u OPENROUTER_API_KEY CODEFORGE_HOME={} {} --demo --continue; sleep 30",
+        home.path().display(),
+        bin
+    );
+    assert!(
+        Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                "120",
+                "-y",
+                "40",
+                &cmd
+            ])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let t = Tmux { session };
+    let s = t.wait_for("explain what a mutex is");
+    assert!(s.contains("in short"), "the stored answer is shown: {s}");
+    t.send(&["C-c"]);
+}
