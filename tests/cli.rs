@@ -135,6 +135,28 @@ async fn ask_against_any_server_reports_the_servers_cost() {
         Usd::from_dollars(g.total_cost)
     );
     assert!(!r.stdout.contains("integration-secret") && !r.stderr.contains("integration-secret"));
+    // The key is in no file CodeForge wrote (ledger, WAL, caches, logs).
+    let mut stack = vec![home.path().to_path_buf()];
+    let mut scanned = 0;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                scanned += 1;
+                assert!(
+                    !bytes
+                        .windows(26)
+                        .any(|w| w == b"sk-or-v1-integration-secre"),
+                    "the API key leaked into {}",
+                    p.display()
+                );
+            }
+        }
+    }
+    assert!(scanned >= 1, "the ledger was written");
 }
 
 #[tokio::test]
