@@ -286,7 +286,6 @@ impl Session {
             match self.backend.client.generation(&gen_id).await {
                 Ok(info) => {
                     let s = Settlement {
-                        status: Status::Cut,
                         served_model: info.model.clone(),
                         prompt_tokens: info
                             .native_tokens_prompt
@@ -296,15 +295,8 @@ impl Session {
                             .native_tokens_completion
                             .or(info.tokens_completion)
                             .unwrap_or(0),
-                        reasoning_tokens: 0,
-                        cached_tokens: 0,
-                        cost: Usd::from_dollars(info.total_cost),
-                        cost_source: "generation",
-                        ttft_ms: None,
-                        latency_ms: None,
-                        error_kind: Some("process_died".into()),
                         generation_id: Some(gen_id),
-                        baseline_cost: Usd::ZERO,
+                        ..Settlement::process_died(Usd::from_dollars(info.total_cost), "generation")
                     };
                     let id = o.id;
                     self.ledger

@@ -75,6 +75,28 @@ pub struct Settlement {
     pub baseline_cost: Usd,
 }
 
+impl Settlement {
+    /// A request whose process died: only its cost (from `/generation`, or the worst case
+    /// held for it) is known.
+    pub fn process_died(cost: Usd, cost_source: &'static str) -> Self {
+        Self {
+            status: Status::Cut,
+            served_model: None,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            reasoning_tokens: 0,
+            cached_tokens: 0,
+            cost,
+            cost_source,
+            ttft_ms: None,
+            latency_ms: None,
+            error_kind: Some("process_died".into()),
+            generation_id: None,
+            baseline_cost: Usd::ZERO,
+        }
+    }
+}
+
 /// A reservation left open by a process that is gone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Orphan {
@@ -346,21 +368,7 @@ impl Ledger {
             }
             match &generation_id {
                 None => {
-                    let s = Settlement {
-                        status: Status::Cut,
-                        served_model: None,
-                        prompt_tokens: 0,
-                        completion_tokens: 0,
-                        reasoning_tokens: 0,
-                        cached_tokens: 0,
-                        cost: Usd::from_nanos(reserved),
-                        cost_source: "reservation",
-                        ttft_ms: None,
-                        latency_ms: None,
-                        error_kind: Some("process_died".into()),
-                        generation_id: None,
-                        baseline_cost: Usd::ZERO,
-                    };
+                    let s = Settlement::process_died(Usd::from_nanos(reserved), "reservation");
                     self.settle(id, &s, now_ms)?;
                 }
                 Some(_) => {
@@ -423,22 +431,7 @@ impl Ledger {
         };
         if status == "open" || status == "orphaned" {
             drop(tx);
-            let s = Settlement {
-                status: Status::Cut,
-                served_model: None,
-                prompt_tokens: 0,
-                completion_tokens: 0,
-                reasoning_tokens: 0,
-                cached_tokens: 0,
-                cost,
-                cost_source: "generation",
-                ttft_ms: None,
-                latency_ms: None,
-                error_kind: Some("process_died".into()),
-                generation_id: None,
-                baseline_cost: Usd::ZERO,
-            };
-            return self.settle(id, &s, now_ms);
+            return self.settle(id, &Settlement::process_died(cost, "generation"), now_ms);
         }
         let delta = cost.nanos() - old.unwrap_or(0);
         tx.execute(

@@ -167,7 +167,16 @@ impl OpenRouterClient {
                 detail: format!("`{id}` is not a generation id"),
             });
         }
-        let url = format!("{}/generation?id={id}", self.base_url);
+        let w: Wrapper = self.get_json(&format!("generation?id={id}")).await?;
+        Ok(w.data)
+    }
+
+    /// `GET {base}/{path}` as JSON, with the first-byte and idle deadlines.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, ProviderError> {
+        let url = format!("{}/{path}", self.base_url);
         let resp = self.send(&url, self.http.get(&url)).await?;
         let text = tokio::time::timeout(self.timeouts.idle, resp.text())
             .await
@@ -178,11 +187,10 @@ impl OpenRouterClient {
             .map_err(|e| ProviderError::StreamCut {
                 reason: e.to_string(),
             })?;
-        serde_json::from_str::<Wrapper>(&text)
-            .map(|w| w.data)
-            .map_err(|e| ProviderError::Protocol {
-                detail: format!("/generation is not the expected JSON: {e}"),
-            })
+        let name = path.split('?').next().unwrap_or(path);
+        serde_json::from_str(&text).map_err(|e| ProviderError::Protocol {
+            detail: format!("/{name} is not the expected JSON: {e}"),
+        })
     }
 
     /// `GET /models`.
@@ -191,21 +199,7 @@ impl OpenRouterClient {
         struct Listing {
             data: Vec<ListedModel>,
         }
-        let url = format!("{}/models", self.base_url);
-        let resp = self.send(&url, self.http.get(&url)).await?;
-        let text = tokio::time::timeout(self.timeouts.idle, resp.text())
-            .await
-            .map_err(|_| ProviderError::Timeout {
-                phase: TimeoutPhase::Idle,
-                after: self.timeouts.idle,
-            })?
-            .map_err(|e| ProviderError::StreamCut {
-                reason: e.to_string(),
-            })?;
-        let listing: Listing =
-            serde_json::from_str(&text).map_err(|e| ProviderError::Protocol {
-                detail: format!("/models is not the expected JSON: {e}"),
-            })?;
+        let listing: Listing = self.get_json("models").await?;
         Ok(listing.data)
     }
 }
