@@ -10,7 +10,7 @@ use crate::budget::{Limits, Pressure, Spend, fraction_used};
 use crate::calendar::{self, LocalDay};
 use crate::config::Config;
 use crate::ledger::ModelStats;
-use crate::ledger::{Ledger, LedgerError, Settlement, Status};
+use crate::ledger::{Ledger, LedgerError, Settlement};
 use crate::money::Usd;
 use crate::provider::{Message, ProviderError};
 use crate::router::{Availability, Breakers, Outcome, RouteError, Signals};
