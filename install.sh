@@ -22,6 +22,8 @@ BIN="$BIN_DIR/codeforge"
 echo "installing shell completions..."
 DATA="${XDG_DATA_HOME:-$HOME/.local/share}"
 "$BIN" completions bash --dir "$DATA/bash-completion/completions" >/dev/null || die "bash completions failed"
+# bash-completion looks the file up by the command's name.
+mv -f "$DATA/bash-completion/completions/codeforge.bash" "$DATA/bash-completion/completions/codeforge" || die "cannot place the bash completion"
 "$BIN" completions zsh --dir "$DATA/zsh/site-functions" >/dev/null || die "zsh completions failed"
 "$BIN" completions fish --dir "${XDG_CONFIG_HOME:-$HOME/.config}/fish/completions" >/dev/null || die "fish completions failed"
 
