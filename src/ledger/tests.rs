@@ -285,3 +285,14 @@ fn feedback_needs_a_real_request_and_the_last_rating_wins() {
     assert_eq!(s.models[0].latency_p50_ms, Some(900));
     assert_eq!(s.by_intent["code"], Usd::from_dollars(0.01));
 }
+
+#[test]
+fn an_unwritable_data_directory_is_reported_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let err = Ledger::open(&blocker.join("data/ledger.db")).unwrap_err();
+    assert!(matches!(err, LedgerError::Open { .. }), "{err}");
+    assert!(err.to_string().contains("cannot create"), "{err}");
+    assert_eq!(std::fs::read(&blocker).unwrap(), b"x");
+}
