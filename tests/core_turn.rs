@@ -354,3 +354,74 @@ async fn follow_ups_send_the_history_and_the_budget_event_moves() {
     let conv = l.last_conversation().unwrap().unwrap();
     assert_eq!(l.messages(conv).unwrap().len(), 4);
 }
+
+#[tokio::test]
+async fn three_failures_open_the_breaker_and_no_request_goes_to_that_model() {
+    let mut r = rig(|_| {}).await;
+    r.sim.fail(
+        CLAUDE,
+        Fault::Status {
+            code: 503,
+            retry_after: None,
+        },
+    );
+    let cancel = CancellationToken::new();
+    // An automatic turn falls back, and the time to reroute is measured.
+    let (out, _) = turn(
+        &mut r.session,
+        "write a rust function that adds two numbers",
+        Choice::Auto,
+        &cancel,
+    )
+    .await;
+    let out = out.unwrap();
+    assert!(out.overhead.reroute_us > 0, "{:?}", out.overhead);
+    // Two more failures (pinned, so no fallback) open claude's breaker.
+    for _ in 0..2 {
+        let (out, _) = turn(
+            &mut r.session,
+            "write code",
+            Choice::Pinned("claude-sonnet-4".into()),
+            &cancel,
+        )
+        .await;
+        assert!(out.is_err());
+    }
+    let to_claude = |sim: &Simulator| {
+        sim.requests()
+            .iter()
+            .filter(|q| q.body.as_ref().is_some_and(|b| b["model"] == CLAUDE))
+            .count()
+    };
+    assert_eq!(to_claude(&r.sim), 3);
+    let (out, events) = turn(
+        &mut r.session,
+        "write a rust function that adds two numbers",
+        Choice::Auto,
+        &cancel,
+    )
+    .await;
+    out.unwrap();
+    assert_eq!(to_claude(&r.sim), 3, "the open breaker kept requests away");
+    let decision = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Routed { decision, .. } => Some(decision.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let claude = decision
+        .candidates
+        .iter()
+        .find(|c| c.model == CLAUDE)
+        .unwrap();
+    assert!(
+        claude
+            .excluded
+            .as_deref()
+            .unwrap()
+            .starts_with("circuit open after 3 failures"),
+        "{:?}",
+        claude.excluded
+    );
+}

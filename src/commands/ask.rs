@@ -176,6 +176,7 @@ fn outcome_json(o: &TurnOutcome, decision: Option<&Decision>, demo: bool) -> ser
         },
         "ttft_ms": o.ttft_ms,
         "latency_ms": o.latency_ms,
+        "overhead_us": o.overhead,
         "decision": decision,
         "demo": demo,
     })

@@ -57,6 +57,22 @@ pub struct TurnOutcome {
     pub latency_ms: u64,
     /// `ok`, `cancelled` or `cut`.
     pub status: &'static str,
+    /// Time CodeForge itself spent on this turn, outside the provider.
+    pub overhead: Overhead,
+}
+
+/// Where a turn's own time went, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Overhead {
+    /// The routing decision.
+    pub route_us: u64,
+    /// Reading the budget and holding the reservation (ledger transactions).
+    pub reserve_us: u64,
+    /// Settling and recording after the stream ended.
+    pub settle_us: u64,
+    /// From a failure before the first token to the fallback request being sent
+    /// (0 without a fallback).
+    pub reroute_us: u64,
 }
 
 /// Core → UI.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{Event, TurnId, TurnOutcome};
+use super::protocol::{Event, Overhead, TurnId, TurnOutcome};
 use super::session::{CoreError, Session};
 use crate::budget::{Pressure, Prices, Refusal, fraction_used};
 use crate::calendar;
@@ -153,6 +153,7 @@ impl Session {
             daily_limit: limits.daily,
             model_spend: &model_spend,
         };
+        let route_started = Instant::now();
         let decision = router::decide(
             &self.backend.catalog,
             &RouteRequest {
@@ -168,6 +169,9 @@ impl Session {
             },
         )?;
         self.last_intent = Some(decision.intent);
+        let route_us = route_started.elapsed().as_micros() as u64;
+        // Set when a model failed before its first token: the reroute clock starts there.
+        let mut failed_at: Option<Instant> = None;
         send(
             events,
             Event::Routed {
@@ -199,11 +203,12 @@ impl Session {
             };
             match self
                 .attempt(
-                    turn, prompt, &model, routed_by, &decision, &day, cancel, events,
+                    turn, prompt, &model, routed_by, &decision, &day, cancel, events, failed_at,
                 )
                 .await?
             {
-                Ok(outcome) => {
+                Ok(mut outcome) => {
+                    outcome.overhead.route_us = route_us;
                     self.record(prompt, &outcome).await?;
                     send(
                         events,
@@ -216,7 +221,7 @@ impl Session {
                     return Ok(outcome);
                 }
                 Err(AttemptEnd::BeforeFirstToken(e)) => {
-                    self.emit_budget(events).await;
+                    failed_at = Some(Instant::now());
                     let next = chain.get(attempt + 1);
                     match next {
                         Some(next) if e.is_retryable() => {
@@ -237,6 +242,7 @@ impl Session {
                             last_error = Some(e);
                         }
                         _ => {
+                            self.emit_budget(events).await;
                             send(
                                 events,
                                 Event::Failed {
@@ -341,7 +347,9 @@ impl Session {
         day: &calendar::LocalDay,
         cancel: &CancellationToken,
         events: &UnboundedSender<Event>,
+        failed_at: Option<Instant>,
     ) -> Result<Result<TurnOutcome, AttemptEnd>, CoreError> {
+        let reserve_started = Instant::now();
         let wanted = model.max_output.min(MAX_TOKENS_CAP);
         let (messages, dropped) = fit_history(
             &self.conversation.messages,
@@ -403,6 +411,7 @@ impl Session {
             }
             Err(e) => return Err(e.into()),
         };
+        let reserve_us = reserve_started.elapsed().as_micros() as u64;
         send(
             events,
             Event::Reserved {
@@ -412,7 +421,10 @@ impl Session {
                 max_tokens: reservation.max_tokens,
             },
         );
-        self.emit_budget(events).await;
+        // The gauge moves while the answer streams; a fallback skips it to send sooner.
+        if failed_at.is_none() {
+            self.emit_budget(events).await;
+        }
 
         let request = ChatRequest {
             model: model.request_id().to_string(),
@@ -424,6 +436,8 @@ impl Session {
             .backend
             .client_for(&model.id, &self.config)
             .map_err(CoreError::Backend)?;
+        self.breakers.on_attempt(&model.id, calendar::now_ms());
+        let reroute_us = failed_at.map_or(0, |t| t.elapsed().as_micros() as u64);
         let started = Instant::now();
         let first_token = self.config.timeouts.first_token;
         let mut completion = Completion::default();
@@ -529,9 +543,17 @@ impl Session {
                 }),
         };
         let id = reservation.id;
+        let settle_started = Instant::now();
         self.ledger
             .call(move |l| l.settle(id, &settlement, calendar::now_ms()))
             .await?;
+        let mut outcome = outcome;
+        outcome.overhead = Overhead {
+            route_us: 0,
+            reserve_us,
+            settle_us: settle_started.elapsed().as_micros() as u64,
+            reroute_us,
+        };
         self.learn(model, decision.intent, status, error.as_ref(), &outcome);
         Ok(match (status, error) {
             (Status::Ok, _) => Ok(outcome),
@@ -632,6 +654,7 @@ impl Session {
             cost_source: source,
             ttft_ms: c.ttft.map(|d| d.as_millis() as u64),
             latency_ms: c.latency.as_millis() as u64,
+            overhead: Overhead::default(),
             status: match status {
                 Status::Ok => "ok",
                 Status::Cancelled => "cancelled",
