@@ -146,6 +146,7 @@ fn outcome(request_id: i64, content: &str) -> TurnOutcome {
         ttft_ms: Some(412),
         latency_ms: 1830,
         status: "ok",
+        overhead: Default::default(),
     }
 }
 
