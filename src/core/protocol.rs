@@ -64,6 +64,9 @@ pub struct TurnOutcome {
 /// Where a turn's own time went, in microseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Overhead {
+    /// From the turn's start to the request being sent (budget read, routing, reservation,
+    /// and for a fallback everything before it): what CodeForge adds to the first token.
+    pub pre_send_us: u64,
     /// The routing decision.
     pub route_us: u64,
     /// Reading the budget and holding the reservation (ledger transactions).

@@ -75,6 +75,16 @@ fn prompt_tokens(msgs: &[Message]) -> u64 {
     msgs.iter().map(|m| estimate_tokens(&m.content) + 4).sum()
 }
 
+/// What an attempt inherits from its turn.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    limits: crate::budget::Limits,
+    /// When the turn started (for the time CodeForge adds before sending).
+    turn_started: Instant,
+    /// When the previous model failed, if this attempt is a fallback.
+    failed_at: Option<Instant>,
+}
+
 /// Why an attempt ended without a complete answer.
 enum AttemptEnd {
     /// Failed before any token: another model may be tried.
@@ -95,8 +105,22 @@ impl Session {
         cancel: &CancellationToken,
         events: &UnboundedSender<Event>,
     ) -> Result<TurnOutcome, CoreError> {
-        let limits = self.limits().await?;
-        let (day, today, month) = self.spend().await?;
+        let turn_started = Instant::now();
+        // One trip to the ledger for everything the decision needs.
+        let day = calendar::local_day(calendar::now_ms(), &self.tz);
+        let (daily, monthly) = (self.config.budget.daily_usd, self.config.budget.monthly_usd);
+        let d = day.clone();
+        let (limits, today, month, model_spend) = self
+            .ledger
+            .call(move |l| {
+                Ok((
+                    super::session::resolve_limits(l, daily, monthly)?,
+                    l.day_spend(&d.day)?,
+                    l.month_spend(&d.month)?,
+                    l.model_spend(&d.day)?,
+                ))
+            })
+            .await?;
         let frac = fraction_used(today, limits.daily);
         if today.total() >= limits.daily || month.total() >= limits.monthly {
             let refusal = if today.total() >= limits.daily {
@@ -137,11 +161,7 @@ impl Session {
             Choice::Override(m) => UserChoice::Override(m),
             Choice::Pinned(m) => UserChoice::Pinned(m),
         };
-        let d = day.day.clone();
-        let model_spend: Vec<(String, Usd)> = self
-            .ledger
-            .call(move |l| l.model_spend(&d))
-            .await?
+        let model_spend: Vec<(String, Usd)> = model_spend
             .into_iter()
             .map(|m| (m.model, m.spend.total()))
             .collect();
@@ -203,7 +223,19 @@ impl Session {
             };
             match self
                 .attempt(
-                    turn, prompt, &model, routed_by, &decision, &day, cancel, events, failed_at,
+                    turn,
+                    prompt,
+                    &model,
+                    routed_by,
+                    &decision,
+                    &day,
+                    cancel,
+                    events,
+                    Timing {
+                        limits,
+                        turn_started,
+                        failed_at,
+                    },
                 )
                 .await?
             {
@@ -347,8 +379,13 @@ impl Session {
         day: &calendar::LocalDay,
         cancel: &CancellationToken,
         events: &UnboundedSender<Event>,
-        failed_at: Option<Instant>,
+        timing: Timing,
     ) -> Result<Result<TurnOutcome, AttemptEnd>, CoreError> {
+        let Timing {
+            limits,
+            turn_started,
+            failed_at,
+        } = timing;
         let reserve_started = Instant::now();
         let wanted = model.max_output.min(MAX_TOKENS_CAP);
         let (messages, dropped) = fit_history(
@@ -360,7 +397,6 @@ impl Session {
         let mut decision = decision.clone();
         decision.history_trimmed = dropped;
         let ptoks = prompt_tokens(&messages);
-        let limits = self.limits().await?;
         let decision_json = serde_json::to_string(&decision).unwrap_or_default();
         let (model_id, routed, intent, complexity) = (
             model.id.clone(),
@@ -421,10 +457,6 @@ impl Session {
                 max_tokens: reservation.max_tokens,
             },
         );
-        // The gauge moves while the answer streams; a fallback skips it to send sooner.
-        if failed_at.is_none() {
-            self.emit_budget(events).await;
-        }
 
         let request = ChatRequest {
             model: model.request_id().to_string(),
@@ -438,6 +470,7 @@ impl Session {
             .map_err(CoreError::Backend)?;
         self.breakers.on_attempt(&model.id, calendar::now_ms());
         let reroute_us = failed_at.map_or(0, |t| t.elapsed().as_micros() as u64);
+        let pre_send_us = turn_started.elapsed().as_micros() as u64;
         let started = Instant::now();
         let first_token = self.config.timeouts.first_token;
         let mut completion = Completion::default();
@@ -448,6 +481,8 @@ impl Session {
                 _ = cancel.cancelled() => return Err((ProviderError::StreamCut { reason: "cancelled".into() }, true)),
             };
             completion.generation_id = stream.generation_id().map(str::to_string);
+            // The request is out: now the gauge can move (the reservation counts).
+            self.emit_budget(events).await;
             if let Some(g) = completion.generation_id.clone() {
                 let id = reservation.id;
                 let _ = self.ledger.call(move |l| l.mark_started(id, &g)).await;
@@ -550,6 +585,7 @@ impl Session {
         let mut outcome = outcome;
         outcome.overhead = Overhead {
             route_us: 0,
+            pre_send_us,
             reserve_us,
             settle_us: settle_started.elapsed().as_micros() as u64,
             reroute_us,
