@@ -34,3 +34,23 @@ fn decide(b: divan::Bencher, tokens: usize) {
         .unwrap()
     });
 }
+
+/// The parts of a decision: prompt features alone, and the whole analysis (features +
+/// model + complexity), for the 2,000-token prompt.
+#[divan::bench]
+fn features_2000(b: divan::Bencher) {
+    let p = prompt(2_000);
+    b.bench(|| codeforge::router::features::features(divan::black_box(&p)));
+}
+
+#[divan::bench]
+fn analyze_2000(b: divan::Bencher) {
+    let p = prompt(2_000);
+    b.bench(|| codeforge::router::analyze(divan::black_box(&p), 0, None));
+}
+
+#[divan::bench]
+fn features_200(b: divan::Bencher) {
+    let p = prompt(200);
+    b.bench(|| codeforge::router::features::features(divan::black_box(&p)));
+}

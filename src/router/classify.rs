@@ -78,7 +78,8 @@ pub fn analyze(prompt: &str, history_tokens: u64, previous: Option<Intent>) -> A
     // Only the start is needed for the follow-up and difficulty cues; long prompts are
     // measured, not read.
     let lower = head(prompt.trim_start(), 600).to_lowercase();
-    let words = if prompt.len() > 8192 {
+    // Counted exactly on short prompts; estimated (5 bytes a word) on long ones.
+    let words = if prompt.len() > 2048 {
         prompt.len() / 5
     } else {
         prompt.split_whitespace().count()
@@ -94,7 +95,7 @@ pub fn analyze(prompt: &str, history_tokens: u64, previous: Option<Intent>) -> A
         }
     }
     let prompt_tokens = (prompt.len() as u64).div_ceil(4);
-    let lines = head(prompt, 8192).lines().count();
+    let lines = head(prompt, 2048).lines().count();
     let hard_words = [
         "prove",
         "design",
@@ -107,7 +108,7 @@ pub fn analyze(prompt: &str, history_tokens: u64, previous: Option<Intent>) -> A
     let hard = hard_words.iter().filter(|w| lower.contains(*w)).count();
     let complexity = if prompt_tokens > 1500 || words > 300 || hard >= 2 {
         Complexity::High
-    } else if words > 40 || lines > 6 || head(prompt, 8192).contains("```") || hard == 1 {
+    } else if words > 40 || lines > 6 || head(prompt, 2048).contains("```") || hard == 1 {
         Complexity::Medium
     } else {
         Complexity::Simple

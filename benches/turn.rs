@@ -1,0 +1,113 @@
+//! The warm path of a turn inside one session (as in the TUI): what CodeForge adds before
+//! the request is sent, and the reroute time after a 503, over many turns against the
+//! in-process simulator. Prints min / p50 / p99 / max. Run: `cargo bench --bench turn`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use codeforge::catalog::Catalog;
+use codeforge::config::{ApiKey, Config, Timeouts};
+use codeforge::core::{Choice, Session};
+use codeforge::simulator::{Behaviour, Fault, Simulator};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+fn summary(name: &str, mut us: Vec<u64>) {
+    us.sort_unstable();
+    let at = |q: f64| us[((us.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+    println!(
+        "{name}: n {} · min {:.3} ms · p50 {:.3} ms · p99 {:.3} ms · max {:.3} ms",
+        us.len(),
+        at(0.0),
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
+}
+
+async fn session(sim: &Simulator, dir: &std::path::Path) -> Session {
+    let mut config = Config::defaults_under(dir);
+    config.api_key = Some(ApiKey::new("k"));
+    config.base_url = sim.url();
+    config.budget.daily_usd = 1_000.0;
+    config.budget.monthly_usd = 10_000.0;
+    config.timeouts = Timeouts {
+        connect: Duration::from_secs(2),
+        first_byte: Duration::from_secs(5),
+        idle: Duration::from_secs(5),
+        first_token: Duration::from_secs(5),
+    };
+    Session::open(config, false).await.unwrap()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let turns: usize = std::env::var("TURNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = session(&sim, dir.path()).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let cancel = CancellationToken::new();
+    let mut pre = Vec::new();
+    let mut route = Vec::new();
+    for i in 0..turns {
+        // A new conversation every 10 turns keeps the history (and the prompt) small.
+        if i % 10 == 0 {
+            s.conversation = Default::default();
+        }
+        let o = s
+            .run_turn(
+                i as u64,
+                "write a rust function that adds two numbers",
+                &Choice::Auto,
+                &cancel,
+                &tx,
+            )
+            .await
+            .unwrap();
+        pre.push(o.overhead.pre_send_us);
+        route.push(o.overhead.route_us);
+    }
+    summary(
+        "added before sending (budget read + route + reserve), warm session",
+        pre,
+    );
+    summary("routing decision inside the turn", route);
+
+    // Reroute: the routed model fails with 503 every time; a fresh session per turn so the
+    // breaker and the learned success rate do not move traffic away first.
+    sim.fail(
+        "anthropic/claude-sonnet-4",
+        Fault::Status {
+            code: 503,
+            retry_after: None,
+        },
+    );
+    let mut reroute = Vec::new();
+    for i in 0..turns.min(100) {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = session(&sim, d.path()).await;
+        let o = s
+            .run_turn(
+                i as u64,
+                "write a rust function that adds two numbers",
+                &Choice::Auto,
+                &cancel,
+                &tx,
+            )
+            .await
+            .unwrap();
+        reroute.push(o.overhead.reroute_us);
+    }
+    summary(
+        "reroute after a 503 (failure observed → fallback request sent)",
+        reroute,
+    );
+}
