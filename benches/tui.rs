@@ -18,6 +18,24 @@ use ratatui::backend::TestBackend;
 
 fn main() {
     divan::main();
+    // Memory of a 10,000-line conversation: the transcript of the frame bench stays alive
+    // until here, so the high-water mark includes it.
+    println!(
+        "peak RSS after the 10,000-line transcript benches: {} KiB",
+        peak_rss_kib()
+    );
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn app() -> App {

@@ -110,4 +110,50 @@ async fn main() {
         "reroute after a 503 (failure observed → fallback request sent)",
         reroute,
     );
+
+    // Reroute after the first-token deadline: the routed model sends keep-alives only.
+    sim.clear_faults();
+    sim.set_behaviour(
+        Some("anthropic/claude-sonnet-4"),
+        Behaviour {
+            ttft: Duration::from_secs(5),
+            tokens_per_sec: 0.0,
+            max_answer_tokens: None,
+        },
+    );
+    let mut deadline = Vec::new();
+    for i in 0..turns.min(30) {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = session(&sim, d.path()).await;
+        s.config.timeouts.first_token = Duration::from_millis(50);
+        let o = s
+            .run_turn(
+                i as u64,
+                "write a rust function that adds two numbers",
+                &Choice::Auto,
+                &cancel,
+                &tx,
+            )
+            .await
+            .unwrap();
+        deadline.push(o.overhead.reroute_us);
+    }
+    summary(
+        "reroute after the first-token deadline (deadline fired → fallback request sent)",
+        deadline,
+    );
+    println!("peak RSS of this benchmark process: {} KiB", peak_rss_kib());
+}
+
+/// VmHWM from /proc (Linux); 0 elsewhere.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
 }

@@ -123,6 +123,10 @@ lines = [
     *[l for l in open(f"{tmp}/bench-turn.txt").read().splitlines() if " · p50 " in l],
     "```",
     "",
+    "Ratios measured in this run: `ask`'s own request-to-done time is "
+    f"{statistics.median(lat) / statistics.median(curl):.3f}× curl's; a whole `ask` process is "
+    f"{statistics.median(ask_wall) / statistics.median(ver_wall):.1f}× a `--version` process.",
+    "",
     "## Reroute after an injected failure",
     "",
     "From the failure being observed to the fallback request being sent (`overhead_us.reroute_us`;",
@@ -140,7 +144,25 @@ lines = [
     f"| `codeforge ask` (one turn) | {fmt(ask_rss, 'MiB', 1/1024)} |",
     f"| `codeforge --version` | {fmt(ver_rss, 'MiB', 1/1024)} |",
     "",
+    *[f"- {l.strip()}" for l in open(f"{tmp}/bench-tui.txt").read().splitlines() if l.startswith("peak RSS")],
+    *[f"- {l.strip()}" for l in open(f"{tmp}/bench-turn.txt").read().splitlines() if l.startswith("peak RSS")],
+    "",
 ]
+# Decisions per second on both cores, from divan's 2-thread medians.
+import re
+dps = []
+cur = None
+for l in open(f"{tmp}/bench-router.txt").read().splitlines():
+    m = re.search(r"[├╰]─ (\d+)\s", l)
+    if m and "t=" not in l:
+        cur = m.group(1)
+    m2 = re.search(r"t=2\s+[\d.]+ [µm]s\s+│\s+[\d.]+ [µm]s\s+│\s+([\d.]+) ([µm])s", l)
+    if m2 and cur:
+        v = float(m2.group(1)) * (1e-6 if m2.group(2) == "µ" else 1e-3)
+        dps.append((cur, 2 / v))
+if dps:
+    lines += ["Routing decisions per second on both cores (2 threads sharing the catalog, divan medians): "
+              + ", ".join(f"{int(d):,} at {t} tokens" for t, d in dps) + ".", ""]
 for b in ("router", "ledger", "tui"):
     text = open(f"{tmp}/bench-{b}.txt").read()
     table = [l for l in text.splitlines() if "│" in l or l.startswith(("router", "ledger", "tui", "╰", "├"))]
