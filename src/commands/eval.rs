@@ -130,11 +130,16 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
                 "  {:<40} {:.3}  ${:.2}",
                 "oracle (cheapest correct)", report.oracle.0, report.oracle.1
             ));
-            out.line("\nknob   intent-only (q, $)   learned (q, $)");
-            for (a, b) in report.intent_only.iter().zip(&report.learned) {
+            out.line("\nknob   intent-only (q, $)   learned (q, $)   nearest-neighbour (q, $)");
+            for ((a, b), c) in report
+                .intent_only
+                .iter()
+                .zip(&report.learned)
+                .zip(&report.knn)
+            {
                 out.line(&format!(
-                    "{:>5.2}  {:.3}  ${:>6.2}      {:.3}  ${:>6.2}",
-                    a.knob, a.quality, a.cost_usd, b.quality, b.cost_usd
+                    "{:>5.2}  {:.3}  ${:>6.2}      {:.3}  ${:>6.2}      {:.3}  ${:>6.2}",
+                    a.knob, a.quality, a.cost_usd, b.quality, b.cost_usd, c.quality, c.cost_usd
                 ));
             }
             let show = |label: &str, p: &Option<replay::Point>| match p {

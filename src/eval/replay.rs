@@ -232,6 +232,93 @@ impl LearnedRouter {
     }
 }
 
+/// Nearest-neighbour router: each model's success on a prompt is estimated from the k most
+/// similar rated prompts (cosine over the hashed features), shrunk toward the model's
+/// overall mean.
+pub struct KnnRouter {
+    models: Vec<String>,
+    train: Vec<(Vec<(u32, f32)>, Vec<Option<f64>>)>,
+    postings: std::collections::HashMap<u32, Vec<(usize, f32)>>,
+    prior: Vec<f64>,
+    mean_cost: Vec<f64>,
+    k: usize,
+}
+
+impl KnnRouter {
+    pub fn train(models: &[String], rows: &[&ReplayRow], k: usize) -> Self {
+        let mut postings: std::collections::HashMap<u32, Vec<(usize, f32)>> = Default::default();
+        let mut train = Vec::with_capacity(rows.len());
+        for (i, r) in rows.iter().enumerate() {
+            let f = feats(r);
+            for (b, v) in &f {
+                postings.entry(*b).or_default().push((i, *v));
+            }
+            let scores = models
+                .iter()
+                .map(|m| r.models.get(m).map(|x| x.score))
+                .collect();
+            train.push((f, scores));
+        }
+        let mean = |m: &String, f: &dyn Fn(&ModelResult) -> f64| {
+            let v: Vec<f64> = rows.iter().filter_map(|r| r.models.get(m).map(f)).collect();
+            v.iter().sum::<f64>() / v.len().max(1) as f64
+        };
+        Self {
+            prior: models.iter().map(|m| mean(m, &|x| x.score)).collect(),
+            mean_cost: models.iter().map(|m| mean(m, &|x| x.cost_usd)).collect(),
+            models: models.to_vec(),
+            train,
+            postings,
+            k,
+        }
+    }
+
+    fn estimate(&self, r: &ReplayRow) -> Vec<f64> {
+        let f = feats(r);
+        let mut sims: std::collections::HashMap<usize, f32> = Default::default();
+        for (b, v) in &f {
+            if let Some(list) = self.postings.get(b) {
+                // Very common features carry no information and cost the most.
+                if list.len() > self.train.len() / 3 {
+                    continue;
+                }
+                for (i, w) in list {
+                    *sims.entry(*i).or_default() += v * w;
+                }
+            }
+        }
+        let mut top: Vec<(usize, f32)> = sims.into_iter().collect();
+        top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        top.truncate(self.k);
+        (0..self.models.len())
+            .map(|m| {
+                let (mut num, mut den) = (self.prior[m] * 2.0, 2.0);
+                for (i, sim) in &top {
+                    if let Some(score) = self.train[*i].1[m] {
+                        let w = f64::from(sim.max(0.0));
+                        num += w * score;
+                        den += w;
+                    }
+                }
+                num / den
+            })
+            .collect()
+    }
+
+    pub fn choose(&self, r: &ReplayRow, lambda: f64) -> String {
+        let p = self.estimate(r);
+        let max_cost = self.mean_cost.iter().cloned().fold(1e-12, f64::max);
+        let mut best = (f64::MIN, 0usize);
+        for (k, (pk, ck)) in p.iter().zip(&self.mean_cost).enumerate() {
+            let v = pk - lambda * ck / max_cost;
+            if v > best.0 {
+                best = (v, k);
+            }
+        }
+        self.models[best.1].clone()
+    }
+}
+
 /// The whole replay report.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReplayReport {
@@ -241,6 +328,8 @@ pub struct ReplayReport {
     pub oracle: (f64, f64),
     pub intent_only: Vec<Point>,
     pub learned: Vec<Point>,
+    /// The nearest-neighbour router over the same features.
+    pub knn: Vec<Point>,
     /// Best learned quality at ≤ 25 % and ≤ 10 % of the reference model's cost.
     pub at_25pct: Option<Point>,
     pub at_10pct: Option<Point>,
@@ -307,6 +396,18 @@ pub fn run(rows: &[ReplayRow], models: &[String], reference: &str) -> ReplayRepo
             let pol = task_policy(models, &train, k);
             let (quality, cost_usd) =
                 evaluate(&test, |r| pol.get(&r.intent).cloned().unwrap_or_default());
+            Point {
+                knob: k,
+                quality,
+                cost_usd,
+            }
+        })
+        .collect::<Vec<_>>();
+    let knn_router = KnnRouter::train(models, &train, 25);
+    let knn = KNOBS
+        .iter()
+        .map(|&k| {
+            let (quality, cost_usd) = evaluate(&test, |r| knn_router.choose(r, k));
             Point {
                 knob: k,
                 quality,
@@ -390,6 +491,7 @@ pub fn run(rows: &[ReplayRow], models: &[String], reference: &str) -> ReplayRepo
         oracle,
         intent_only,
         learned,
+        knn,
         at_25pct,
         at_10pct,
         reference_model: reference.to_string(),
