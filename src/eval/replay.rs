@@ -235,9 +235,12 @@ impl LearnedRouter {
 /// Nearest-neighbour router: each model's success on a prompt is estimated from the k most
 /// similar rated prompts (cosine over the hashed features), shrunk toward the model's
 /// overall mean.
+/// A rated prompt: its features and each model's score (when known).
+type Rated = (Vec<(u32, f32)>, Vec<Option<f64>>);
+
 pub struct KnnRouter {
     models: Vec<String>,
-    train: Vec<(Vec<(u32, f32)>, Vec<Option<f64>>)>,
+    train: Vec<Rated>,
     postings: std::collections::HashMap<u32, Vec<(usize, f32)>>,
     prior: Vec<f64>,
     mean_cost: Vec<f64>,
