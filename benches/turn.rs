@@ -41,8 +41,50 @@ async fn session(sim: &Simulator, dir: &std::path::Path) -> Session {
     Session::open(config, false).await.unwrap()
 }
 
+/// A code-review style prompt of about `tokens` tokens (4 bytes per token).
+fn prompt(tokens: usize) -> String {
+    let unit = "Please refactor this function and explain the borrow error: fn main() { let v = vec![1, 2, 3]; for x in &v { println!(\"{x}\"); } }\n";
+    let mut s = String::new();
+    while s.len() < tokens * 4 {
+        s.push_str(unit);
+    }
+    s
+}
+
+/// Routing decision latency percentiles over many samples (divan reports medians only).
+fn decision_percentiles() {
+    use codeforge::router::{self, Breakers, RouteRequest, Signals};
+    let catalog = Catalog::builtin().unwrap();
+    let (signals, breakers) = (Signals::new(), Breakers::new());
+    for tokens in [200usize, 2_000, 20_000] {
+        let p = prompt(tokens);
+        let mut us = Vec::with_capacity(2000);
+        for i in 0..2100 {
+            let t = std::time::Instant::now();
+            let d =
+                router::decide(&catalog, &RouteRequest::simple(&p, &signals, &breakers)).unwrap();
+            let ns = t.elapsed().as_nanos() as u64;
+            std::hint::black_box(d);
+            if i >= 100 {
+                us.push(ns); // the first 100 warm the caches
+            }
+        }
+        us.sort_unstable();
+        let at = |q: f64| us[((us.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+        println!(
+            "routing decision, {tokens}-token prompt: n {} · min {:.1} µs · p50 {:.1} µs · p99 {:.1} µs · max {:.1} µs",
+            us.len(),
+            at(0.0),
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        );
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    decision_percentiles();
     let turns: usize = std::env::var("TURNS")
         .ok()
         .and_then(|v| v.parse().ok())
