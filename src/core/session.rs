@@ -277,7 +277,14 @@ impl Session {
     /// Best effort: a provider that does not answer leaves them held (counted) for next time.
     pub async fn recover(&self) -> Result<Recovery, CoreError> {
         let now = calendar::now_ms();
-        let orphans = self.ledger.call(move |l| l.recover_orphans(now)).await?;
+        // Recovery is the session's first write: it also opens the WAL for the turns after.
+        let orphans = self
+            .ledger
+            .call(move |l| {
+                l.set_setting("last_start_ms", &now.to_string())?;
+                l.recover_orphans(now)
+            })
+            .await?;
         let mut rec = Recovery::default();
         for o in orphans {
             let Some(gen_id) = o.generation_id.clone() else {
