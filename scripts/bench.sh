@@ -58,6 +58,11 @@ if command -v tmux >/dev/null 2>&1; then
       "env -u OPENROUTER_API_KEY CODEFORGE_HOME=$TMP/tui$i $BIN --demo; sleep 5"
     until tmux capture-pane -p -t "cfbench$i" 2>/dev/null | grep -q "DEMO"; do sleep 0.002; done
     echo $(( $(now_ns) - t0 )) >> "$TMP/frame-wall.txt"
+    # Idle memory of the running TUI, half a second after its first frame.
+    sleep 0.5
+    shell=$(tmux list-panes -t "cfbench$i" -F '#{pane_pid}' | head -1)
+    pid=$(pgrep -P "$shell" | head -1 || true)
+    [ -n "$pid" ] && awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" >> "$TMP/tui-rss.txt" || true
     tmux kill-session -t "cfbench$i" 2>/dev/null || true
   done
 fi
@@ -156,6 +161,7 @@ lines = [
     "|---|---|",
     f"| `codeforge ask` (one turn) | {fmt(ask_rss, 'MiB', 1/1024)} |",
     f"| `codeforge --version` | {fmt(ver_rss, 'MiB', 1/1024)} |",
+    *([f"| the TUI, idle after its first frame (`codeforge --demo` in tmux) | {fmt([int(l) for l in open(f'{tmp}/tui-rss.txt')], 'MiB', 1/1024)} |"] if os.path.exists(f"{tmp}/tui-rss.txt") else []),
     "",
     *[f"- {l.strip()}" for l in open(f"{tmp}/bench-tui.txt").read().splitlines() if l.startswith("peak RSS")],
     *[f"- {l.strip()}" for l in open(f"{tmp}/bench-turn.txt").read().splitlines() if l.startswith("peak RSS")],

@@ -326,6 +326,21 @@ fn escape_sequences_from_the_model_never_reach_the_screen() {
 }
 
 #[test]
+fn escape_sequences_in_a_pasted_prompt_are_sent_but_never_drawn() {
+    let mut a = app(false);
+    a.on_paste("clear\x1b[2J the \x1b]0;title\x07screen");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    // The prompt goes to the model as typed; the transcript shows it neutralised.
+    match &cmds[..] {
+        [Command::Core(Op::Submit { text, .. })] => assert!(text.contains("\x1b[2J")),
+        other => panic!("{other:?}"),
+    }
+    let s = screen(&mut a, 80, 20);
+    assert!(s.contains("clear the screen"), "{s}");
+    assert!(!s.contains("[2J") && !s.contains("title"));
+}
+
+#[test]
 fn enter_sends_with_the_routing_mode_and_next_resets_to_auto() {
     let mut a = app(false);
     type_text(&mut a, "hello");
