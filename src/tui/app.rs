@@ -54,7 +54,8 @@ pub enum Popup {
 }
 
 pub struct App {
-    pub theme: Theme,
+    /// Shared, so handing it to a cell per token is a reference-count bump.
+    pub theme: std::sync::Arc<Theme>,
     pub keymap: Keymap,
     pub demo: bool,
     /// (id, short name) of every catalog model, in catalog order.
@@ -83,7 +84,7 @@ impl App {
         input.set_placeholder_text("Ask anything · Enter sends · Alt-Enter new line · F1 help");
         input.set_cursor_line_style(ratatui::style::Style::default());
         let mut app = Self {
-            theme,
+            theme: std::sync::Arc::new(theme),
             keymap,
             demo,
             models,
