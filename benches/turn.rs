@@ -132,22 +132,7 @@ async fn main() {
             retry_after: None,
         },
     );
-    let mut reroute = Vec::new();
-    for i in 0..turns.min(100) {
-        let d = tempfile::tempdir().unwrap();
-        let mut s = session(&sim, d.path()).await;
-        let o = s
-            .run_turn(
-                i as u64,
-                "write a rust function that adds two numbers",
-                &Choice::Auto,
-                &cancel,
-                &tx,
-            )
-            .await
-            .unwrap();
-        reroute.push(o.overhead.reroute_us);
-    }
+    let reroute = fresh_reroutes(&sim, turns.min(100), None).await;
     summary(
         "reroute after a 503 (failure observed → fallback request sent)",
         reroute,
@@ -163,28 +148,39 @@ async fn main() {
             max_answer_tokens: None,
         },
     );
-    let mut deadline = Vec::new();
-    for i in 0..turns.min(30) {
-        let d = tempfile::tempdir().unwrap();
-        let mut s = session(&sim, d.path()).await;
-        s.config.timeouts.first_token = Duration::from_millis(50);
-        let o = s
-            .run_turn(
-                i as u64,
-                "write a rust function that adds two numbers",
-                &Choice::Auto,
-                &cancel,
-                &tx,
-            )
-            .await
-            .unwrap();
-        deadline.push(o.overhead.reroute_us);
-    }
+    let deadline = fresh_reroutes(&sim, turns.min(30), Some(Duration::from_millis(50))).await;
     summary(
         "reroute after the first-token deadline (deadline fired → fallback request sent)",
         deadline,
     );
     println!("peak RSS of this benchmark process: {} KiB", peak_rss_kib());
+}
+
+/// One code turn in each of `n` fresh sessions (so the breaker and the learned success
+/// rate cannot move traffic away first); returns each turn's reroute time.
+async fn fresh_reroutes(sim: &Simulator, n: usize, first_token: Option<Duration>) -> Vec<u64> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = session(sim, d.path()).await;
+        if let Some(t) = first_token {
+            s.config.timeouts.first_token = t;
+        }
+        let o = s
+            .run_turn(
+                i as u64,
+                "write a rust function that adds two numbers",
+                &Choice::Auto,
+                &CancellationToken::new(),
+                &tx,
+            )
+            .await
+            .unwrap();
+        out.push(o.overhead.reroute_us);
+    }
+    out
 }
 
 /// VmHWM from /proc (Linux); 0 elsewhere.

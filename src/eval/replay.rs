@@ -145,6 +145,19 @@ fn evaluate(test: &[&ReplayRow], choose: impl Fn(&ReplayRow) -> String) -> (f64,
     (q / test.len().max(1) as f64, c)
 }
 
+/// The model maximising predicted quality − λ × its mean cost relative to the dearest.
+fn pick(models: &[String], quality: &[f64], mean_cost: &[f64], lambda: f64) -> String {
+    let max_cost = mean_cost.iter().cloned().fold(1e-12, f64::max);
+    let mut best = (f64::MIN, 0usize);
+    for (k, (q, c)) in quality.iter().zip(mean_cost).enumerate() {
+        let v = q - lambda * c / max_cost;
+        if v > best.0 {
+            best = (v, k);
+        }
+    }
+    models.get(best.1).cloned().unwrap_or_default()
+}
+
 /// Per-model success predictor: logistic regression over prompt features (+ task label),
 /// trained on the feedback events.
 pub struct LearnedRouter {
@@ -219,16 +232,7 @@ impl LearnedRouter {
 
     /// Maximise predicted quality − λ × relative cost.
     pub fn choose(&self, r: &ReplayRow, lambda: f64) -> String {
-        let p = self.predict(r);
-        let max_cost = self.mean_cost.iter().cloned().fold(1e-12, f64::max);
-        let mut best = (f64::MIN, 0usize);
-        for (k, (pk, ck)) in p.iter().zip(&self.mean_cost).enumerate() {
-            let v = pk - lambda * ck / max_cost;
-            if v > best.0 {
-                best = (v, k);
-            }
-        }
-        self.models[best.1].clone()
+        pick(&self.models, &self.predict(r), &self.mean_cost, lambda)
     }
 }
 
@@ -309,16 +313,7 @@ impl KnnRouter {
     }
 
     pub fn choose(&self, r: &ReplayRow, lambda: f64) -> String {
-        let p = self.estimate(r);
-        let max_cost = self.mean_cost.iter().cloned().fold(1e-12, f64::max);
-        let mut best = (f64::MIN, 0usize);
-        for (k, (pk, ck)) in p.iter().zip(&self.mean_cost).enumerate() {
-            let v = pk - lambda * ck / max_cost;
-            if v > best.0 {
-                best = (v, k);
-            }
-        }
-        self.models[best.1].clone()
+        pick(&self.models, &self.estimate(r), &self.mean_cost, lambda)
     }
 }
 
@@ -393,43 +388,32 @@ pub fn run(rows: &[ReplayRow], models: &[String], reference: &str) -> ReplayRepo
         ok.sort_by(|a, b| a.1.cost_usd.total_cmp(&b.1.cost_usd));
         ok.first().map(|(m, _)| (*m).clone()).unwrap_or_default()
     });
-    let intent_only = KNOBS
+    // One (quality, cost) point per knob value for a routing function.
+    let curve = |choose: &dyn Fn(&ReplayRow, f64) -> String| -> Vec<Point> {
+        KNOBS
+            .iter()
+            .map(|&k| {
+                let (quality, cost_usd) = evaluate(&test, |r| choose(r, k));
+                Point {
+                    knob: k,
+                    quality,
+                    cost_usd,
+                }
+            })
+            .collect()
+    };
+    let policies: Vec<BTreeMap<String, String>> = KNOBS
         .iter()
-        .map(|&k| {
-            let pol = task_policy(models, &train, k);
-            let (quality, cost_usd) =
-                evaluate(&test, |r| pol.get(&r.intent).cloned().unwrap_or_default());
-            Point {
-                knob: k,
-                quality,
-                cost_usd,
-            }
-        })
-        .collect::<Vec<_>>();
+        .map(|&k| task_policy(models, &train, k))
+        .collect();
+    let intent_only = curve(&|r, k| {
+        let i = KNOBS.iter().position(|x| *x == k).unwrap_or(0);
+        policies[i].get(&r.intent).cloned().unwrap_or_default()
+    });
     let knn_router = KnnRouter::train(models, &train, 25);
-    let knn = KNOBS
-        .iter()
-        .map(|&k| {
-            let (quality, cost_usd) = evaluate(&test, |r| knn_router.choose(r, k));
-            Point {
-                knob: k,
-                quality,
-                cost_usd,
-            }
-        })
-        .collect::<Vec<_>>();
+    let knn = curve(&|r, k| knn_router.choose(r, k));
     let router = LearnedRouter::train(models, &train, 4);
-    let learned = KNOBS
-        .iter()
-        .map(|&k| {
-            let (quality, cost_usd) = evaluate(&test, |r| router.choose(r, k));
-            Point {
-                knob: k,
-                quality,
-                cost_usd,
-            }
-        })
-        .collect::<Vec<_>>();
+    let learned = curve(&|r, k| router.choose(r, k));
     let ref_cost = single
         .iter()
         .find(|s| s.0 == reference)
