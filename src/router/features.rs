@@ -219,9 +219,65 @@ fn tail(s: &str, n: usize) -> &str {
 const HEAD_BYTES: usize = 1536;
 const TAIL_BYTES: usize = 512;
 
-/// Sparse features: (bucket, weight), L2-normalised. Work is bounded: only the first and
-/// last few kilobytes of a long prompt are read.
+/// Scratch space for merging features: a dense accumulator over the buckets and the list
+/// of buckets touched, reused by each thread so that a call allocates only its result.
+struct Scratch {
+    dense: Vec<f32>,
+    touched: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch {
+        dense: vec![0.0; BUCKETS],
+        touched: Vec::with_capacity(1024),
+    });
+}
+
+impl Scratch {
+    /// Add a positive weight (every feature weight is positive, so a zero slot is untouched).
+    fn add(&mut self, b: u32, w: f32) {
+        let slot = &mut self.dense[b as usize];
+        if *slot == 0.0 {
+            self.touched.push(b);
+        }
+        *slot += w;
+    }
+
+    /// The merged features in first-touch order, L2-normalised; leaves the scratch empty.
+    fn drain(&mut self) -> Vec<(u32, f32)> {
+        let mut out = Vec::with_capacity(self.touched.len());
+        let mut norm = 0f32;
+        for b in self.touched.drain(..) {
+            let slot = &mut self.dense[b as usize];
+            norm += *slot * *slot;
+            out.push((b, *slot));
+            *slot = 0.0;
+        }
+        let norm = norm.sqrt().max(1e-6);
+        for x in &mut out {
+            x.1 /= norm;
+        }
+        out
+    }
+}
+
+/// Sparse features: (bucket, weight), each bucket once, L2-normalised. Work is bounded:
+/// only the first and last few kilobytes of a long prompt are read.
 pub fn features(text: &str) -> Vec<(u32, f32)> {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => features_into(text, &mut s),
+        // Re-entered on this thread (not done today): use a fresh scratch.
+        Err(_) => features_into(
+            text,
+            &mut Scratch {
+                dense: vec![0.0; BUCKETS],
+                touched: Vec::new(),
+            },
+        ),
+    })
+}
+
+fn features_into(text: &str, acc: &mut Scratch) -> Vec<(u32, f32)> {
     let text_len = text.len();
     let window;
     let text = if text_len > HEAD_BYTES + TAIL_BYTES {
@@ -232,91 +288,83 @@ pub fn features(text: &str) -> Vec<(u32, f32)> {
     };
     let lower = text.to_lowercase();
     let ranges = token_ranges(&lower);
-    let picked: Vec<&str> = if ranges.len() > HEAD_WORDS + TAIL_WORDS {
-        ranges[..HEAD_WORDS]
-            .iter()
-            .chain(ranges[ranges.len() - TAIL_WORDS..].iter())
-            .map(|(a, b)| &lower[*a..*b])
-            .collect()
-    } else {
-        ranges.iter().map(|(a, b)| &lower[*a..*b]).collect()
-    };
     let n_tokens = ranges.len();
-    let mut f: Vec<(u32, f32)> = Vec::with_capacity(picked.len() * 2 + 16);
-    for (i, t) in picked.iter().enumerate() {
-        f.push((bucket(fnv(t.as_bytes(), 1)), 1.0));
-        // Sub-word pieces for words outside ASCII (inflected languages share stems).
+    let picked: &mut dyn Iterator<Item = &(usize, usize)> = if n_tokens > HEAD_WORDS + TAIL_WORDS {
+        &mut ranges[..HEAD_WORDS]
+            .iter()
+            .chain(ranges[n_tokens - TAIL_WORDS..].iter())
+    } else {
+        &mut ranges.iter()
+    };
+    let mut prev: Option<u64> = None;
+    for (a, b) in picked {
+        let t = &lower.as_bytes()[*a..*b];
+        acc.add(bucket(fnv(t, 1)), 1.0);
+        // Sub-word pieces (three characters) for words outside ASCII: inflected languages
+        // share stems.
         if !t.is_ascii() {
-            let idx: Vec<usize> = t.char_indices().map(|(i, _)| i).chain([t.len()]).collect();
-            for w in idx.windows(4) {
-                f.push((bucket(fnv(&t.as_bytes()[w[0]..w[3]], 6)), 0.5));
+            let word = &lower[*a..*b];
+            let mut starts = [0usize; 4];
+            for (n, (i, _)) in word.char_indices().chain([(word.len(), ' ')]).enumerate() {
+                starts[n % 4] = i;
+                if n >= 3 {
+                    let from = starts[(n - 3) % 4];
+                    acc.add(bucket(fnv(&word.as_bytes()[from..i], 6)), 0.5);
+                }
             }
         }
-        if let Some(next) = picked.get(i + 1) {
-            let h = fnv(next.as_bytes(), fnv(t.as_bytes(), 2));
-            f.push((bucket(h), 1.0));
+        // Bigram with the previous token: seeded by the previous token's hash.
+        if let Some(p) = prev {
+            acc.add(bucket(fnv(t, p)), 1.0);
         }
+        prev = Some(fnv(t, 2));
     }
     // Shape flags.
     let lines = text.lines().count();
-    let flags: [(&str, bool); 7] = [
-        ("flag:fence", text.contains("```")),
-        ("flag:short", n_tokens < 12),
+    let flags: [(&[u8], bool); 7] = [
+        (b"flag:fence", text.contains("```")),
+        (b"flag:short", n_tokens < 12),
         (
-            "flag:long",
+            b"flag:long",
             n_tokens > 300 || text_len > HEAD_BYTES + TAIL_BYTES,
         ),
-        ("flag:multiline", lines > 5),
-        ("flag:question", text.trim_end().ends_with('?')),
+        (b"flag:multiline", lines > 5),
+        (b"flag:question", text.trim_end().ends_with('?')),
         (
-            "flag:trace",
+            b"flag:trace",
             text.contains("Traceback")
                 || text.contains("panicked at")
                 || text.contains("error[E")
                 || text.contains("Exception"),
         ),
         (
-            "flag:digits",
-            text.chars().filter(char::is_ascii_digit).count() > 6,
+            b"flag:digits",
+            text.bytes().filter(u8::is_ascii_digit).count() > 6,
         ),
     ];
     for (name, on) in flags {
         if on {
-            f.push((bucket(fnv(name.as_bytes(), 3)), 2.0));
+            acc.add(bucket(fnv(name, 3)), 2.0);
         }
     }
-    let head: String = text
-        .chars()
-        .take(2000)
-        .flat_map(char::to_lowercase)
-        .collect();
-    for (family, words) in KEYWORDS {
-        let hits = words.iter().filter(|w| head.contains(*w)).count();
+    // Keyword families: one automaton pass over the (lower-cased) window.
+    for (family, hits) in KEYWORD_FEATURES.iter().zip(keyword_hits(&lower)) {
         if hits > 0 {
-            let name = format!("kw:{family}");
-            f.push((bucket(fnv(name.as_bytes(), 5)), 1.5 * hits.min(3) as f32));
+            acc.add(bucket(fnv(family.as_bytes(), 5)), 1.5 * hits.min(3) as f32);
         }
     }
-    f.push((bucket(fnv(b"bias", 4)), 1.0));
-    f.sort_unstable_by_key(|x| x.0);
-    let mut merged: Vec<(u32, f32)> = Vec::with_capacity(f.len());
-    for (b, w) in f {
-        match merged.last_mut() {
-            Some(last) if last.0 == b => last.1 += w,
-            _ => merged.push((b, w)),
-        }
-    }
-    let norm = merged
-        .iter()
-        .map(|(_, w)| w * w)
-        .sum::<f32>()
-        .sqrt()
-        .max(1e-6);
-    for x in &mut merged {
-        x.1 /= norm;
-    }
-    merged
+    acc.add(bucket(fnv(b"bias", 4)), 1.0);
+    acc.drain()
 }
+
+/// Feature names of the keyword families, in `KEYWORDS` order.
+const KEYWORD_FEATURES: [&str; 5] = [
+    "kw:debug",
+    "kw:math",
+    "kw:reasoning",
+    "kw:code",
+    "kw:explain",
+];
 
 /// A stable 64-bit hash of a string (frozen train/test splits).
 pub fn stable_hash(s: &str) -> u64 {
@@ -328,13 +376,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn features_are_normalised_sorted_and_bounded() {
+    fn features_are_normalised_unique_and_bounded() {
         let f = features("Why does this borrow fail? fn main() { let x = &mut v; }");
-        assert!(f.windows(2).all(|w| w[0].0 < w[1].0));
+        let mut buckets: Vec<u32> = f.iter().map(|x| x.0).collect();
+        buckets.sort_unstable();
+        buckets.dedup();
+        assert_eq!(buckets.len(), f.len(), "each bucket once");
         let n: f32 = f.iter().map(|(_, w)| w * w).sum();
         assert!((n - 1.0).abs() < 1e-4);
         let huge = "word ".repeat(100_000);
         assert!(features(&huge).len() < 2 * (HEAD_WORDS + TAIL_WORDS) + 16);
         assert_eq!(features("same text"), features("same text"));
+        // The keyword feature names follow the families.
+        for (name, (family, _)) in KEYWORD_FEATURES.iter().zip(KEYWORDS) {
+            assert_eq!(*name, format!("kw:{family}"));
+        }
+        assert_eq!(KEYWORD_FEATURES.len(), KEYWORDS.len());
     }
 }
