@@ -160,14 +160,37 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
                 &format!("best at <= 10% of {}'s cost", report.reference_model),
                 &report.at_10pct,
             ));
-            out.line("\nlearning curve (per-task policy from N rated outcomes, knob 0.2):");
-            for (n, q, c) in &report.learning_curve {
-                out.line(&format!("  {n:>5} events: quality {q:.3} at ${c:.2}"));
-            }
             out.line(&format!(
-                "  best fixed per-task policy (hindsight): quality {:.3} at ${:.2}",
-                report.best_fixed_policy.0, report.best_fixed_policy.1
+                "\nlearning: per-task policy from N rated outcomes vs the best fixed per-task policy\n\
+                 (utility = quality - knob x relative cost, in quality points; means over {} event orders;\n\
+                 gap = best fixed utility - learned utility: mean / median / worst)",
+                eval::learning::ORDERS
             ));
+            for c in &report.learning {
+                let b = &c.best_fixed;
+                out.line(&format!(
+                    "\n knob {:.2}  best fixed (hindsight): quality {:.3} at ${:.2}, utility {:.3}",
+                    c.knob, b.quality, b.cost_usd, b.utility
+                ));
+                for (label, curve) in [
+                    ("passive (ratings of models tried in turn)", &c.passive),
+                    ("active ([router] explore = true)", &c.active),
+                ] {
+                    out.line(&format!("   {label}"));
+                    for p in curve {
+                        out.line(&format!(
+                            "   {:>6} events: quality {:.3} at ${:>5.2} · utility {:.3} · gap {:.3} / {:.3} / {:.3}",
+                            p.events,
+                            p.mean.quality,
+                            p.mean.cost_usd,
+                            p.mean.utility,
+                            p.gap_mean,
+                            p.gap_median,
+                            p.gap_worst
+                        ));
+                    }
+                }
+            }
             Ok(())
         }
     }

@@ -81,6 +81,7 @@ pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), Co
             choice,
             budget,
             preference: args.preference.unwrap_or(config.preference).min(10),
+            explore: config.explore,
             signals: &signals,
             breakers: &breakers,
             now_ms: calendar::now_ms(),

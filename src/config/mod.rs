@@ -115,6 +115,8 @@ pub struct TimeoutsFile {
 pub struct RouterFile {
     /// 0 = cheapest model that fits … 10 = best regardless of cost.
     pub preference: Option<u8>,
+    /// Try models the ratings know least about, optimistically (learns faster).
+    pub explore: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -190,6 +192,8 @@ pub struct Config {
     pub base_url: String,
     pub timeouts: Timeouts,
     pub preference: u8,
+    /// Route on the optimistic quality estimate (`[router] explore`).
+    pub explore: bool,
     pub budget: BudgetSettings,
     pub model_patches: Vec<ModelPatch>,
     pub keys: std::collections::BTreeMap<String, String>,
@@ -238,6 +242,7 @@ impl Config {
             base_url: DEFAULT_BASE_URL.to_string(),
             timeouts: Timeouts::default(),
             preference: 5,
+            explore: false,
             budget: BudgetSettings::default(),
             model_patches: Vec::new(),
             keys: Default::default(),
@@ -265,6 +270,7 @@ impl Config {
              base url         {}\n\
              timeouts         connect {} ms, first byte {} ms, idle {} ms, first token {} ms\n\
              preference       {} (0 = cheapest that fits … 10 = best regardless of cost)\n\
+             explore          {}\n\
              daily budget     ${:.2}\n\
              monthly budget   ${:.2}\n\
              baseline model   {}\n\
@@ -278,6 +284,11 @@ impl Config {
             self.timeouts.idle.as_millis(),
             self.timeouts.first_token.as_millis(),
             self.preference,
+            if self.explore {
+                "on (tries what the ratings know least about)"
+            } else {
+                "off"
+            },
             self.budget.daily_usd,
             self.budget.monthly_usd,
             self.budget.baseline_model,
@@ -468,6 +479,7 @@ fn resolve(
         base_url,
         timeouts,
         preference,
+        explore: file.router.explore.unwrap_or(false),
         budget,
         model_patches: file.models,
         keys: file.keys,

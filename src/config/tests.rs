@@ -123,3 +123,21 @@ fn user_models_extend_the_catalog() {
         Some("OLLAMA_KEY")
     );
 }
+
+#[test]
+fn explore_is_off_by_default_and_read_from_the_router_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write(dir.path(), "[router]\npreference = 3\n");
+    let c = Config::load_from(paths, env_none).unwrap();
+    assert!(!c.explore);
+    assert!(c.show().contains("explore          off"), "{}", c.show());
+    let paths = write(dir.path(), "[router]\nexplore = true\n");
+    let c = Config::load_from(paths, env_none).unwrap();
+    assert!(c.explore);
+    let paths = write(dir.path(), "[router]\n\nexplore = \"yes\"\n");
+    let msg = Config::load_from(paths, env_none).unwrap_err().to_string();
+    assert!(
+        msg.contains(":3:") && msg.contains("router.explore"),
+        "{msg}"
+    );
+}

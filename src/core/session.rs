@@ -66,6 +66,8 @@ pub struct Session {
     pub last_intent: Option<Intent>,
     /// 0 = cheapest that fits … 10 = best regardless of cost.
     pub preference: u8,
+    /// Route on optimistic quality estimates (`[router] explore`).
+    pub explore: bool,
 }
 
 /// How many recent requests rebuild the performance averages at start.
@@ -145,7 +147,7 @@ impl Session {
                 signals.rate(&model, intent, up, 1.0);
             }
         }
-        let preference = config.preference;
+        let (preference, explore) = (config.preference, config.explore);
         Ok(Self {
             config,
             backend,
@@ -156,6 +158,7 @@ impl Session {
             breakers: Breakers::new(),
             last_intent: None,
             preference,
+            explore,
         })
     }
 

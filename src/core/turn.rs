@@ -183,6 +183,7 @@ impl Session {
                 choice: user_choice,
                 budget,
                 preference: self.preference,
+                explore: self.explore,
                 signals: &self.signals,
                 breakers: &self.breakers,
                 now_ms: calendar::now_ms(),

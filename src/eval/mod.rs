@@ -2,6 +2,7 @@
 //! shipped intent model, and routing replay on per-prompt × per-model quality and cost.
 
 pub mod data;
+pub mod learning;
 pub mod metrics;
 pub mod replay;
 

@@ -332,11 +332,12 @@ pub struct ReplayReport {
     pub at_25pct: Option<Point>,
     pub at_10pct: Option<Point>,
     pub reference_model: String,
-    /// (feedback events, test quality of the event-learned per-task policy, cost)
-    pub learning_curve: Vec<(usize, f64, f64)>,
-    /// The best fixed per-task policy in hindsight at the same knob (quality, cost).
-    pub best_fixed_policy: (f64, f64),
+    /// Per-task policies learned from rated outcomes vs the best fixed one, per knob.
+    pub learning: Vec<super::learning::Curves>,
 }
+
+/// Knobs the learning curves are measured at: quality only, and two cost-aware settings.
+pub const LEARNING_KNOBS: [f64; 3] = [0.0, 0.1, 0.2];
 
 const KNOBS: [f64; 13] = [
     0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0, 1.5, 3.0,
@@ -425,52 +426,11 @@ pub fn run(rows: &[ReplayRow], models: &[String], reference: &str) -> ReplayRepo
             .max_by(|a, b| a.quality.total_cmp(&b.quality))
             .copied()
     };
-    // Learning curve: the per-task policy learned from N single feedback events (one
-    // rated (prompt, model) outcome each, models tried in turn), at knob 0.2.
-    let lambda = 0.2;
-    let mut events: Vec<(&ReplayRow, &String)> = Vec::new();
-    for r in &train {
-        // Which model answered this prompt: spread by a hash, as a user trying models would.
-        let m = &models[(stable_hash(&format!("event:{}", r.id)) % models.len() as u64) as usize];
-        if r.models.contains_key(m) {
-            events.push((r, m));
-        }
-    }
-    // Events arrive in a fixed pseudo-random order, not grouped by task.
-    events.sort_by_key(|(r, m)| stable_hash(&format!("{}:{m}", r.id)));
-    let learning_curve = [50usize, 100, 250, 500, 1000, events.len()]
-        .iter()
-        .filter(|n| **n <= events.len())
-        .map(|&n| {
-            let mut stats: BTreeMap<(String, String), (f64, f64, f64)> = BTreeMap::new();
-            for (r, m) in &events[..n] {
-                let res = r.models[*m];
-                let e = stats.entry((r.intent.clone(), (*m).clone())).or_default();
-                e.0 += res.score;
-                e.1 += res.cost_usd;
-                e.2 += 1.0;
-            }
-            let max_cost = stats.values().map(|(_, c, k)| c / k).fold(1e-12, f64::max);
-            let mut pol: BTreeMap<String, (f64, String)> = BTreeMap::new();
-            for ((task, m), (s, c, k)) in stats {
-                // Beta(1,1) prior on the success rate, as the live router's posteriors.
-                let v = (s + 1.0) / (k + 2.0) - lambda * (c / k) / max_cost;
-                let e = pol.entry(task).or_insert((f64::MIN, m.clone()));
-                if v > e.0 {
-                    *e = (v, m);
-                }
-            }
-            let (q, c) = evaluate(&test, |r| {
-                pol.get(&r.intent).map(|x| x.1.clone()).unwrap_or_default()
-            });
-            (n, q, c)
-        })
-        .collect();
     let (at_25pct, at_10pct) = (best_under(0.25), best_under(0.10));
-    let hindsight = task_policy(models, &test, lambda);
-    let best_fixed_policy = evaluate(&test, |r| {
-        hindsight.get(&r.intent).cloned().unwrap_or_default()
-    });
+    let learning = LEARNING_KNOBS
+        .iter()
+        .map(|&k| super::learning::curves(&train, &test, models, k))
+        .collect();
     ReplayReport {
         train: train.len(),
         test: test.len(),
@@ -482,7 +442,6 @@ pub fn run(rows: &[ReplayRow], models: &[String], reference: &str) -> ReplayRepo
         at_25pct,
         at_10pct,
         reference_model: reference.to_string(),
-        learning_curve,
-        best_fixed_policy,
+        learning,
     }
 }

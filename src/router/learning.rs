@@ -6,12 +6,17 @@ use std::collections::HashMap;
 
 use crate::task::Intent;
 
-/// Strength of the catalog prior, in pseudo-ratings.
-pub const PRIOR_WEIGHT: f64 = 8.0;
+/// Strength of the catalog prior on a model, in pseudo-ratings.
+pub const CATALOG_WEIGHT: f64 = 4.0;
+/// Strength of a model's overall record on its per-intent estimate, in pseudo-ratings
+/// (partial pooling: ratings on one intent move the others a little).
+pub const POOL_WEIGHT: f64 = 4.0;
+/// Standard deviations of optimism when the router explores.
+pub const EXPLORE_Z: f64 = 2.0;
 /// Weight of the moving averages' newest sample.
 const ALPHA: f64 = 0.2;
 
-/// A Beta posterior over "the answer was good".
+/// Ratings of "the answer was good" (weights, so implicit signals can count for less).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Beta {
     pub up: f64,
@@ -19,15 +24,44 @@ pub struct Beta {
 }
 
 impl Beta {
-    /// Posterior mean with the catalog strength as prior.
-    pub fn mean(&self, prior: f64) -> f64 {
-        let a = prior * PRIOR_WEIGHT + self.up;
-        let b = (1.0 - prior) * PRIOR_WEIGHT + self.down;
-        a / (a + b)
-    }
-
     pub fn ratings(&self) -> f64 {
         self.up + self.down
+    }
+
+    pub fn add(&mut self, score: f64, weight: f64) {
+        self.up += score * weight;
+        self.down += (1.0 - score) * weight;
+    }
+}
+
+/// The Beta posterior over one (model, intent)'s quality.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Posterior {
+    pub a: f64,
+    pub b: f64,
+}
+
+impl Posterior {
+    /// Hierarchical estimate: the catalog `prior` for (model, intent), moved by the model's
+    /// ratings on every intent (`model`), then by its ratings on this intent (`cell`). With
+    /// no ratings the mean is the prior.
+    pub fn pooled(prior: f64, model: Beta, cell: Beta) -> Self {
+        let p = (prior * CATALOG_WEIGHT + model.up) / (CATALOG_WEIGHT + model.ratings());
+        Self {
+            a: p * POOL_WEIGHT + cell.up,
+            b: (1.0 - p) * POOL_WEIGHT + cell.down,
+        }
+    }
+
+    pub fn mean(&self) -> f64 {
+        self.a / (self.a + self.b)
+    }
+
+    /// Optimistic: the mean plus [`EXPLORE_Z`] standard deviations, so what has been rated
+    /// least gets tried.
+    pub fn upper(&self) -> f64 {
+        let n = self.a + self.b;
+        self.mean() + EXPLORE_Z * (self.a * self.b / (n * n * (n + 1.0))).sqrt()
     }
 }
 
@@ -83,6 +117,7 @@ pub struct Outcome {
 #[derive(Debug, Clone, Default)]
 pub struct Signals {
     quality: HashMap<(String, Intent), Beta>,
+    quality_model: HashMap<String, Beta>,
     perf: HashMap<(String, Intent), Perf>,
     perf_model: HashMap<String, Perf>,
 }
@@ -94,12 +129,21 @@ impl Signals {
 
     /// Thumbs up/down (weight 1), or an implicit signal (e.g. 0.5 for a re-run elsewhere).
     pub fn rate(&mut self, model: &str, intent: Intent, up: bool, weight: f64) {
-        let b = self.quality.entry((model.to_string(), intent)).or_default();
-        if up {
-            b.up += weight;
-        } else {
-            b.down += weight;
-        }
+        let score = if up { 1.0 } else { 0.0 };
+        self.quality
+            .entry((model.to_string(), intent))
+            .or_default()
+            .add(score, weight);
+        self.quality_model
+            .entry(model.to_string())
+            .or_default()
+            .add(score, weight);
+    }
+
+    /// The posterior over (model, intent) from the catalog prior and every rating.
+    pub fn posterior(&self, model: &str, intent: Intent, prior: f64) -> Posterior {
+        let all = self.quality_model.get(model).copied().unwrap_or_default();
+        Posterior::pooled(prior, all, self.quality(model, intent))
     }
 
     pub fn quality(&self, model: &str, intent: Intent) -> Beta {
@@ -150,13 +194,40 @@ mod tests {
     #[test]
     fn ratings_move_the_posterior_from_the_prior() {
         let mut s = Signals::new();
-        assert!((s.quality("m", Intent::Code).mean(0.9) - 0.9).abs() < 1e-9);
+        assert!((s.posterior("m", Intent::Code, 0.9).mean() - 0.9).abs() < 1e-9);
         for _ in 0..8 {
             s.rate("m", Intent::Code, false, 1.0);
         }
-        let m = s.quality("m", Intent::Code).mean(0.9);
-        assert!((m - 0.45).abs() < 1e-9, "{m}");
+        // Model level: (0.9 × 4 + 0) / (4 + 8) = 0.3; then (0.3 × 4 + 0) / (4 + 8) = 0.1.
+        let m = s.posterior("m", Intent::Code, 0.9).mean();
+        assert!((m - 0.1).abs() < 1e-9, "{m}");
+        // Another intent of the same model moves too, less (pooled through the model).
+        let math = s.posterior("m", Intent::Math, 0.9).mean();
+        assert!((math - 0.3).abs() < 1e-9, "{math}");
         assert_eq!(s.quality("m", Intent::Math), Beta::default());
+        // Another model does not move.
+        assert!((s.posterior("n", Intent::Code, 0.9).mean() - 0.9).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_upper_bound_narrows_with_ratings() {
+        let few = Posterior::pooled(0.5, Beta::default(), Beta { up: 1.0, down: 1.0 });
+        let many = Posterior::pooled(
+            0.5,
+            Beta::default(),
+            Beta {
+                up: 50.0,
+                down: 50.0,
+            },
+        );
+        assert!((few.mean() - many.mean()).abs() < 1e-9);
+        assert!(
+            few.upper() > many.upper() + 0.1,
+            "{} {}",
+            few.upper(),
+            many.upper()
+        );
+        assert!(many.upper() > many.mean());
     }
 
     #[test]

@@ -139,6 +139,8 @@ pub struct RouteRequest<'a> {
     pub choice: UserChoice<'a>,
     pub budget: BudgetView<'a>,
     pub preference: u8,
+    /// Score quality by its optimistic estimate (see [`learning::Posterior::upper`]).
+    pub explore: bool,
     pub signals: &'a Signals,
     pub breakers: &'a Breakers,
     pub now_ms: i64,
@@ -154,6 +156,7 @@ impl<'a> RouteRequest<'a> {
             choice: UserChoice::None,
             budget: BudgetView::unlimited(),
             preference: 5,
+            explore: false,
             signals,
             breakers,
             now_ms: 0,
@@ -364,7 +367,8 @@ fn reason(
                 s.push_str(", follow-up");
             }
             if learned && let Some(p) = prior_best {
-                s.push_str(&format!(", learned: preferred over {}", p.name));
+                let how = if req.explore { "exploring" } else { "learned" };
+                s.push_str(&format!(", {how}: preferred over {}", p.name));
             }
             s
         }

@@ -69,8 +69,13 @@ fn components(
     let prior = m.strengths.get(a.intent);
     let (fit, ratings) = match signals {
         Some(s) => {
-            let b = s.quality(&m.id, a.intent);
-            (b.mean(prior), b.ratings())
+            let post = s.posterior(&m.id, a.intent, prior);
+            let fit = if req.explore {
+                post.upper()
+            } else {
+                post.mean()
+            };
+            (fit, s.quality(&m.id, a.intent).ratings())
         }
         None => (prior, 0.0),
     };

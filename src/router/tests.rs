@@ -179,13 +179,50 @@ fn learning_changes_the_choice_and_says_so() {
         "{}",
         d.reason
     );
-    // Other intents are unaffected.
-    let d = decide(
-        &c,
-        &RouteRequest::simple("prove that sqrt 2 is irrational", &s, &b),
-    )
-    .unwrap();
-    assert!(!d.learned);
+    // Other intents move less: they share the model's record (partial pooling), not the
+    // intent's own ratings.
+    let moved = |intent: Intent| 0.9 - s.posterior("anthropic/claude-sonnet-4", intent, 0.9).mean();
+    assert!(moved(Intent::Code) > moved(Intent::Math) + 0.1);
+    assert!(moved(Intent::Math) > 0.0);
+    // Exploring says so.
+    let mut req = RouteRequest::simple("write a rust function that adds two numbers", &s, &b);
+    req.explore = true;
+    let d = decide(&c, &req).unwrap();
+    if d.learned {
+        assert!(
+            d.reason.contains("exploring: preferred over"),
+            "{}",
+            d.reason
+        );
+    }
+}
+
+#[test]
+fn exploring_tries_the_model_the_ratings_know_least_about() {
+    let c = catalog();
+    let b = Breakers::new();
+    let prompt = "write a rust function that adds two numbers";
+    let mut s = Signals::new();
+    // The usual pick for code has a long, merely good record; the others have none.
+    let usual = decide(&c, &RouteRequest::simple(prompt, &s, &b))
+        .unwrap()
+        .model;
+    for i in 0..200 {
+        s.rate(&usual, Intent::Code, i % 10 < 7, 1.0);
+    }
+    let greedy = decide(&c, &RouteRequest::simple(prompt, &s, &b)).unwrap();
+    let mut req = RouteRequest::simple(prompt, &s, &b);
+    req.explore = true;
+    let exploring = decide(&c, &req).unwrap();
+    assert_ne!(exploring.model, usual, "{}", exploring.reason);
+    assert!(
+        exploring.reason.contains("exploring: preferred over"),
+        "{}",
+        exploring.reason
+    );
+    // Deterministic for the same inputs.
+    assert_eq!(decide(&c, &req).unwrap().model, exploring.model);
+    let _ = greedy;
 }
 
 #[test]
