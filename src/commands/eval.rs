@@ -3,7 +3,6 @@
 use super::{CommandError, Output};
 use crate::cli::{EvalAction, EvalArgs};
 use crate::eval::{self, data, replay};
-use crate::router::features::features;
 
 fn usage(e: String) -> CommandError {
     CommandError::Usage(e)
@@ -65,11 +64,8 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
             let items = eval::load_all(dir).map_err(usage)?;
             let model = eval::train_model(&items);
             let test: Vec<_> = items.iter().filter(|i| i.is_test()).cloned().collect();
-            let reports = eval::evaluate_with(&test, |p| {
-                let probs = model.predict(&features(p));
-                let best = (0..6).fold(0, |b, i| if probs[i] > probs[b] { i } else { b });
-                crate::task::Intent::ALL[best]
-            });
+            let reports = eval::evaluate_with(&test, |p| eval::predict_with(&model, p));
+            let dev = eval::cross_validate(&items, 4);
             std::fs::write(path, model.to_bytes())
                 .map_err(|e| CommandError::Io(format!("cannot write {}: {e}", path.display())))?;
             out.line(&format!(
@@ -78,6 +74,14 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
                 path.display(),
                 model.to_bytes().len()
             ));
+            for k in ["all", "all-public", "arena-hard", "authored"] {
+                if let Some(r) = dev.get(k) {
+                    out.line(&format!(
+                        "dev (4-fold cross-validation on the train split) [{k}] accuracy {:.3} macro-F1 {:.3} (n {})",
+                        r.accuracy, r.macro_f1, r.n
+                    ));
+                }
+            }
             for k in ["all", "all-public", "arena-hard", "authored"] {
                 if let Some(r) = reports.get(k) {
                     out.line(&format!(

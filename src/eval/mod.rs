@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::router::classify;
-use crate::router::features::features;
+use crate::router::features::{features, stable_hash};
 use crate::router::intent_model::{Example, IntentModel, train};
 use crate::task::Intent;
 use data::Labelled;
@@ -41,9 +41,16 @@ pub fn evaluate_with(
     items: &[Labelled],
     predict: impl Fn(&str) -> Intent,
 ) -> BTreeMap<String, Report> {
+    let pairs: Vec<(&Labelled, Intent)> =
+        items.iter().map(|it| (it, predict(&it.prompt))).collect();
+    reports(&pairs)
+}
+
+/// Reports per source, on the public sources together, and overall.
+fn reports(pairs: &[(&Labelled, Intent)]) -> BTreeMap<String, Report> {
     let mut by: BTreeMap<String, Vec<(Intent, Intent)>> = BTreeMap::new();
-    for it in items {
-        let pred = predict(&it.prompt);
+    for (it, pred) in pairs {
+        let pred = *pred;
         let source = if it.source.starts_with("routerbench") {
             "routerbench".to_string()
         } else {
@@ -62,11 +69,45 @@ pub fn evaluate_with(
         .collect()
 }
 
+/// Cross-validation on the train split (the test split is never touched): each of `folds`
+/// dev folds (by a hash of the id) is predicted by a model trained on the other folds.
+/// This is how candidate features and settings are compared before one is shipped.
+pub fn cross_validate(items: &[Labelled], folds: u64) -> BTreeMap<String, Report> {
+    let folds = folds.max(2);
+    let fold_of = |it: &Labelled| stable_hash(&format!("dev:{}", it.id)) % folds;
+    let train_split: Vec<&Labelled> = items.iter().filter(|i| !i.is_test()).collect();
+    let mut pairs = Vec::new();
+    for fold in 0..folds {
+        let rest: Vec<&Labelled> = train_split
+            .iter()
+            .copied()
+            .filter(|i| fold_of(i) != fold)
+            .collect();
+        let model = train_on(&rest);
+        for it in train_split.iter().copied().filter(|i| fold_of(i) == fold) {
+            pairs.push((it, predict_with(&model, &it.prompt)));
+        }
+    }
+    reports(&pairs)
+}
+
+/// The most probable intent under `model`.
+pub fn predict_with(model: &IntentModel, prompt: &str) -> Intent {
+    let p = model.predict(&features(prompt));
+    let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
+    Intent::ALL[best]
+}
+
 /// Train the intent model on the non-test part of `items`.
 pub fn train_model(items: &[Labelled]) -> IntentModel {
     let train_items: Vec<&Labelled> = items.iter().filter(|i| !i.is_test()).collect();
+    train_on(&train_items)
+}
+
+/// Train the intent model on exactly these items.
+pub fn train_on(train_items: &[&Labelled]) -> IntentModel {
     let mut counts = [0usize; 6];
-    for it in &train_items {
+    for it in train_items {
         counts[Intent::ALL
             .iter()
             .position(|x| *x == it.intent)

@@ -1,6 +1,8 @@
 //! Prompt features for the learned intent model and the replay router: lower-cased words,
-//! code symbols, bigrams and a few shape flags, hashed (FNV-1a) into a fixed number of
-//! buckets. Bounded work: only the first and last words of a long prompt are used.
+//! code symbols, bigrams, keyword families (several languages) and a few shape flags, plus a
+//! second block of character 4-grams from the start of the prompt; hashed (FNV-1a) into a
+//! fixed number of buckets. Bounded work: only the first and last words of a long prompt are
+//! used. Pure: no IO, nothing of the terminal.
 
 /// Number of hash buckets (a power of two).
 pub const BUCKETS: usize = 1 << 15;
@@ -92,6 +94,46 @@ pub const KEYWORDS: &[(&str, &[&str])] = &[
             "solve",
             "compute",
             "calculate",
+            // The same in the other languages users write in (Chinese, Russian, Japanese,
+            // Vietnamese): word problems and proofs are common there too.
+            "求",
+            "证明",
+            "计算",
+            "概率",
+            "方程",
+            "函数",
+            "已知",
+            "解",
+            "值",
+            "面积",
+            "整数",
+            "实数",
+            "数列",
+            "极限",
+            "积分",
+            "导数",
+            "矩阵",
+            "реши",
+            "докаж",
+            "вычисл",
+            "уравнени",
+            "вероятност",
+            "найди",
+            "функци",
+            "интеграл",
+            "производн",
+            "числ",
+            "задач",
+            "確率",
+            "証明",
+            "求め",
+            "方程式",
+            "関数",
+            "tính",
+            "chứng minh",
+            "phương trình",
+            "xác suất",
+            "hàm số",
         ],
     ),
     (
@@ -147,6 +189,70 @@ pub const KEYWORDS: &[(&str, &[&str])] = &[
             "mean",
         ],
     ),
+    (
+        // Creative and other writing (a `general` cue), in several languages.
+        "writing",
+        &[
+            "story",
+            "poem",
+            "novel",
+            "essay",
+            "fiction",
+            "character",
+            "chapter",
+            "lyrics",
+            "screenplay",
+            "roleplay",
+            "role-play",
+            "narrative",
+            "dialogue",
+            "haiku",
+            "sonnet",
+            "verse",
+            "plot",
+            "fairy tale",
+            "tale",
+            "rewrite",
+            "slogan",
+            "letter",
+            "speech",
+            "blog post",
+            "小说",
+            "故事",
+            "诗",
+            "文章",
+            "剧本",
+            "续写",
+            "作文",
+            "书名",
+            "写一",
+            "散文",
+            "歌词",
+            "角色",
+            "情节",
+            "章",
+            "рассказ",
+            "истори",
+            "стих",
+            "сказк",
+            "роман",
+            "сочинени",
+            "напиши",
+            "придумай",
+            "сюжет",
+            "персонаж",
+            "глава",
+            "письмо",
+            "物語",
+            "小説",
+            "詩",
+            "書いて",
+            "truyện",
+            "bài thơ",
+            "viết",
+            "câu chuyện",
+        ],
+    ),
 ];
 
 fn keyword_matcher() -> &'static Option<(aho_corasick::AhoCorasick, Vec<usize>)> {
@@ -171,20 +277,26 @@ fn keyword_matcher() -> &'static Option<(aho_corasick::AhoCorasick, Vec<usize>)>
     })
 }
 
+/// Number of keyword families.
+pub const FAMILIES: usize = 6;
+
 /// Hits per keyword family (in `KEYWORDS` order) in `text`.
-pub fn keyword_hits(text: &str) -> [usize; 5] {
+pub fn keyword_hits(text: &str) -> [usize; FAMILIES] {
     let Some((ac, family)) = keyword_matcher() else {
-        return [0; 5];
+        return [0; FAMILIES];
     };
-    // Distinct keywords per family, as a set of pattern ids (fewer than 128 patterns).
-    let mut seen = 0u128;
-    let mut hits = [0usize; 5];
+    // Distinct keywords per family, as a set of pattern ids (fewer than 256 patterns).
+    let mut seen = [0u64; 4];
+    let mut hits = [0usize; FAMILIES];
     for m in ac.find_overlapping_iter(text) {
         let id = m.pattern().as_usize();
-        if id < 128 && seen & (1 << id) == 0 {
-            seen |= 1 << id;
-            if let Some(f) = family.get(id) {
-                hits[*f] += 1;
+        let (word, bit) = (id / 64, 1u64 << (id % 64));
+        if let Some(w) = seen.get_mut(word)
+            && *w & bit == 0
+        {
+            *w |= bit;
+            if let Some(h) = family.get(id).and_then(|f| hits.get_mut(*f)) {
+                *h += 1;
             }
         }
     }
@@ -214,6 +326,12 @@ fn tail(s: &str, n: usize) -> &str {
     }
     &s[start..]
 }
+
+/// Bytes at the start read for character 4-grams, and their weight.
+const CHAR_GRAM_BYTES: usize = 1500;
+/// Share of the character-gram block next to the word block (both of unit length): chosen
+/// by 4-fold cross-validation on the train split (`codeforge eval train` prints it).
+const CHAR_GRAM_SHARE: f32 = 1.0;
 
 /// Bytes read from each end of a prompt: enough for the head and tail word windows.
 const HEAD_BYTES: usize = 1536;
@@ -354,16 +472,51 @@ fn features_into(text: &str, acc: &mut Scratch) -> Vec<(u32, f32)> {
         }
     }
     acc.add(bucket(fnv(b"bias", 4)), 1.0);
+    let words = acc.drain();
+    // Character 4-grams of longer words (and runs of CJK characters) near the start, with
+    // word boundaries: morphology and spelling variants, in any language.
+    let mut chars = [0usize; 5];
+    let mut run = 0usize;
+    let start = head(&lower, CHAR_GRAM_BYTES);
+    for (i, ch) in start.char_indices().chain([(start.len(), ' ')]) {
+        if ch.is_alphanumeric() {
+            chars[run % 5] = i;
+            run += 1;
+            if run >= 4 {
+                let from = chars[(run - 4) % 5];
+                let to = i + ch.len_utf8();
+                // Inner grams; the first gram of a word is marked as a prefix.
+                let seed = if run == 4 { 8 } else { 9 };
+                acc.add(bucket(fnv(&start.as_bytes()[from..to], seed)), 1.0);
+            }
+        } else {
+            if run >= 4 {
+                // The last gram marked as a suffix.
+                let from = chars[(run - 4) % 5];
+                acc.add(bucket(fnv(&start.as_bytes()[from..i], 10)), 1.0);
+            }
+            run = 0;
+        }
+    }
+    // The two blocks, each of unit length, the grams at a fixed share.
+    let grams = acc.drain();
+    for (b, w) in words {
+        acc.add(b, w);
+    }
+    for (b, w) in grams {
+        acc.add(b, w * CHAR_GRAM_SHARE);
+    }
     acc.drain()
 }
 
 /// Feature names of the keyword families, in `KEYWORDS` order.
-const KEYWORD_FEATURES: [&str; 5] = [
+const KEYWORD_FEATURES: [&str; FAMILIES] = [
     "kw:debug",
     "kw:math",
     "kw:reasoning",
     "kw:code",
     "kw:explain",
+    "kw:writing",
 ];
 
 /// A stable 64-bit hash of a string (frozen train/test splits).
