@@ -363,12 +363,17 @@ impl Scratch {
 
     /// The merged features in first-touch order, L2-normalised; leaves the scratch empty.
     fn drain(&mut self) -> Vec<(u32, f32)> {
+        self.drain_with(|w| w)
+    }
+
+    fn drain_with(&mut self, tf: impl Fn(f32) -> f32) -> Vec<(u32, f32)> {
         let mut out = Vec::with_capacity(self.touched.len());
         let mut norm = 0f32;
         for b in self.touched.drain(..) {
             let slot = &mut self.dense[b as usize];
-            norm += *slot * *slot;
-            out.push((b, *slot));
+            let w = tf(*slot);
+            norm += w * w;
+            out.push((b, w));
             *slot = 0.0;
         }
         let norm = norm.sqrt().max(1e-6);
@@ -462,17 +467,19 @@ fn features_into(text: &str, acc: &mut Scratch) -> Vec<(u32, f32)> {
     ];
     for (name, on) in flags {
         if on {
-            acc.add(bucket(fnv(name, 3)), 2.0);
+            acc.add(bucket(fnv(name, 3)), 1.0);
         }
     }
     // Keyword families: one automaton pass over the (lower-cased) window.
     for (family, hits) in KEYWORD_FEATURES.iter().zip(keyword_hits(&lower)) {
         if hits > 0 {
-            acc.add(bucket(fnv(family.as_bytes(), 5)), 1.5 * hits.min(3) as f32);
+            acc.add(bucket(fnv(family.as_bytes(), 5)), 1.0);
         }
     }
     acc.add(bucket(fnv(b"bias", 4)), 1.0);
-    let words = acc.drain();
+    // Presence, not counts: a word repeated fifty times is not fifty times the evidence
+    // (chosen by cross-validation over raw, log and square-root counts).
+    let words = acc.drain_with(|w| w.min(1.0));
     // Character 4-grams of longer words (and runs of CJK characters) near the start, with
     // word boundaries: morphology and spelling variants, in any language.
     let mut chars = [0usize; 5];
@@ -499,7 +506,7 @@ fn features_into(text: &str, acc: &mut Scratch) -> Vec<(u32, f32)> {
         }
     }
     // The two blocks, each of unit length, the grams at a fixed share.
-    let grams = acc.drain();
+    let grams = acc.drain_with(|w| w.min(1.0));
     for (b, w) in words {
         acc.add(b, w);
     }
