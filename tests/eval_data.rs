@@ -32,18 +32,24 @@ fn the_shipped_intent_model_keeps_its_test_split_accuracy() {
         .collect();
     assert!(items.len() > 1500, "{}", items.len());
     let r = eval::evaluate(&items);
-    // Regression guards at the measured values (README "Routing quality").
-    assert!(r["all"].accuracy >= 0.96, "all {}", r["all"].accuracy);
+    // Regression guards just under the measured values (README "Routing quality": all 0.978,
+    // Arena-Hard 0.856, authored 0.867, every class with 50+ items above 0.85).
+    assert!(r["all"].accuracy >= 0.97, "all {}", r["all"].accuracy);
     assert!(
-        r["arena-hard"].accuracy >= 0.79,
+        r["arena-hard"].accuracy >= 0.84,
         "arena {}",
         r["arena-hard"].accuracy
     );
     assert!(
-        r["authored"].accuracy >= 0.78,
+        r["authored"].accuracy >= 0.85,
         "authored {}",
         r["authored"].accuracy
     );
+    for c in &r["all"].classes {
+        if c.support >= 50 {
+            assert!(c.recall >= 0.85, "{c:?}");
+        }
+    }
     assert!(r["gsm8k"].accuracy >= 0.97, "gsm8k {}", r["gsm8k"].accuracy);
 }
 
