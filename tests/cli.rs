@@ -619,3 +619,52 @@ async fn a_custom_openai_compatible_endpoint_gets_its_own_url_and_key() {
     );
     assert!(openrouter.requests().is_empty());
 }
+
+#[tokio::test]
+async fn route_shows_the_decision_ask_would_make_after_feedback() {
+    let home = tempfile::tempdir().unwrap();
+    let prompt = "write a rust function that adds two numbers";
+    let route = || async {
+        let mut c = cmd(home.path());
+        c.args(["route", "--json", prompt]);
+        let r = run(c, None).await;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        serde_json::from_str::<serde_json::Value>(r.stdout.trim()).unwrap()
+    };
+    assert_eq!(route().await["model"], "anthropic/claude-sonnet-4");
+    // Answers from the usual pick for code, each rated down, until the router moves on.
+    let mut downs = 0;
+    loop {
+        let mut c = cmd(home.path());
+        c.args(["ask", "--json", prompt]);
+        let r = run(c, None).await;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        if v["model"] != "anthropic/claude-sonnet-4" {
+            break;
+        }
+        assert!(
+            downs < 4,
+            "still routed to the same model after {downs} downvotes"
+        );
+        let mut c = cmd(home.path());
+        c.args(["feedback", v["request_id"].as_str().unwrap(), "down"]);
+        let r = run(c, None).await;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        downs += 1;
+    }
+    assert!(downs >= 1);
+    // `route` reads what was learned from the ledger, as the next `ask` does.
+    let v = route().await;
+    assert_ne!(v["model"], "anthropic/claude-sonnet-4", "{v}");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("learned: preferred over claude-sonnet-4"),
+        "{reason}"
+    );
+    let mut c = cmd(home.path());
+    c.args(["ask", "--json", prompt]);
+    let r = run(c, None).await;
+    let a: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(a["model"], v["model"]);
+}

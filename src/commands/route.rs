@@ -8,7 +8,7 @@ use crate::calendar;
 use crate::catalog::{Catalog, PriceCache};
 use crate::cli::RouteArgs;
 use crate::config::Config;
-use crate::core::resolve_limits;
+use crate::core::{learned_state, resolve_limits};
 use crate::ledger::Ledger;
 use crate::router::{self, Breakers, BudgetView, RouteRequest, Signals, UserChoice};
 
@@ -26,13 +26,22 @@ pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), Co
         return Err(CommandError::Usage("empty prompt".into()));
     }
     let cache = PriceCache::load(&config.paths.models_cache_file())?;
-    let catalog = Catalog::load(&config.model_patches, cache.as_ref())?;
+    let mut catalog = Catalog::load(&config.model_patches, cache.as_ref())?;
+    // What was learned (ratings, performance) and the budget shares, as a session would
+    // see them: `route` shows the decision `ask` would make.
+    let mut signals = Signals::new();
     // The budget as it stands, when a ledger exists; routing never creates one.
     let ledger_file = config.paths.ledger_file();
     let mut daily_limit = crate::money::Usd::from_dollars(config.budget.daily_usd);
     let mut model_spend: Vec<(String, crate::money::Usd)> = Vec::new();
     let (remaining, frac) = if ledger_file.exists() {
         let l = Ledger::open(&ledger_file)?;
+        let ids: Vec<String> = catalog.models().iter().map(|m| m.id.clone()).collect();
+        let (shares, learned) = learned_state(&l, &ids)?;
+        for (id, share) in shares {
+            catalog.set_share(&id, share);
+        }
+        signals = learned;
         let tz =
             calendar::time_zone(config.budget.timezone.as_deref()).map_err(CommandError::Usage)?;
         let day = calendar::local_day(calendar::now_ms(), &tz);
@@ -71,7 +80,7 @@ pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), Co
         Some(m) => UserChoice::Override(m),
         None => UserChoice::None,
     };
-    let (signals, breakers) = (Signals::new(), Breakers::new());
+    let breakers = Breakers::new();
     let d = router::decide(
         &catalog,
         &RouteRequest {

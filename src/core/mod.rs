@@ -13,7 +13,7 @@ pub use driver::drive;
 pub use ledger_handle::LedgerHandle;
 pub use protocol::{BudgetSnapshot, Event, Op, Overhead, TurnId, TurnOutcome};
 pub use session::{
-    Conversation, CoreError, DAILY_LIMIT_KEY, MONTHLY_LIMIT_KEY, Recovery, Session, resolve_limits,
-    share_key,
+    Conversation, CoreError, DAILY_LIMIT_KEY, MONTHLY_LIMIT_KEY, Recovery, Session, learned_state,
+    resolve_limits, share_key,
 };
 pub use turn::{Choice, EMERGENCY_MODEL, MAX_TOKENS_CAP, SYSTEM_PROMPT, fit_history};

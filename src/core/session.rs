@@ -77,6 +77,43 @@ pub const DAILY_LIMIT_KEY: &str = "daily_limit_usd";
 pub const MONTHLY_LIMIT_KEY: &str = "monthly_limit_usd";
 
 /// Settings key of a model's budget share (written by `codeforge budget --optimize --apply`).
+/// What the ledger says the router has learned: budget shares set by `budget --optimize
+/// --apply` (for the `ids` given) and the signals (performance of the last
+/// requests, every rating). Shared by the session and `codeforge route`, so both decide alike.
+pub fn learned_state(
+    l: &Ledger,
+    ids: &[String],
+) -> Result<(Vec<(String, f64)>, Signals), LedgerError> {
+    let mut shares = Vec::new();
+    for id in ids {
+        if let Some(v) = l
+            .setting(&share_key(id))?
+            .and_then(|v| v.parse::<f64>().ok())
+        {
+            shares.push((id.clone(), v));
+        }
+    }
+    let mut signals = Signals::new();
+    for o in l.recent_outcomes(PERF_HISTORY)?.iter().rev() {
+        if let Some(intent) = Intent::parse(&o.intent) {
+            signals.observe(&Outcome {
+                model: o.model.clone(),
+                intent,
+                ok: o.status == "ok",
+                ttft_ms: o.ttft_ms.map(|v| v as f64),
+                latency_ms: o.latency_ms.map(|v| v as f64),
+                completion_tokens: o.completion_tokens.max(0) as u64,
+            });
+        }
+    }
+    for (model, intent, up) in l.ratings()? {
+        if let Some(intent) = Intent::parse(&intent) {
+            signals.rate(&model, intent, up, 1.0);
+        }
+    }
+    Ok((shares, signals))
+}
+
 pub fn share_key(model: &str) -> String {
     format!("share:{model}")
 }
@@ -109,43 +146,9 @@ impl Session {
             .iter()
             .map(|m| m.id.clone())
             .collect();
-        let shares = ledger
-            .call(move |l| {
-                let mut out = Vec::new();
-                for id in ids {
-                    if let Some(v) = l
-                        .setting(&share_key(&id))?
-                        .and_then(|v| v.parse::<f64>().ok())
-                    {
-                        out.push((id, v));
-                    }
-                }
-                Ok(out)
-            })
-            .await?;
+        let (shares, signals) = ledger.call(move |l| learned_state(l, &ids)).await?;
         for (id, share) in shares {
             backend.catalog.set_share(&id, share);
-        }
-        let (outcomes, ratings) = ledger
-            .call(|l| Ok((l.recent_outcomes(PERF_HISTORY)?, l.ratings()?)))
-            .await?;
-        let mut signals = Signals::new();
-        for o in outcomes.iter().rev() {
-            if let Some(intent) = Intent::parse(&o.intent) {
-                signals.observe(&Outcome {
-                    model: o.model.clone(),
-                    intent,
-                    ok: o.status == "ok",
-                    ttft_ms: o.ttft_ms.map(|v| v as f64),
-                    latency_ms: o.latency_ms.map(|v| v as f64),
-                    completion_tokens: o.completion_tokens.max(0) as u64,
-                });
-            }
-        }
-        for (model, intent, up) in ratings {
-            if let Some(intent) = Intent::parse(&intent) {
-                signals.rate(&model, intent, up, 1.0);
-            }
         }
         let (preference, explore) = (config.preference, config.explore);
         Ok(Self {
