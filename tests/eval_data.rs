@@ -22,6 +22,17 @@ fn data_dir() -> Option<&'static Path> {
     }
 }
 
+/// The RouterBench subset as replay rows, with its models.
+fn routerbench() -> Option<(Vec<replay::ReplayRow>, Vec<String>)> {
+    let dir = data_dir()?;
+    Some(
+        replay::from_routerbench(
+            &dir.join("routerbench/routerbench_0shot_mbpp_arc_winogrande.csv.gz"),
+        )
+        .unwrap(),
+    )
+}
+
 #[test]
 fn the_shipped_intent_model_keeps_its_test_split_accuracy() {
     let Some(dir) = data_dir() else { return };
@@ -55,11 +66,9 @@ fn the_shipped_intent_model_keeps_its_test_split_accuracy() {
 
 #[test]
 fn replay_reproduces_the_routerbench_reference_points() {
-    let Some(dir) = data_dir() else { return };
-    let (rows, models) = replay::from_routerbench(
-        &dir.join("routerbench/routerbench_0shot_mbpp_arc_winogrande.csv.gz"),
-    )
-    .unwrap();
+    let Some((rows, models)) = routerbench() else {
+        return;
+    };
     let (train, test) = replay::split(&rows);
     assert_eq!((train.len(), test.len()), (2205, 945));
     assert_eq!(models.len(), 11);
@@ -74,11 +83,9 @@ fn replay_reproduces_the_routerbench_reference_points() {
 
 #[test]
 fn learning_from_500_rated_outcomes_comes_within_two_points_of_the_best_fixed_policy() {
-    let Some(dir) = data_dir() else { return };
-    let (rows, models) = replay::from_routerbench(
-        &dir.join("routerbench/routerbench_0shot_mbpp_arc_winogrande.csv.gz"),
-    )
-    .unwrap();
+    let Some((rows, models)) = routerbench() else {
+        return;
+    };
     let (train, test) = replay::split(&rows);
     // Quality only (knob 0): the best fixed per-task policy is 0.879.
     let c = eval::learning::curves(&train, &test, &models, 0.0);

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::replay::ReplayRow;
+use super::replay::{ReplayRow, task_sums};
 use crate::router::features::stable_hash;
 use crate::router::learning::{Beta, Posterior};
 
@@ -67,15 +67,10 @@ struct Prices {
 
 impl Prices {
     fn new(rows: &[&ReplayRow]) -> Self {
-        let mut sum: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
-        for r in rows {
-            for (m, res) in &r.models {
-                let e = sum.entry((r.intent.clone(), m.clone())).or_default();
-                e.0 += res.cost_usd;
-                e.1 += 1.0;
-            }
-        }
-        let mean: BTreeMap<_, _> = sum.into_iter().map(|(k, (c, n))| (k, c / n)).collect();
+        let mean: BTreeMap<_, _> = task_sums(rows)
+            .into_iter()
+            .map(|(k, (_, c, n))| (k, c / n))
+            .collect();
         let max = mean.values().copied().fold(1e-12, f64::max);
         Self { mean, max }
     }
@@ -216,15 +211,7 @@ pub fn curves(train: &[&ReplayRow], test: &[&ReplayRow], models: &[String], knob
     let all: Vec<&String> = models.iter().collect();
 
     // Hindsight: the best fixed per-task policy by the test rows' own quality and cost.
-    let mut truth: BTreeMap<(String, String), (f64, f64, f64)> = BTreeMap::new();
-    for r in test {
-        for (m, res) in &r.models {
-            let e = truth.entry((r.intent.clone(), m.clone())).or_default();
-            e.0 += res.score;
-            e.1 += res.cost_usd;
-            e.2 += 1.0;
-        }
-    }
+    let truth = task_sums(test);
     let hindsight = pick_per_task(&tasks, &all, &prices, 0.0, |t, m| {
         truth
             .get(&(t.to_string(), m.to_string()))

@@ -343,9 +343,11 @@ const KNOBS: [f64; 13] = [
     0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0, 1.5, 3.0,
 ];
 
-/// Per-task (intent) policy from mean score and cost on some rows.
-fn task_policy(models: &[String], rows: &[&ReplayRow], lambda: f64) -> BTreeMap<String, String> {
-    let mut stats: BTreeMap<(String, String), (f64, f64, f64)> = BTreeMap::new();
+/// Sums per (task, model) over some rows: (score, cost in USD, rows).
+pub type TaskSums = BTreeMap<(String, String), (f64, f64, f64)>;
+
+pub fn task_sums(rows: &[&ReplayRow]) -> TaskSums {
+    let mut stats = TaskSums::new();
     for r in rows {
         for (m, res) in &r.models {
             let e = stats.entry((r.intent.clone(), m.clone())).or_default();
@@ -354,6 +356,12 @@ fn task_policy(models: &[String], rows: &[&ReplayRow], lambda: f64) -> BTreeMap<
             e.2 += 1.0;
         }
     }
+    stats
+}
+
+/// Per-task (intent) policy from mean score and cost on some rows.
+fn task_policy(models: &[String], rows: &[&ReplayRow], lambda: f64) -> BTreeMap<String, String> {
+    let stats = task_sums(rows);
     let max_cost = stats.values().map(|(_, c, n)| c / n).fold(1e-12, f64::max);
     let mut best: BTreeMap<String, (f64, String)> = BTreeMap::new();
     for ((task, m), (s, c, n)) in stats {
