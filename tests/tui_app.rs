@@ -504,3 +504,24 @@ fn a_resumed_conversation_is_shown_and_a_resize_keeps_the_layout() {
     let narrow = screen(&mut a, 40, 20);
     assert!(narrow.contains("first answer"));
 }
+
+#[test]
+fn slash_explore_toggles_exploration_and_the_status_bar_says_so() {
+    let mut a = app(false);
+    assert!(!screen(&mut a, 120, 30).contains("explore"));
+    type_text(&mut a, "/explore on");
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Command::Core(Op::SetExplore(true))]
+    );
+    assert!(screen(&mut a, 120, 30).contains("AUTO pref 5 explore"));
+    type_text(&mut a, "/explore maybe");
+    assert!(a.on_key(key(KeyCode::Enter)).is_empty());
+    assert!(screen(&mut a, 120, 30).contains("/explore on|off"));
+    type_text(&mut a, "/explore off");
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Command::Core(Op::SetExplore(false))]
+    );
+    assert!(!screen(&mut a, 120, 30).contains("pref 5 explore"));
+}

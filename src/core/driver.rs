@@ -147,6 +147,15 @@ pub async fn drive(
                     )),
                 );
             }
+            Op::SetExplore(on) => {
+                session.explore = on;
+                let text = if on {
+                    "explore on: models your ratings know least about get tried"
+                } else {
+                    "explore off: the best estimate decides"
+                };
+                send(&events, Event::Notice(text.into()));
+            }
             Op::SetDailyLimit(usd) => {
                 let v = usd.to_string();
                 match session

@@ -172,5 +172,7 @@ pub enum Op {
     SetDailyLimit(f64),
     /// 0 = cheapest that fits … 10 = best regardless of cost.
     SetPreference(u8),
+    /// Route on optimistic quality estimates (try what the ratings know least about).
+    SetExplore(bool),
     Quit,
 }

@@ -76,6 +76,8 @@ pub struct App {
     pub dirty: bool,
     /// Quality ↔ cost preference shown in the status bar.
     pub preference: u8,
+    /// The router explores (shown in the status bar).
+    pub explore: bool,
 }
 
 impl App {
@@ -101,6 +103,7 @@ impl App {
             first_token_at: None,
             dirty: true,
             preference: 5,
+            explore: false,
         };
         if demo {
             app.cells.push(Cell::notice(
@@ -498,6 +501,16 @@ impl App {
                     true,
                 ),
             },
+            "explore" => match arg {
+                "on" | "off" => {
+                    self.explore = arg == "on";
+                    return vec![Command::Core(Op::SetExplore(self.explore))];
+                }
+                _ => self.notice(
+                    "/explore on|off: on tries the models your ratings know least about",
+                    true,
+                ),
+            },
             "stats" => {
                 self.sidebar = true;
                 let text = self.stats_text();
@@ -675,6 +688,7 @@ impl App {
 
     pub fn mode_label(&self) -> String {
         match &self.mode {
+            Mode::Auto if self.explore => format!("AUTO pref {} explore", self.preference),
             Mode::Auto => format!("AUTO pref {}", self.preference),
             Mode::Pinned(m) => format!("PINNED {}", self.name_of(m)),
             Mode::Next(m) => format!("NEXT {}", self.name_of(m)),

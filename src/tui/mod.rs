@@ -52,6 +52,7 @@ pub fn build_app(config: &Config, session: &Session) -> Result<App, TuiError> {
         .collect();
     let mut app = App::new(theme, keymap, session.backend.demo, models);
     app.preference = session.preference;
+    app.explore = session.explore;
     Ok(app)
 }
 

@@ -344,7 +344,11 @@ fn draw_popup(frame: &mut Frame<'_>, app: &App, area: Rect) {
             }
             lines.push(Line::default());
             lines.push(Line::styled(
-                "/model [name]  /pin [name]  /auto  /pref <0-10>  /budget <USD>  /stats  /new  /help",
+                "/model [name]  /pin [name]  /auto  /pref <0-10>  /explore on|off",
+                app.theme.muted,
+            ));
+            lines.push(Line::styled(
+                "/budget <USD>  /stats  /new  /help",
                 app.theme.muted,
             ));
             lines.push(Line::styled("any key closes this help", app.theme.muted));
