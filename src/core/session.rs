@@ -76,7 +76,6 @@ const PERF_HISTORY: usize = 500;
 pub const DAILY_LIMIT_KEY: &str = "daily_limit_usd";
 pub const MONTHLY_LIMIT_KEY: &str = "monthly_limit_usd";
 
-/// Settings key of a model's budget share (written by `codeforge budget --optimize --apply`).
 /// What the ledger says the router has learned: budget shares set by `budget --optimize
 /// --apply` (for the `ids` given) and the signals (performance of the last
 /// requests, every rating). Shared by the session and `codeforge route`, so both decide alike.
@@ -114,6 +113,7 @@ pub fn learned_state(
     Ok((shares, signals))
 }
 
+/// Settings key of a model's budget share (written by `codeforge budget --optimize --apply`).
 pub fn share_key(model: &str) -> String {
     format!("share:{model}")
 }

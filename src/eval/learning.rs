@@ -186,7 +186,7 @@ fn run_order(
             )
             .remove(&r.intent)
         } else {
-            let k = stable_hash(&format!("model:{}", r.id)) % models.len() as u64;
+            let k = stable_hash(&format!("model:{}", r.id)) % models.len().max(1) as u64;
             models.get(k as usize).cloned()
         };
         if let Some(res) = model.as_ref().and_then(|m| r.models.get(m)) {

@@ -29,7 +29,7 @@ fn token_ranges(lower: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::with_capacity(lower.len() / 4);
     let mut start: Option<usize> = None;
     for (i, ch) in lower.char_indices() {
-        let cjk = (ch as u32) >= 0x2E80 && ch.is_alphanumeric();
+        let cjk = is_cjk(ch);
         let word = !cjk && (ch.is_alphanumeric() || ch == '_' || ch == '\'');
         if word {
             start.get_or_insert(i);
@@ -48,8 +48,11 @@ fn token_ranges(lower: &str) -> Vec<(usize, usize)> {
     out
 }
 
-/// Keyword families, matched in one aho-corasick pass over the head of the prompt. Each
-/// family's hits are one more feature, weighted by the learned model.
+/// Keyword families, matched in one aho-corasick pass over the prompt's window. Each
+/// family's presence is one more feature, weighted by the learned model. Patterns of the
+/// writing family and words in other alphabets (Cyrillic, Vietnamese) only count at the
+/// start of a word ("verse" not in "reverse", "story" not in "history"); the other English
+/// patterns match anywhere ("error" in "TypeError"); CJK has no word breaks.
 pub const KEYWORDS: &[(&str, &[&str])] = &[
     (
         "debug",
@@ -96,15 +99,16 @@ pub const KEYWORDS: &[(&str, &[&str])] = &[
             "calculate",
             // The same in the other languages users write in (Chinese, Russian, Japanese,
             // Vietnamese): word problems and proofs are common there too.
-            "求",
+            "求解",
+            "求出",
             "证明",
             "计算",
             "概率",
             "方程",
-            "函数",
             "已知",
-            "解",
-            "值",
+            "解方程",
+            "最大值",
+            "最小值",
             "面积",
             "整数",
             "实数",
@@ -119,7 +123,6 @@ pub const KEYWORDS: &[(&str, &[&str])] = &[
             "уравнени",
             "вероятност",
             "найди",
-            "функци",
             "интеграл",
             "производн",
             "числ",
@@ -128,12 +131,10 @@ pub const KEYWORDS: &[(&str, &[&str])] = &[
             "証明",
             "求め",
             "方程式",
-            "関数",
             "tính",
             "chứng minh",
             "phương trình",
             "xác suất",
-            "hàm số",
         ],
     ),
     (
@@ -198,7 +199,6 @@ pub const KEYWORDS: &[(&str, &[&str])] = &[
             "novel",
             "essay",
             "fiction",
-            "character",
             "chapter",
             "lyrics",
             "screenplay",
@@ -209,17 +209,16 @@ pub const KEYWORDS: &[(&str, &[&str])] = &[
             "haiku",
             "sonnet",
             "verse",
-            "plot",
             "fairy tale",
             "tale",
             "rewrite",
             "slogan",
-            "letter",
             "speech",
             "blog post",
             "小说",
             "故事",
-            "诗",
+            "诗歌",
+            "写诗",
             "文章",
             "剧本",
             "续写",
@@ -230,9 +229,11 @@ pub const KEYWORDS: &[(&str, &[&str])] = &[
             "歌词",
             "角色",
             "情节",
-            "章",
+            "章节",
+            "第一章",
             "рассказ",
-            "истори",
+            "историю про",
+            "историю о ",
             "стих",
             "сказк",
             "роман",
@@ -245,36 +246,53 @@ pub const KEYWORDS: &[(&str, &[&str])] = &[
             "письмо",
             "物語",
             "小説",
-            "詩",
+            "詩を",
             "書いて",
             "truyện",
             "bài thơ",
-            "viết",
             "câu chuyện",
         ],
     ),
 ];
 
-fn keyword_matcher() -> &'static Option<(aho_corasick::AhoCorasick, Vec<usize>)> {
-    static M: std::sync::OnceLock<Option<(aho_corasick::AhoCorasick, Vec<usize>)>> =
-        std::sync::OnceLock::new();
+/// The automaton over every keyword, each pattern's family, and whether it must start a word.
+struct Matcher {
+    ac: aho_corasick::AhoCorasick,
+    family: Vec<usize>,
+    word_start: Vec<bool>,
+}
+
+fn keyword_matcher() -> &'static Option<Matcher> {
+    static M: std::sync::OnceLock<Option<Matcher>> = std::sync::OnceLock::new();
     M.get_or_init(|| {
         let mut patterns = Vec::new();
-        let mut family = Vec::new();
-        for (i, (_, words)) in KEYWORDS.iter().enumerate() {
+        let (mut family, mut word_start) = (Vec::new(), Vec::new());
+        for (i, (name, words)) in KEYWORDS.iter().enumerate() {
             for w in *words {
                 patterns.push(*w);
                 family.push(i);
+                let first = w.chars().next().unwrap_or(' ');
+                let other_alphabet = !first.is_ascii() && first.is_alphabetic() && !is_cjk(first);
+                word_start.push(*name == "writing" || other_alphabet);
             }
         }
         aho_corasick::AhoCorasick::builder()
             .ascii_case_insensitive(true)
-            // A full DFA: the fastest search, and ~70 short patterns keep it small.
+            // A full DFA: the fastest search; short patterns keep it small.
             .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&patterns)
             .ok()
-            .map(|ac| (ac, family))
+            .map(|ac| Matcher {
+                ac,
+                family,
+                word_start,
+            })
     })
+}
+
+/// Chinese, Japanese and Korean characters (written without spaces between words).
+fn is_cjk(ch: char) -> bool {
+    (ch as u32) >= 0x2E80 && ch.is_alphanumeric()
 }
 
 /// Number of keyword families.
@@ -282,7 +300,12 @@ pub const FAMILIES: usize = 6;
 
 /// Hits per keyword family (in `KEYWORDS` order) in `text`.
 pub fn keyword_hits(text: &str) -> [usize; FAMILIES] {
-    let Some((ac, family)) = keyword_matcher() else {
+    let Some(Matcher {
+        ac,
+        family,
+        word_start,
+    }) = keyword_matcher()
+    else {
         return [0; FAMILIES];
     };
     // Distinct keywords per family, as a set of pattern ids (fewer than 256 patterns).
@@ -290,6 +313,13 @@ pub fn keyword_hits(text: &str) -> [usize; FAMILIES] {
     let mut hits = [0usize; FAMILIES];
     for m in ac.find_overlapping_iter(text) {
         let id = m.pattern().as_usize();
+        let inside_a_word = text[..m.start()]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric);
+        if inside_a_word && word_start.get(id).copied().unwrap_or(false) {
+            continue;
+        }
         let (word, bit) = (id / 64, 1u64 << (id % 64));
         if let Some(w) = seen.get_mut(word)
             && *w & bit == 0
@@ -354,6 +384,7 @@ thread_local! {
 impl Scratch {
     /// Add a positive weight (every feature weight is positive, so a zero slot is untouched).
     fn add(&mut self, b: u32, w: f32) {
+        debug_assert!(w > 0.0, "feature weights are positive");
         let slot = &mut self.dense[b as usize];
         if *slot == 0.0 {
             self.touched.push(b);
@@ -401,6 +432,10 @@ pub fn features(text: &str) -> Vec<(u32, f32)> {
 }
 
 fn features_into(text: &str, acc: &mut Scratch) -> Vec<(u32, f32)> {
+    // Left dirty only if an earlier call on this thread unwound half-way.
+    if !acc.touched.is_empty() {
+        acc.drain();
+    }
     let text_len = text.len();
     let window;
     let text = if text_len > HEAD_BYTES + TAIL_BYTES {
@@ -552,5 +587,24 @@ mod tests {
             assert_eq!(*name, format!("kw:{family}"));
         }
         assert_eq!(KEYWORD_FEATURES.len(), KEYWORDS.len());
+    }
+
+    #[test]
+    fn keywords_respect_word_starts_where_words_have_them() {
+        let family = |name: &str| KEYWORDS.iter().position(|(n, _)| *n == name).unwrap();
+        let (writing, math, debug) = (family("writing"), family("math"), family("debug"));
+        assert_eq!(keyword_hits("write a short story about a fox")[writing], 1);
+        assert_eq!(keyword_hits("reverse a linked list in place")[writing], 0);
+        assert_eq!(keyword_hits("the commit history is messy")[writing], 0);
+        assert_eq!(keyword_hits("plot it with matplotlib")[writing], 0);
+        // English cues of the older families still match inside words.
+        assert_eq!(keyword_hits("typeerror: x is not a function")[debug], 1);
+        // Chinese: "why is this function's return value none?" is not a math cue; solving
+        // an equation is.
+        assert_eq!(keyword_hits("这个函数的返回值为什么是 none?")[math], 0);
+        assert_eq!(keyword_hits("求解方程 x^2 = 4")[math], 3);
+        // Russian stems match at the start of a word only.
+        assert_eq!(keyword_hits("реши уравнение")[math], 2);
+        assert_eq!(keyword_hits("перерешить")[math], 0);
     }
 }

@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 use super::features::BUCKETS;
 use crate::task::Intent;
 
-const MAGIC: &[u8; 6] = b"CFIM01";
+/// Bumped whenever the features change: a model trained on other features is refused.
+const MAGIC: &[u8; 6] = b"CFIM02";
 const CLASSES: usize = 6;
 
 static EMBEDDED: &[u8] = include_bytes!("../../assets/intent_model.bin");

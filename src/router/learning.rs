@@ -7,9 +7,11 @@ use std::collections::HashMap;
 use crate::task::Intent;
 
 /// Strength of the catalog prior on a model, in pseudo-ratings.
-pub const CATALOG_WEIGHT: f64 = 4.0;
-/// Strength of a model's overall record on its per-intent estimate, in pseudo-ratings
-/// (partial pooling: ratings on one intent move the others a little).
+pub const CATALOG_WEIGHT: f64 = 8.0;
+/// What one rating on another intent of the same model counts for, next to the catalog
+/// prior (partial pooling: a model good at code is likely good at debugging).
+pub const OTHER_INTENTS_WEIGHT: f64 = 0.5;
+/// Strength of that pooled estimate on the per-intent posterior, in pseudo-ratings.
 pub const POOL_WEIGHT: f64 = 4.0;
 /// Standard deviations of optimism when the router explores.
 pub const EXPLORE_Z: f64 = 2.0;
@@ -43,10 +45,13 @@ pub struct Posterior {
 
 impl Posterior {
     /// Hierarchical estimate: the catalog `prior` for (model, intent), moved by the model's
-    /// ratings on every intent (`model`), then by its ratings on this intent (`cell`). With
-    /// no ratings the mean is the prior.
+    /// ratings on its other intents (`model` holds every rating of the model, `cell` this
+    /// intent's, so each rating counts once), then by its ratings on this intent. With no
+    /// ratings the mean is the prior.
     pub fn pooled(prior: f64, model: Beta, cell: Beta) -> Self {
-        let p = (prior * CATALOG_WEIGHT + model.up) / (CATALOG_WEIGHT + model.ratings());
+        let up = (model.up - cell.up).max(0.0) * OTHER_INTENTS_WEIGHT;
+        let down = (model.down - cell.down).max(0.0) * OTHER_INTENTS_WEIGHT;
+        let p = (prior * CATALOG_WEIGHT + up) / (CATALOG_WEIGHT + up + down);
         Self {
             a: p * POOL_WEIGHT + cell.up,
             b: (1.0 - p) * POOL_WEIGHT + cell.down,
@@ -198,12 +203,18 @@ mod tests {
         for _ in 0..8 {
             s.rate("m", Intent::Code, false, 1.0);
         }
-        // Model level: (0.9 × 4 + 0) / (4 + 8) = 0.3; then (0.3 × 4 + 0) / (4 + 8) = 0.1.
+        // Its own ratings: (0.9 × 4 + 0) / (4 + 8) = 0.3.
         let m = s.posterior("m", Intent::Code, 0.9).mean();
-        assert!((m - 0.1).abs() < 1e-9, "{m}");
-        // Another intent of the same model moves too, less (pooled through the model).
+        assert!((m - 0.3).abs() < 1e-9, "{m}");
+        // Another intent of the same model moves too, less (pooled through the model, each
+        // rating counted at half): (0.9 × 8 + 0) / (8 + 4) = 0.6.
         let math = s.posterior("m", Intent::Math, 0.9).mean();
-        assert!((math - 0.3).abs() < 1e-9, "{math}");
+        assert!((math - 0.6).abs() < 1e-9, "{math}");
+        // One thumbs-down on the best model does not sink it: 0.9 → 0.72.
+        let mut one = Signals::new();
+        one.rate("m", Intent::Code, false, 1.0);
+        let m = one.posterior("m", Intent::Code, 0.9).mean();
+        assert!((m - 0.72).abs() < 1e-9, "{m}");
         assert_eq!(s.quality("m", Intent::Math), Beta::default());
         // Another model does not move.
         assert!((s.posterior("n", Intent::Code, 0.9).mean() - 0.9).abs() < 1e-9);

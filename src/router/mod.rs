@@ -283,14 +283,32 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
         }
     }
     let learned = matches!((&best, prior_best), (Some(b), Some(p)) if b.1.id != p.id);
+    // What the best estimates alone would pick: exploring may have chosen otherwise.
+    let greedy_best = candidates
+        .iter()
+        .filter(|(c, _, _)| c.excluded.is_none())
+        .fold(None, |acc: Option<(f64, &ModelSpec)>, (c, m, _)| {
+            let v = c.score - c.components.optimism;
+            match acc {
+                Some((bv, _)) if bv >= v => acc,
+                _ => Some((v, *m)),
+            }
+        })
+        .map(|(_, m)| m);
+    let explored_over = match (&best, greedy_best) {
+        (Some(b), Some(g)) if req.explore && b.1.id != g.id => Some(g),
+        _ => None,
+    };
     let estimated_cost = chosen.cost(a.context_tokens, completion);
     let reason = reason(
         &a,
         chosen,
         routed_by,
         &best,
-        prior_best,
-        learned,
+        Learned {
+            prior_best: learned.then_some(prior_best).flatten(),
+            explored_over,
+        },
         estimated_cost,
         req,
     );
@@ -342,14 +360,20 @@ fn nothing_fits(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How learning moved the automatic choice, for the reason line.
+struct Learned<'a> {
+    /// The catalog priors alone would have picked this model.
+    prior_best: Option<&'a ModelSpec>,
+    /// The best estimates alone would have picked this model; exploring tried another.
+    explored_over: Option<&'a ModelSpec>,
+}
+
 fn reason(
     a: &Analysis,
     chosen: &ModelSpec,
     routed_by: RoutedBy,
     best: &Option<(Candidate, &ModelSpec)>,
-    prior_best: Option<&ModelSpec>,
-    learned: bool,
+    learned: Learned<'_>,
     est: Usd,
     req: &RouteRequest<'_>,
 ) -> String {
@@ -366,9 +390,10 @@ fn reason(
             if a.follow_up {
                 s.push_str(", follow-up");
             }
-            if learned && let Some(p) = prior_best {
-                let how = if req.explore { "exploring" } else { "learned" };
-                s.push_str(&format!(", {how}: preferred over {}", p.name));
+            if let Some(g) = learned.explored_over {
+                s.push_str(&format!(", exploring: tried instead of {}", g.name));
+            } else if let Some(p) = learned.prior_best {
+                s.push_str(&format!(", learned: preferred over {}", p.name));
             }
             s
         }

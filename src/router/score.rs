@@ -19,6 +19,8 @@ pub struct Components {
     pub prior_fit: f64,
     /// Ratings behind the posterior.
     pub ratings: f64,
+    /// What exploring adds to the fit for ranking (upper bound − mean; 0 when not exploring).
+    pub optimism: f64,
     pub cost_usd: f64,
     /// Cost relative to the other candidates, 0 (cheapest) … 1 (dearest), log scale.
     pub cost: f64,
@@ -67,17 +69,17 @@ fn components(
     max_cost: f64,
 ) -> Components {
     let prior = m.strengths.get(a.intent);
-    let (fit, ratings) = match signals {
+    let (fit, optimism, ratings) = match signals {
         Some(s) => {
             let post = s.posterior(&m.id, a.intent, prior);
-            let fit = if req.explore {
-                post.upper()
+            let optimism = if req.explore {
+                post.upper() - post.mean()
             } else {
-                post.mean()
+                0.0
             };
-            (fit, s.quality(&m.id, a.intent).ratings())
+            (post.mean(), optimism, s.quality(&m.id, a.intent).ratings())
         }
-        None => (prior, 0.0),
+        None => (prior, 0.0, 0.0),
     };
     let perf = signals.and_then(|s| s.perf(&m.id, a.intent));
     let cost_usd = m.cost(a.context_tokens, completion).dollars();
@@ -106,6 +108,7 @@ fn components(
         fit,
         prior_fit: prior,
         ratings,
+        optimism,
         cost_usd,
         cost,
         latency_ms,
@@ -146,7 +149,7 @@ pub fn score_all(
         .iter()
         .map(|m| {
             let c = components(m, a, completion, Some(req.signals), req, lo, hi);
-            (round(total(&c, &w, c.fit)), c)
+            (round(total(&c, &w, c.fit + c.optimism)), c)
         })
         .collect()
 }
