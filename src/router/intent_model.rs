@@ -86,9 +86,16 @@ impl IntentModel {
         Ok(Self {
             scale,
             bias,
-            weights: (0..BUCKETS * CLASSES)
-                .map(|i| bytes[header + (i % CLASSES) * BUCKETS + i / CLASSES] as i8)
-                .collect(),
+            weights: {
+                // Class-major in the file, bucket-major in memory.
+                let mut w = vec![0i8; BUCKETS * CLASSES];
+                for (c, row) in bytes[header..].chunks_exact(BUCKETS).enumerate() {
+                    for (b, v) in row.iter().enumerate() {
+                        w[b * CLASSES + c] = *v as i8;
+                    }
+                }
+                w
+            },
         })
     }
 
