@@ -115,6 +115,11 @@ pub enum EvalAction {
         /// The model the cost targets refer to.
         #[arg(long, default_value = "gpt-4-1106-preview")]
         reference: String,
+        /// A catalog file (TOML `[[models]]` with `id`, optional `prior` and per-task
+        /// `[models.tasks]`): only these models take part, and learning starts from their
+        /// priors.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },

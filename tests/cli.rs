@@ -668,3 +668,75 @@ async fn route_shows_the_decision_ask_would_make_after_feedback() {
     let a: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(a["model"], v["model"]);
 }
+
+#[tokio::test]
+async fn eval_replay_reads_a_jsonl_file_and_a_catalog_of_the_models_taking_part() {
+    let home = tempfile::tempdir().unwrap();
+    let rows: String = (0..200)
+        .map(|i| {
+            let task = if i % 2 == 0 { "code" } else { "general" };
+            let ok = |b: bool| if b { 1.0 } else { 0.0 };
+            format!(
+                "{}\n",
+                serde_json::json!({
+                    "id": format!("r{i}"),
+                    "prompt": format!("prompt {i}"),
+                    "intent": task,
+                    "models": {
+                        "dear": {"score": ok((i / 2) % 4 != 0), "cost_usd": 0.01},
+                        "cheap": {"score": ok((i / 2) % 4 < 2), "cost_usd": 0.001},
+                        "oracle-bait": {"score": 1.0, "cost_usd": 0.0},
+                    }
+                })
+            )
+        })
+        .collect();
+    let file = home.path().join("rows.jsonl");
+    std::fs::write(&file, rows).unwrap();
+    let catalog = home.path().join("models.toml");
+    std::fs::write(
+        &catalog,
+        "[[models]]\nid = \"dear\"\nprior = 0.7\n\n[[models]]\nid = \"cheap\"\n",
+    )
+    .unwrap();
+    let replay = |catalog: &Path| {
+        let mut c = cmd(home.path());
+        c.args(["eval", "replay", "--json", "--reference", "dear", "--file"])
+            .arg(&file)
+            .arg("--catalog")
+            .arg(catalog);
+        run(c, None)
+    };
+    let r = replay(&catalog).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    // Only the catalog's models take part, in the oracle too.
+    let single: Vec<&str> = v["single"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s[0].as_str().unwrap())
+        .collect();
+    assert_eq!(single, ["dear", "cheap"]);
+    // (the free, always-right model outside the catalog would make the oracle cost $0).
+    assert!(v["oracle"][1].as_f64().unwrap() > 0.1, "{}", v["oracle"]);
+    assert_eq!(
+        v["train"].as_u64().unwrap() + v["test"].as_u64().unwrap(),
+        200
+    );
+    assert!(!v["learning"].as_array().unwrap().is_empty());
+    // A catalog that does not parse names the file and the line; one naming a model
+    // without results says which.
+    std::fs::write(&catalog, "[[models]]\nid = \"dear\"\npriorr = 0.7\n").unwrap();
+    let r = replay(&catalog).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("models.toml") && r.stderr.contains("line 3"),
+        "{}",
+        r.stderr
+    );
+    std::fs::write(&catalog, "[[models]]\nid = \"gpt-9\"\n").unwrap();
+    let r = replay(&catalog).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("gpt-9 has no results"), "{}", r.stderr);
+}

@@ -87,8 +87,10 @@ fn learning_from_rated_outcomes_approaches_the_best_fixed_policy() {
         return;
     };
     let (train, test) = replay::split(&rows);
+    // No catalog: every model starts from 0.5.
+    let uniform = eval::priors::Priors::uniform();
     // Quality only (knob 0): the best fixed per-task policy is 0.879.
-    let c = eval::learning::curves(&train, &test, &models, 0.0);
+    let c = eval::learning::curves(&train, &test, &models, 0.0, &uniform);
     assert!((c.best_fixed.quality - 0.879).abs() < 0.001);
     let at = |curve: &[eval::learning::Checkpoint], n: usize| {
         *curve.iter().find(|p| p.events == n).unwrap()
@@ -113,6 +115,6 @@ fn learning_from_rated_outcomes_approaches_the_best_fixed_policy() {
         at(&c.passive, 1000)
     );
     // Cost-aware knob: measured and reported, not within 2 points (5.8 exploring).
-    let c = eval::learning::curves(&train, &test, &models, 0.2);
+    let c = eval::learning::curves(&train, &test, &models, 0.2, &uniform);
     assert!(at(&c.active, 500).gap_mean < at(&c.passive, 500).gap_mean);
 }

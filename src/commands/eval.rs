@@ -96,9 +96,10 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
             file,
             routerbench,
             reference,
+            catalog,
             json,
         } => {
-            let (rows, models) = match (file, routerbench) {
+            let (rows, mut models) = match (file, routerbench) {
                 (Some(f), _) => {
                     let rows = replay::read_jsonl(f).map_err(usage)?;
                     let mut models: Vec<String> =
@@ -117,7 +118,21 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
             if rows.is_empty() {
                 return Err(usage("no rows to replay".into()));
             }
-            let report = replay::run(&rows, &models, reference);
+            let priors = match catalog {
+                Some(path) => {
+                    let (priors, ids) = eval::priors::Priors::load(path).map_err(usage)?;
+                    if let Some(missing) = ids.iter().find(|id| !models.contains(id)) {
+                        return Err(usage(format!(
+                            "{}: {missing} has no results in the rows",
+                            path.display()
+                        )));
+                    }
+                    models = ids;
+                    priors
+                }
+                None => eval::priors::Priors::uniform(),
+            };
+            let report = replay::run(&rows, &models, reference, &priors);
             if *json {
                 out.line(&serde_json::to_string(&report).map_err(|e| usage(e.to_string()))?);
                 return Ok(());

@@ -1,9 +1,9 @@
 //! Learning curves for the routing replay: how close a per-task policy learned from N rated
 //! outcomes comes to the best fixed per-task policy in hindsight, at one cost knob.
 //!
-//! The estimates are the live router's: [`Posterior::pooled`] per (task, model), from a
-//! uniform prior (the replay's models have no catalog entry), a model's ratings on every
-//! task, and its ratings on this one. Ratings arrive in two ways:
+//! The estimates are the live router's: [`Posterior::pooled`] per (task, model), from the
+//! catalog file's prior ([`Priors`]; 0.5 without one), the model's ratings on its other
+//! tasks, and its ratings on this one. Ratings arrive in two ways:
 //! - *passive*: the user happened to try models in turn (each event rates a model picked by
 //!   a hash of the prompt), which is what the default router sees;
 //! - *active*: the router picks each event's model itself by the optimistic estimate
@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::priors::Priors;
 use super::replay::{ReplayRow, task_sums};
 use crate::router::features::stable_hash;
 use crate::router::learning::{Beta, Posterior};
@@ -27,8 +28,6 @@ use crate::router::learning::{Beta, Posterior};
 pub const CHECKPOINTS: [usize; 6] = [50, 100, 250, 500, 1000, 2000];
 /// Event orders each curve is averaged over.
 pub const ORDERS: u64 = 20;
-/// The replay's prior on any model (no catalog knowledge).
-const PRIOR: f64 = 0.5;
 
 /// A policy's test quality, total cost and utility.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Default)]
@@ -127,10 +126,10 @@ impl Ratings {
             .add(score, 1.0);
     }
 
-    fn posterior(&self, task: &str, model: &str) -> Posterior {
+    fn posterior(&self, task: &str, model: &str, priors: &Priors) -> Posterior {
         let get = |b: Option<&Beta>| b.copied().unwrap_or_default();
         Posterior::pooled(
-            PRIOR,
+            priors.prior(model, task),
             get(self.model.get(model)),
             get(self.cell.get(&(task.to_string(), model.to_string()))),
         )
@@ -157,16 +156,26 @@ fn pick_per_task(
         .collect()
 }
 
-/// One learning run over one event order; the policy's score at each checkpoint.
-fn run_order(
-    events: &[&ReplayRow],
-    test: &[&ReplayRow],
-    models: &[String],
-    tasks: &[String],
-    prices: &Prices,
+/// What every learning run of one curve shares.
+struct Setting<'a> {
+    test: &'a [&'a ReplayRow],
+    models: &'a [String],
+    tasks: &'a [String],
+    prices: &'a Prices,
+    priors: &'a Priors,
     knob: f64,
-    active: bool,
-) -> Vec<PolicyScore> {
+}
+
+/// One learning run over one event order; the policy's score at each checkpoint.
+fn run_order(s: &Setting<'_>, events: &[&ReplayRow], active: bool) -> Vec<PolicyScore> {
+    let Setting {
+        test,
+        models,
+        tasks,
+        prices,
+        priors,
+        knob,
+    } = *s;
     let all: Vec<&String> = models.iter().collect();
     let mut ratings = Ratings::default();
     let mut out = Vec::new();
@@ -182,7 +191,7 @@ fn run_order(
                 &available,
                 prices,
                 knob,
-                |t, m| ratings.posterior(t, m).upper(),
+                |t, m| ratings.posterior(t, m, priors).upper(),
             )
             .remove(&r.intent)
         } else {
@@ -194,7 +203,7 @@ fn run_order(
         }
         if CHECKPOINTS.contains(&(i + 1)) {
             let pol = pick_per_task(tasks, &all, prices, knob, |t, m| {
-                ratings.posterior(t, m).mean()
+                ratings.posterior(t, m, priors).mean()
             });
             out.push(score(test, &pol, prices.max, knob));
         }
@@ -202,8 +211,14 @@ fn run_order(
     out
 }
 
-/// Learning curves at one knob.
-pub fn curves(train: &[&ReplayRow], test: &[&ReplayRow], models: &[String], knob: f64) -> Curves {
+/// Learning curves at one knob, from the catalog's priors.
+pub fn curves(
+    train: &[&ReplayRow],
+    test: &[&ReplayRow],
+    models: &[String],
+    knob: f64,
+    priors: &Priors,
+) -> Curves {
     let prices = Prices::new(train);
     let mut tasks: Vec<String> = train.iter().map(|r| r.intent.clone()).collect();
     tasks.sort();
@@ -219,12 +234,20 @@ pub fn curves(train: &[&ReplayRow], test: &[&ReplayRow], models: &[String], knob
     });
     let best_fixed = score(test, &hindsight, prices.max, knob);
 
+    let setting = Setting {
+        test,
+        models,
+        tasks: &tasks,
+        prices: &prices,
+        priors,
+        knob,
+    };
     let curve = |active: bool| -> Vec<Checkpoint> {
         let runs: Vec<Vec<PolicyScore>> = (0..ORDERS)
             .map(|o| {
                 let mut events = train.to_vec();
                 events.sort_by_key(|r| stable_hash(&format!("event{o}:{}", r.id)));
-                run_order(&events, test, models, &tasks, &prices, knob, active)
+                run_order(&setting, &events, active)
             })
             .collect();
         CHECKPOINTS
@@ -258,5 +281,71 @@ pub fn curves(train: &[&ReplayRow], test: &[&ReplayRow], models: &[String], knob
         passive: curve(false),
         active: curve(true),
         best_fixed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::replay::{ModelResult, split};
+
+    /// Two tasks; "good" is right 3 times in 4, "fair" 2 in 4, both at the same price.
+    fn rows() -> Vec<ReplayRow> {
+        (0..400)
+            .map(|i| ReplayRow {
+                id: format!("row-{i}"),
+                prompt: String::new(),
+                intent: if i % 2 == 0 { "a" } else { "b" }.into(),
+                // The pattern runs within each task (every other row).
+                models: [("good", (i / 2) % 4 != 0), ("fair", (i / 2) % 4 < 2)]
+                    .into_iter()
+                    .map(|(m, ok)| {
+                        let score = if ok { 1.0 } else { 0.0 };
+                        (
+                            m.to_string(),
+                            ModelResult {
+                                score,
+                                cost_usd: 0.001,
+                            },
+                        )
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_catalog_prior_that_is_right_starts_at_the_best_policy() {
+        let rows = rows();
+        let (train, test) = split(&rows);
+        let models = vec!["fair".to_string(), "good".to_string()];
+        let right = Priors::parse(
+            "[[models]]\nid = \"good\"\nprior = 0.8\n[[models]]\nid = \"fair\"\nprior = 0.4\n",
+        )
+        .unwrap()
+        .0;
+        let wrong = Priors::parse(
+            "[[models]]\nid = \"good\"\nprior = 0.2\n[[models]]\nid = \"fair\"\nprior = 0.9\n",
+        )
+        .unwrap()
+        .0;
+        let with_right = curves(&train, &test, &models, 0.0, &right);
+        let with_wrong = curves(&train, &test, &models, 0.0, &wrong);
+        assert!(with_right.best_fixed.quality > 0.7);
+        let first = |c: &Curves| c.passive[0];
+        assert_eq!(first(&with_right).events, 50);
+        assert!(
+            first(&with_right).gap_worst < 1e-9,
+            "{:?}",
+            first(&with_right)
+        );
+        assert!(first(&with_wrong).gap_mean > first(&with_right).gap_mean);
+        // Ratings win in the end: the wrong prior is overcome.
+        let last = |c: &Curves| *c.passive.last().unwrap();
+        assert!(
+            last(&with_wrong).gap_worst < 1e-9,
+            "{:?}",
+            last(&with_wrong)
+        );
     }
 }

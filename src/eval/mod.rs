@@ -4,6 +4,7 @@
 pub mod data;
 pub mod learning;
 pub mod metrics;
+pub mod priors;
 pub mod replay;
 
 use std::collections::BTreeMap;

@@ -378,7 +378,12 @@ fn task_policy(models: &[String], rows: &[&ReplayRow], lambda: f64) -> BTreeMap<
 }
 
 /// Run the replay. `reference` is the model whose cost the 25 % / 10 % targets refer to.
-pub fn run(rows: &[ReplayRow], models: &[String], reference: &str) -> ReplayReport {
+pub fn run(
+    rows: &[ReplayRow],
+    models: &[String],
+    reference: &str,
+    priors: &super::priors::Priors,
+) -> ReplayReport {
     let (train, test) = split(rows);
     let single = models
         .iter()
@@ -388,11 +393,19 @@ pub fn run(rows: &[ReplayRow], models: &[String], reference: &str) -> ReplayRepo
         })
         .collect::<Vec<_>>();
     let oracle = evaluate(&test, |r| {
-        // Cheapest model that succeeds; if none, the cheapest.
-        let mut ok: Vec<(&String, &ModelResult)> =
-            r.models.iter().filter(|(_, v)| v.score >= 1.0).collect();
+        // Cheapest model (of those taking part) that succeeds; if none, the cheapest.
+        let taking_part: Vec<(&String, &ModelResult)> = r
+            .models
+            .iter()
+            .filter(|(m, _)| models.contains(m))
+            .collect();
+        let mut ok: Vec<(&String, &ModelResult)> = taking_part
+            .iter()
+            .copied()
+            .filter(|(_, v)| v.score >= 1.0)
+            .collect();
         if ok.is_empty() {
-            ok = r.models.iter().collect();
+            ok = taking_part;
         }
         ok.sort_by(|a, b| a.1.cost_usd.total_cmp(&b.1.cost_usd));
         ok.first().map(|(m, _)| (*m).clone()).unwrap_or_default()
@@ -437,7 +450,7 @@ pub fn run(rows: &[ReplayRow], models: &[String], reference: &str) -> ReplayRepo
     let (at_25pct, at_10pct) = (best_under(0.25), best_under(0.10));
     let learning = LEARNING_KNOBS
         .iter()
-        .map(|&k| super::learning::curves(&train, &test, models, k))
+        .map(|&k| super::learning::curves(&train, &test, models, k, priors))
         .collect();
     ReplayReport {
         train: train.len(),
