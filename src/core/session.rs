@@ -132,8 +132,11 @@ pub fn resolve_limits(l: &Ledger, daily: f64, monthly: f64) -> Result<Limits, Le
 impl Session {
     /// Open the ledger and connect (demo mode without a key).
     pub async fn open(config: Config, demo: bool) -> Result<Self, CoreError> {
-        // The router's one-time set-up runs on the other core while the ledger opens.
-        std::thread::spawn(crate::router::warm_up);
+        // The router's one-time set-up runs on the other core while the ledger opens (if no
+        // thread can be made, the first decision builds it instead).
+        let _ = std::thread::Builder::new()
+            .name("router-warm-up".into())
+            .spawn(crate::router::warm_up);
         let tz =
             calendar::time_zone(config.budget.timezone.as_deref()).map_err(CoreError::Config)?;
         let path = config.paths.ledger_file();
