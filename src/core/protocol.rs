@@ -144,6 +144,23 @@ pub enum Event {
     Error(String),
 }
 
+impl Event {
+    /// A turn that failed: why, and the partial answer if one was kept.
+    pub fn failed(
+        turn: TurnId,
+        kind: Option<ErrorKind>,
+        message: impl ToString,
+        outcome: Option<TurnOutcome>,
+    ) -> Self {
+        Event::Failed {
+            turn,
+            kind,
+            message: message.to_string(),
+            outcome,
+        }
+    }
+}
+
 /// UI → core.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {

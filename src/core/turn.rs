@@ -134,15 +134,7 @@ impl Session {
                     limit: limits.monthly,
                 }
             };
-            send(
-                events,
-                Event::Failed {
-                    turn,
-                    kind: None,
-                    message: refusal.to_string(),
-                    outcome: None,
-                },
-            );
+            send(events, Event::failed(turn, None, &refusal, None));
             return Err(CoreError::Ledger(LedgerError::Refused(refusal)));
         }
         let remaining = limits
@@ -276,15 +268,7 @@ impl Session {
                         }
                         _ => {
                             self.emit_budget(events).await;
-                            send(
-                                events,
-                                Event::Failed {
-                                    turn,
-                                    kind: Some(e.kind()),
-                                    message: e.to_string(),
-                                    outcome: None,
-                                },
-                            );
+                            send(events, Event::failed(turn, Some(e.kind()), &e, None));
                             return Err(e.into());
                         }
                     }
@@ -293,12 +277,7 @@ impl Session {
                     self.record(prompt, &partial).await?;
                     send(
                         events,
-                        Event::Failed {
-                            turn,
-                            kind: Some(e.kind()),
-                            message: e.to_string(),
-                            outcome: Some((*partial).clone()),
-                        },
+                        Event::failed(turn, Some(e.kind()), &e, Some((*partial).clone())),
                     );
                     self.emit_budget(events).await;
                     return Err(e.into());
@@ -320,15 +299,7 @@ impl Session {
         let e = last_error.unwrap_or(ProviderError::Protocol {
             detail: "no model could be tried".into(),
         });
-        send(
-            events,
-            Event::Failed {
-                turn,
-                kind: Some(e.kind()),
-                message: e.to_string(),
-                outcome: None,
-            },
-        );
+        send(events, Event::failed(turn, Some(e.kind()), &e, None));
         Err(e.into())
     }
 
@@ -435,15 +406,7 @@ impl Session {
         let reservation = match reservation {
             Ok(r) => r,
             Err(LedgerError::Refused(r)) => {
-                send(
-                    events,
-                    Event::Failed {
-                        turn,
-                        kind: None,
-                        message: r.to_string(),
-                        outcome: None,
-                    },
-                );
+                send(events, Event::failed(turn, None, &r, None));
                 return Err(CoreError::Ledger(LedgerError::Refused(r)));
             }
             Err(e) => return Err(e.into()),

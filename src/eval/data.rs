@@ -130,7 +130,8 @@ fn mt_bench(path: &Path) -> Result<Vec<Labelled>, String> {
     Ok(out)
 }
 
-fn csv_rows(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
+/// A CSV file (gzip when it ends in .gz): its header and its rows.
+pub(crate) fn csv_rows(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
     let text = read_text(path)?;
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)

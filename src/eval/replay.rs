@@ -3,7 +3,6 @@
 //! single model, the per-prompt oracle and an intent-only router, over the cost knob.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -47,18 +46,7 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<ReplayRow>, String> {
 /// Convert the RouterBench subset CSV (gz) into replay rows; the RouterDC split is kept in
 /// the id so the same prompts stay in test. Rows with a missing model value are skipped.
 pub fn from_routerbench(path: &Path) -> Result<(Vec<ReplayRow>, Vec<String>), String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(&bytes[..])
-        .read_to_string(&mut text)
-        .map_err(|e| e.to_string())?;
-    let mut rdr = csv::Reader::from_reader(text.as_bytes());
-    let headers: Vec<String> = rdr
-        .headers()
-        .map_err(|e| e.to_string())?
-        .iter()
-        .map(str::to_string)
-        .collect();
+    let (headers, records) = super::data::csv_rows(path)?;
     let col = |n: &str| {
         headers
             .iter()
@@ -76,16 +64,12 @@ pub fn from_routerbench(path: &Path) -> Result<(Vec<ReplayRow>, Vec<String>), St
         .filter_map(|h| h.strip_suffix("|score").map(str::to_string))
         .collect();
     let mut rows = Vec::new();
-    'rows: for r in rdr.records() {
-        let r = r.map_err(|e| e.to_string())?;
+    'rows: for r in &records {
         let mut results = BTreeMap::new();
         for m in &models {
-            let score = r
-                .get(col(&format!("{m}|score"))?)
-                .and_then(|v| v.parse::<f64>().ok());
-            let cost = r
-                .get(col(&format!("{m}|total_cost"))?)
-                .and_then(|v| v.parse::<f64>().ok());
+            let score = cell(r, col(&format!("{m}|score"))?).and_then(|v| v.parse::<f64>().ok());
+            let cost =
+                cell(r, col(&format!("{m}|total_cost"))?).and_then(|v| v.parse::<f64>().ok());
             match (score, cost) {
                 (Some(score), Some(cost_usd)) => {
                     results.insert(m.clone(), ModelResult { score, cost_usd });
@@ -93,16 +77,21 @@ pub fn from_routerbench(path: &Path) -> Result<(Vec<ReplayRow>, Vec<String>), St
                 _ => continue 'rows,
             }
         }
-        let split = r.get(split_c).unwrap_or("train");
+        let split = cell(r, split_c).unwrap_or("train");
         rows.push(ReplayRow {
             // The split is encoded so `is_test` can follow RouterDC's split exactly.
-            id: format!("{}:{}", split, r.get(id_c).unwrap_or("")),
-            prompt: r.get(prompt_c).unwrap_or("").to_string(),
-            intent: r.get(eval_c).unwrap_or("").to_string(),
+            id: format!("{}:{}", split, cell(r, id_c).unwrap_or("")),
+            prompt: cell(r, prompt_c).unwrap_or("").to_string(),
+            intent: cell(r, eval_c).unwrap_or("").to_string(),
             models: results,
         });
     }
     Ok((rows, models))
+}
+
+/// One cell of a CSV row, if present.
+fn cell(r: &[String], i: usize) -> Option<&str> {
+    r.get(i).map(String::as_str)
 }
 
 /// Train/test split: RouterDC's when the id carries it, else the frozen hash split.

@@ -121,6 +121,28 @@ const MONTH_SPEND: &str =
     "SELECT SUM(committed_nanos), SUM(reserved_nanos) FROM daily_totals WHERE month = ?1";
 
 /// Move money between the reserved and committed columns of a day's totals.
+/// What settling or reconciling a request needs: its day, month, model, one money column
+/// (`reserved_nanos` or `cost_nanos`) and status. The outer error is SQL, the inner says
+/// the request is unknown.
+type MoneyRow<T> = (String, String, String, T, String);
+
+fn money_row<T: rusqlite::types::FromSql>(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    column: &'static str,
+) -> rusqlite::Result<Result<MoneyRow<T>, LedgerError>> {
+    let row = tx
+        .query_row(
+            &format!(
+                "SELECT day, month, requested_model, {column}, status FROM requests WHERE id = ?1"
+            ),
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    Ok(row.ok_or(LedgerError::UnknownRequest(id)))
+}
+
 fn adjust_totals(
     tx: &rusqlite::Transaction<'_>,
     day: &str,
@@ -261,17 +283,8 @@ impl Ledger {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let row: Option<(String, String, String, i64, String)> = tx
-            .query_row(
-                "SELECT day, month, requested_model, reserved_nanos, status FROM requests WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()
-            .map_err(sql)?;
-        let Some((day, month, model, reserved, status)) = row else {
-            return Err(LedgerError::UnknownRequest(id));
-        };
+        let (day, month, model, reserved, status) =
+            money_row::<i64>(&tx, id, "reserved_nanos").map_err(sql)??;
         if status != "open" && status != "orphaned" {
             return Ok(());
         }
@@ -418,17 +431,8 @@ impl Ledger {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let row: Option<(String, String, String, Option<i64>, String)> = tx
-            .query_row(
-                "SELECT day, month, requested_model, cost_nanos, status FROM requests WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()
-            .map_err(sql)?;
-        let Some((day, month, model, old, status)) = row else {
-            return Err(LedgerError::UnknownRequest(id));
-        };
+        let (day, month, model, old, status) =
+            money_row::<Option<i64>>(&tx, id, "cost_nanos").map_err(sql)??;
         if status == "open" || status == "orphaned" {
             drop(tx);
             return self.settle(id, &Settlement::process_died(cost, "generation"), now_ms);
