@@ -96,25 +96,25 @@ fn learning_from_rated_outcomes_approaches_the_best_fixed_policy() {
         *curve.iter().find(|p| p.events == n).unwrap()
     };
     // Exploring (the live router's optimistic estimate) after 500 outcomes: the best policy
-    // in most event orders (median gap 0), 2.3 points on average (README "Routing
-    // quality"); within 2 points on average after 1,000 (1.2).
+    // in most event orders (median gap 0) and within 2 points on average, the issue's target
+    // (README "Routing quality": 1.4 ± 0.3 over 100 orders).
     let active = at(&c.active, 500);
     assert!(active.gap_median <= 0.005, "{active:?}");
-    assert!(active.gap_mean <= 0.03, "{active:?}");
-    assert!(
-        at(&c.active, 1000).gap_mean <= 0.02,
-        "{:?}",
-        at(&c.active, 1000)
-    );
-    // Learning helps: measured 8.0 → 2.3 → 1.2 points at 50, 500, 1,000 events.
+    assert!(active.gap_mean <= 0.02, "{active:?}");
+    assert!(active.gap_se > 0.0 && active.gap_se < 0.005, "{active:?}");
+    // Learning helps: measured 7.8 → 1.4 → 0.9 points at 50, 500, 1,000 events.
     assert!(at(&c.active, 50).gap_mean > active.gap_mean + 0.03);
-    // Passive ratings (models tried in turn): 3.2 points at 500, 1.2 at 1,000.
+    assert!(at(&c.active, 1000).gap_mean < active.gap_mean);
+    // Passive ratings (models tried in turn) learn more slowly: 2.8 points at 500, 1.3 at
+    // 1,000.
+    assert!(at(&c.passive, 500).gap_mean > active.gap_mean);
     assert!(
         at(&c.passive, 1000).gap_mean <= 0.02,
         "{:?}",
         at(&c.passive, 1000)
     );
-    // Cost-aware knob: measured and reported, not within 2 points (5.8 exploring).
+    // Cost-aware knob: measured and reported, not within 2 points at 500 (4.8 exploring,
+    // 7.1 passive).
     let c = eval::learning::curves(&train, &test, &models, 0.2, &uniform);
     assert!(at(&c.active, 500).gap_mean < at(&c.passive, 500).gap_mean);
 }

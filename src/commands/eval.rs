@@ -182,7 +182,7 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
             out.line(&format!(
                 "\nlearning: per-task policy from N rated outcomes vs the best fixed per-task policy\n\
                  (utility = quality - knob x relative cost, in quality points; means over {} event orders;\n\
-                 gap = best fixed utility - learned utility: mean / median / worst)",
+                 gap = best fixed utility - learned utility: mean ± standard error / median / worst)",
                 eval::learning::ORDERS
             ));
             for c in &report.learning {
@@ -198,12 +198,13 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
                     out.line(&format!("   {label}"));
                     for p in curve {
                         out.line(&format!(
-                            "   {:>6} events: quality {:.3} at ${:>5.2} · utility {:.3} · gap {:.3} / {:.3} / {:.3}",
+                            "   {:>6} events: quality {:.3} at ${:>5.2} · utility {:.3} · gap {:.3} ± {:.3} / {:.3} / {:.3}",
                             p.events,
                             p.mean.quality,
                             p.mean.cost_usd,
                             p.mean.utility,
                             p.gap_mean,
+                            p.gap_se,
                             p.gap_median,
                             p.gap_worst
                         ));

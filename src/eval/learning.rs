@@ -13,9 +13,9 @@
 //! model) is the train mean; only quality is learned. "Utility" is what the knob optimises:
 //! quality − knob × (cost per prompt ÷ the dearest (task, model) mean cost), in quality
 //! points. One event order can be lucky, so every curve is measured over [`ORDERS`]
-//! pseudo-random orders of the same events. No IO.
-
-use std::collections::BTreeMap;
+//! pseudo-random orders of the same events, and the gap's standard error is reported with
+//! its mean. Rows are turned into dense (task, model) indices once, so a run is array
+//! arithmetic. No IO.
 
 use serde::Serialize;
 
@@ -26,8 +26,9 @@ use crate::router::learning::{Beta, Posterior};
 
 /// Checkpoints of a learning curve (numbers of rated outcomes).
 pub const CHECKPOINTS: [usize; 6] = [50, 100, 250, 500, 1000, 2000];
-/// Event orders each curve is averaged over.
-pub const ORDERS: u64 = 20;
+/// Event orders each curve is averaged over. With 20 the gap's mean at 500 events had a
+/// standard error of about 0.7 points, too coarse to compare with a 2-point target.
+pub const ORDERS: u64 = 100;
 
 /// A policy's test quality, total cost and utility.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Default)]
@@ -38,12 +39,14 @@ pub struct PolicyScore {
 }
 
 /// One checkpoint over every event order: means, and the utility gap to the best fixed
-/// policy (mean, median and worst over the orders), in quality points.
+/// policy (mean with its standard error, median and worst over the orders), in quality
+/// points.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
 pub struct Checkpoint {
     pub events: usize,
     pub mean: PolicyScore,
     pub gap_mean: f64,
+    pub gap_se: f64,
     pub gap_median: f64,
     pub gap_worst: f64,
 }
@@ -58,157 +61,153 @@ pub struct Curves {
     pub best_fixed: PolicyScore,
 }
 
-/// Known prices: mean cost per (task, model) on the train part, and the dearest of them.
-struct Prices {
-    mean: BTreeMap<(String, String), f64>,
-    max: f64,
+/// One row as indices: its task (None when the train part never saw it) and each model's
+/// result, by model index.
+struct DenseRow {
+    id: String,
+    task: Option<usize>,
+    results: Vec<Option<(f64, f64)>>,
 }
 
-impl Prices {
-    fn new(rows: &[&ReplayRow]) -> Self {
-        let mean: BTreeMap<_, _> = task_sums(rows)
-            .into_iter()
-            .map(|(k, (_, c, n))| (k, c / n))
-            .collect();
-        let max = mean.values().copied().fold(1e-12, f64::max);
-        Self { mean, max }
-    }
-
-    /// The knob's cost penalty for one call, in quality points.
-    fn penalty(&self, task: &str, model: &str, knob: f64) -> f64 {
-        let c = self
-            .mean
-            .get(&(task.to_string(), model.to_string()))
-            .copied()
-            .unwrap_or(self.max);
-        knob * c / self.max
-    }
-}
-
-/// Quality, cost and utility of a per-task policy on the test rows.
-fn score(
-    test: &[&ReplayRow],
-    policy: &BTreeMap<String, String>,
+/// What every learning run of one curve shares, as dense (task × model) tables.
+struct Setting {
+    test: Vec<DenseRow>,
+    /// Models in the caller's order (passive mode rates `models[hash % len]`).
+    models: usize,
+    /// Model indices by name, so ties go to the first name, as everywhere in the replay.
+    by_name: Vec<usize>,
+    tasks: usize,
+    /// The knob's cost penalty per (task, model), in quality points: knob × the train
+    /// part's mean cost ÷ the dearest (task, model) mean cost (the dearest for a pair the
+    /// train part lacks).
+    penalty: Vec<f64>,
+    /// The catalog's prior per (task, model).
+    prior: Vec<f64>,
     max_cost: f64,
     knob: f64,
-) -> PolicyScore {
-    let (mut q, mut c) = (0.0, 0.0);
-    for r in test {
-        if let Some(res) = policy.get(&r.intent).and_then(|m| r.models.get(m)) {
-            q += res.score;
-            c += res.cost_usd;
-        }
+}
+
+impl Setting {
+    fn cell(&self, task: usize, model: usize) -> usize {
+        task * self.models + model
     }
-    let n = test.len().max(1) as f64;
-    PolicyScore {
-        quality: q / n,
-        cost_usd: c,
-        utility: (q - knob * c / max_cost) / n,
+
+    /// The model with the best `value` (None: not a candidate); ties go to the first name.
+    fn best(&self, value: impl Fn(usize) -> Option<f64>) -> Option<usize> {
+        let mut best: Option<(f64, usize)> = None;
+        for &m in &self.by_name {
+            if let Some(v) = value(m)
+                && best.is_none_or(|(b, _)| v > b)
+            {
+                best = Some((v, m));
+            }
+        }
+        best.map(|(_, m)| m)
+    }
+
+    /// The model with the best estimate net of its price for `task`.
+    fn pick(&self, task: usize, estimate: impl Fn(usize) -> Option<f64>) -> Option<usize> {
+        self.best(|m| Some(estimate(m)? - self.penalty[self.cell(task, m)]))
+    }
+
+    /// Quality, cost and utility of a per-task policy on the test rows.
+    fn score(&self, policy: &[Option<usize>]) -> PolicyScore {
+        let (mut q, mut c) = (0.0, 0.0);
+        for r in &self.test {
+            let chosen = r.task.and_then(|t| policy[t]);
+            if let Some((s, cost)) = chosen.and_then(|m| r.results[m]) {
+                q += s;
+                c += cost;
+            }
+        }
+        let n = self.test.len().max(1) as f64;
+        PolicyScore {
+            quality: q / n,
+            cost_usd: c,
+            utility: (q - self.knob * c / self.max_cost) / n,
+        }
     }
 }
 
 /// Ratings per (task, model) and per model.
-#[derive(Default)]
 struct Ratings {
-    cell: BTreeMap<(String, String), Beta>,
-    model: BTreeMap<String, Beta>,
+    cell: Vec<Beta>,
+    model: Vec<Beta>,
 }
 
 impl Ratings {
-    fn rate(&mut self, task: &str, model: &str, score: f64) {
-        self.cell
-            .entry((task.to_string(), model.to_string()))
-            .or_default()
-            .add(score, 1.0);
-        self.model
-            .entry(model.to_string())
-            .or_default()
-            .add(score, 1.0);
+    fn new(s: &Setting) -> Self {
+        Self {
+            cell: vec![Beta::default(); s.tasks * s.models],
+            model: vec![Beta::default(); s.models],
+        }
     }
 
-    fn posterior(&self, task: &str, model: &str, priors: &Priors) -> Posterior {
-        let get = |b: Option<&Beta>| b.copied().unwrap_or_default();
-        Posterior::pooled(
-            priors.prior(model, task),
-            get(self.model.get(model)),
-            get(self.cell.get(&(task.to_string(), model.to_string()))),
-        )
+    fn rate(&mut self, s: &Setting, task: usize, model: usize, score: f64) {
+        self.cell[s.cell(task, model)].add(score, 1.0);
+        self.model[model].add(score, 1.0);
     }
-}
 
-/// Per task, the model with the best value net of its price.
-fn pick_per_task(
-    tasks: &[String],
-    models: &[&String],
-    prices: &Prices,
-    knob: f64,
-    value: impl Fn(&str, &str) -> f64,
-) -> BTreeMap<String, String> {
-    tasks
-        .iter()
-        .filter_map(|t| {
-            models
-                .iter()
-                .map(|m| (value(t, m) - prices.penalty(t, m, knob), *m))
-                .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(a.1)))
-                .map(|(_, m)| (t.clone(), m.clone()))
-        })
-        .collect()
-}
-
-/// What every learning run of one curve shares.
-struct Setting<'a> {
-    test: &'a [&'a ReplayRow],
-    models: &'a [String],
-    tasks: &'a [String],
-    prices: &'a Prices,
-    priors: &'a Priors,
-    knob: f64,
+    fn posterior(&self, s: &Setting, task: usize, model: usize) -> Posterior {
+        let cell = s.cell(task, model);
+        Posterior::pooled(s.prior[cell], self.model[model], self.cell[cell])
+    }
 }
 
 /// One learning run over one event order; the policy's score at each checkpoint.
-fn run_order(s: &Setting<'_>, events: &[&ReplayRow], active: bool) -> Vec<PolicyScore> {
-    let Setting {
-        test,
-        models,
-        tasks,
-        prices,
-        priors,
-        knob,
-    } = *s;
-    let all: Vec<&String> = models.iter().collect();
-    let mut ratings = Ratings::default();
+fn run_order(s: &Setting, events: &[&DenseRow], active: bool) -> Vec<PolicyScore> {
+    let mut ratings = Ratings::new(s);
     let mut out = Vec::new();
     for (i, r) in events.iter().enumerate() {
-        let model = if active {
-            let available: Vec<&String> = all
-                .iter()
-                .copied()
-                .filter(|m| r.models.contains_key(*m))
-                .collect();
-            pick_per_task(
-                std::slice::from_ref(&r.intent),
-                &available,
-                prices,
-                knob,
-                |t, m| ratings.posterior(t, m, priors).upper(),
-            )
-            .remove(&r.intent)
-        } else {
-            let k = stable_hash(&format!("model:{}", r.id)) % models.len().max(1) as u64;
-            models.get(k as usize).cloned()
-        };
-        if let Some(res) = model.as_ref().and_then(|m| r.models.get(m)) {
-            ratings.rate(&r.intent, model.as_deref().unwrap_or(""), res.score);
+        if let Some(task) = r.task {
+            let model = if active {
+                s.pick(task, |m| {
+                    r.results[m].map(|_| ratings.posterior(s, task, m).upper())
+                })
+            } else {
+                let k = stable_hash(&format!("model:{}", r.id)) % s.models.max(1) as u64;
+                Some(k as usize)
+            };
+            if let Some(m) = model
+                && let Some(Some((score, _))) = r.results.get(m)
+            {
+                ratings.rate(s, task, m, *score);
+            }
         }
         if CHECKPOINTS.contains(&(i + 1)) {
-            let pol = pick_per_task(tasks, &all, prices, knob, |t, m| {
-                ratings.posterior(t, m, priors).mean()
-            });
-            out.push(score(test, &pol, prices.max, knob));
+            let policy: Vec<Option<usize>> = (0..s.tasks)
+                .map(|t| s.pick(t, |m| Some(ratings.posterior(s, t, m).mean())))
+                .collect();
+            out.push(s.score(&policy));
         }
     }
     out
+}
+
+/// Mean, standard error, median and worst of the gaps, and the mean scores, at one
+/// checkpoint over every order.
+fn checkpoint(events: usize, at: &[PolicyScore], best: f64) -> Option<Checkpoint> {
+    if at.is_empty() {
+        return None;
+    }
+    let n = at.len() as f64;
+    let mut gaps: Vec<f64> = at.iter().map(|p| best - p.utility).collect();
+    gaps.sort_by(f64::total_cmp);
+    let gap_mean = gaps.iter().sum::<f64>() / n;
+    let var = gaps.iter().map(|g| (g - gap_mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    let mean = |f: fn(&PolicyScore) -> f64| at.iter().map(f).sum::<f64>() / n;
+    Some(Checkpoint {
+        events,
+        mean: PolicyScore {
+            quality: mean(|p| p.quality),
+            cost_usd: mean(|p| p.cost_usd),
+            utility: mean(|p| p.utility),
+        },
+        gap_mean,
+        gap_se: (var / n).sqrt(),
+        gap_median: gaps[gaps.len() / 2],
+        gap_worst: gaps[gaps.len() - 1],
+    })
 }
 
 /// Learning curves at one knob, from the catalog's priors.
@@ -219,60 +218,75 @@ pub fn curves(
     knob: f64,
     priors: &Priors,
 ) -> Curves {
-    let prices = Prices::new(train);
-    let mut tasks: Vec<String> = train.iter().map(|r| r.intent.clone()).collect();
-    tasks.sort();
+    let mut tasks: Vec<&str> = train.iter().map(|r| r.intent.as_str()).collect();
+    tasks.sort_unstable();
     tasks.dedup();
-    let all: Vec<&String> = models.iter().collect();
+    let mut by_name: Vec<usize> = (0..models.len()).collect();
+    by_name.sort_by(|a, b| models[*a].cmp(&models[*b]));
+    let dense = |r: &ReplayRow| DenseRow {
+        id: r.id.clone(),
+        task: tasks.binary_search(&r.intent.as_str()).ok(),
+        results: models
+            .iter()
+            .map(|m| r.models.get(m).map(|x| (x.score, x.cost_usd)))
+            .collect(),
+    };
+    // Known prices: the train part's mean cost per (task, model).
+    let sums = task_sums(train);
+    let mean_cost = |t: &str, m: &str| {
+        sums.get(&(t.to_string(), m.to_string()))
+            .map(|(_, c, n)| c / n)
+    };
+    let max_cost = sums.values().map(|(_, c, n)| c / n).fold(1e-12, f64::max);
+    let table = |f: &dyn Fn(&str, &str) -> f64| -> Vec<f64> {
+        tasks
+            .iter()
+            .flat_map(|t| models.iter().map(move |m| (*t, m.as_str())))
+            .map(|(t, m)| f(t, m))
+            .collect()
+    };
+    let s = Setting {
+        test: test.iter().map(|r| dense(r)).collect(),
+        models: models.len(),
+        by_name,
+        tasks: tasks.len(),
+        penalty: table(&|t, m| knob * mean_cost(t, m).unwrap_or(max_cost) / max_cost),
+        prior: table(&|t, m| priors.prior(m, t)),
+        max_cost,
+        knob,
+    };
 
     // Hindsight: the best fixed per-task policy by the test rows' own quality and cost.
     let truth = task_sums(test);
-    let hindsight = pick_per_task(&tasks, &all, &prices, 0.0, |t, m| {
-        truth
-            .get(&(t.to_string(), m.to_string()))
-            .map_or(f64::MIN, |(q, c, n)| (q - knob * c / prices.max) / n)
-    });
-    let best_fixed = score(test, &hindsight, prices.max, knob);
+    let hindsight: Vec<Option<usize>> = (0..s.tasks)
+        .map(|t| {
+            s.best(|m| {
+                let (q, c, n) = truth.get(&(tasks[t].to_string(), models[m].clone()))?;
+                Some((q - knob * c / max_cost) / n)
+            })
+        })
+        .collect();
+    let best_fixed = s.score(&hindsight);
 
-    let setting = Setting {
-        test,
-        models,
-        tasks: &tasks,
-        prices: &prices,
-        priors,
-        knob,
-    };
+    let events: Vec<DenseRow> = train.iter().map(|r| dense(r)).collect();
     let curve = |active: bool| -> Vec<Checkpoint> {
         let runs: Vec<Vec<PolicyScore>> = (0..ORDERS)
             .map(|o| {
-                let mut events = train.to_vec();
-                events.sort_by_key(|r| stable_hash(&format!("event{o}:{}", r.id)));
-                run_order(&setting, &events, active)
+                let mut order: Vec<(u64, &DenseRow)> = events
+                    .iter()
+                    .map(|r| (stable_hash(&format!("event{o}:{}", r.id)), r))
+                    .collect();
+                order.sort_by_key(|(h, _)| *h);
+                let order: Vec<&DenseRow> = order.into_iter().map(|(_, r)| r).collect();
+                run_order(&s, &order, active)
             })
             .collect();
         CHECKPOINTS
             .iter()
             .enumerate()
-            .filter_map(|(k, &events)| {
+            .filter_map(|(k, &n)| {
                 let at: Vec<PolicyScore> = runs.iter().filter_map(|r| r.get(k).copied()).collect();
-                if at.is_empty() {
-                    return None;
-                }
-                let n = at.len() as f64;
-                let mut gaps: Vec<f64> =
-                    at.iter().map(|p| best_fixed.utility - p.utility).collect();
-                gaps.sort_by(f64::total_cmp);
-                Some(Checkpoint {
-                    events,
-                    mean: PolicyScore {
-                        quality: at.iter().map(|p| p.quality).sum::<f64>() / n,
-                        cost_usd: at.iter().map(|p| p.cost_usd).sum::<f64>() / n,
-                        utility: at.iter().map(|p| p.utility).sum::<f64>() / n,
-                    },
-                    gap_mean: gaps.iter().sum::<f64>() / n,
-                    gap_median: gaps[gaps.len() / 2],
-                    gap_worst: gaps[gaps.len() - 1],
-                })
+                checkpoint(n, &at, best_fixed.utility)
             })
             .collect()
     };
