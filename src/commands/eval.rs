@@ -181,7 +181,8 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
             ));
             out.line(&format!(
                 "\nlearning: per-task policy from N rated outcomes vs the best fixed per-task policy\n\
-                 (utility = quality - knob x relative cost, in quality points; means over {} event orders;\n\
+                 (utility = quality - knob x relative cost, on quality's 0-1 scale: 0.014 is 1.4 points;\n\
+                 means over {} event orders;\n\
                  gap = best fixed utility - learned utility: mean ± standard error / median / worst)",
                 eval::learning::ORDERS
             ));

@@ -11,8 +11,8 @@
 //!
 //! Prices are known up front (the catalog has them), so a policy's cost estimate per (task,
 //! model) is the train mean; only quality is learned. "Utility" is what the knob optimises:
-//! quality − knob × (cost per prompt ÷ the dearest (task, model) mean cost), in quality
-//! points. One event order can be lucky, so every curve is measured over [`ORDERS`]
+//! quality − knob × (cost per prompt ÷ the dearest (task, model) mean cost), on quality's
+//! 0–1 scale (a gap of 0.014 is 1.4 quality points). One event order can be lucky, so every curve is measured over [`ORDERS`]
 //! pseudo-random orders of the same events, and the gap's standard error is reported with
 //! its mean. Rows are turned into dense (task, model) indices once, so a run is array
 //! arithmetic. No IO.
@@ -72,12 +72,14 @@ struct DenseRow {
 /// What every learning run of one curve shares, as dense (task × model) tables.
 struct Setting {
     test: Vec<DenseRow>,
-    /// Models in the caller's order (passive mode rates `models[hash % len]`).
-    models: usize,
+    /// Number of models; model indices follow the caller's `models` order (passive mode
+    /// rates `models[hash % len]`).
+    n_models: usize,
     /// Model indices by name, so ties go to the first name, as everywhere in the replay.
     by_name: Vec<usize>,
-    tasks: usize,
-    /// The knob's cost penalty per (task, model), in quality points: knob × the train
+    /// Number of tasks; task indices follow the sorted task names.
+    n_tasks: usize,
+    /// The knob's cost penalty per (task, model), on quality's 0–1 scale: knob × the train
     /// part's mean cost ÷ the dearest (task, model) mean cost (the dearest for a pair the
     /// train part lacks).
     penalty: Vec<f64>,
@@ -89,7 +91,7 @@ struct Setting {
 
 impl Setting {
     fn cell(&self, task: usize, model: usize) -> usize {
-        task * self.models + model
+        task * self.n_models + model
     }
 
     /// The model with the best `value` (None: not a candidate); ties go to the first name.
@@ -138,8 +140,8 @@ struct Ratings {
 impl Ratings {
     fn new(s: &Setting) -> Self {
         Self {
-            cell: vec![Beta::default(); s.tasks * s.models],
-            model: vec![Beta::default(); s.models],
+            cell: vec![Beta::default(); s.n_tasks * s.n_models],
+            model: vec![Beta::default(); s.n_models],
         }
     }
 
@@ -165,7 +167,7 @@ fn run_order(s: &Setting, events: &[&DenseRow], active: bool) -> Vec<PolicyScore
                     r.results[m].map(|_| ratings.posterior(s, task, m).upper())
                 })
             } else {
-                let k = stable_hash(&format!("model:{}", r.id)) % s.models.max(1) as u64;
+                let k = stable_hash(&format!("model:{}", r.id)) % s.n_models.max(1) as u64;
                 Some(k as usize)
             };
             if let Some(m) = model
@@ -175,7 +177,7 @@ fn run_order(s: &Setting, events: &[&DenseRow], active: bool) -> Vec<PolicyScore
             }
         }
         if CHECKPOINTS.contains(&(i + 1)) {
-            let policy: Vec<Option<usize>> = (0..s.tasks)
+            let policy: Vec<Option<usize>> = (0..s.n_tasks)
                 .map(|t| s.pick(t, |m| Some(ratings.posterior(s, t, m).mean())))
                 .collect();
             out.push(s.score(&policy));
@@ -205,6 +207,7 @@ fn checkpoint(events: usize, at: &[PolicyScore], best: f64) -> Option<Checkpoint
         },
         gap_mean,
         gap_se: (var / n).sqrt(),
+        // The upper middle one when the number of orders is even.
         gap_median: gaps[gaps.len() / 2],
         gap_worst: gaps[gaps.len() - 1],
     })
@@ -247,9 +250,9 @@ pub fn curves(
     };
     let s = Setting {
         test: test.iter().map(|r| dense(r)).collect(),
-        models: models.len(),
+        n_models: models.len(),
         by_name,
-        tasks: tasks.len(),
+        n_tasks: tasks.len(),
         penalty: table(&|t, m| knob * mean_cost(t, m).unwrap_or(max_cost) / max_cost),
         prior: table(&|t, m| priors.prior(m, t)),
         max_cost,
@@ -258,7 +261,7 @@ pub fn curves(
 
     // Hindsight: the best fixed per-task policy by the test rows' own quality and cost.
     let truth = task_sums(test);
-    let hindsight: Vec<Option<usize>> = (0..s.tasks)
+    let hindsight: Vec<Option<usize>> = (0..s.n_tasks)
         .map(|t| {
             s.best(|m| {
                 let (q, c, n) = truth.get(&(tasks[t].to_string(), models[m].clone()))?;

@@ -29,6 +29,30 @@ impl ReplayRow {
     pub fn is_test(&self) -> bool {
         stable_hash(&self.id) % 10 < 3
     }
+
+    /// The first model whose result cannot be replayed, and why.
+    fn invalid(&self) -> Option<String> {
+        self.models
+            .iter()
+            .find_map(|(m, r)| r.invalid().map(|why| format!("model {m}: {why}")))
+    }
+}
+
+impl ModelResult {
+    /// Why this result cannot be replayed: a score outside 0..=1 (NaN included) or a
+    /// negative or non-finite cost would poison every mean and posterior built on it.
+    fn invalid(&self) -> Option<String> {
+        if !(0.0..=1.0).contains(&self.score) {
+            Some(format!("score {} is not between 0 and 1", self.score))
+        } else if !(self.cost_usd.is_finite() && self.cost_usd >= 0.0) {
+            Some(format!(
+                "cost_usd {} is not a finite amount >= 0",
+                self.cost_usd
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 /// Read `{id, prompt, intent, models: {id: {score, cost_usd}}}` per line.
@@ -38,7 +62,12 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<ReplayRow>, String> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))
+            let at = || format!("{}:{}", path.display(), i + 1);
+            let row: ReplayRow = serde_json::from_str(l).map_err(|e| format!("{}: {e}", at()))?;
+            match row.invalid() {
+                Some(why) => Err(format!("{}: {why}", at())),
+                None => Ok(row),
+            }
         })
         .collect()
 }
@@ -64,7 +93,7 @@ pub fn from_routerbench(path: &Path) -> Result<(Vec<ReplayRow>, Vec<String>), St
         .filter_map(|h| h.strip_suffix("|score").map(str::to_string))
         .collect();
     let mut rows = Vec::new();
-    'rows: for r in &records {
+    'rows: for (n, r) in records.iter().enumerate() {
         let mut results = BTreeMap::new();
         for m in &models {
             let score = cell(r, col(&format!("{m}|score"))?).and_then(|v| v.parse::<f64>().ok());
@@ -78,13 +107,17 @@ pub fn from_routerbench(path: &Path) -> Result<(Vec<ReplayRow>, Vec<String>), St
             }
         }
         let split = cell(r, split_c).unwrap_or("train");
-        rows.push(ReplayRow {
+        let row = ReplayRow {
             // The split is encoded so `is_test` can follow RouterDC's split exactly.
             id: format!("{}:{}", split, cell(r, id_c).unwrap_or("")),
             prompt: cell(r, prompt_c).unwrap_or("").to_string(),
             intent: cell(r, eval_c).unwrap_or("").to_string(),
             models: results,
-        });
+        };
+        if let Some(why) = row.invalid() {
+            return Err(format!("{}: record {}: {why}", path.display(), n + 1));
+        }
+        rows.push(row);
     }
     Ok((rows, models))
 }
@@ -453,5 +486,61 @@ pub fn run(
         at_10pct,
         reference_model: reference.to_string(),
         learning,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(id: &str, score: &str, cost: &str) -> String {
+        format!(
+            r#"{{"id":"{id}","prompt":"p","intent":"code","models":{{"a":{{"score":{score},"cost_usd":{cost}}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn a_jsonl_result_that_cannot_be_replayed_names_the_line_and_the_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rows.jsonl");
+        let read = |lines: &[String]| {
+            std::fs::write(&file, lines.join("\n")).unwrap();
+            read_jsonl(&file)
+        };
+        let ok = line("r1", "1.0", "0.002");
+        assert_eq!(read(std::slice::from_ref(&ok)).unwrap().len(), 1);
+        for (score, cost, why) in [
+            ("1.5", "0.002", "score 1.5 is not between 0 and 1"),
+            ("-0.1", "0.002", "score -0.1 is not between 0 and 1"),
+            ("1.0", "-0.01", "cost_usd -0.01 is not a finite amount >= 0"),
+        ] {
+            let err = read(&[ok.clone(), line("r2", score, cost)]).unwrap_err();
+            assert!(err.contains("rows.jsonl:2:"), "{err}");
+            assert!(err.contains(&format!("model a: {why}")), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_routerbench_value_that_is_not_a_score_is_an_error_and_an_empty_one_skips_the_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rb.csv");
+        let head = "sample_id,eval_name,routerdc_split,prompt,m|score,m|total_cost\n";
+        std::fs::write(
+            &file,
+            format!("{head}1,mbpp,test,p,1.0,0.001\n2,mbpp,test,p,,\n"),
+        )
+        .unwrap();
+        let (rows, models) = from_routerbench(&file).unwrap();
+        assert_eq!((rows.len(), models), (1, vec!["m".to_string()]));
+        std::fs::write(
+            &file,
+            format!("{head}1,mbpp,test,p,1.0,0.001\n2,mbpp,test,p,NaN,0.001\n"),
+        )
+        .unwrap();
+        let err = from_routerbench(&file).unwrap_err();
+        assert!(
+            err.contains("rb.csv: record 2: model m: score NaN"),
+            "{err}"
+        );
     }
 }
