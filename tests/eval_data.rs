@@ -105,6 +105,10 @@ fn learning_from_rated_outcomes_approaches_the_best_fixed_policy() {
     // Learning helps: measured 7.8 → 1.4 → 0.9 points at 50, 500, 1,000 events.
     assert!(at(&c.active, 50).gap_mean > active.gap_mean + 0.03);
     assert!(at(&c.active, 1000).gap_mean < active.gap_mean);
+    // The router's own picks without exploring (greedy, from uniform priors) stay on the
+    // first model that did well: 11.6 points at 500 and still 10.0 at 2,000.
+    assert!(at(&c.greedy, 500).gap_mean > active.gap_mean + 0.05);
+    assert!(at(&c.greedy, 2000).gap_mean > at(&c.active, 2000).gap_mean + 0.05);
     // Passive ratings (models tried in turn) learn more slowly: 2.8 points at 500, 1.3 at
     // 1,000.
     assert!(at(&c.passive, 500).gap_mean > active.gap_mean);

@@ -194,7 +194,11 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
                 ));
                 for (label, curve) in [
                     ("passive (ratings of models tried in turn)", &c.passive),
-                    ("active ([router] explore = true)", &c.active),
+                    (
+                        "greedy (the router's own picks, explore = false)",
+                        &c.greedy,
+                    ),
+                    ("active (the router's own picks, explore = true)", &c.active),
                 ] {
                     out.line(&format!("   {label}"));
                     for p in curve {

@@ -3,9 +3,11 @@
 //!
 //! The estimates are the live router's: [`Posterior::pooled`] per (task, model), from the
 //! catalog file's prior ([`Priors`]; 0.5 without one), the model's ratings on its other
-//! tasks, and its ratings on this one. Ratings arrive in two ways:
+//! tasks, and its ratings on this one. Ratings arrive in three ways:
 //! - *passive*: the user happened to try models in turn (each event rates a model picked by
-//!   a hash of the prompt), which is what the default router sees;
+//!   a hash of the prompt), as overrides and re-runs on other models would;
+//! - *greedy*: the router picks each event's model itself by the mean estimate (the default
+//!   router, `explore = false`), so only what it already prefers gets rated;
 //! - *active*: the router picks each event's model itself by the optimistic estimate
 //!   ([`Posterior::upper`], what `[router] explore = true` routes on).
 //!
@@ -56,6 +58,7 @@ pub struct Checkpoint {
 pub struct Curves {
     pub knob: f64,
     pub passive: Vec<Checkpoint>,
+    pub greedy: Vec<Checkpoint>,
     pub active: Vec<Checkpoint>,
     /// The best fixed per-task policy chosen on the test part itself (hindsight).
     pub best_fixed: PolicyScore,
@@ -156,19 +159,33 @@ impl Ratings {
     }
 }
 
+/// Who picks the model each rated event is about.
+#[derive(Clone, Copy)]
+enum Mode {
+    Passive,
+    Greedy,
+    Active,
+}
+
 /// One learning run over one event order; the policy's score at each checkpoint.
-fn run_order(s: &Setting, events: &[&DenseRow], active: bool) -> Vec<PolicyScore> {
+fn run_order(s: &Setting, events: &[&DenseRow], mode: Mode) -> Vec<PolicyScore> {
     let mut ratings = Ratings::new(s);
     let mut out = Vec::new();
     for (i, r) in events.iter().enumerate() {
         if let Some(task) = r.task {
-            let model = if active {
-                s.pick(task, |m| {
-                    r.results[m].map(|_| ratings.posterior(s, task, m).upper())
+            let estimate = |m: usize| {
+                let p = ratings.posterior(s, task, m);
+                r.results[m].map(|_| match mode {
+                    Mode::Active => p.upper(),
+                    _ => p.mean(),
                 })
-            } else {
-                let k = stable_hash(&format!("model:{}", r.id)) % s.n_models.max(1) as u64;
-                Some(k as usize)
+            };
+            let model = match mode {
+                Mode::Passive => {
+                    let k = stable_hash(&format!("model:{}", r.id)) % s.n_models.max(1) as u64;
+                    Some(k as usize)
+                }
+                Mode::Greedy | Mode::Active => s.pick(task, estimate),
             };
             if let Some(m) = model
                 && let Some(Some((score, _))) = r.results.get(m)
@@ -272,7 +289,7 @@ pub fn curves(
     let best_fixed = s.score(&hindsight);
 
     let events: Vec<DenseRow> = train.iter().map(|r| dense(r)).collect();
-    let curve = |active: bool| -> Vec<Checkpoint> {
+    let curve = |mode: Mode| -> Vec<Checkpoint> {
         let runs: Vec<Vec<PolicyScore>> = (0..ORDERS)
             .map(|o| {
                 let mut order: Vec<(u64, &DenseRow)> = events
@@ -281,7 +298,7 @@ pub fn curves(
                     .collect();
                 order.sort_by_key(|(h, _)| *h);
                 let order: Vec<&DenseRow> = order.into_iter().map(|(_, r)| r).collect();
-                run_order(&s, &order, active)
+                run_order(&s, &order, mode)
             })
             .collect();
         CHECKPOINTS
@@ -295,8 +312,9 @@ pub fn curves(
     };
     Curves {
         knob,
-        passive: curve(false),
-        active: curve(true),
+        passive: curve(Mode::Passive),
+        greedy: curve(Mode::Greedy),
+        active: curve(Mode::Active),
         best_fixed,
     }
 }
