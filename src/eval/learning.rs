@@ -177,7 +177,7 @@ fn run_order(s: &Setting, events: &[&DenseRow], mode: Mode) -> Vec<PolicyScore> 
                 let p = ratings.posterior(s, task, m);
                 r.results[m].map(|_| match mode {
                     Mode::Active => p.upper(),
-                    _ => p.mean(),
+                    Mode::Passive | Mode::Greedy => p.mean(),
                 })
             };
             let model = match mode {
