@@ -739,4 +739,34 @@ async fn eval_replay_reads_a_jsonl_file_and_a_catalog_of_the_models_taking_part(
     let r = replay(&catalog).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("gpt-9 has no results"), "{}", r.stderr);
+    // A reference outside the models taking part, or rows that all fall in one part, are
+    // errors rather than a report of zeros.
+    let mut c = cmd(home.path());
+    c.args(["eval", "replay", "--reference", "gpt-9", "--file"])
+        .arg(&file);
+    let r = run(c, None).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "--reference gpt-9 is not one of the models taking part: cheap, dear, oracle-bait"
+        ),
+        "{}",
+        r.stderr
+    );
+    let one = home.path().join("one.jsonl");
+    std::fs::write(
+        &one,
+        r#"{"id":"train:1","prompt":"p","intent":"code","models":{"dear":{"score":1,"cost_usd":0.01}}}"#,
+    )
+    .unwrap();
+    let mut c = cmd(home.path());
+    c.args(["eval", "replay", "--reference", "dear", "--file"])
+        .arg(&one);
+    let r = run(c, None).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the split gave 1 train and 0 test rows"),
+        "{}",
+        r.stderr
+    );
 }

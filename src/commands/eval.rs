@@ -132,6 +132,22 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
                 }
                 None => eval::priors::Priors::uniform(),
             };
+            let (train, test) = replay::split(&rows);
+            if train.is_empty() || test.is_empty() {
+                return Err(usage(format!(
+                    "the split gave {} train and {} test rows; the replay needs both \
+                     (about 3 ids in 10 hash into test; an id starting \"train:\" or \"test:\" \
+                     chooses its part)",
+                    train.len(),
+                    test.len()
+                )));
+            }
+            if !models.iter().any(|m| m == reference) {
+                return Err(usage(format!(
+                    "--reference {reference} is not one of the models taking part: {}",
+                    models.join(", ")
+                )));
+            }
             let report = replay::run(&rows, &models, reference, &priors);
             if *json {
                 out.line(&serde_json::to_string(&report).map_err(|e| usage(e.to_string()))?);
