@@ -425,3 +425,118 @@ async fn three_failures_open_the_breaker_and_no_request_goes_to_that_model() {
         claude.excluded
     );
 }
+
+/// Finished or Failed events among a turn's events.
+fn terminal(events: &[Event]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::Finished { .. } | Event::Failed { .. }))
+        .count()
+}
+
+#[tokio::test]
+async fn every_turn_ends_with_one_finished_or_failed_event_even_when_the_router_refuses() {
+    // So small that no model can be afforded: the router itself refuses (before any
+    // reservation), which once left the TUI at "routing…" for good.
+    let mut r = rig(|c| c.budget.daily_usd = 0.000_01).await;
+    let (res, events) = turn(
+        &mut r.session,
+        "hi",
+        Choice::Auto,
+        &CancellationToken::new(),
+    )
+    .await;
+    let err = res.unwrap_err();
+    assert_eq!(terminal(&events), 1, "{events:?}");
+    let message = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Failed { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(message, err.to_string());
+    assert!(message.contains("left today"), "{message}");
+    assert!(r.sim.requests().is_empty());
+    // A budget refusal at reservation, a provider error and a success also end once.
+    let mut r = rig(|_| {}).await;
+    let (res, events) = turn(
+        &mut r.session,
+        "hi",
+        Choice::Auto,
+        &CancellationToken::new(),
+    )
+    .await;
+    assert!(res.is_ok());
+    assert_eq!(terminal(&events), 1, "{events:?}");
+    r.sim.fail(
+        CLAUDE,
+        Fault::Status {
+            code: 400,
+            retry_after: None,
+        },
+    );
+    let pick = Choice::Override("claude-sonnet-4".into());
+    let (res, events) = turn(&mut r.session, "hi", pick, &CancellationToken::new()).await;
+    assert!(res.is_err());
+    assert_eq!(terminal(&events), 1, "{events:?}");
+}
+
+#[tokio::test]
+async fn the_tui_shows_a_router_refusal_and_takes_the_next_prompt() {
+    use codeforge::core::Op;
+    use codeforge::tui::app::{App, Command};
+    use codeforge::tui::{keymap::Keymap, theme::Theme};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    let r = rig(|c| c.budget.daily_usd = 0.000_01).await;
+    let models = r
+        .session
+        .backend
+        .catalog
+        .models()
+        .iter()
+        .map(|m| (m.id.clone(), m.name.clone()))
+        .collect();
+    let mut app = App::new(Theme::dark(false), Keymap::default(), false, models);
+    let (op_tx, op_rx) = mpsc::unbounded_channel();
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let core = tokio::spawn(codeforge::core::drive(r.session, None, op_rx, ev_tx));
+    let press = |app: &mut App, code: KeyCode| app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
+    let send = |app: &mut App, text: &str| {
+        for ch in text.chars() {
+            press(app, KeyCode::Char(ch));
+        }
+        press(app, KeyCode::Enter)
+    };
+    for cmd in send(&mut app, "hi") {
+        if let Command::Core(op) = cmd {
+            op_tx.send(op).unwrap();
+        }
+    }
+    // Real key events into the app, real core events out of the driver, until the turn ends.
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(10), ev_rx.recv())
+            .await
+            .expect("the turn never ended")
+            .unwrap();
+        let failed = matches!(ev, Event::Failed { .. });
+        app.on_core(ev);
+        if failed {
+            break;
+        }
+    }
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).unwrap();
+    t.draw(|f| codeforge::tui::ui::draw(f, &mut app)).unwrap();
+    let screen = t.backend().to_string();
+    assert!(screen.contains("left today"), "{screen}");
+    assert!(!screen.contains("routing…"), "{screen}");
+    // The next prompt is sent, not refused as "still streaming".
+    let cmds = send(&mut app, "again");
+    assert!(
+        matches!(&cmds[..], [Command::Core(Op::Submit { .. })]),
+        "{cmds:?}"
+    );
+    op_tx.send(Op::Quit).unwrap();
+    core.await.unwrap();
+}

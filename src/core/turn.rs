@@ -94,10 +94,37 @@ enum AttemptEnd {
     Cancelled(Box<TurnOutcome>),
 }
 
+/// Whether the turn's own code already told the UI about this error with a `Failed` event:
+/// provider errors and budget refusals are; a router, ledger or set-up error is not.
+fn reported(e: &CoreError) -> bool {
+    matches!(
+        e,
+        CoreError::Provider(_) | CoreError::Ledger(LedgerError::Refused(_))
+    )
+}
+
 impl Session {
     /// Drive one turn, emitting events; the conversation is extended on success (and with
-    /// the partial answer when cut or cancelled).
+    /// the partial answer when cut or cancelled). Every turn ends with a `Finished` or a
+    /// `Failed` event, whatever fails, so a front end never waits on a turn that is over.
     pub async fn run_turn(
+        &mut self,
+        turn: TurnId,
+        prompt: &str,
+        choice: &Choice,
+        cancel: &CancellationToken,
+        events: &UnboundedSender<Event>,
+    ) -> Result<TurnOutcome, CoreError> {
+        let result = self.turn(turn, prompt, choice, cancel, events).await;
+        if let Err(e) = &result
+            && !reported(e)
+        {
+            send(events, Event::failed(turn, None, e, None));
+        }
+        result
+    }
+
+    async fn turn(
         &mut self,
         turn: TurnId,
         prompt: &str,

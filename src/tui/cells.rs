@@ -96,7 +96,18 @@ impl Answer {
     fn head_lines(&self, theme: &Theme) -> Vec<Line<'static>> {
         let mut lines = Vec::new();
         match &self.decision {
-            None => lines.push(Line::styled("◆ routing…", theme.route_card)),
+            None => {
+                // No decision: still routing, refused before a model was chosen, or an
+                // answer resumed from a ledger that has no decision for it.
+                let head = match self.state {
+                    AnswerState::Failed(_) | AnswerState::Cut(_) => "◆ not sent",
+                    AnswerState::Done | AnswerState::Cancelled => "◆ earlier answer",
+                    AnswerState::Routing | AnswerState::Waiting | AnswerState::Streaming => {
+                        "◆ routing…"
+                    }
+                };
+                lines.push(Line::styled(head, theme.route_card));
+            }
             Some(d) => {
                 let mut spans = vec![
                     Span::styled("◆ ", theme.route_card),
