@@ -79,6 +79,43 @@ async fn ask_demo_streams_a_highlight_ready_answer_without_a_key() {
         "{}",
         r.stderr
     );
+    // The ledger id that `feedback` takes is printed.
+    assert!(
+        r.stderr
+            .contains("request 1 · rate it: codeforge feedback 1 up|down"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[tokio::test]
+async fn feedback_by_generation_id_rates_that_request_across_demo_runs() {
+    let home = tempfile::tempdir().unwrap();
+    let ask = || {
+        let mut c = cmd(home.path());
+        c.args(["ask", "--json", "write a python function"]);
+        run(c, None)
+    };
+    let id = |r: &Run| {
+        let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        (
+            v["request_id"].as_str().unwrap().to_string(),
+            v["ledger_id"].as_i64().unwrap(),
+        )
+    };
+    let first = id(&ask().await);
+    let second = id(&ask().await);
+    // Each process runs its own simulator; their generation ids must still differ.
+    assert_ne!(first.0, second.0);
+    let mut c = cmd(home.path());
+    c.args(["feedback", &first.0, "down"]);
+    let r = run(c, None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(&format!("for request {}", first.1)),
+        "{}",
+        r.stdout
+    );
 }
 
 #[tokio::test]

@@ -146,13 +146,15 @@ fn summary(o: &TurnOutcome) -> String {
         _ => "",
     };
     format!(
-        "✓ {} · {}+{} tokens · {}{est} · first token {} · {} ms{finish}",
+        "✓ {} · {}+{} tokens · {}{est} · first token {} · {} ms{finish}\n  \
+         request {id} · rate it: codeforge feedback {id} up|down",
         o.served_model,
         o.prompt_tokens,
         o.completion_tokens,
         o.cost,
         o.ttft_ms.map_or("-".to_string(), |t| format!("{t} ms")),
         o.latency_ms,
+        id = o.request_id,
     )
 }
 

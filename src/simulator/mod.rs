@@ -68,6 +68,9 @@ pub(crate) struct SimState {
     requests: Mutex<Vec<RecordedRequest>>,
     generations: Mutex<HashMap<String, GenerationRecord>>,
     counter: AtomicU64,
+    /// Start time and process id, so generation ids differ between runs the way
+    /// OpenRouter's do (feedback finds a request by its generation id).
+    run_tag: String,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -145,6 +148,13 @@ impl Simulator {
             requests: Mutex::new(Vec::new()),
             generations: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(0),
+            run_tag: format!(
+                "{:x}{:x}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis()),
+                std::process::id()
+            ),
         });
         let server = tokio::spawn(accept_loop(listener, state.clone()));
         Ok(Self {
@@ -479,7 +489,7 @@ async fn chat(state: Arc<SimState>, body: &[u8]) -> Result<Response<SimBody>, Ab
     let n = state.counter.fetch_add(1, Ordering::Relaxed) + 1;
     let plan = stream::Plan::new(
         &model,
-        format!("gen-sim-{n}"),
+        format!("gen-sim-{}-{n}", state.run_tag),
         last_user,
         prompt_tokens,
         req.get("max_tokens").and_then(Value::as_u64),
