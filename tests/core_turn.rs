@@ -540,3 +540,104 @@ async fn the_tui_shows_a_router_refusal_and_takes_the_next_prompt() {
     op_tx.send(Op::Quit).unwrap();
     core.await.unwrap();
 }
+
+/// Drive a session through the real driver: submit `prompt`, then send `after` ops,
+/// returning the events of the turn that follows them (submitted with `next`).
+async fn drive_and_route(
+    session: Session,
+    prompt: &str,
+    after: impl Fn(i64) -> Vec<codeforge::core::Op>,
+    next: &str,
+) -> codeforge::router::Decision {
+    use codeforge::core::Op;
+    let (op_tx, op_rx) = mpsc::unbounded_channel();
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let core = tokio::spawn(codeforge::core::drive(session, None, op_rx, ev_tx));
+    let mut next_event = async || {
+        tokio::time::timeout(Duration::from_secs(10), ev_rx.recv())
+            .await
+            .expect("no event")
+            .unwrap()
+    };
+    op_tx
+        .send(Op::Submit {
+            turn: 1,
+            text: prompt.into(),
+            choice: Choice::Auto,
+        })
+        .unwrap();
+    let request = loop {
+        if let Event::Finished { outcome, .. } = next_event().await {
+            break outcome.request_id;
+        }
+    };
+    for op in after(request) {
+        op_tx.send(op).unwrap();
+    }
+    op_tx
+        .send(Op::Submit {
+            turn: 2,
+            text: next.into(),
+            choice: Choice::Auto,
+        })
+        .unwrap();
+    let decision = loop {
+        if let Event::Routed { turn: 2, decision } = next_event().await {
+            break decision;
+        }
+    };
+    op_tx.send(Op::Quit).unwrap();
+    core.await.unwrap();
+    decision
+}
+
+#[tokio::test]
+async fn rating_one_answer_again_replaces_its_rating_instead_of_adding_one() {
+    use codeforge::core::Op;
+    const PROMPT: &str = "explain how a hash map handles collisions";
+    const NEXT: &str = "explain what a mutex is";
+    let fit = |d: &codeforge::router::Decision, model: &str| {
+        let c = d.candidates.iter().find(|c| c.model == model).unwrap();
+        (c.components.fit, c.components.ratings)
+    };
+    let down = |times: usize| {
+        move |request_id| {
+            (0..times)
+                .map(|_| Op::Feedback {
+                    request_id,
+                    up: false,
+                })
+                .collect()
+        }
+    };
+    // Once, five times, and up then down: each leaves one 👎 on the answer.
+    let once = rig(|_| {}).await;
+    let first_model = {
+        let d = drive_and_route(once.session, PROMPT, down(1), NEXT).await;
+        let m = once.sim.requests()[0].body.as_ref().unwrap()["model"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (fit(&d, &m), m)
+    };
+    let (expected, model) = first_model;
+    assert_eq!(expected.1, 1.0, "one rating behind the estimate");
+    let five = rig(|_| {}).await;
+    let d = drive_and_route(five.session, PROMPT, down(5), NEXT).await;
+    assert_eq!(fit(&d, &model), expected);
+    let flip = rig(|_| {}).await;
+    let up_then_down = |request_id| {
+        vec![
+            Op::Feedback {
+                request_id,
+                up: true,
+            },
+            Op::Feedback {
+                request_id,
+                up: false,
+            },
+        ]
+    };
+    let d = drive_and_route(flip.session, PROMPT, up_then_down, NEXT).await;
+    assert_eq!(fit(&d, &model), expected);
+}

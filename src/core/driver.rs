@@ -82,11 +82,13 @@ pub async fn drive(
             } => {
                 if let Some(prev) = previous_request {
                     // Asking another model counts against the first answer (implicit signal).
-                    let _ = session
+                    if let Ok(replaced) = session
                         .ledger
                         .call(move |l| l.set_feedback(prev, false, calendar::now_ms()))
-                        .await;
-                    apply_rating(&mut session, prev, false).await;
+                        .await
+                    {
+                        apply_rating(&mut session, prev, false, replaced).await;
+                    }
                 }
                 let choice = Choice::Override(model);
                 if run(
@@ -124,8 +126,8 @@ pub async fn drive(
                     .call(move |l| l.set_feedback(request_id, up, calendar::now_ms()))
                     .await
                 {
-                    Ok(()) => {
-                        apply_rating(&mut session, request_id, up).await;
+                    Ok(replaced) => {
+                        apply_rating(&mut session, request_id, up, replaced).await;
                         send(
                             &events,
                             Event::Notice(format!(
@@ -209,14 +211,22 @@ async fn run(
     quit
 }
 
-/// Feed a rating to the router's quality estimates at once (the ledger has it too).
-async fn apply_rating(session: &mut Session, request_id: i64, up: bool) {
+/// Feed a rating to the router's quality estimates at once (the ledger has it too). Like
+/// the ledger, an answer holds one rating: a new one takes the `replaced` one's place, so
+/// pressing 👎 five times counts once and the estimates match what a restart rebuilds.
+async fn apply_rating(session: &mut Session, request_id: i64, up: bool, replaced: Option<bool>) {
+    if replaced == Some(up) {
+        return;
+    }
     if let Ok(Some((model, intent))) = session
         .ledger
         .call(move |l| l.request_route(request_id))
         .await
         && let Some(intent) = crate::task::Intent::parse(&intent)
     {
+        if let Some(old) = replaced {
+            session.signals.rate(&model, intent, old, -1.0);
+        }
         session.signals.rate(&model, intent, up, 1.0);
     }
 }

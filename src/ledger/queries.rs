@@ -293,33 +293,48 @@ impl Ledger {
             .map_err(|e| self.err(e))
     }
 
-    /// Thumbs up (`true`) or down on a request; the last rating wins.
+    /// Thumbs up (`true`) or down on a request; the last rating wins. Returns the rating it
+    /// replaced, if any.
     pub fn set_feedback(
         &mut self,
         request_id: i64,
         up: bool,
         now_ms: i64,
-    ) -> Result<(), LedgerError> {
-        let exists: bool = self
+    ) -> Result<Option<bool>, LedgerError> {
+        let path = self.path.clone();
+        let sql = |e| LedgerError::from_sql(&path, e);
+        // One transaction, so the rating it replaces is the one it reports.
+        let tx = self
             .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let exists = tx
             .query_row("SELECT 1 FROM requests WHERE id = ?1", [request_id], |_| {
-                Ok(true)
+                Ok(())
             })
             .optional()
-            .map_err(|e| self.err(e))?
-            .unwrap_or(false);
+            .map_err(sql)?
+            .is_some();
         if !exists {
             return Err(LedgerError::UnknownRequest(request_id));
         }
-        self.conn
-            .execute(
-                "INSERT INTO feedback (request_id, rating, created_ms) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(request_id) DO UPDATE SET rating = excluded.rating,
-                   created_ms = excluded.created_ms",
-                params![request_id, if up { 1 } else { -1 }, now_ms],
+        let previous: Option<i64> = tx
+            .query_row(
+                "SELECT rating FROM feedback WHERE request_id = ?1",
+                [request_id],
+                |r| r.get(0),
             )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+            .optional()
+            .map_err(sql)?;
+        tx.execute(
+            "INSERT INTO feedback (request_id, rating, created_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT(request_id) DO UPDATE SET rating = excluded.rating,
+               created_ms = excluded.created_ms",
+            params![request_id, if up { 1 } else { -1 }, now_ms],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(previous.map(|r| r > 0))
     }
 
     /// The status and cost of one request (tests and `feedback`).

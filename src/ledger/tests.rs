@@ -277,8 +277,9 @@ fn feedback_needs_a_real_request_and_the_last_rating_wins() {
     let d = day("2026-11-26");
     let r = l.reserve(&new_request("a/m"), limits(3.33), 1, &d).unwrap();
     l.settle(r.id, &ok(Usd::from_dollars(0.01)), 2).unwrap();
-    l.set_feedback(r.id, false, 3).unwrap();
-    l.set_feedback(r.id, true, 4).unwrap();
+    // Each call reports the rating it replaced.
+    assert_eq!(l.set_feedback(r.id, false, 3).unwrap(), None);
+    assert_eq!(l.set_feedback(r.id, true, 4).unwrap(), Some(false));
     let s = l.stats(std::slice::from_ref(&d.day), (3.0, 15.0)).unwrap();
     assert_eq!(s.positive_feedback_rate, Some(1.0));
     assert_eq!(s.models[0].feedback_up, 1);

@@ -132,7 +132,8 @@ impl Signals {
         Self::default()
     }
 
-    /// Thumbs up/down (weight 1), or an implicit signal (e.g. 0.5 for a re-run elsewhere).
+    /// Thumbs up/down (weight 1), or an implicit signal (e.g. 0.5 for a re-run elsewhere);
+    /// a negative weight takes a rating back.
     pub fn rate(&mut self, model: &str, intent: Intent, up: bool, weight: f64) {
         let score = if up { 1.0 } else { 0.0 };
         self.quality
