@@ -696,7 +696,7 @@ async fn route_shows_the_decision_ask_would_make_after_feedback() {
     assert_ne!(v["model"], "anthropic/claude-sonnet-4", "{v}");
     let reason = v["reason"].as_str().unwrap();
     assert!(
-        reason.contains("learned: preferred over claude-sonnet-4"),
+        reason.contains("your ratings: preferred over claude-sonnet-4"),
         "{reason}"
     );
     let mut c = cmd(home.path());

@@ -70,7 +70,8 @@ pub struct Decision {
     pub estimated_cost: Usd,
     /// 0 = cheapest that fits … 10 = best regardless of cost.
     pub preference: u8,
-    /// Learning (ratings, outcomes) changed the automatic choice.
+    /// Ratings changed the automatic choice (tracked speed and failures are named in the
+    /// reason as what the pick traded the best fit for).
     pub learned: bool,
     pub reason: String,
     /// Ranked, best first; excluded candidates last.
@@ -306,11 +307,23 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
         _ => None,
     };
     let estimated_cost = chosen.cost(a.context_tokens, completion);
+    // The available candidate with the highest fit (first in ranking order on a tie).
+    let fittest = candidates
+        .iter()
+        .filter(|(c, _, _)| c.excluded.is_none())
+        .fold(
+            None,
+            |acc: Option<(&Candidate, &ModelSpec)>, (c, m, _)| match acc {
+                Some((b, _)) if b.components.fit >= c.components.fit => acc,
+                _ => Some((c, *m)),
+            },
+        );
     let reason = reason(
         &a,
         chosen,
         routed_by,
         &best,
+        fittest,
         Learned {
             prior_best: learned.then_some(prior_best).flatten(),
             explored_over,
@@ -374,11 +387,44 @@ struct Learned<'a> {
     explored_over: Option<&'a ModelSpec>,
 }
 
+/// Why the automatic choice won: the best fit, or what it traded the best fit for.
+fn merit(a: &Analysis, chosen: &Candidate, fittest: Option<(&Candidate, &ModelSpec)>) -> String {
+    let c = &chosen.components;
+    let Some((f, fm)) = fittest.filter(|(f, _)| f.model != chosen.model) else {
+        return format!("best fit for {} ({:.2})", a.intent, c.fit);
+    };
+    let g = &f.components;
+    let mut edges = Vec::new();
+    if c.cost_usd < g.cost_usd {
+        edges.push("cheaper");
+    }
+    if c.latency_ms < g.latency_ms {
+        edges.push("faster");
+    }
+    if c.success > g.success {
+        edges.push("more reliable");
+    }
+    if c.share_overuse < g.share_overuse {
+        edges.push("within its budget share");
+    }
+    let edge = if edges.is_empty() {
+        "best overall score".to_string()
+    } else {
+        edges.join(" and ")
+    };
+    format!(
+        "{edge} than {} for {} (fit {:.2} vs {:.2})",
+        fm.name, a.intent, c.fit, g.fit
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
 fn reason(
     a: &Analysis,
     chosen: &ModelSpec,
     routed_by: RoutedBy,
     best: &Option<(Candidate, &ModelSpec)>,
+    fittest: Option<(&Candidate, &ModelSpec)>,
     learned: Learned<'_>,
     est: Usd,
     req: &RouteRequest<'_>,
@@ -391,15 +437,24 @@ fn reason(
     let would_pick = best.as_ref().map_or("none", |b| b.1.name.as_str());
     let why = match routed_by {
         RoutedBy::Auto => {
-            let fit = best.as_ref().map_or(0.0, |b| b.0.components.fit);
-            let mut s = format!("best fit for {} ({fit:.2})", a.intent);
+            let mut s = if req.budget.pressure >= Pressure::Critical {
+                format!(
+                    "emergency model: {:.0}% of today's budget used",
+                    req.budget.fraction_used * 100.0
+                )
+            } else {
+                match best {
+                    Some((c, _)) => merit(a, c, fittest),
+                    None => String::new(),
+                }
+            };
             if a.follow_up {
                 s.push_str(", follow-up");
             }
             if let Some(g) = learned.explored_over {
                 s.push_str(&format!(", exploring: tried instead of {}", g.name));
             } else if let Some(p) = learned.prior_best {
-                s.push_str(&format!(", learned: preferred over {}", p.name));
+                s.push_str(&format!(", your ratings: preferred over {}", p.name));
             }
             s
         }

@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
+use super::RouteRequest;
 use super::classify::Analysis;
-use super::{RouteRequest, Signals};
 use crate::budget::Pressure;
 use crate::catalog::ModelSpec;
 use crate::task::{Complexity, Intent};
@@ -59,29 +59,31 @@ fn weights(preference: u8, pressure: Pressure, a: &Analysis) -> Weights {
     }
 }
 
+/// One candidate's components; without `use_ratings` the fit is the catalog prior (the
+/// tracked performance still counts).
 fn components(
     m: &ModelSpec,
     a: &Analysis,
     completion: u64,
-    signals: Option<&Signals>,
+    use_ratings: bool,
     req: &RouteRequest<'_>,
     min_cost: f64,
     max_cost: f64,
 ) -> Components {
     let prior = m.strengths.get(a.intent);
-    let (fit, optimism, ratings) = match signals {
-        Some(s) => {
-            let post = s.posterior(&m.id, a.intent, prior);
-            let optimism = if req.explore {
-                post.upper() - post.mean()
-            } else {
-                0.0
-            };
-            (post.mean(), optimism, s.quality(&m.id, a.intent).ratings())
-        }
-        None => (prior, 0.0, 0.0),
+    let s = req.signals;
+    let (fit, optimism, ratings) = if use_ratings {
+        let post = s.posterior(&m.id, a.intent, prior);
+        let optimism = if req.explore {
+            post.upper() - post.mean()
+        } else {
+            0.0
+        };
+        (post.mean(), optimism, s.quality(&m.id, a.intent).ratings())
+    } else {
+        (prior, 0.0, 0.0)
     };
-    let perf = signals.and_then(|s| s.perf(&m.id, a.intent));
+    let perf = s.perf(&m.id, a.intent);
     let cost_usd = m.cost(a.context_tokens, completion).dollars();
     let cost = if max_cost > min_cost && min_cost > 0.0 {
         ((cost_usd / min_cost).ln() / (max_cost / min_cost).ln()).clamp(0.0, 1.0)
@@ -148,14 +150,14 @@ pub fn score_all(
     models
         .iter()
         .map(|m| {
-            let c = components(m, a, completion, Some(req.signals), req, lo, hi);
+            let c = components(m, a, completion, true, req, lo, hi);
             (round(total(&c, &w, c.fit + c.optimism)), c)
         })
         .collect()
 }
 
-/// Scores with the catalog priors only (no learning), to tell when learning changed the
-/// choice.
+/// Scores with the catalog priors as the fit (no ratings; tracked performance counts), to
+/// tell when ratings changed the choice.
 pub fn score_prior(
     models: &[ModelSpec],
     a: &Analysis,
@@ -167,7 +169,7 @@ pub fn score_prior(
     models
         .iter()
         .map(|m| {
-            let c = components(m, a, completion, None, req, lo, hi);
+            let c = components(m, a, completion, false, req, lo, hi);
             round(total(&c, &w, c.prior_fit))
         })
         .collect()

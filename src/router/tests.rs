@@ -175,7 +175,8 @@ fn learning_changes_the_choice_and_says_so() {
     assert_eq!(d.model, "moonshotai/kimi-k2");
     assert!(d.learned);
     assert!(
-        d.reason.contains("learned: preferred over claude-sonnet-4"),
+        d.reason
+            .contains("your ratings: preferred over claude-sonnet-4"),
         "{}",
         d.reason
     );
@@ -298,4 +299,83 @@ fn too_small_context_windows_are_excluded_with_a_reason() {
             .starts_with("context window 131072")
     );
     assert_ne!(d.model, "moonshotai/kimi-k2");
+}
+
+#[test]
+fn the_reason_names_what_the_pick_traded_the_best_fit_for() {
+    let c = catalog();
+    // A quick question: Kimi K2 fits general prompts best, Gemini Flash answers them sooner.
+    let d = decide_simple(&c, "what's the capital of France?");
+    let fittest = d
+        .candidates
+        .iter()
+        .max_by(|a, b| a.components.fit.total_cmp(&b.components.fit))
+        .unwrap();
+    assert_ne!(fittest.model, d.model, "{}", d.reason);
+    let chosen = d.candidates.iter().find(|x| x.model == d.model).unwrap();
+    assert!(
+        d.reason.contains(&format!(
+            "faster than kimi-k2 for general (fit {:.2} vs {:.2})",
+            chosen.components.fit, fittest.components.fit
+        )),
+        "{}",
+        d.reason
+    );
+    assert!(!d.reason.contains("best fit"), "{}", d.reason);
+    // Where the pick is the best fit, the line says so.
+    let d = decide_simple(&c, "write a rust function that adds two numbers");
+    assert!(
+        d.reason.contains("best fit for code (0.95)"),
+        "{}",
+        d.reason
+    );
+}
+
+#[test]
+fn the_reason_says_when_only_the_emergency_model_may_run() {
+    let c = catalog();
+    let (s, b) = (Signals::new(), Breakers::new());
+    let mut req = RouteRequest::simple("write a rust function that adds two numbers", &s, &b);
+    req.budget.pressure = Pressure::Critical;
+    req.budget.fraction_used = 0.97;
+    let d = decide(&c, &req).unwrap();
+    assert_eq!(d.model, "google/gemini-2.5-flash");
+    assert!(
+        d.reason
+            .contains("gemini-2.5-flash: emergency model: 97% of today's budget used"),
+        "{}",
+        d.reason
+    );
+}
+
+#[test]
+fn measured_failures_alone_are_not_called_learning_from_ratings() {
+    let c = catalog();
+    let mut s = Signals::new();
+    // Claude's last ten requests failed; nobody rated anything.
+    for _ in 0..10 {
+        s.observe(&Outcome {
+            model: "anthropic/claude-sonnet-4".into(),
+            intent: Intent::Code,
+            ok: false,
+            ttft_ms: None,
+            latency_ms: None,
+            completion_tokens: 0,
+        });
+    }
+    let b = Breakers::new();
+    let d = decide(
+        &c,
+        &RouteRequest::simple("write a rust function that adds two numbers", &s, &b),
+    )
+    .unwrap();
+    assert_ne!(d.model, "anthropic/claude-sonnet-4", "{}", d.reason);
+    assert!(!d.learned, "{}", d.reason);
+    assert!(!d.reason.contains("your ratings"), "{}", d.reason);
+    assert!(
+        d.reason
+            .contains("more reliable than claude-sonnet-4 for code"),
+        "{}",
+        d.reason
+    );
 }
