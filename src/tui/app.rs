@@ -239,7 +239,7 @@ impl App {
                 if self.last_answer().is_some() && self.running.is_none() {
                     self.popup = Popup::Picker {
                         purpose: PickerPurpose::Rerun,
-                        selected: 1,
+                        selected: 0,
                     };
                 }
                 Vec::new()
@@ -316,8 +316,47 @@ impl App {
         }
     }
 
-    fn picker_entries(&self) -> usize {
-        self.models.len() + 1
+    /// The picker's first entry and the models it lists. For the next message: automatic
+    /// routing, then every model. To run the last prompt again: the next model in that
+    /// answer's ranking, then every model but the one that answered.
+    pub fn picker(
+        &self,
+        purpose: PickerPurpose,
+    ) -> (String, Option<String>, Vec<(String, String)>) {
+        match purpose {
+            PickerPurpose::NextMessage => {
+                ("Auto: the router decides".into(), None, self.models.clone())
+            }
+            PickerPurpose::Rerun => {
+                let answer = self.last_answer();
+                let answered = answer.and_then(|a| {
+                    a.outcome
+                        .as_ref()
+                        .map(|o| o.requested_model.clone())
+                        .or_else(|| a.decision.as_ref().map(|d| d.model.clone()))
+                });
+                let others: Vec<(String, String)> = self
+                    .models
+                    .iter()
+                    .filter(|(id, _)| Some(id) != answered.as_ref())
+                    .cloned()
+                    .collect();
+                let next = answer
+                    .and_then(|a| a.decision.as_ref())
+                    .and_then(|d| {
+                        d.candidates
+                            .iter()
+                            .find(|c| c.excluded.is_none() && Some(&c.model) != answered.as_ref())
+                            .map(|c| c.model.clone())
+                    })
+                    .or_else(|| others.first().map(|m| m.0.clone()));
+                let name = next
+                    .as_ref()
+                    .and_then(|id| self.models.iter().find(|m| &m.0 == id))
+                    .map_or("none", |m| m.1.as_str());
+                (format!("Next in the ranking: {name}"), next, others)
+            }
+        }
     }
 
     fn picker_key(
@@ -326,7 +365,8 @@ impl App {
         purpose: PickerPurpose,
         selected: usize,
     ) -> Vec<Command> {
-        let n = self.picker_entries();
+        let (_, first, models) = self.picker(purpose);
+        let n = models.len() + 1;
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
             KeyCode::Esc => self.popup = Popup::None,
@@ -345,17 +385,19 @@ impl App {
             KeyCode::Enter | KeyCode::Char('p') | KeyCode::Char('P') => {
                 let pin = matches!(key.code, KeyCode::Char('p') | KeyCode::Char('P')) || ctrl;
                 self.popup = Popup::None;
-                let model = selected
-                    .checked_sub(1)
-                    .and_then(|i| self.models.get(i))
-                    .map(|m| m.0.clone());
+                let model = match selected.checked_sub(1) {
+                    Some(i) => models.get(i).map(|m| m.0.clone()),
+                    None => first,
+                };
                 match (purpose, model) {
                     (PickerPurpose::NextMessage, None) => self.mode = Mode::Auto,
                     (PickerPurpose::NextMessage, Some(m)) => {
                         self.mode = if pin { Mode::Pinned(m) } else { Mode::Next(m) }
                     }
                     (PickerPurpose::Rerun, Some(m)) => return self.rerun(m),
-                    (PickerPurpose::Rerun, None) => {}
+                    (PickerPurpose::Rerun, None) => {
+                        self.notice("no other model to run it on", true);
+                    }
                 }
             }
             _ => {}

@@ -363,13 +363,9 @@ fn draw_popup(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 }
                 PickerPurpose::Rerun => "Run the last prompt again on…",
             };
-            let mut lines = vec![entry_line(
-                app,
-                *selected == 0,
-                "Auto: the router decides",
-                "",
-            )];
-            for (i, (id, name)) in app.models.iter().enumerate() {
+            let (first, _, models) = app.picker(*purpose);
+            let mut lines = vec![entry_line(app, *selected == 0, &first, "")];
+            for (i, (id, name)) in models.iter().enumerate() {
                 lines.push(entry_line(app, *selected == i + 1, name, id));
             }
             let r = centered(area, 64, lines.len() as u16 + 2);
