@@ -293,6 +293,15 @@ fn snapshot_help_overlay() {
     let mut a = app(false);
     a.on_key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE));
     snap!("help_overlay", screen(&mut a, 100, 30));
+    // Narrower than the help: lines wrap instead of being cut off.
+    let narrow = screen(&mut a, 70, 40);
+    let text: String = narrow
+        .lines()
+        .map(|l| l.trim_matches('"').replace('│', " "))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("(p in the list pins it)"), "{narrow}");
 }
 
 #[test]

@@ -168,7 +168,10 @@ pub async fn drive(
                     Ok(()) => {
                         send(
                             &events,
-                            Event::Notice(format!("daily limit set to ${usd:.2}")),
+                            Event::Notice(format!(
+                                "daily limit set to {}",
+                                crate::money::Usd::from_dollars(usd)
+                            )),
                         );
                         budget(&session, &events).await;
                     }

@@ -184,7 +184,10 @@ fn draw_sidebar(frame: &mut Frame<'_>, app: &App, area: Rect) {
         rows[4],
     );
     // Per-model spend against its budget share.
-    let mut lines = vec![Line::styled(" model       spent   share", app.theme.muted)];
+    let mut lines = vec![Line::styled(
+        " model       spent   used/share",
+        app.theme.muted,
+    )];
     for (id, name) in &app.models {
         let spent = b
             .per_model
@@ -196,11 +199,14 @@ fn draw_sidebar(frame: &mut Frame<'_>, app: &App, area: Rect) {
             .iter()
             .find(|(m, _)| m == id)
             .map_or(0.0, |(_, s)| *s);
-        let used = ratio(
-            spent,
-            Usd::from_nanos((b.limits.daily.nanos() as f64 * share) as i64),
-        );
-        let style = if used >= 1.0 {
+        // Both as parts of today's limit: "7%/5%" is 7 % spent against a 5 % share (not
+        // capped, so overspending a share shows).
+        let used = if b.limits.daily.nanos() > 0 {
+            spent.nanos() as f64 / b.limits.daily.nanos() as f64
+        } else {
+            0.0
+        };
+        let style = if share > 0.0 && used > share {
             app.theme.warn
         } else {
             app.theme.text
@@ -332,14 +338,20 @@ fn draw_popup(frame: &mut Frame<'_>, app: &App, area: Rect) {
     match &app.popup {
         Popup::None => {}
         Popup::Help => {
+            use unicode_width::UnicodeWidthStr;
+            let rows: Vec<(String, &str)> = super::keymap::Action::ALL
+                .iter()
+                .map(|a| (app.keymap.keys_for(*a).join(" "), a.describe()))
+                .collect();
+            // As wide as the longest keys and description need (keys can be rebound).
+            let keys_w = rows.iter().map(|(k, _)| k.width()).max().unwrap_or(0) + 2;
+            let desc_w = rows.iter().map(|(_, d)| d.width()).max().unwrap_or(0);
             let mut lines = Vec::new();
-            for a in super::keymap::Action::ALL {
+            for (keys, describe) in &rows {
+                let pad = " ".repeat(keys_w.saturating_sub(keys.width()));
                 lines.push(Line::from(vec![
-                    Span::styled(
-                        format!("{:<26}", app.keymap.keys_for(a).join(" ")),
-                        app.theme.accent,
-                    ),
-                    Span::styled(a.describe(), app.theme.text),
+                    Span::styled(format!("{keys}{pad}"), app.theme.accent),
+                    Span::styled(*describe, app.theme.text),
                 ]));
             }
             lines.push(Line::default());
@@ -352,9 +364,15 @@ fn draw_popup(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 app.theme.muted,
             ));
             lines.push(Line::styled("any key closes this help", app.theme.muted));
-            let r = centered(area, 86, lines.len() as u16 + 2);
+            let width = u16::try_from(keys_w + desc_w + 2).unwrap_or(u16::MAX);
+            let r = centered(area, width, lines.len() as u16 + 2);
             frame.render_widget(Clear, r);
-            frame.render_widget(Paragraph::new(lines).block(popup_block("Keys")), r);
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(popup_block("Keys")),
+                r,
+            );
         }
         Popup::Picker { purpose, selected } => {
             let title = match purpose {
