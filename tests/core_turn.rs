@@ -641,3 +641,89 @@ async fn rating_one_answer_again_replaces_its_rating_instead_of_adding_one() {
     let d = drive_and_route(flip.session, PROMPT, up_then_down, NEXT).await;
     assert_eq!(fit(&d, &model), expected);
 }
+
+#[tokio::test]
+async fn a_resumed_answer_keeps_its_route_card_and_can_be_rated() {
+    use codeforge::core::Op;
+    use codeforge::tui::app::{App, Command};
+    use codeforge::tui::{keymap::Keymap, theme::Theme};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    let r = rig(|_| {}).await;
+    let models = r
+        .session
+        .backend
+        .catalog
+        .models()
+        .iter()
+        .map(|m| (m.id.clone(), m.name.clone()))
+        .collect();
+    let (op_tx, op_rx) = mpsc::unbounded_channel();
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let core = tokio::spawn(codeforge::core::drive(r.session, None, op_rx, ev_tx));
+    let mut next_event = async || {
+        tokio::time::timeout(Duration::from_secs(10), ev_rx.recv())
+            .await
+            .expect("no event")
+            .unwrap()
+    };
+    op_tx
+        .send(Op::Submit {
+            turn: 1,
+            text: "write a rust function that adds two numbers".into(),
+            choice: Choice::Auto,
+        })
+        .unwrap();
+    let (decision, outcome) = {
+        let mut decision = None;
+        loop {
+            match next_event().await {
+                Event::Routed { decision: d, .. } => decision = Some(d),
+                Event::Finished { outcome, .. } => break (decision.unwrap(), outcome),
+                _ => {}
+            }
+        }
+    };
+    op_tx.send(Op::ListConversations).unwrap();
+    let id = loop {
+        if let Event::Conversations(list) = next_event().await {
+            break list[0].id;
+        }
+    };
+    op_tx.send(Op::Resume(id)).unwrap();
+    let messages = loop {
+        if let Event::ConversationLoaded { messages, .. } = next_event().await {
+            break messages;
+        }
+    };
+    op_tx.send(Op::Quit).unwrap();
+    core.await.unwrap();
+    // The ledger gives back the decision and the outcome the turn had.
+    let answer = &messages[1];
+    assert_eq!(answer.decision.as_ref(), Some(&decision));
+    let resumed = answer.outcome.as_ref().unwrap();
+    assert_eq!(resumed.request_id, outcome.request_id);
+    assert_eq!(resumed.served_model, outcome.served_model);
+    assert_eq!(resumed.cost, outcome.cost);
+    assert_eq!(resumed.completion_tokens, outcome.completion_tokens);
+    // In the app: the route card as before, and Alt-Up rates that request.
+    let mut app = App::new(Theme::dark(false), Keymap::default(), false, models);
+    app.on_core(Event::ConversationLoaded {
+        id: Some(id),
+        messages,
+    });
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 60)).unwrap();
+    t.draw(|f| codeforge::tui::ui::draw(f, &mut app)).unwrap();
+    let screen = t.backend().to_string();
+    assert!(
+        screen.contains("◆ claude-sonnet-4 · code / simple · best fit for code"),
+        "{screen}"
+    );
+    assert_eq!(
+        app.on_key(KeyEvent::new(KeyCode::Up, KeyModifiers::ALT)),
+        vec![Command::Core(Op::Feedback {
+            request_id: outcome.request_id,
+            up: true
+        })]
+    );
+}

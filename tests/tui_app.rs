@@ -5,7 +5,7 @@
 
 use codeforge::budget::{Limits, Pressure, Spend};
 use codeforge::catalog::Catalog;
-use codeforge::core::{BudgetSnapshot, Choice, Event, Op, TurnOutcome};
+use codeforge::core::{BudgetSnapshot, Choice, Event, LoadedMessage, Op, TurnOutcome};
 use codeforge::ledger::{ModelDay, ModelStats};
 use codeforge::money::Usd;
 use codeforge::router::{self, Breakers, RouteRequest, Signals};
@@ -526,12 +526,14 @@ fn a_resumed_conversation_is_shown_and_a_resize_keeps_the_layout() {
     a.on_core(Event::ConversationLoaded {
         id: Some(3),
         messages: vec![
-            ("user".into(), "first question".into()),
-            ("assistant".into(), "first answer".into()),
+            LoadedMessage::plain("user", "first question"),
+            LoadedMessage::plain("assistant", "first answer"),
         ],
     });
     let wide = screen(&mut a, 100, 20);
     assert!(wide.contains("first question") && wide.contains("first answer"));
+    // Nothing recorded beside the text: the card says so rather than "routing…".
+    assert!(wide.contains("◆ earlier answer"), "{wide}");
     let narrow = screen(&mut a, 40, 20);
     assert!(narrow.contains("first answer"));
 }

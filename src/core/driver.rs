@@ -4,10 +4,12 @@
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{Event, Op};
+use super::protocol::{Event, LoadedMessage, Op, TurnOutcome};
 use super::session::Session;
 use super::turn::Choice;
 use crate::calendar;
+use crate::ledger::StoredMessage;
+use crate::money::Usd;
 use crate::provider::Message;
 
 fn send(events: &UnboundedSender<Event>, e: Event) {
@@ -249,10 +251,57 @@ async fn load(session: &mut Session, id: i64, events: &UnboundedSender<Event>) {
                 events,
                 Event::ConversationLoaded {
                     id: Some(id),
-                    messages: msgs.into_iter().map(|m| (m.role, m.content)).collect(),
+                    messages: msgs.into_iter().map(loaded).collect(),
                 },
             );
         }
         Err(e) => send(events, Event::Error(e.to_string())),
+    }
+}
+
+/// A stored message as the front end shows it: an answer with its request's decision and
+/// outcome (a decision that no longer parses is left out; the answer still shows).
+fn loaded(m: StoredMessage) -> LoadedMessage {
+    let Some((id, r)) = m.request_id.zip(m.request) else {
+        return LoadedMessage::plain(&m.role, &m.content);
+    };
+    let decision = r
+        .decision_json
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok());
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    let outcome = TurnOutcome {
+        request_id: id,
+        generation_id: r.generation_id,
+        served_model: r.served_model.unwrap_or_else(|| r.requested_model.clone()),
+        requested_model: r.requested_model,
+        content: m.content.clone(),
+        reasoning: String::new(),
+        finish_reason: None,
+        prompt_tokens: count(r.prompt_tokens),
+        completion_tokens: count(r.completion_tokens),
+        reasoning_tokens: count(r.reasoning_tokens),
+        cached_tokens: count(r.cached_tokens),
+        cost: Usd::from_nanos(r.cost_nanos.unwrap_or(0)),
+        cost_source: match r.cost_source.as_deref() {
+            Some("provider") => "provider",
+            Some("generation") => "generation",
+            Some("reservation") => "reservation",
+            _ => "estimate",
+        },
+        ttft_ms: r.ttft_ms.map(count),
+        latency_ms: r.latency_ms.map_or(0, count),
+        status: match r.status.as_str() {
+            "cancelled" => "cancelled",
+            "cut" => "cut",
+            _ => "ok",
+        },
+        overhead: Default::default(),
+    };
+    LoadedMessage {
+        role: m.role,
+        content: m.content,
+        decision,
+        outcome: Some(outcome),
     }
 }

@@ -11,7 +11,7 @@ mod turn;
 
 pub use driver::drive;
 pub use ledger_handle::LedgerHandle;
-pub use protocol::{BudgetSnapshot, Event, Op, Overhead, TurnId, TurnOutcome};
+pub use protocol::{BudgetSnapshot, Event, LoadedMessage, Op, Overhead, TurnId, TurnOutcome};
 pub use session::{
     Conversation, CoreError, DAILY_LIMIT_KEY, MONTHLY_LIMIT_KEY, Recovery, Session, learned_state,
     resolve_limits, share_key,

@@ -35,6 +35,28 @@ pub struct BudgetSnapshot {
     pub breakers: Vec<(String, String)>,
 }
 
+/// A message of a resumed conversation. An answer carries its decision and outcome as
+/// the ledger recorded them, so its route card reads as it did and it can still be rated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedMessage {
+    pub role: String,
+    pub content: String,
+    pub decision: Option<Decision>,
+    pub outcome: Option<TurnOutcome>,
+}
+
+impl LoadedMessage {
+    /// A message with nothing recorded beside its text.
+    pub fn plain(role: &str, content: &str) -> Self {
+        Self {
+            role: role.into(),
+            content: content.into(),
+            decision: None,
+            outcome: None,
+        }
+    }
+}
+
 /// How a finished turn went.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TurnOutcome {
@@ -134,7 +156,7 @@ pub enum Event {
     /// A conversation was started or resumed: its messages (user/assistant, in order).
     ConversationLoaded {
         id: Option<i64>,
-        messages: Vec<(String, String)>,
+        messages: Vec<LoadedMessage>,
     },
     /// The list for the conversation picker.
     Conversations(Vec<ConversationSummary>),

@@ -19,7 +19,7 @@ use rusqlite_migration::{M, Migrations};
 pub use error::LedgerError;
 pub use money_ops::{NewRequest, Orphan, Reservation, Settlement, Status};
 pub use queries::{DayRow, ModelDay, ModelStats, RecentOutcome, StatsReport};
-pub use store::{ConversationSummary, StoredMessage};
+pub use store::{ConversationSummary, StoredMessage, StoredRequest};
 
 /// The numbered schema migrations, oldest first.
 pub fn migrations() -> Migrations<'static> {

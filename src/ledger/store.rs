@@ -11,6 +11,26 @@ pub struct StoredMessage {
     pub role: String,
     pub content: String,
     pub request_id: Option<i64>,
+    /// For an answer: how its request went, to show its route card again.
+    pub request: Option<StoredRequest>,
+}
+
+/// What the ledger holds about the request behind an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredRequest {
+    pub requested_model: String,
+    pub served_model: Option<String>,
+    pub decision_json: Option<String>,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub reasoning_tokens: i64,
+    pub cached_tokens: i64,
+    pub cost_nanos: Option<i64>,
+    pub cost_source: Option<String>,
+    pub ttft_ms: Option<i64>,
+    pub latency_ms: Option<i64>,
+    pub status: String,
+    pub generation_id: Option<String>,
 }
 
 /// A conversation in the list.
@@ -63,16 +83,40 @@ impl Ledger {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT role, content, request_id FROM messages
-                 WHERE conversation_id = ?1 ORDER BY id",
+                "SELECT m.role, m.content, m.request_id, r.id, r.requested_model,
+                        r.served_model, r.decision_json, r.prompt_tokens, r.completion_tokens,
+                        r.reasoning_tokens, r.cached_tokens, r.cost_nanos, r.cost_source,
+                        r.ttft_ms, r.latency_ms, r.status, r.generation_id
+                 FROM messages m LEFT JOIN requests r ON r.id = m.request_id
+                 WHERE m.conversation_id = ?1 ORDER BY m.id",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([conversation_id], |r| {
+                let found: Option<i64> = r.get(3)?;
+                let request = match found {
+                    Some(_) => Some(StoredRequest {
+                        requested_model: r.get(4)?,
+                        served_model: r.get(5)?,
+                        decision_json: r.get(6)?,
+                        prompt_tokens: r.get(7)?,
+                        completion_tokens: r.get(8)?,
+                        reasoning_tokens: r.get(9)?,
+                        cached_tokens: r.get(10)?,
+                        cost_nanos: r.get(11)?,
+                        cost_source: r.get(12)?,
+                        ttft_ms: r.get(13)?,
+                        latency_ms: r.get(14)?,
+                        status: r.get(15)?,
+                        generation_id: r.get(16)?,
+                    }),
+                    None => None,
+                };
                 Ok(StoredMessage {
                     role: r.get(0)?,
                     content: r.get(1)?,
                     request_id: r.get(2)?,
+                    request,
                 })
             })
             .map_err(|e| self.err(e))?

@@ -11,7 +11,7 @@ pub mod intent_model;
 pub mod learning;
 mod score;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use breaker::{Availability, Breakers};
 pub use classify::{Analysis, analyze, classify};
@@ -24,7 +24,7 @@ use crate::money::Usd;
 use crate::task::{Complexity, Intent};
 
 /// How the model of a request was chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RoutedBy {
     Auto,
@@ -45,7 +45,7 @@ impl RoutedBy {
 }
 
 /// One candidate as the router saw it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
     pub model: String,
     pub score: f64,
@@ -54,29 +54,41 @@ pub struct Candidate {
     pub excluded: Option<String>,
 }
 
-/// The routing decision for one prompt, with its explanation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The routing decision for one prompt, with its explanation. Read back from the ledger
+/// to show a resumed conversation's route cards: fields that may be missing from older rows
+/// default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     pub model: String,
+    #[serde(default)]
     pub model_name: String,
     pub intent: Intent,
+    #[serde(default)]
     pub confidence: f64,
     pub complexity: Complexity,
+    #[serde(default)]
     pub context_tokens: u64,
     pub routed_by: RoutedBy,
     /// What automatic routing would have chosen (differs when overridden or pinned).
+    #[serde(default)]
     pub auto_choice: String,
     #[serde(rename = "estimated_cost_usd")]
+    #[serde(default)]
     pub estimated_cost: Usd,
     /// 0 = cheapest that fits … 10 = best regardless of cost.
+    #[serde(default)]
     pub preference: u8,
     /// Ratings changed the automatic choice (tracked speed and failures are named in the
     /// reason as what the pick traded the best fit for).
+    #[serde(default)]
     pub learned: bool,
+    #[serde(default)]
     pub reason: String,
     /// Ranked, best first; excluded candidates last.
+    #[serde(default)]
     pub candidates: Vec<Candidate>,
     /// Oldest history messages left out to fit the chosen model's context window.
+    #[serde(default)]
     pub history_trimmed: usize,
 }
 

@@ -2,7 +2,7 @@
 //! expected latency, availability (success rate) and budget-share use, weighted by the
 //! user's quality ↔ cost preference and by budget pressure.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::RouteRequest;
 use super::classify::Analysis;
@@ -11,7 +11,8 @@ use crate::catalog::ModelSpec;
 use crate::task::{Complexity, Intent};
 
 /// The parts of a candidate's score, kept for the expanded route card and the ledger.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Components {
     /// Expected quality for this intent (posterior mean).
     pub fit: f64,

@@ -667,17 +667,23 @@ impl App {
                     self.notice("new conversation", false);
                 }
                 let mut pending_prompt = String::new();
-                for (role, content) in messages {
-                    if role == "user" {
-                        self.cells.push(Cell::user(&content));
-                        pending_prompt = content;
+                for m in messages {
+                    if m.role == "user" {
+                        self.cells.push(Cell::user(&m.content));
+                        pending_prompt = m.content;
                     } else {
                         let turn = self.next_turn;
                         self.next_turn += 1;
                         let mut a = Answer::new(turn, pending_prompt.clone());
-                        a.push_content(&content, &theme);
+                        a.push_content(&m.content, &theme);
                         a.finish(&theme);
-                        a.state = AnswerState::Done;
+                        a.state = match m.outcome.as_ref().map(|o| o.status) {
+                            Some("cancelled") => AnswerState::Cancelled,
+                            Some("cut") => AnswerState::Cut("the stream was cut".into()),
+                            _ => AnswerState::Done,
+                        };
+                        a.decision = m.decision;
+                        a.outcome = m.outcome;
                         self.cells.push(Cell::Answer(Box::new(a)));
                     }
                 }
