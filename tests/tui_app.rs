@@ -109,6 +109,7 @@ fn budget(fraction: f64) -> BudgetSnapshot {
             model: "anthropic/claude-sonnet-4".into(),
             requests: 7,
             ok: 7,
+            finished: 7,
             success_rate: 1.0,
             spend: spent,
             latency_p50_ms: Some(1840),

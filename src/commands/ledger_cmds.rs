@@ -109,11 +109,16 @@ pub fn stats(config: &Config, args: &StatsArgs, out: &mut Output) -> Result<(), 
         "model", "reqs", "success", "spend", "p50 ms", "p95 ms"
     ));
     for m in &report.models {
+        let success = if m.finished > 0 {
+            format!("{:.0}%", m.success_rate * 100.0)
+        } else {
+            "-".into()
+        };
         out.line(&format!(
-            "{:<28} {:>6} {:>7.0}% {:>10} {:>9} {:>9}",
+            "{:<28} {:>6} {:>8} {:>10} {:>9} {:>9}",
             m.model,
             m.requests,
-            m.success_rate * 100.0,
+            success,
             m.spend.to_string(),
             m.latency_p50_ms.map_or("-".into(), |v| v.to_string()),
             m.latency_p95_ms.map_or("-".into(), |v| v.to_string()),

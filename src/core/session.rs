@@ -231,6 +231,7 @@ impl Session {
                     model: m.id.clone(),
                     requests,
                     ok: (perf.success * requests as f64).round() as i64,
+                    finished: i64::from(perf.samples),
                     success_rate: perf.success,
                     spend: per_model
                         .iter()

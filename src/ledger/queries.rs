@@ -36,6 +36,11 @@ pub struct ModelStats {
     pub model: String,
     pub requests: i64,
     pub ok: i64,
+    /// Requests that ended on the model's side: ok, error or cut (not cancelled by the
+    /// user, not still open).
+    pub finished: i64,
+    /// `ok / finished` (1.0 while nothing finished): a cancellation is the user's, not a
+    /// failure of the model, as for the router's own success rate.
     pub success_rate: f64,
     pub spend: Usd,
     pub latency_p50_ms: Option<i64>,
@@ -200,6 +205,7 @@ impl Ledger {
                         model: r.model.clone(),
                         requests: 0,
                         ok: 0,
+                        finished: 0,
                         success_rate: 0.0,
                         spend: Usd::ZERO,
                         latency_p50_ms: None,
@@ -214,6 +220,9 @@ impl Ledger {
             });
             e.0.requests += 1;
             e.0.spend = e.0.spend.saturating_add(Usd::from_nanos(r.cost));
+            if matches!(r.status.as_str(), "ok" | "error" | "cut") {
+                e.0.finished += 1;
+            }
             if r.status == "ok" {
                 e.0.ok += 1;
                 if let Some(l) = r.latency {
@@ -251,10 +260,10 @@ impl Ledger {
             .map(|(mut s, mut lat, mut ttft)| {
                 lat.sort_unstable();
                 ttft.sort_unstable();
-                s.success_rate = if s.requests > 0 {
-                    s.ok as f64 / s.requests as f64
+                s.success_rate = if s.finished > 0 {
+                    s.ok as f64 / s.finished as f64
                 } else {
-                    0.0
+                    1.0
                 };
                 s.latency_p50_ms = percentile(&lat, 0.5);
                 s.latency_p95_ms = percentile(&lat, 0.95);

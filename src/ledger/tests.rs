@@ -297,3 +297,25 @@ fn an_unwritable_data_directory_is_reported_with_its_path() {
     assert!(err.to_string().contains("cannot create"), "{err}");
     assert_eq!(std::fs::read(&blocker).unwrap(), b"x");
 }
+
+#[test]
+fn a_cancelled_request_is_not_a_failure_of_the_model_in_the_stats() {
+    let mut l = Ledger::open_in_memory().unwrap();
+    let d = day("2026-11-26");
+    let settle = |l: &mut Ledger, status: Status| {
+        let r = l.reserve(&new_request("a/m"), limits(3.33), 1, &d).unwrap();
+        let mut s = ok(Usd::from_dollars(0.01));
+        s.status = status;
+        l.settle(r.id, &s, 2).unwrap();
+    };
+    settle(&mut l, Status::Ok);
+    settle(&mut l, Status::Cancelled);
+    let s = l.stats(std::slice::from_ref(&d.day), (3.0, 15.0)).unwrap();
+    let m = &s.models[0];
+    assert_eq!((m.requests, m.finished, m.ok), (2, 1, 1));
+    assert_eq!(m.success_rate, 1.0);
+    // An error is.
+    settle(&mut l, Status::Error);
+    let s = l.stats(std::slice::from_ref(&d.day), (3.0, 15.0)).unwrap();
+    assert_eq!(s.models[0].success_rate, 0.5);
+}

@@ -576,9 +576,11 @@ impl App {
                     b.saved_today,
                     b.baseline_model
                 );
+                // What the router weighs: requests today, and its moving averages of success
+                // and latency (`codeforge stats` gives the ledger's percentiles).
                 for m in &b.model_stats {
                     s.push_str(&format!(
-                        "\n{}: {} requests, {:.0}% ok, p50 {}",
+                        "\n{}: {} requests today · {:.0}% ok recently · latency ~{} (moving average)",
                         self.name_of(&m.model),
                         m.requests,
                         m.success_rate * 100.0,
