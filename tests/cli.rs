@@ -404,6 +404,30 @@ async fn config_init_show_and_path() {
             .contains("api key          set (from the config file)")
     );
     assert!(!r.stdout.contains("topsecret"));
+
+    // A theme or key binding that does not exist is found by `config show` (and stops the
+    // TUI) with the file, line and key, exit 2.
+    for (text, key, line) in [
+        ("[ui]\ntheme = \"nope\"\n", "ui.theme", 2),
+        (
+            "# keys\n[keys]\nmodel_picker = \"ctrl-banana\"\n",
+            "keys.model_picker",
+            3,
+        ),
+    ] {
+        std::fs::write(home.path().join("config.toml"), text).unwrap();
+        for args in [&["config", "show"][..], &[][..]] {
+            let mut c = cmd(home.path());
+            c.args(args);
+            let r = run(c, None).await;
+            assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+            let at = format!(
+                "invalid config {}:{line}: key `{key}`",
+                home.path().join("config.toml").display()
+            );
+            assert!(r.stderr.contains(&at), "{args:?}: {}", r.stderr);
+        }
+    }
 }
 
 #[tokio::test]

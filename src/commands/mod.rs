@@ -124,7 +124,11 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
                     let paths = crate::config::Paths::resolve()?;
                     out.line(&paths.config_file().display().to_string());
                 }
-                ConfigAction::Show => out.line(config?.show().trim_end()),
+                ConfigAction::Show => {
+                    let config = config?;
+                    crate::tui::check_config(&config).map_err(CommandError::Usage)?;
+                    out.line(config.show().trim_end())
+                }
                 ConfigAction::Init { force } => {
                     let paths = crate::config::Paths::resolve()?;
                     let file = paths.config_file();
@@ -151,7 +155,11 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
             let config = Config::load()?;
             crate::tui::run(config, cli.demo, cli.continue_last)
                 .await
-                .map_err(|e| CommandError::Io(e.to_string()))
+                .map_err(|e| match e {
+                    // A theme or key the config names wrongly: the user's to fix (exit 2).
+                    crate::tui::TuiError::Config(m) => CommandError::Usage(m),
+                    other => CommandError::Io(other.to_string()),
+                })
         }
     }
 }

@@ -46,9 +46,11 @@ pub enum ConfigError {
         key: Option<String>,
         message: String,
     },
-    #[error("{path}: {key}: {message}")]
+    #[error("{}", format_invalid(path, *line, key, message))]
     Invalid {
         path: PathBuf,
+        /// Where the key is set in the file (none when it came from the environment).
+        line: Option<usize>,
         key: String,
         message: String,
     },
@@ -71,6 +73,35 @@ fn format_parse_error(
             path.display()
         ),
     }
+}
+
+fn format_invalid(path: &Path, line: Option<usize>, key: &str, message: &str) -> String {
+    match line {
+        Some(line) => format!(
+            "invalid config {}:{line}: key `{key}`: {message}",
+            path.display()
+        ),
+        None => format!("invalid config {}: key `{key}`: {message}", path.display()),
+    }
+}
+
+/// The 1-based line of the config text that sets the dotted `key` (`table.name`, or `name`
+/// at the top level), if any.
+pub fn line_of(text: &str, key: &str) -> Option<usize> {
+    let (table, name) = key.rsplit_once('.').unwrap_or(("", key));
+    let mut current = String::new();
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if t.starts_with('[') {
+            current = t.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+        } else if let Some((k, _)) = t.split_once('=')
+            && current == table
+            && k.trim().trim_matches('"') == name
+        {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// The config file as written by the user: every field optional.
@@ -213,12 +244,14 @@ impl Config {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let config_file = paths.config_file();
-        let (file, exists) = match std::fs::read(&config_file) {
+        let (file, exists, text) = match std::fs::read(&config_file) {
             Ok(bytes) => {
-                let text = String::from_utf8_lossy(&bytes);
-                (parse_config(&config_file, &text)?, true)
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                (parse_config(&config_file, &text)?, true, text)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (ConfigFile::default(), false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                (ConfigFile::default(), false, String::new())
+            }
             Err(source) => {
                 return Err(ConfigError::Read {
                     path: config_file,
@@ -226,7 +259,20 @@ impl Config {
                 });
             }
         };
-        resolve(paths, config_file, exists, file, env)
+        resolve(paths, config_file, exists, file, env).map_err(|e| match e {
+            ConfigError::Invalid {
+                path,
+                line: None,
+                key,
+                message,
+            } => ConfigError::Invalid {
+                line: line_of(&text, &key),
+                path,
+                key,
+                message,
+            },
+            other => other,
+        })
     }
 
     /// A config with defaults only, for tests and the demo.
@@ -370,12 +416,17 @@ fn locate(text: &str, offset: usize) -> (usize, usize, Option<String>) {
             table = Some(t.trim_matches(|c| c == '[' || c == ']').trim().to_string());
         }
     }
-    let key = line_text.split_once('=').map(|(k, _)| k.trim().to_string());
+    // The key set on this line, in its table; a header or any line without `=` names no
+    // key (naming the previous table would point at the wrong one).
+    let key = if line_text.trim_start().starts_with('[') {
+        None
+    } else {
+        line_text.split_once('=').map(|(k, _)| k.trim().to_string())
+    };
     let key = match (table, key) {
         (Some(t), Some(k)) => Some(format!("{t}.{k}")),
         (None, Some(k)) => Some(k),
-        (Some(t), None) => Some(t),
-        (None, None) => None,
+        (_, None) => None,
     };
     (line, column, key.filter(|k| !k.is_empty()))
 }
@@ -389,6 +440,7 @@ fn resolve(
 ) -> Result<Config, ConfigError> {
     let invalid = |key: &str, message: String| ConfigError::Invalid {
         path: config_file.clone(),
+        line: None,
         key: key.to_string(),
         message,
     };

@@ -141,3 +141,43 @@ fn explore_is_off_by_default_and_read_from_the_router_section() {
         "{msg}"
     );
 }
+
+#[test]
+fn an_unclosed_table_names_its_line_not_the_table_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write(
+        dir.path(),
+        "[timeouts]\nidle_ms = 100\n\n[router\npreference = 3\n",
+    );
+    let msg = Config::load_from(paths, env_none).unwrap_err().to_string();
+    assert!(msg.contains(":4:"), "{msg}");
+    assert!(!msg.contains("timeouts"), "{msg}");
+}
+
+#[test]
+fn a_value_out_of_range_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write(
+        dir.path(),
+        "# mine\n\n[router]\nexplore = true\npreference = 42\n",
+    );
+    let msg = Config::load_from(paths.clone(), env_none)
+        .unwrap_err()
+        .to_string();
+    let file = paths.config_file().display().to_string();
+    assert!(
+        msg.starts_with(&format!("invalid config {file}:5: key `router.preference`")),
+        "{msg}"
+    );
+    assert!(msg.contains("42 is out of range 0..=10"), "{msg}");
+}
+
+#[test]
+fn line_of_finds_a_key_in_its_table_only() {
+    let text =
+        "preference = 1\n[router]\n# preference = 2\npreference = 3\n[keys]\n\"help\" = \"f1\"\n";
+    assert_eq!(line_of(text, "router.preference"), Some(4));
+    assert_eq!(line_of(text, "preference"), Some(1));
+    assert_eq!(line_of(text, "keys.help"), Some(6));
+    assert_eq!(line_of(text, "budget.daily_usd"), None);
+}

@@ -32,17 +32,47 @@ use theme::Theme;
 pub enum TuiError {
     #[error("{0}")]
     Setup(String),
+    /// A theme or key binding the config names wrongly.
+    #[error("{0}")]
+    Config(String),
     #[error("terminal error: {0}")]
     Terminal(#[from] std::io::Error),
 }
 
-/// Build the app state from the config (theme, keys, catalog names).
-pub fn build_app(config: &Config, session: &Session) -> Result<App, TuiError> {
+/// The theme and key bindings the config names, or an error naming the config file, the
+/// line and the key (`codeforge config show` checks them too, so a typo is found before the
+/// TUI starts).
+pub fn check_config(config: &Config) -> Result<(Theme, Keymap), String> {
+    let text = std::fs::read_to_string(&config.config_file).unwrap_or_default();
+    let at = |key: &str| match crate::config::line_of(&text, key) {
+        Some(line) => format!(
+            "invalid config {}:{line}: key `{key}`",
+            config.config_file.display()
+        ),
+        None => format!(
+            "invalid config {}: key `{key}`",
+            config.config_file.display()
+        ),
+    };
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let theme = Theme::load(&config.theme, &config.paths.themes_dir(), no_color)
-        .map_err(TuiError::Setup)?;
-    let keymap = Keymap::with_overrides(&config.keys)
-        .map_err(|e| TuiError::Setup(format!("{}: {e}", config.config_file.display())))?;
+        .map_err(|e| format!("{}: {e}", at("ui.theme")))?;
+    let mut keymap = Keymap::default();
+    for (name, key) in &config.keys {
+        let one = std::collections::BTreeMap::from([(name.clone(), key.clone())]);
+        Keymap::with_overrides(&one)
+            .map_err(|e| format!("{}: {e}", at(&format!("keys.{name}"))))?;
+    }
+    if !config.keys.is_empty() {
+        keymap =
+            Keymap::with_overrides(&config.keys).map_err(|e| format!("{}: {e}", at("keys")))?;
+    }
+    Ok((theme, keymap))
+}
+
+/// Build the app state from the config (theme, keys, catalog names).
+pub fn build_app(config: &Config, session: &Session) -> Result<App, TuiError> {
+    let (theme, keymap) = check_config(config).map_err(TuiError::Config)?;
     let models = session
         .backend
         .catalog
