@@ -449,6 +449,10 @@ fn pin_rate_copy_and_rerun_after_an_answer() {
             up: false
         })]
     );
+    assert!(app(false).on_key(ctrl('y')).is_empty());
+    let mut nothing = app(false);
+    nothing.on_key(ctrl('y'));
+    assert!(screen(&mut nothing, 80, 20).contains("no code block in the last answer to copy"));
     assert_eq!(
         a.on_key(ctrl('y')),
         vec![Command::Copy(

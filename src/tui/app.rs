@@ -280,7 +280,10 @@ impl App {
                         self.notice("copied the last code block to the clipboard", false);
                         vec![Command::Copy(c)]
                     }
-                    None => Vec::new(),
+                    None => {
+                        self.notice("no code block in the last answer to copy", false);
+                        Vec::new()
+                    }
                 }
             }
             Action::ScrollUp => {
