@@ -8,11 +8,10 @@ mod common;
 use std::time::Duration;
 
 use codeforge::catalog::{Catalog, ModelPatch};
-use codeforge::config::{ApiKey, Config};
-use codeforge::core::{Choice, Session};
+use codeforge::config::ApiKey;
+use codeforge::core::Choice;
 use codeforge::money::Usd;
 use codeforge::provider::{ErrorKind, Message, OpenRouterClient};
-use codeforge::simulator::{Behaviour, Simulator};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -53,15 +52,11 @@ async fn a_price_change_between_reservation_and_settlement_settles_what_was_bill
             ..Default::default()
         }])
         .unwrap();
-    let sim = Simulator::start(dearer, Behaviour::default())
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::defaults_under(dir.path());
-    config.api_key = Some(ApiKey::new("k"));
-    config.base_url = sim.url();
-    config.timeouts = common::short_timeouts();
-    let mut session = Session::open(config, false).await.unwrap();
+    let common::Rig {
+        sim,
+        mut session,
+        _dir,
+    } = common::rig_serving(dearer, |_| {}).await;
     let (tx, _rx) = mpsc::unbounded_channel();
     let out = session
         .run_turn(

@@ -70,17 +70,24 @@ pub fn check_config(config: &Config) -> Result<(Theme, Keymap), String> {
     Ok((theme, keymap))
 }
 
-/// Build the app state from the config (theme, keys, catalog names).
-pub fn build_app(config: &Config, session: &Session) -> Result<App, TuiError> {
-    let (theme, keymap) = check_config(config).map_err(TuiError::Config)?;
-    let models = session
-        .backend
-        .catalog
+/// (id, short name) of every catalog model, in catalog order: what the app lists.
+pub fn model_names(catalog: &crate::catalog::Catalog) -> Vec<(String, String)> {
+    catalog
         .models()
         .iter()
         .map(|m| (m.id.clone(), m.name.clone()))
-        .collect();
-    let mut app = App::new(theme, keymap, session.backend.demo, models);
+        .collect()
+}
+
+/// Build the app state from the config (theme, keys, catalog names).
+pub fn build_app(config: &Config, session: &Session) -> Result<App, TuiError> {
+    let (theme, keymap) = check_config(config).map_err(TuiError::Config)?;
+    let mut app = App::new(
+        theme,
+        keymap,
+        session.backend.demo,
+        model_names(&session.backend.catalog),
+    );
     app.preference = session.preference;
     app.explore = session.explore;
     Ok(app)

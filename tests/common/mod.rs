@@ -4,8 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use codeforge::config::{ApiKey, Timeouts};
+use codeforge::catalog::Catalog;
+use codeforge::config::{ApiKey, Config, Timeouts};
+use codeforge::core::Session;
 use codeforge::provider::OpenRouterClient;
+use codeforge::simulator::{Behaviour, Simulator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -126,5 +129,37 @@ pub fn short_timeouts() -> Timeouts {
         first_byte: Duration::from_secs(5),
         idle: Duration::from_secs(5),
         first_token: Duration::from_secs(10),
+    }
+}
+
+/// A session on a real ledger file in a temporary directory, talking to the simulator.
+pub struct Rig {
+    pub sim: Simulator,
+    pub session: Session,
+    pub _dir: tempfile::TempDir,
+}
+
+/// A [`Rig`] with short deadlines; `tune` adjusts the config first.
+pub async fn rig(tune: impl FnOnce(&mut Config)) -> Rig {
+    rig_serving(Catalog::builtin().unwrap(), tune).await
+}
+
+/// A [`Rig`] whose simulator serves (and charges) `served` rather than the built-in
+/// catalog the session routes with.
+pub async fn rig_serving(served: Catalog, tune: impl FnOnce(&mut Config)) -> Rig {
+    let sim = Simulator::start(served, Behaviour::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::defaults_under(dir.path());
+    config.api_key = Some(ApiKey::new("k"));
+    config.base_url = sim.url();
+    config.timeouts = short_timeouts();
+    tune(&mut config);
+    let session = Session::open(config, false).await.unwrap();
+    Rig {
+        sim,
+        session,
+        _dir: dir,
     }
 }

@@ -1,0 +1,255 @@
+//! The core's driver and the TUI's app together: real key events into the app, its ops to
+//! the real driver (simulator, ledger file), the driver's events back into the app, and
+//! the screen drawn on ratatui's TestBackend.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use codeforge::core::{Choice, Event, Op, Session};
+use codeforge::router::Decision;
+use codeforge::tui::app::{App, Command};
+use codeforge::tui::{keymap::Keymap, model_names, theme::Theme};
+use common::rig;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use tokio::sync::mpsc;
+
+/// The driver on its own task: ops in, events out.
+struct Driven {
+    ops: mpsc::UnboundedSender<Op>,
+    events: mpsc::UnboundedReceiver<Event>,
+    core: tokio::task::JoinHandle<()>,
+    models: Vec<(String, String)>,
+}
+
+impl Driven {
+    fn start(session: Session) -> Self {
+        let models = model_names(&session.backend.catalog);
+        let (ops, op_rx) = mpsc::unbounded_channel();
+        let (ev_tx, events) = mpsc::unbounded_channel();
+        let core = tokio::spawn(codeforge::core::drive(session, None, op_rx, ev_tx));
+        Self {
+            ops,
+            events,
+            core,
+            models,
+        }
+    }
+
+    fn app(&self) -> App {
+        App::new(
+            Theme::dark(false),
+            Keymap::default(),
+            false,
+            self.models.clone(),
+        )
+    }
+
+    fn send(&self, op: Op) {
+        self.ops.send(op).unwrap();
+    }
+
+    /// The app's commands for the core, sent on.
+    fn forward(&self, cmds: Vec<Command>) {
+        for c in cmds {
+            if let Command::Core(op) = c {
+                self.send(op);
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Event {
+        tokio::time::timeout(Duration::from_secs(10), self.events.recv())
+            .await
+            .expect("no event from the driver")
+            .unwrap()
+    }
+
+    /// Events until `pick` takes one.
+    async fn until<T>(&mut self, mut pick: impl FnMut(Event) -> Option<T>) -> T {
+        loop {
+            if let Some(t) = pick(self.next().await) {
+                return t;
+            }
+        }
+    }
+
+    fn submit(&self, turn: u64, text: &str) {
+        self.send(Op::Submit {
+            turn,
+            text: text.into(),
+            choice: Choice::Auto,
+        });
+    }
+
+    async fn quit(self) {
+        self.send(Op::Quit);
+        self.core.await.unwrap();
+    }
+}
+
+fn press(app: &mut App, code: KeyCode, modifiers: KeyModifiers) -> Vec<Command> {
+    app.on_key(KeyEvent::new(code, modifiers))
+}
+
+/// Type `text` and press Enter.
+fn enter(app: &mut App, text: &str) -> Vec<Command> {
+    for ch in text.chars() {
+        press(app, KeyCode::Char(ch), KeyModifiers::NONE);
+    }
+    press(app, KeyCode::Enter, KeyModifiers::NONE)
+}
+
+fn screen(app: &mut App, w: u16, h: u16) -> String {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| codeforge::tui::ui::draw(f, app)).unwrap();
+    t.backend().to_string()
+}
+
+#[tokio::test]
+async fn the_tui_shows_a_router_refusal_and_takes_the_next_prompt() {
+    // So small that no model can be afforded: the router itself refuses.
+    let r = rig(|c| c.budget.daily_usd = 0.000_01).await;
+    let mut d = Driven::start(r.session);
+    let mut app = d.app();
+    d.forward(enter(&mut app, "hi"));
+    loop {
+        let ev = d.next().await;
+        let failed = matches!(ev, Event::Failed { .. });
+        app.on_core(ev);
+        if failed {
+            break;
+        }
+    }
+    let shown = screen(&mut app, 100, 30);
+    assert!(shown.contains("left today"), "{shown}");
+    assert!(!shown.contains("routing…"), "{shown}");
+    // The next prompt is sent, not refused as "still streaming".
+    let cmds = enter(&mut app, "again");
+    assert!(
+        matches!(&cmds[..], [Command::Core(Op::Submit { .. })]),
+        "{cmds:?}"
+    );
+    d.quit().await;
+}
+
+/// Ask `prompt`, send `after(request id)`, then ask `next`: its decision.
+async fn decision_after(
+    session: Session,
+    prompt: &str,
+    after: impl Fn(i64) -> Vec<Op>,
+    next: &str,
+) -> Decision {
+    let mut d = Driven::start(session);
+    d.submit(1, prompt);
+    let request = d
+        .until(|e| match e {
+            Event::Finished { outcome, .. } => Some(outcome.request_id),
+            _ => None,
+        })
+        .await;
+    for op in after(request) {
+        d.send(op);
+    }
+    d.submit(2, next);
+    let decision = d
+        .until(|e| match e {
+            Event::Routed { turn: 2, decision } => Some(decision),
+            _ => None,
+        })
+        .await;
+    d.quit().await;
+    decision
+}
+
+#[tokio::test]
+async fn rating_one_answer_again_replaces_its_rating_instead_of_adding_one() {
+    const PROMPT: &str = "explain how a hash map handles collisions";
+    const NEXT: &str = "explain what a mutex is";
+    let ratings = |ups: &'static [bool]| {
+        move |request_id| {
+            ups.iter()
+                .map(|&up| Op::Feedback { request_id, up })
+                .collect::<Vec<_>>()
+        }
+    };
+    let fit = |d: &Decision, model: &str| {
+        let c = d.candidates.iter().find(|c| c.model == model).unwrap();
+        (c.components.fit, c.components.ratings)
+    };
+    // Once, five times, and up then down: each leaves one 👎 on the answer.
+    let once = rig(|_| {}).await;
+    let d = decision_after(once.session, PROMPT, ratings(&[false]), NEXT).await;
+    let model = once.sim.requests()[0].body.as_ref().unwrap()["model"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let expected = fit(&d, &model);
+    assert_eq!(expected.1, 1.0, "one rating behind the estimate");
+    for ups in [&[false; 5][..], &[true, false][..]] {
+        let r = rig(|_| {}).await;
+        let d = decision_after(r.session, PROMPT, ratings(ups), NEXT).await;
+        assert_eq!(fit(&d, &model), expected, "{ups:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_resumed_answer_keeps_its_route_card_and_can_be_rated() {
+    let r = rig(|_| {}).await;
+    let mut d = Driven::start(r.session);
+    d.submit(1, "write a rust function that adds two numbers");
+    let mut decision = None;
+    let outcome = d
+        .until(|e| match e {
+            Event::Routed { decision: x, .. } => {
+                decision = Some(x);
+                None
+            }
+            Event::Finished { outcome, .. } => Some(outcome),
+            _ => None,
+        })
+        .await;
+    d.send(Op::ListConversations);
+    let id = d
+        .until(|e| match e {
+            Event::Conversations(list) => Some(list[0].id),
+            _ => None,
+        })
+        .await;
+    d.send(Op::Resume(id));
+    let messages = d
+        .until(|e| match e {
+            Event::ConversationLoaded { messages, .. } => Some(messages),
+            _ => None,
+        })
+        .await;
+    let mut app = d.app();
+    d.quit().await;
+    // The ledger gives back the decision and the outcome the turn had.
+    let answer = &messages[1];
+    assert_eq!(answer.decision, decision);
+    let resumed = answer.outcome.as_ref().unwrap();
+    assert_eq!(resumed.request_id, outcome.request_id);
+    assert_eq!(resumed.served_model, outcome.served_model);
+    assert_eq!(resumed.cost, outcome.cost);
+    assert_eq!(resumed.completion_tokens, outcome.completion_tokens);
+    // In the app: the route card as before, and Alt-Up rates that request.
+    app.on_core(Event::ConversationLoaded {
+        id: Some(id),
+        messages,
+    });
+    let shown = screen(&mut app, 120, 60);
+    assert!(
+        shown.contains("◆ claude-sonnet-4 · code / simple · best fit for code"),
+        "{shown}"
+    );
+    assert_eq!(
+        press(&mut app, KeyCode::Up, KeyModifiers::ALT),
+        vec![Command::Core(Op::Feedback {
+            request_id: outcome.request_id,
+            up: true
+        })]
+    );
+}
