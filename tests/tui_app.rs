@@ -411,6 +411,31 @@ fn esc_cancels_and_ctrl_c_asks_before_quitting_a_stream() {
         a.on_key(key(KeyCode::Char('y'))),
         vec![Command::Core(Op::Quit), Command::Quit]
     );
+    // Ctrl-C twice quits; the question goes away when the answer ends; during a stream
+    // Ctrl-N and Ctrl-L say why they wait.
+    let mut c = app(false);
+    let turn = ask(&mut c, "hello", &["partial"]);
+    assert!(c.on_key(ctrl('n')).is_empty());
+    assert!(c.on_key(ctrl('l')).is_empty());
+    let shown = screen(&mut c, 100, 20);
+    assert!(
+        shown.contains("an answer is still streaming: Esc cancels it"),
+        "{shown}"
+    );
+    assert!(c.on_key(ctrl('c')).is_empty());
+    assert_eq!(
+        c.on_key(ctrl('c')),
+        vec![Command::Core(Op::Quit), Command::Quit]
+    );
+    let mut d = app(false);
+    let turn_d = ask(&mut d, "hello", &["partial"]);
+    d.on_key(ctrl('c'));
+    d.on_core(Event::Finished {
+        turn: turn_d,
+        outcome: outcome(1, "partial"),
+    });
+    assert!(!screen(&mut d, 80, 20).contains("Quit?"));
+    let _ = turn;
     // Idle: Ctrl-C quits at once.
     let mut b = app(false);
     assert_eq!(
@@ -562,4 +587,39 @@ fn slash_explore_toggles_exploration_and_the_status_bar_says_so() {
         vec![Command::Core(Op::SetExplore(false))]
     );
     assert!(!screen(&mut a, 120, 30).contains("pref 5 explore"));
+}
+
+#[test]
+fn a_one_message_override_returns_to_the_pin() {
+    let mut a = app(false);
+    type_text(&mut a, "/pin grok-4");
+    a.on_key(key(KeyCode::Enter));
+    assert_eq!(a.mode, Mode::Pinned("x-ai/grok-4".into()));
+    type_text(&mut a, "/model o3");
+    a.on_key(key(KeyCode::Enter));
+    assert!(screen(&mut a, 120, 30).contains("NEXT o3 then PINNED grok-4"));
+    let cmds = {
+        type_text(&mut a, "prove it");
+        a.on_key(key(KeyCode::Enter))
+    };
+    assert!(
+        matches!(&cmds[..], [Command::Core(Op::Submit { choice: Choice::Override(m), .. })] if m == "openai/o3"),
+        "{cmds:?}"
+    );
+    assert_eq!(a.mode, Mode::Pinned("x-ai/grok-4".into()));
+    let turn = match &cmds[..] {
+        [Command::Core(Op::Submit { turn, .. })] => *turn,
+        _ => unreachable!(),
+    };
+    a.on_core(Event::Finished {
+        turn,
+        outcome: outcome(1, "done"),
+    });
+    // /auto forgets the pin, even in the middle of an override.
+    type_text(&mut a, "/model o3");
+    a.on_key(key(KeyCode::Enter));
+    type_text(&mut a, "/auto");
+    a.on_key(key(KeyCode::Enter));
+    assert_eq!(a.mode, Mode::Auto);
+    assert_eq!(a.pin_after_next, None);
 }

@@ -63,6 +63,8 @@ pub struct App {
     pub cells: Vec<Cell>,
     pub input: TextArea<'static>,
     pub mode: Mode,
+    /// The pin a one-message override interrupts: back in force after that message.
+    pub pin_after_next: Option<String>,
     pub popup: Popup,
     pub sidebar: bool,
     pub budget: Option<BudgetSnapshot>,
@@ -93,6 +95,7 @@ impl App {
             cells: Vec::new(),
             input,
             mode: Mode::Auto,
+            pin_after_next: None,
             popup: Popup::None,
             sidebar: true,
             budget: None,
@@ -183,7 +186,10 @@ impl App {
                 return Vec::new();
             }
             Popup::ConfirmQuit => {
+                // The quit key again confirms, as y does (Ctrl-C twice quits).
+                let again = self.keymap.action(&key) == Some(Action::Quit);
                 return match key.code {
+                    _ if again => vec![Command::Core(Op::Quit), Command::Quit],
                     KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
                         vec![Command::Core(Op::Quit), Command::Quit]
                     }
@@ -246,7 +252,7 @@ impl App {
             }
             Action::Pin => {
                 match &self.mode {
-                    Mode::Pinned(_) => self.mode = Mode::Auto,
+                    Mode::Pinned(_) => self.set_mode(Mode::Auto),
                     _ => {
                         let last = self.last_answer().and_then(|a| {
                             a.outcome
@@ -255,7 +261,7 @@ impl App {
                                 .or_else(|| a.decision.as_ref().map(|d| d.model.clone()))
                         });
                         if let Some(m) = last {
-                            self.mode = Mode::Pinned(m);
+                            self.set_mode(Mode::Pinned(m));
                         }
                     }
                 }
@@ -294,12 +300,11 @@ impl App {
                 self.scroll = self.scroll.saturating_sub(self.page.max(1));
                 Vec::new()
             }
-            Action::NewConversation => {
-                if self.running.is_some() {
-                    return Vec::new();
-                }
-                vec![Command::Core(Op::NewConversation)]
+            Action::NewConversation | Action::Conversations if self.running.is_some() => {
+                self.notice("an answer is still streaming: Esc cancels it", true);
+                Vec::new()
             }
+            Action::NewConversation => vec![Command::Core(Op::NewConversation)],
             Action::Conversations => vec![Command::Core(Op::ListConversations)],
             Action::Help => {
                 self.popup = Popup::Help;
@@ -362,6 +367,24 @@ impl App {
         }
     }
 
+    /// "An answer is streaming. Quit?" no longer applies once the answer ended.
+    fn close_stale_quit_question(&mut self) {
+        if matches!(self.popup, Popup::ConfirmQuit) {
+            self.popup = Popup::None;
+        }
+    }
+
+    /// Change the routing mode. A one-message override keeps the pin it interrupts (to
+    /// restore after that message); any other change forgets it.
+    fn set_mode(&mut self, mode: Mode) {
+        self.pin_after_next = match (&self.mode, &mode) {
+            (Mode::Pinned(p), Mode::Next(_)) => Some(p.clone()),
+            (Mode::Next(_), Mode::Next(_)) => self.pin_after_next.take(),
+            _ => None,
+        };
+        self.mode = mode;
+    }
+
     fn picker_key(
         &mut self,
         key: KeyEvent,
@@ -393,9 +416,9 @@ impl App {
                     None => first,
                 };
                 match (purpose, model) {
-                    (PickerPurpose::NextMessage, None) => self.mode = Mode::Auto,
+                    (PickerPurpose::NextMessage, None) => self.set_mode(Mode::Auto),
                     (PickerPurpose::NextMessage, Some(m)) => {
-                        self.mode = if pin { Mode::Pinned(m) } else { Mode::Next(m) }
+                        self.set_mode(if pin { Mode::Pinned(m) } else { Mode::Next(m) })
                     }
                     (PickerPurpose::Rerun, Some(m)) => return self.rerun(m),
                     (PickerPurpose::Rerun, None) => {
@@ -490,7 +513,13 @@ impl App {
         }
         let choice = match std::mem::replace(&mut self.mode, Mode::Auto) {
             Mode::Auto => Choice::Auto,
-            Mode::Next(m) => Choice::Override(m),
+            Mode::Next(m) => {
+                // A one-message override of a pin: the pin is back for the next one.
+                if let Some(p) = self.pin_after_next.take() {
+                    self.mode = Mode::Pinned(p);
+                }
+                Choice::Override(m)
+            }
             Mode::Pinned(m) => {
                 self.mode = Mode::Pinned(m.clone());
                 Choice::Pinned(m)
@@ -507,7 +536,7 @@ impl App {
         match name {
             "help" => self.popup = Popup::Help,
             "new" => return vec![Command::Core(Op::NewConversation)],
-            "auto" => self.mode = Mode::Auto,
+            "auto" => self.set_mode(Mode::Auto),
             "model" | "pin" => {
                 if arg.is_empty() {
                     self.popup = Popup::Picker {
@@ -517,11 +546,12 @@ impl App {
                 } else {
                     match self.models.iter().find(|(id, n)| id == arg || n == arg) {
                         Some((id, _)) => {
-                            self.mode = if name == "pin" {
-                                Mode::Pinned(id.clone())
+                            let id = id.clone();
+                            self.set_mode(if name == "pin" {
+                                Mode::Pinned(id)
                             } else {
-                                Mode::Next(id.clone())
-                            }
+                                Mode::Next(id)
+                            })
                         }
                         None => self.notice(&format!("unknown model `{arg}`"), true),
                     }
@@ -645,6 +675,7 @@ impl App {
                     a.finish(&theme);
                 }
                 self.running = None;
+                self.close_stale_quit_question();
             }
             Event::Failed {
                 turn,
@@ -663,6 +694,7 @@ impl App {
                     a.finish(&theme);
                 }
                 self.running = None;
+                self.close_stale_quit_question();
             }
             Event::Budget(b) => self.budget = Some(b),
             Event::ConversationLoaded { id, messages } => {
@@ -744,7 +776,10 @@ impl App {
             Mode::Auto if self.explore => format!("AUTO pref {} explore", self.preference),
             Mode::Auto => format!("AUTO pref {}", self.preference),
             Mode::Pinned(m) => format!("PINNED {}", self.name_of(m)),
-            Mode::Next(m) => format!("NEXT {}", self.name_of(m)),
+            Mode::Next(m) => match &self.pin_after_next {
+                Some(p) => format!("NEXT {} then PINNED {}", self.name_of(m), self.name_of(p)),
+                None => format!("NEXT {}", self.name_of(m)),
+            },
         }
     }
 }
