@@ -10,6 +10,7 @@ use common::rig;
 
 use std::time::Duration;
 
+use codeforge::catalog::Catalog;
 use codeforge::core::{Choice, Event, Session};
 use codeforge::ledger::Ledger;
 use codeforge::money::Usd;
@@ -456,4 +457,53 @@ async fn every_turn_ends_with_one_finished_or_failed_event_even_when_the_router_
     let (res, events) = turn(&mut r.session, "hi", pick, &CancellationToken::new()).await;
     assert!(res.is_err());
     assert_eq!(terminal(&events), 1, "{events:?}");
+}
+
+#[tokio::test]
+async fn the_router_and_the_reservation_agree_on_what_can_be_afforded() {
+    use codeforge::budget::{MIN_OUTPUT_TOKENS, Prices, worst_case};
+    use codeforge::simulator::estimate_tokens;
+    // The least any model needs for "hi": its worst case at the smallest answer, on the
+    // tokens the request will really count.
+    let tokens = codeforge::core::tokens_besides_prompt(&[]) + estimate_tokens("hi");
+    let least = Catalog::builtin()
+        .unwrap()
+        .models()
+        .iter()
+        .map(|m| {
+            let p = Prices {
+                prompt: m.prompt_price,
+                completion: m.completion_price,
+            };
+            worst_case(p, tokens, MIN_OUTPUT_TOKENS)
+        })
+        .min()
+        .unwrap();
+    // One nano-dollar short: the router refuses; it must not choose a model that the
+    // reservation then refuses.
+    let short = Usd::from_nanos(least.nanos() - 1).dollars();
+    let mut r = rig(|c| c.budget.daily_usd = short).await;
+    let (res, events) = turn(
+        &mut r.session,
+        "hi",
+        Choice::Auto,
+        &CancellationToken::new(),
+    )
+    .await;
+    assert!(res.is_err());
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Routed { .. })),
+        "{events:?}"
+    );
+    assert!(r.sim.requests().is_empty());
+    // Exactly enough: chosen, admitted and answered.
+    let mut r = rig(|c| c.budget.daily_usd = least.dollars()).await;
+    let (res, _) = turn(
+        &mut r.session,
+        "hi",
+        Choice::Auto,
+        &CancellationToken::new(),
+    )
+    .await;
+    assert!(res.is_ok(), "{res:?}");
 }

@@ -414,7 +414,7 @@ fn esc_cancels_and_ctrl_c_asks_before_quitting_a_stream() {
     // Ctrl-C twice quits; the question goes away when the answer ends; during a stream
     // Ctrl-N and Ctrl-L say why they wait.
     let mut c = app(false);
-    let turn = ask(&mut c, "hello", &["partial"]);
+    ask(&mut c, "hello", &["partial"]);
     assert!(c.on_key(ctrl('n')).is_empty());
     assert!(c.on_key(ctrl('l')).is_empty());
     let shown = screen(&mut c, 100, 20);
@@ -435,7 +435,6 @@ fn esc_cancels_and_ctrl_c_asks_before_quitting_a_stream() {
         outcome: outcome(1, "partial"),
     });
     assert!(!screen(&mut d, 80, 20).contains("Quit?"));
-    let _ = turn;
     // Idle: Ctrl-C quits at once.
     let mut b = app(false);
     assert_eq!(

@@ -85,7 +85,8 @@ pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), Co
         &catalog,
         &RouteRequest {
             prompt: &prompt,
-            history_tokens: 0,
+            // What `ask` sends besides the prompt (system prompt, message overhead).
+            history_tokens: crate::core::tokens_besides_prompt(&[]),
             previous_intent: None,
             choice,
             budget,

@@ -16,4 +16,6 @@ pub use session::{
     Conversation, CoreError, DAILY_LIMIT_KEY, MONTHLY_LIMIT_KEY, Recovery, Session, learned_state,
     resolve_limits, share_key,
 };
-pub use turn::{Choice, EMERGENCY_MODEL, MAX_TOKENS_CAP, SYSTEM_PROMPT, fit_history};
+pub use turn::{
+    Choice, EMERGENCY_MODEL, MAX_TOKENS_CAP, SYSTEM_PROMPT, fit_history, tokens_besides_prompt,
+};

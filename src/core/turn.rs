@@ -75,6 +75,14 @@ fn prompt_tokens(msgs: &[Message]) -> u64 {
     msgs.iter().map(|m| estimate_tokens(&m.content) + 4).sum()
 }
 
+/// The tokens a request counts besides the prompt's own text: the system prompt, the
+/// history and every message's overhead, as [`prompt_tokens`] counts them for the
+/// reservation. The router adds the prompt's text to this, so a model it calls affordable
+/// is one the reservation admits.
+pub fn tokens_besides_prompt(history: &[Message]) -> u64 {
+    prompt_tokens(&[Message::system(SYSTEM_PROMPT)]) + prompt_tokens(history) + 4
+}
+
 /// What an attempt inherits from its turn.
 #[derive(Debug, Clone, Copy)]
 struct Timing {
@@ -168,13 +176,7 @@ impl Session {
             .daily
             .saturating_sub(today.total())
             .min(limits.monthly.saturating_sub(month.total()));
-        let history_tokens: u64 = self
-            .conversation
-            .messages
-            .iter()
-            .map(|m| estimate_tokens(&m.content) + 4)
-            .sum::<u64>()
-            + estimate_tokens(SYSTEM_PROMPT);
+        let history_tokens = tokens_besides_prompt(&self.conversation.messages);
         let user_choice = match choice {
             Choice::Auto => UserChoice::None,
             Choice::Override(m) => UserChoice::Override(m),
