@@ -414,6 +414,12 @@ async fn config_init_show_and_path() {
             "keys.model_picker",
             3,
         ),
+        // Pin's only key, taken without giving pin another.
+        (
+            "[keys]\nmodel_picker = \"ctrl-p\"\n",
+            "keys.model_picker",
+            2,
+        ),
     ] {
         std::fs::write(home.path().join("config.toml"), text).unwrap();
         for args in [&["config", "show"][..], &[][..]] {

@@ -200,22 +200,46 @@ impl Default for Keymap {
 }
 
 impl Keymap {
-    /// Defaults with `[keys]` overrides: each named action gets exactly the given key.
-    pub fn with_overrides(overrides: &BTreeMap<String, String>) -> Result<Self, String> {
+    /// Defaults with `[keys]` overrides: each named action gets exactly the given key. An
+    /// error names the override at fault (its `[keys]` name) and says why: not an action, a
+    /// key that does not parse, or a key that leaves another action with none.
+    pub fn with_overrides(overrides: &BTreeMap<String, String>) -> Result<Self, (String, String)> {
         let mut map = Self::default();
-        for (name, key) in overrides {
+        // Which override took an action's key away, to name it if that was the last one.
+        let mut taken: Vec<(Action, String, String)> = Vec::new();
+        for (name, key_text) in overrides {
+            let fail = |m: String| (name.clone(), m);
             let action = Action::ALL
                 .into_iter()
                 .find(|a| a.name() == name)
                 .ok_or_else(|| {
-                    format!(
-                        "[keys] `{name}` is not an action (actions: {})",
+                    fail(format!(
+                        "not an action (actions: {})",
                         Action::ALL.map(Action::name).join(", ")
-                    )
+                    ))
                 })?;
-            let key = parse_key(key).map_err(|e| format!("[keys] {name}: {e}"))?;
+            let key = parse_key(key_text).map_err(fail)?;
+            for (_, a) in map
+                .bindings
+                .iter()
+                .filter(|(k, a)| *k == key && *a != action)
+            {
+                taken.push((*a, name.clone(), key_text.clone()));
+            }
             map.bindings.retain(|(k, a)| *a != action && *k != key);
             map.bindings.push((key, action));
+        }
+        for (lost, by, key_text) in taken {
+            if !map.bindings.iter().any(|(_, a)| *a == lost) {
+                return Err((
+                    by,
+                    format!(
+                        "`{key_text}` is already {}'s key, which would leave it none: give `{}` another key too",
+                        lost.name(),
+                        lost.name()
+                    ),
+                ));
+            }
         }
         Ok(map)
     }
@@ -279,11 +303,20 @@ mod tests {
         assert_eq!(m.action(&ctrl_k), Some(Action::Picker));
         assert_eq!(m.keys_for(Action::Picker), ["Ctrl-K"]);
         o.insert("explode".to_string(), "x".to_string());
-        assert!(
-            Keymap::with_overrides(&o)
-                .unwrap_err()
-                .contains("not an action")
-        );
+        let (name, why) = Keymap::with_overrides(&o).unwrap_err();
+        assert_eq!(name, "explode");
+        assert!(why.contains("not an action"), "{why}");
+        // Taking another action's only key is an error, unless that action gets a new one.
+        let mut o = BTreeMap::new();
+        o.insert("model_picker".to_string(), "ctrl-p".to_string());
+        let (name, why) = Keymap::with_overrides(&o).unwrap_err();
+        assert_eq!(name, "model_picker");
+        assert!(why.contains("`ctrl-p` is already pin's key"), "{why}");
+        o.insert("pin".to_string(), "ctrl-t".to_string());
+        let m = Keymap::with_overrides(&o).unwrap();
+        let ctrl_p = KeyEvent::new(KeyCode::Char('p'), KeyModifiers::CONTROL);
+        assert_eq!(m.action(&ctrl_p), Some(Action::Picker));
+        assert_eq!(m.keys_for(Action::Pin), ["Ctrl-T"]);
         assert!(parse_key("hyper-x").is_err());
     }
 }

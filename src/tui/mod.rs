@@ -57,16 +57,8 @@ pub fn check_config(config: &Config) -> Result<(Theme, Keymap), String> {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let theme = Theme::load(&config.theme, &config.paths.themes_dir(), no_color)
         .map_err(|e| format!("{}: {e}", at("ui.theme")))?;
-    let mut keymap = Keymap::default();
-    for (name, key) in &config.keys {
-        let one = std::collections::BTreeMap::from([(name.clone(), key.clone())]);
-        Keymap::with_overrides(&one)
-            .map_err(|e| format!("{}: {e}", at(&format!("keys.{name}"))))?;
-    }
-    if !config.keys.is_empty() {
-        keymap =
-            Keymap::with_overrides(&config.keys).map_err(|e| format!("{}: {e}", at("keys")))?;
-    }
+    let keymap = Keymap::with_overrides(&config.keys)
+        .map_err(|(name, e)| format!("{}: {e}", at(&format!("keys.{name}"))))?;
     Ok((theme, keymap))
 }
 
