@@ -38,6 +38,20 @@ pub fn local_day(ms: i64, tz: &TimeZone) -> LocalDay {
     }
 }
 
+/// `YYYY-MM-DD HH:MM` of a moment in `tz` (for lists of past conversations).
+pub fn local_minute(ms: i64, tz: &TimeZone) -> String {
+    let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+    let dt = ts.to_zoned_datetime(tz.clone()).datetime();
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute()
+    )
+}
+
 /// The last `n` local days ending with the day of `ms`, oldest first.
 pub fn last_days(ms: i64, n: usize, tz: &TimeZone) -> Vec<String> {
     let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);

@@ -65,6 +65,24 @@ impl Usd {
     }
 }
 
+impl Usd {
+    /// Every digit down to the nano-dollar, trailing zeros trimmed (at least cents):
+    /// for limits the user set, which must read back as typed (`$0.00125`, `$2.345`).
+    pub fn exact(self) -> String {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let n = self.0.unsigned_abs();
+        let (whole, frac) = (n / 1_000_000_000, n % 1_000_000_000);
+        let digits = format!("{frac:09}");
+        let trimmed = digits.trim_end_matches('0');
+        let cents = if trimmed.len() < 2 {
+            &digits[..2]
+        } else {
+            trimmed
+        };
+        format!("{sign}${whole}.{cents}")
+    }
+}
+
 impl std::fmt::Display for Usd {
     /// `$0.0123` style: four decimals below a dollar, two above.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -84,6 +102,20 @@ impl std::fmt::Display for Usd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exact_reads_back_as_typed() {
+        for (d, shown) in [
+            (0.00125, "$0.00125"),
+            (2.345, "$2.345"),
+            (3.0, "$3.00"),
+            (0.1, "$0.10"),
+            (0.000000001, "$0.000000001"),
+            (100.5, "$100.50"),
+        ] {
+            assert_eq!(Usd::from_dollars(d).exact(), shown);
+        }
+    }
 
     #[test]
     fn provider_costs_round_to_the_nano_dollar() {

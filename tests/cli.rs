@@ -116,6 +116,19 @@ async fn feedback_by_generation_id_rates_that_request_across_demo_runs() {
         "{}",
         r.stdout
     );
+    // An id that is not in the ledger is the user's to fix, ledger id or generation id.
+    for wrong in ["9999", "gen-sim-nonexistent"] {
+        let mut c = cmd(home.path());
+        c.args(["feedback", wrong, "up"]);
+        let r = run(c, None).await;
+        assert_eq!(r.code, 2, "{wrong}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(&format!("no request `{wrong}` in the ledger")),
+            "{}",
+            r.stderr
+        );
+    }
 }
 
 #[tokio::test]

@@ -253,3 +253,36 @@ async fn a_resumed_answer_keeps_its_route_card_and_can_be_rated() {
         })]
     );
 }
+
+#[tokio::test]
+async fn a_repeated_rating_says_it_was_already_recorded() {
+    let r = rig(|_| {}).await;
+    let mut d = Driven::start(r.session);
+    d.submit(1, "what is a mutex?");
+    let request_id = d
+        .until(|e| match e {
+            Event::Finished { outcome, .. } => Some(outcome.request_id),
+            _ => None,
+        })
+        .await;
+    let mut notices = Vec::new();
+    for up in [false, false, true] {
+        d.send(Op::Feedback { request_id, up });
+        notices.push(
+            d.until(|e| match e {
+                Event::Notice(t) => Some(t),
+                _ => None,
+            })
+            .await,
+        );
+    }
+    d.quit().await;
+    assert_eq!(
+        notices,
+        [
+            "👎 recorded for the last answer",
+            "👎 was already recorded",
+            "👍 recorded for the last answer (replaces 👎)"
+        ]
+    );
+}

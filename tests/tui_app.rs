@@ -474,6 +474,16 @@ fn pin_rate_copy_and_rerun_after_an_answer() {
         })]
     );
     assert!(app(false).on_key(ctrl('y')).is_empty());
+    // Nothing to rate or run again yet: said, not silently ignored.
+    let mut fresh = app(false);
+    assert!(
+        fresh
+            .on_key(KeyEvent::new(KeyCode::Up, KeyModifiers::ALT))
+            .is_empty()
+    );
+    assert!(screen(&mut fresh, 80, 20).contains("no finished answer to rate yet"));
+    assert!(fresh.on_key(ctrl('r')).is_empty());
+    assert!(screen(&mut fresh, 80, 20).contains("no answer to run again yet"));
     let mut nothing = app(false);
     nothing.on_key(ctrl('y'));
     assert!(screen(&mut nothing, 80, 20).contains("no code block in the last answer to copy"));

@@ -250,13 +250,13 @@ pub fn budget(config: &Config, args: &BudgetArgs, out: &mut Output) -> Result<()
     }
     out.line(&format!(
         "daily limit   {}  ({} used today, {:.0}%)",
-        limits.daily,
+        limits.daily.exact(),
         spend.total(),
         frac * 100.0
     ));
     out.line(&format!(
         "monthly limit {}  ({} used this month)",
-        limits.monthly,
+        limits.monthly.exact(),
         month.total()
     ));
     Ok(())
@@ -285,7 +285,15 @@ pub fn feedback(
             )));
         }
     };
-    ledger.set_feedback(id, up, calendar::now_ms())?;
+    ledger
+        .set_feedback(id, up, calendar::now_ms())
+        .map_err(|e| match e {
+            // A wrong id is the user's to fix, like a wrong generation id (exit 2).
+            crate::ledger::LedgerError::UnknownRequest(_) => {
+                CommandError::Usage(format!("no request `{}` in the ledger", args.request_id))
+            }
+            other => other.into(),
+        })?;
     out.line(&format!(
         "recorded {} for request {id}",
         if up { "👍" } else { "👎" }

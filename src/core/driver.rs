@@ -130,13 +130,13 @@ pub async fn drive(
                 {
                     Ok(replaced) => {
                         apply_rating(&mut session, request_id, up, replaced).await;
-                        send(
-                            &events,
-                            Event::Notice(format!(
-                                "{} recorded for the last answer",
-                                if up { "👍" } else { "👎" }
-                            )),
-                        )
+                        let (new, old) = (thumb(up), replaced.map(thumb));
+                        let text = match old {
+                            Some(o) if o == new => format!("{new} was already recorded"),
+                            Some(o) => format!("{new} recorded for the last answer (replaces {o})"),
+                            None => format!("{new} recorded for the last answer"),
+                        };
+                        send(&events, Event::Notice(text))
                     }
                     Err(e) => send(&events, Event::Error(e.to_string())),
                 }
@@ -172,7 +172,7 @@ pub async fn drive(
                             &events,
                             Event::Notice(format!(
                                 "daily limit set to {}",
-                                crate::money::Usd::from_dollars(usd)
+                                crate::money::Usd::from_dollars(usd).exact()
                             )),
                         );
                         budget(&session, &events).await;
@@ -214,6 +214,10 @@ async fn run(
         }
     }
     quit
+}
+
+fn thumb(up: bool) -> &'static str {
+    if up { "👍" } else { "👎" }
 }
 
 /// Feed a rating to the router's quality estimates at once (the ledger has it too). Like

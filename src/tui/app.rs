@@ -242,7 +242,11 @@ impl App {
                 Vec::new()
             }
             Action::Rerun => {
-                if self.last_answer().is_some() && self.running.is_none() {
+                if self.running.is_some() {
+                    self.notice("an answer is still streaming: Esc cancels it", true);
+                } else if self.last_answer().is_none() {
+                    self.notice("no answer to run again yet", false);
+                } else {
                     self.popup = Popup::Picker {
                         purpose: PickerPurpose::Rerun,
                         selected: 0,
@@ -274,7 +278,10 @@ impl App {
                         request_id: o.request_id,
                         up,
                     })],
-                    None => Vec::new(),
+                    None => {
+                        self.notice("no finished answer to rate yet", false);
+                        Vec::new()
+                    }
                 }
             }
             Action::Copy => {

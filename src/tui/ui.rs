@@ -161,7 +161,7 @@ fn draw_sidebar(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let label = format!(
         "{} / {}{}",
         b.today.total(),
-        b.limits.daily,
+        b.limits.daily.exact(),
         if b.today.reserved > Usd::ZERO {
             format!(" ({} held)", b.today.reserved)
         } else {
@@ -185,7 +185,7 @@ fn draw_sidebar(frame: &mut Frame<'_>, app: &App, area: Rect) {
     );
     // Per-model spend against its budget share.
     let mut lines = vec![Line::styled(
-        " model       spent   used/share",
+        format!(" {:<10} {:>9} {}", "model", "spent", "used/share"),
         app.theme.muted,
     )];
     for (id, name) in &app.models {
@@ -212,8 +212,8 @@ fn draw_sidebar(frame: &mut Frame<'_>, app: &App, area: Rect) {
             app.theme.text
         };
         lines.push(Line::from(vec![
-            Span::styled(format!(" {name:<10.10}"), style),
-            Span::styled(format!("{:>8}", spent.to_string()), style),
+            Span::styled(format!(" {name:<10.10} "), style),
+            Span::styled(format!("{:>9}", spent.to_string()), style),
             Span::styled(
                 format!(" {:>3.0}%/{:.0}%", used * 100.0, share * 100.0),
                 app.theme.muted,
@@ -295,7 +295,7 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
     }
     if let Some(b) = &app.budget {
         spans.push(Span::styled(
-            format!(" {} / {} ", b.today.total(), b.limits.daily),
+            format!(" {} / {} ", b.today.total(), b.limits.daily.exact()),
             pressure_style(app, b.pressure),
         ));
     }
@@ -391,6 +391,8 @@ fn draw_popup(frame: &mut Frame<'_>, app: &App, area: Rect) {
             frame.render_widget(Paragraph::new(lines).block(popup_block(title)), r);
         }
         Popup::Conversations { list, selected } => {
+            // When each was last used, so two with the same first prompt can be told apart.
+            let tz = jiff::tz::TimeZone::system();
             let lines: Vec<Line<'static>> = list
                 .iter()
                 .enumerate()
@@ -399,7 +401,11 @@ fn draw_popup(frame: &mut Frame<'_>, app: &App, area: Rect) {
                         app,
                         i == *selected,
                         &crate::sanitize::for_terminal(&c.title),
-                        &format!("{} messages", c.messages),
+                        &format!(
+                            "{} · {} messages",
+                            crate::calendar::local_minute(c.updated_ms, &tz),
+                            c.messages
+                        ),
                     )
                 })
                 .collect();
