@@ -286,3 +286,53 @@ async fn a_repeated_rating_says_it_was_already_recorded() {
         ]
     );
 }
+
+#[tokio::test]
+async fn another_process_s_limit_and_ratings_reach_the_running_session() {
+    use codeforge::core::DAILY_LIMIT_KEY;
+    use codeforge::ledger::Ledger;
+    use codeforge::money::Usd;
+    let r = rig(|_| {}).await;
+    let path = r.session.config.paths.ledger_file();
+    let mut d = Driven::start(r.session);
+    d.submit(1, "explain how a hash map handles collisions");
+    let (request_id, model) = d
+        .until(|e| match e {
+            Event::Finished { outcome, .. } => Some((outcome.request_id, outcome.requested_model)),
+            _ => None,
+        })
+        .await;
+    // `codeforge budget --daily 0.5` and `codeforge feedback <id> down`, from elsewhere.
+    let mut other = Ledger::open(&path).unwrap();
+    other.set_setting(DAILY_LIMIT_KEY, "0.5").unwrap();
+    other
+        .set_feedback(request_id, false, codeforge::calendar::now_ms())
+        .unwrap();
+    drop(other);
+    // The idle session notices within a couple of seconds: the gauge shows the new limit.
+    let limit = tokio::time::timeout(codeforge::core::SYNC_EVERY * 3, async {
+        d.until(|e| match e {
+            Event::Budget(b) if b.limits.daily == Usd::from_dollars(0.5) => Some(b.limits.daily),
+            _ => None,
+        })
+        .await
+    })
+    .await
+    .expect("the new limit never reached the session");
+    assert_eq!(limit, Usd::from_dollars(0.5));
+    // And the next decision counts the rating.
+    d.submit(2, "explain what a mutex is");
+    let decision = d
+        .until(|e| match e {
+            Event::Routed { turn: 2, decision } => Some(decision),
+            _ => None,
+        })
+        .await;
+    d.quit().await;
+    let c = decision
+        .candidates
+        .iter()
+        .find(|c| c.model == model)
+        .unwrap();
+    assert_eq!(c.components.ratings, 1.0);
+}

@@ -23,6 +23,20 @@ async fn budget(session: &Session, events: &UnboundedSender<Event>) {
     }
 }
 
+/// How often an idle session looks for other processes' writes to the ledger.
+pub const SYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Read the ledger again if another process wrote to it; show the budget if so. Errors
+/// are shown before a turn, not from the idle timer (which would repeat them).
+async fn sync(session: &mut Session, events: &UnboundedSender<Event>, report: bool) {
+    match session.sync_with_ledger().await {
+        Ok(true) => budget(session, events).await,
+        Ok(false) => {}
+        Err(e) if report => send(events, Event::Error(e.to_string())),
+        Err(_) => {}
+    }
+}
+
 /// Run until `Op::Quit` or until the UI drops its sender.
 pub async fn drive(
     mut session: Session,
@@ -49,15 +63,29 @@ pub async fn drive(
         _ => {}
     }
     let mut queued: Vec<Op> = Vec::new();
+    // While idle, look for other processes' writes now and then, so the gauge and the
+    // estimates follow `codeforge budget`, `codeforge feedback` or a second window.
+    let mut look = tokio::time::interval(SYNC_EVERY);
+    look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let op = if queued.is_empty() {
-            match ops.recv().await {
-                Some(op) => op,
-                None => return,
+            tokio::select! {
+                op = ops.recv() => match op {
+                    Some(op) => op,
+                    None => return,
+                },
+                _ = look.tick() => {
+                    sync(&mut session, &events, false).await;
+                    continue;
+                }
             }
         } else {
             queued.remove(0)
         };
+        if matches!(op, Op::Submit { .. } | Op::Rerun { .. }) {
+            // A turn routes on what every process has written.
+            sync(&mut session, &events, true).await;
+        }
         match op {
             Op::Quit => return,
             Op::Cancel => {}

@@ -68,6 +68,8 @@ pub struct Session {
     pub preference: u8,
     /// Route on optimistic quality estimates (`[router] explore`).
     pub explore: bool,
+    /// The ledger's `data_version` when the learned state was last read.
+    seen_version: i64,
 }
 
 /// How many recent requests rebuild the performance averages at start.
@@ -151,7 +153,12 @@ impl Session {
             .iter()
             .map(|m| m.id.clone())
             .collect();
-        let (shares, signals) = ledger.call(move |l| learned_state(l, &ids)).await?;
+        let (shares, signals, seen_version) = ledger
+            .call(move |l| {
+                let (shares, signals) = learned_state(l, &ids)?;
+                Ok((shares, signals, l.data_version()?))
+            })
+            .await?;
         for (id, share) in shares {
             backend.catalog.set_share(&id, share);
         }
@@ -167,7 +174,42 @@ impl Session {
             last_intent: None,
             preference,
             explore,
+            seen_version,
         })
+    }
+
+    /// Catch up with what other processes wrote to the ledger since the last look (ratings
+    /// from `codeforge feedback`, shares from `budget --optimize --apply`, limits, spend):
+    /// the learned state is read again when it changed. True when it did, so the caller can
+    /// show the new budget.
+    pub async fn sync_with_ledger(&mut self) -> Result<bool, CoreError> {
+        let ids: Vec<String> = self
+            .backend
+            .catalog
+            .models()
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        let seen = self.seen_version;
+        let fresh = self
+            .ledger
+            .call(move |l| {
+                let v = l.data_version()?;
+                if v == seen {
+                    return Ok(None);
+                }
+                Ok(Some((learned_state(l, &ids)?, v)))
+            })
+            .await?;
+        let Some(((shares, signals), version)) = fresh else {
+            return Ok(false);
+        };
+        for (id, share) in shares {
+            self.backend.catalog.set_share(&id, share);
+        }
+        self.signals = signals;
+        self.seen_version = version;
+        Ok(true)
     }
 
     pub fn today(&self) -> LocalDay {

@@ -282,6 +282,15 @@ impl Ledger {
         })
     }
 
+    /// SQLite's `data_version`: it changes when another connection (another CodeForge
+    /// process, `codeforge budget`, `codeforge feedback`) commits to the ledger, and not for
+    /// this connection's own writes. Cheap enough to poll.
+    pub fn data_version(&self) -> Result<i64, LedgerError> {
+        self.conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
     pub fn setting(&self, key: &str) -> Result<Option<String>, LedgerError> {
         self.conn
             .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
