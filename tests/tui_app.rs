@@ -303,6 +303,18 @@ fn snapshot_help_overlay() {
         .join(" ");
     let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(words.contains("(p in the list pins it)"), "{narrow}");
+    // Shorter than the help: it scrolls with the arrows, to its last line; any other key
+    // closes it.
+    let short = screen(&mut a, 80, 16);
+    assert!(short.contains("Keys (1–"), "{short}");
+    assert!(!short.contains("any other key closes"), "{short}");
+    for _ in 0..40 {
+        a.on_key(key(KeyCode::Down));
+    }
+    let end = screen(&mut a, 80, 16);
+    assert!(end.contains("any other key closes this help"), "{end}");
+    a.on_key(key(KeyCode::Char('x')));
+    assert!(!screen(&mut a, 80, 16).contains("Keys"));
 }
 
 #[test]

@@ -41,7 +41,8 @@ pub enum PickerPurpose {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Popup {
     None,
-    Help,
+    /// The key list, scrolled down by this many lines (for short terminals).
+    Help(u16),
     Picker {
         purpose: PickerPurpose,
         selected: usize,
@@ -181,8 +182,16 @@ impl App {
         self.dirty = true;
         match self.popup.clone() {
             Popup::None => {}
-            Popup::Help => {
-                self.popup = Popup::None;
+            Popup::Help(top) => {
+                // Arrows and pages scroll a help taller than the terminal; any other key
+                // closes it.
+                self.popup = match key.code {
+                    KeyCode::Down => Popup::Help(top.saturating_add(1)),
+                    KeyCode::PageDown => Popup::Help(top.saturating_add(10)),
+                    KeyCode::Up => Popup::Help(top.saturating_sub(1)),
+                    KeyCode::PageUp => Popup::Help(top.saturating_sub(10)),
+                    _ => Popup::None,
+                };
                 return Vec::new();
             }
             Popup::ConfirmQuit => {
@@ -314,7 +323,7 @@ impl App {
             Action::NewConversation => vec![Command::Core(Op::NewConversation)],
             Action::Conversations => vec![Command::Core(Op::ListConversations)],
             Action::Help => {
-                self.popup = Popup::Help;
+                self.popup = Popup::Help(0);
                 Vec::new()
             }
             Action::Sidebar => {
@@ -541,7 +550,7 @@ impl App {
             .split_once(' ')
             .map_or((cmd, ""), |(a, b)| (a, b.trim()));
         match name {
-            "help" => self.popup = Popup::Help,
+            "help" => self.popup = Popup::Help(0),
             "new" => return vec![Command::Core(Op::NewConversation)],
             "auto" => self.set_mode(Mode::Auto),
             "model" | "pin" => {

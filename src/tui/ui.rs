@@ -337,7 +337,7 @@ fn draw_popup(frame: &mut Frame<'_>, app: &App, area: Rect) {
     };
     match &app.popup {
         Popup::None => {}
-        Popup::Help => {
+        Popup::Help(top) => {
             use unicode_width::UnicodeWidthStr;
             let rows: Vec<(String, &str)> = super::keymap::Action::ALL
                 .iter()
@@ -354,7 +354,6 @@ fn draw_popup(frame: &mut Frame<'_>, app: &App, area: Rect) {
                     Span::styled(*describe, app.theme.text),
                 ]));
             }
-            lines.push(Line::default());
             lines.push(Line::styled(
                 "/model [name]  /pin [name]  /auto  /pref <0-10>  /explore on|off",
                 app.theme.muted,
@@ -363,16 +362,25 @@ fn draw_popup(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 "/budget <USD>  /stats  /new  /help",
                 app.theme.muted,
             ));
-            lines.push(Line::styled("any key closes this help", app.theme.muted));
+            lines.push(Line::styled(
+                "↑/↓ scroll · any other key closes this help",
+                app.theme.muted,
+            ));
             let width = u16::try_from(keys_w + desc_w + 2).unwrap_or(u16::MAX);
             let r = centered(area, width, lines.len() as u16 + 2);
+            // Taller than the terminal: scroll (clamped so the end stays reachable).
+            let inner_w = usize::from(r.width.saturating_sub(2));
+            let total = u16::try_from(wrapped_height(&lines, inner_w)).unwrap_or(u16::MAX);
+            let paragraph = Paragraph::new(lines).wrap(Wrap { trim: false });
+            let visible = r.height.saturating_sub(2);
+            let top = (*top).min(total.saturating_sub(visible));
+            let title = if total > visible {
+                format!("Keys ({}–{} of {total}, ↑/↓)", top + 1, top + visible)
+            } else {
+                "Keys".to_string()
+            };
             frame.render_widget(Clear, r);
-            frame.render_widget(
-                Paragraph::new(lines)
-                    .wrap(Wrap { trim: false })
-                    .block(popup_block("Keys")),
-                r,
-            );
+            frame.render_widget(paragraph.scroll((top, 0)).block(popup_block(&title)), r);
         }
         Popup::Picker { purpose, selected } => {
             let title = match purpose {
@@ -429,6 +437,33 @@ fn draw_popup(frame: &mut Frame<'_>, app: &App, area: Rect) {
             );
         }
     }
+}
+
+/// Rows `lines` take when word-wrapped at `width` columns (as `Wrap` does, near enough
+/// to size a scroll range).
+fn wrapped_height(lines: &[Line<'_>], width: usize) -> usize {
+    use unicode_width::UnicodeWidthStr;
+    let width = width.max(1);
+    lines
+        .iter()
+        .map(|l| {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            let (mut rows, mut col) = (1, 0usize);
+            for word in text.split_inclusive(' ') {
+                let w = word.width();
+                if col + w.saturating_sub(1) > width && col > 0 {
+                    rows += 1;
+                    col = 0;
+                }
+                col += w;
+                while col > width {
+                    rows += 1;
+                    col -= width;
+                }
+            }
+            rows
+        })
+        .sum()
 }
 
 fn entry_line(app: &App, selected: bool, label: &str, detail: &str) -> Line<'static> {
