@@ -470,6 +470,17 @@ fn reason(
             }
             s
         }
+        // The user's choice can be the router's own (Ctrl-R's "next in the ranking").
+        RoutedBy::Pinned | RoutedBy::Override
+            if best.as_ref().is_some_and(|b| b.1.id == chosen.id) =>
+        {
+            let how = if routed_by == RoutedBy::Pinned {
+                "pinned"
+            } else {
+                "chosen"
+            };
+            format!("{how} by you, the router's pick too")
+        }
         RoutedBy::Pinned => format!("pinned by you (router would pick {would_pick})"),
         _ => format!("chosen by you (router would pick {would_pick})"),
     };

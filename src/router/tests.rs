@@ -292,6 +292,14 @@ fn override_and_pin_keep_what_the_router_would_pick() {
         d.reason
             .contains("pinned by you (router would pick claude-sonnet-4)")
     );
+    // Choosing what the router would pick anyway says so.
+    req.choice = UserChoice::Override("claude-sonnet-4");
+    let d = decide(&c, &req).unwrap();
+    assert!(
+        d.reason.contains("chosen by you, the router's pick too"),
+        "{}",
+        d.reason
+    );
     req.choice = UserChoice::Override("nope");
     assert!(matches!(decide(&c, &req), Err(RouteError::UnknownModel(_))));
 }
