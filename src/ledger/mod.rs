@@ -114,6 +114,19 @@ impl Ledger {
                 known: SCHEMA_VERSION,
             });
         }
+        if on_disk && version > 0 {
+            // A damaged page can sit where a given query never looks, and a write there
+            // would spread the damage: check the whole file once, before anything writes.
+            let verdict: String = conn
+                .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+                .map_err(sql)?;
+            if verdict != "ok" {
+                return Err(LedgerError::Corrupt {
+                    path: path.clone(),
+                    detail: format!("integrity check: {verdict}"),
+                });
+            }
+        }
         if on_disk {
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
                 .map_err(sql)?;

@@ -216,6 +216,31 @@ fn a_corrupt_file_is_reported_and_left_untouched() {
 }
 
 #[test]
+fn a_damaged_page_anywhere_is_refused_before_anything_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    {
+        let mut l = Ledger::open(&path).unwrap();
+        for i in 0..200 {
+            l.set_setting(&format!("filler-{i}"), &"x".repeat(1000))
+                .unwrap();
+        }
+    }
+    // Pages 3 to 6 overwritten; the header and the settings a budget change touches may
+    // still read fine, which is how a write used to get through.
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 24_576, "{}", bytes.len());
+    for (i, b) in bytes[8192..24_576].iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(167).wrapping_add(13);
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let err = Ledger::open(&path).unwrap_err();
+    assert!(matches!(err, LedgerError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("left untouched"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+}
+
+#[test]
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
