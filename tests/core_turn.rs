@@ -507,3 +507,88 @@ async fn the_router_and_the_reservation_agree_on_what_can_be_afforded() {
     .await;
     assert!(res.is_ok(), "{res:?}");
 }
+
+#[tokio::test]
+async fn an_orphan_the_provider_cannot_report_is_held_then_closed_at_its_reservation() {
+    use codeforge::budget::{Limits, Prices};
+    use codeforge::ledger::NewRequest;
+    let r = rig(|_| {}).await;
+    let path = r.session.config.paths.ledger_file();
+    // Two reservations made by a process that is gone, with generation ids the provider
+    // does not know: one from just now, one from two days ago.
+    let dead_pid = {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    };
+    let mut other = Ledger::open(&path).unwrap();
+    let day = r.session.today();
+    let mut reserve = |gen_id: &str, age_ms: i64| {
+        let res = other
+            .reserve(
+                &NewRequest {
+                    conversation_id: None,
+                    requested_model: CLAUDE,
+                    routed_by: "auto",
+                    intent: Some("code"),
+                    complexity: Some("simple"),
+                    decision_json: None,
+                    prices: Prices {
+                        prompt: 3.0,
+                        completion: 15.0,
+                    },
+                    prompt_tokens: 100,
+                    wanted_max_tokens: 1000,
+                },
+                Limits {
+                    daily: Usd::from_dollars(3.33),
+                    monthly: Usd::from_dollars(100.0),
+                },
+                codeforge::calendar::now_ms(),
+                &day,
+            )
+            .unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE requests SET generation_id = ?1, owner_pid = ?2, created_ms = created_ms - ?3 WHERE id = ?4",
+            rusqlite::params![gen_id, dead_pid, age_ms, res.id],
+        )
+        .unwrap();
+        res
+    };
+    let fresh = reserve("gen-unknown-fresh", 0);
+    let old = reserve("gen-unknown-old", 2 * 24 * 3600 * 1000);
+    drop(other);
+    let rec = r.session.recover().await.unwrap();
+    assert_eq!(
+        (rec.still_held, rec.closed_at_reservation),
+        (1, 1),
+        "{rec:?}"
+    );
+    let notice = codeforge::core::recovery_notice(&rec).unwrap();
+    assert!(notice.contains("closed 1 interrupted request(s) at their reserved worst case"));
+    assert!(notice.contains("1 interrupted request(s) stay held"));
+    // The old one is settled at its reservation (never under-counted); the fresh one waits.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let row = |id: i64| -> (String, Option<String>, Option<i64>) {
+        conn.query_row(
+            "SELECT status, cost_source, cost_nanos FROM requests WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        row(old.id),
+        (
+            "cut".to_string(),
+            Some("reservation".to_string()),
+            Some(old.reserved.nanos())
+        )
+    );
+    assert_eq!(row(fresh.id).0, "orphaned");
+    let (_, today, _) = r.session.spend().await.unwrap();
+    assert_eq!(today.committed, old.reserved);
+    assert_eq!(today.reserved, fresh.reserved);
+}

@@ -176,7 +176,12 @@ async fn kill_9_mid_stream_is_recovered_at_the_next_start() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("recovered 1 reservation(s)"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("settled 1 interrupted request(s) from the provider's records"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let conn = rusqlite::Connection::open(&db).unwrap();
     let (status, source, cost): (String, String, i64) = conn
         .query_row(

@@ -48,13 +48,9 @@ pub async fn run(
         );
     }
     if let Ok(rec) = session.recover().await
-        && rec.reconciled + rec.still_held > 0
+        && let Some(text) = crate::core::recovery_notice(&rec)
     {
-        out.err_line(&format!(
-            "recovered {} reservation(s) left by an interrupted run ({} still held until the provider reports their cost)",
-            rec.reconciled + rec.still_held,
-            rec.still_held
-        ));
+        out.err_line(&text);
     }
     if let Some(p) = args.preference {
         session.preference = p;

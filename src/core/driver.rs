@@ -5,7 +5,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::{Event, LoadedMessage, Op, TurnOutcome};
-use super::session::Session;
+use super::session::{Recovery, Session};
 use super::turn::Choice;
 use crate::calendar;
 use crate::ledger::StoredMessage;
@@ -37,6 +37,33 @@ async fn sync(session: &mut Session, events: &UnboundedSender<Event>, report: bo
     }
 }
 
+/// What start-up recovery did, in words, if anything.
+pub fn recovery_notice(r: &Recovery) -> Option<String> {
+    let mut parts = Vec::new();
+    if r.reconciled > 0 {
+        parts.push(format!(
+            "settled {} interrupted request(s) from the provider's records",
+            r.reconciled
+        ));
+    }
+    if r.closed_at_reservation > 0 {
+        parts.push(format!(
+            "closed {} interrupted request(s) at their reserved worst case (the provider cannot report them)",
+            r.closed_at_reservation
+        ));
+    }
+    if r.still_held > 0 {
+        parts.push(format!(
+            "{} interrupted request(s) stay held until the provider reports their cost",
+            r.still_held
+        ));
+    }
+    if r.estimates_fixed > 0 {
+        parts.push(format!("corrected {} estimate(s)", r.estimates_fixed));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 /// Run until `Op::Quit` or until the UI drops its sender.
 pub async fn drive(
     mut session: Session,
@@ -49,18 +76,13 @@ pub async fn drive(
         load(&mut session, id, &events).await;
     }
     match session.recover().await {
-        Ok(r) if r.reconciled + r.still_held + r.estimates_fixed > 0 => {
-            send(
-                &events,
-                Event::Notice(format!(
-                    "recovered {} interrupted reservation(s), corrected {} estimate(s)",
-                    r.reconciled + r.still_held,
-                    r.estimates_fixed
-                )),
-            );
-            budget(&session, &events).await;
+        Ok(r) => {
+            if let Some(text) = recovery_notice(&r) {
+                send(&events, Event::Notice(text));
+                budget(&session, &events).await;
+            }
         }
-        _ => {}
+        Err(e) => send(&events, Event::Error(e.to_string())),
     }
     let mut queued: Vec<Op> = Vec::new();
     // While idle, look for other processes' writes now and then, so the gauge and the

@@ -9,7 +9,7 @@ pub mod protocol;
 mod session;
 mod turn;
 
-pub use driver::{SYNC_EVERY, drive};
+pub use driver::{SYNC_EVERY, drive, recovery_notice};
 pub use ledger_handle::LedgerHandle;
 pub use protocol::{BudgetSnapshot, Event, LoadedMessage, Op, Overhead, TurnId, TurnOutcome};
 pub use session::{

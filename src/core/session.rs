@@ -48,6 +48,9 @@ pub struct Recovery {
     pub reconciled: usize,
     /// Orphans still held (the provider did not answer yet).
     pub still_held: usize,
+    /// Orphans closed at their reserved worst case: the provider will not report them
+    /// (older than [`ORPHAN_GIVE_UP_MS`], or served by a demo simulator that is gone).
+    pub closed_at_reservation: usize,
     /// Estimates replaced by the provider's figure.
     pub estimates_fixed: usize,
 }
@@ -71,6 +74,10 @@ pub struct Session {
     /// The ledger's `data_version` when the learned state was last read.
     seen_version: i64,
 }
+
+/// After this long an orphan the provider cannot report is closed at its reservation (the
+/// worst case it was allowed, so spend is never under-counted) instead of held forever.
+pub const ORPHAN_GIVE_UP_MS: i64 = 24 * 3600 * 1000;
 
 /// How many recent requests rebuild the performance averages at start.
 const PERF_HISTORY: usize = 500;
@@ -364,6 +371,18 @@ impl Session {
                         .call(move |l| l.settle(id, &s, calendar::now_ms()))
                         .await?;
                     rec.reconciled += 1;
+                }
+                // The demo's simulator kept its records in the process that died.
+                Err(_) if self.backend.demo || now - o.created_ms > ORPHAN_GIVE_UP_MS => {
+                    let s = Settlement {
+                        generation_id: Some(gen_id),
+                        ..Settlement::process_died(o.reserved, "reservation")
+                    };
+                    let id = o.id;
+                    self.ledger
+                        .call(move |l| l.settle(id, &s, calendar::now_ms()))
+                        .await?;
+                    rec.closed_at_reservation += 1;
                 }
                 Err(_) => rec.still_held += 1,
             }

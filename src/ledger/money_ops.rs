@@ -104,6 +104,8 @@ pub struct Orphan {
     pub generation_id: Option<String>,
     pub reserved: Usd,
     pub requested_model: String,
+    /// When the reservation was made.
+    pub created_ms: i64,
 }
 
 fn spend_of(tx: &rusqlite::Transaction<'_>, sql: &str, key: &str) -> rusqlite::Result<Spend> {
@@ -339,13 +341,14 @@ impl Ledger {
             pid: u32,
             start_ms: i64,
             status: String,
+            created_ms: i64,
         }
         let rows: Vec<OpenRow> = {
             let mut stmt = self
                 .conn
                 .prepare(
                     "SELECT id, generation_id, reserved_nanos, requested_model, owner_pid,
-                            owner_start_ms, status
+                            owner_start_ms, status, created_ms
                      FROM requests WHERE status IN ('open', 'orphaned')",
                 )
                 .map_err(sql)?;
@@ -358,6 +361,7 @@ impl Ledger {
                     pid: r.get(4)?,
                     start_ms: r.get(5)?,
                     status: r.get(6)?,
+                    created_ms: r.get(7)?,
                 })
             })
             .map_err(sql)?
@@ -373,6 +377,7 @@ impl Ledger {
             pid,
             start_ms,
             status,
+            created_ms,
         } in rows
         {
             let mine = pid == owner.pid && start_ms == owner.start_ms;
@@ -396,6 +401,7 @@ impl Ledger {
                         generation_id,
                         reserved: Usd::from_nanos(reserved),
                         requested_model: model,
+                        created_ms,
                     });
                 }
             }
