@@ -89,6 +89,16 @@ pub fn worst_case(prices: Prices, prompt_tokens: u64, max_tokens: u64) -> Usd {
         .saturating_add(Usd::for_tokens(max_tokens, prices.completion))
 }
 
+/// The largest limit accepted (ten million dollars): beyond it nano-dollar sums could
+/// overflow, and no real budget is that large.
+pub const MAX_LIMIT_USD: f64 = 10_000_000.0;
+
+/// Whether `usd` can be a daily or monthly limit: a finite amount from 0 up to (not
+/// including) [`MAX_LIMIT_USD`].
+pub fn valid_limit(usd: f64) -> bool {
+    usd.is_finite() && (0.0..MAX_LIMIT_USD).contains(&usd)
+}
+
 /// Why a request cannot be sent.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Refusal {
@@ -100,10 +110,26 @@ pub enum Refusal {
         "this month's budget is used up: {spent} of {limit} spent or held. Raise it with `codeforge budget --monthly <USD>`"
     )]
     Monthly { spent: Usd, limit: Usd },
-    #[error(
-        "this request could cost up to {needed} but only {left} is left today. Pick a cheaper model, shorten the prompt, or raise the limit with `codeforge budget --daily <USD>`"
-    )]
-    TooExpensive { needed: Usd, left: Usd },
+    #[error("{}", too_expensive(*needed, *left, *held))]
+    TooExpensive {
+        needed: Usd,
+        left: Usd,
+        /// Held by requests still in progress (released, less their cost, when they end).
+        held: Usd,
+    },
+}
+
+fn too_expensive(needed: Usd, left: Usd, held: Usd) -> String {
+    let held = if held > Usd::ZERO {
+        format!(
+            " ({held} more is held by requests in progress and comes back, less what they cost, when they end)"
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "this request could cost up to {needed} but only {left} is left today{held}. Pick a cheaper model, shorten the prompt, or raise the limit with `codeforge budget --daily <USD>`"
+    )
 }
 
 /// The admitted reservation: how much to hold and the `max_tokens` to send.
@@ -162,6 +188,7 @@ pub fn admit(
                 MIN_OUTPUT_TOKENS.min(wanted_max_tokens),
             ),
             left,
+            held: today.reserved,
         });
     }
     Ok(Admission {
@@ -194,6 +221,30 @@ mod tests {
         assert_eq!(Pressure::from_fraction(0.85), Pressure::High);
         assert_eq!(Pressure::from_fraction(0.95), Pressure::Critical);
         assert_eq!(Pressure::from_fraction(1.0), Pressure::Exhausted);
+    }
+
+    #[test]
+    fn a_refusal_says_how_much_is_held_by_requests_in_progress() {
+        // Almost everything left is held by another request: the refusal says so.
+        let today = Spend {
+            committed: Usd::from_dollars(0.5),
+            reserved: Usd::from_dollars(0.4999),
+        };
+        let e = admit(limits(1.0), today, today, CLAUDE, 1000, 8192).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("$0.4999 more is held by requests in progress"),
+            "{text}"
+        );
+        // Nothing held: no such clause.
+        let today = Spend {
+            committed: Usd::from_dollars(0.9999),
+            reserved: Usd::ZERO,
+        };
+        let text = admit(limits(1.0), today, today, CLAUDE, 1000, 8192)
+            .unwrap_err()
+            .to_string();
+        assert!(!text.contains("held"), "{text}");
     }
 
     #[test]

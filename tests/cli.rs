@@ -595,6 +595,23 @@ async fn budget_limits_and_share_optimisation() {
     let v: serde_json::Value = serde_json::from_str(run(c, None).await.stdout.trim()).unwrap();
     assert_eq!(v["daily_limit_usd"], 4.5);
     assert!(v["today_spend_usd"].as_f64().unwrap() > 0.0);
+    // Limits read back as typed; one too large says where the range ends.
+    let mut c = cmd(home.path());
+    c.args(["budget", "--daily", "0.00125"]);
+    let r = run(c, None).await;
+    assert!(r.stdout.contains("daily limit   $0.00125"), "{}", r.stdout);
+    let mut c = cmd(home.path());
+    c.args(["budget", "--daily", "1e300"]);
+    let r = run(c, None).await;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("up to (not including) 10000000"),
+        "{}",
+        r.stderr
+    );
+    let mut c = cmd(home.path());
+    c.args(["budget", "--daily", "4.5"]);
+    assert_eq!(run(c, None).await.code, 0);
 
     let optimize = |apply: bool| {
         let mut c = cmd(home.path());

@@ -644,3 +644,20 @@ fn a_one_message_override_returns_to_the_pin() {
     assert_eq!(a.mode, Mode::Auto);
     assert_eq!(a.pin_after_next, None);
 }
+
+#[test]
+fn f2_on_a_narrow_terminal_says_why_there_is_no_sidebar() {
+    let mut a = app(false);
+    screen(&mut a, 60, 20);
+    a.on_key(key(KeyCode::F(2)));
+    assert!(a.sidebar, "the setting is kept for a wider terminal");
+    let shown = screen(&mut a, 60, 20);
+    assert!(
+        shown.contains("the sidebar needs 80 columns; this terminal has 60"),
+        "{shown}"
+    );
+    // Wide enough: F2 toggles it.
+    screen(&mut a, 120, 30);
+    a.on_key(key(KeyCode::F(2)));
+    assert!(!a.sidebar);
+}

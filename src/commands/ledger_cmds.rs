@@ -143,11 +143,12 @@ pub fn stats(config: &Config, args: &StatsArgs, out: &mut Output) -> Result<(), 
 }
 
 fn parse_usd(flag: &str, v: f64) -> Result<f64, CommandError> {
-    if v.is_finite() && (0.0..1e7).contains(&v) {
+    if crate::budget::valid_limit(v) {
         Ok(v)
     } else {
         Err(CommandError::Usage(format!(
-            "{flag} must be an amount in USD >= 0"
+            "{flag} must be an amount in USD from 0 up to (not including) {}",
+            crate::budget::MAX_LIMIT_USD
         )))
     }
 }

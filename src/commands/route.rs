@@ -34,7 +34,7 @@ pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), Co
     let ledger_file = config.paths.ledger_file();
     let mut daily_limit = crate::money::Usd::from_dollars(config.budget.daily_usd);
     let mut model_spend: Vec<(String, crate::money::Usd)> = Vec::new();
-    let (remaining, frac) = if ledger_file.exists() {
+    let (remaining, frac, held) = if ledger_file.exists() {
         let l = Ledger::open(&ledger_file)?;
         let ids: Vec<String> = catalog.models().iter().map(|m| m.id.clone()).collect();
         let (shares, learned) = learned_state(&l, &ids)?;
@@ -60,17 +60,20 @@ pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), Co
                 .saturating_sub(today.total())
                 .min(limits.monthly.saturating_sub(month.total())),
             fraction_used(today, limits.daily),
+            today.reserved,
         )
     } else {
         let u = BudgetView::unlimited();
         (
             crate::money::Usd::from_dollars(config.budget.daily_usd).min(u.remaining),
             0.0,
+            crate::money::Usd::ZERO,
         )
     };
     let budget = BudgetView {
         pressure: Pressure::from_fraction(frac),
         remaining,
+        held,
         fraction_used: frac,
         emergency_model: crate::core::EMERGENCY_MODEL,
         daily_limit,

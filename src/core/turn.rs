@@ -189,6 +189,7 @@ impl Session {
         let budget = BudgetView {
             pressure: Pressure::from_fraction(frac),
             remaining,
+            held: today.reserved,
             fraction_used: frac,
             emergency_model: EMERGENCY_MODEL,
             daily_limit: limits.daily,

@@ -109,6 +109,8 @@ pub struct BudgetView<'a> {
     pub pressure: Pressure,
     /// What is left today (and this month), whichever is less.
     pub remaining: Usd,
+    /// Held today by requests still in progress (part of what is not left).
+    pub held: Usd,
     /// Fraction of today's limit used (committed + reserved).
     pub fraction_used: f64,
     /// The only model chosen automatically from 95 % of the daily limit.
@@ -125,6 +127,7 @@ impl BudgetView<'_> {
         BudgetView {
             pressure: Pressure::Normal,
             remaining: Usd::from_nanos(i64::MAX),
+            held: Usd::ZERO,
             fraction_used: 0.0,
             emergency_model: "google/gemini-2.5-flash",
             daily_limit: Usd::from_dollars(3.33),
@@ -298,6 +301,7 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
             return Err(RouteError::Budget(Refusal::TooExpensive {
                 needed,
                 left: req.budget.remaining,
+                held: req.budget.held,
             }));
         }
     }
@@ -378,6 +382,7 @@ fn nothing_fits(
             RouteError::Budget(Refusal::TooExpensive {
                 needed,
                 left: req.budget.remaining,
+                held: req.budget.held,
             })
         }
         _ => RouteError::NothingFits {
@@ -449,11 +454,9 @@ fn reason(
     let would_pick = best.as_ref().map_or("none", |b| b.1.name.as_str());
     let why = match routed_by {
         RoutedBy::Auto => {
+            // (The line ends with the share of the budget used, so it is not repeated.)
             let mut s = if req.budget.pressure >= Pressure::Critical {
-                format!(
-                    "emergency model: {:.0}% of today's budget used",
-                    req.budget.fraction_used * 100.0
-                )
+                "emergency model only, from 95% of the daily budget".to_string()
             } else {
                 match best {
                     Some((c, _)) => merit(a, c, fittest),

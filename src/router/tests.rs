@@ -364,9 +364,10 @@ fn the_reason_says_when_only_the_emergency_model_may_run() {
     req.budget.fraction_used = 0.97;
     let d = decide(&c, &req).unwrap();
     assert_eq!(d.model, "google/gemini-2.5-flash");
+    assert_eq!(d.reason.matches("97%").count(), 1, "{}", d.reason);
     assert!(
         d.reason
-            .contains("gemini-2.5-flash: emergency model: 97% of today's budget used"),
+            .contains("gemini-2.5-flash: emergency model only, from 95% of the daily budget"),
         "{}",
         d.reason
     );

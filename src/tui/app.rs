@@ -72,6 +72,8 @@ pub struct App {
     /// Lines scrolled up from the bottom (0 = follow the stream).
     pub scroll: usize,
     pub page: usize,
+    /// Width of the terminal at the last draw.
+    pub width: u16,
     next_turn: TurnId,
     /// The running turn and when it was sent.
     pub running: Option<(TurnId, Instant)>,
@@ -102,6 +104,7 @@ impl App {
             budget: None,
             scroll: 0,
             page: 20,
+            width: u16::MAX,
             next_turn: 1,
             running: None,
             first_token_at: None,
@@ -327,7 +330,18 @@ impl App {
                 Vec::new()
             }
             Action::Sidebar => {
-                self.sidebar = !self.sidebar;
+                if self.width >= super::ui::SIDEBAR_MIN_WIDTH {
+                    self.sidebar = !self.sidebar;
+                } else {
+                    self.notice(
+                        &format!(
+                            "the sidebar needs {} columns; this terminal has {}",
+                            super::ui::SIDEBAR_MIN_WIDTH,
+                            self.width
+                        ),
+                        false,
+                    );
+                }
                 Vec::new()
             }
             Action::Expand => {
@@ -574,12 +588,18 @@ impl App {
                 }
             }
             "budget" => match arg.trim_start_matches('$').parse::<f64>() {
-                Ok(v) if v.is_finite() && v >= 0.0 => {
+                Ok(v) if crate::budget::valid_limit(v) => {
                     return vec![Command::Core(Op::SetDailyLimit(v))];
                 }
                 _ => {
                     self.sidebar = true;
-                    self.notice("/budget <USD> sets today's limit, e.g. /budget 5", false);
+                    self.notice(
+                        &format!(
+                            "/budget <USD> sets today's limit, from 0 up to {}, e.g. /budget 5",
+                            crate::budget::MAX_LIMIT_USD
+                        ),
+                        false,
+                    );
                 }
             },
             "pref" => match arg.parse::<u8>() {

@@ -127,6 +127,9 @@ pub async fn run(config: Config, demo: bool, resume_last: bool) -> Result<(), Tu
         previous(info);
     }));
     crossterm::execute!(std::io::stdout(), EnableBracketedPaste, EnableMouseCapture)?;
+    // A run killed with SIGKILL leaves the alternate screen as it was; start from a blank
+    // one rather than drawing over its leftovers.
+    terminal.clear()?;
 
     let result = event_loop(&mut terminal, &mut app, &op_tx, &mut ev_rx).await;
     restore_terminal();

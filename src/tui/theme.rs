@@ -154,6 +154,8 @@ mod tests {
         assert_eq!(d.accent.fg, Some(Color::Cyan));
         let l = Theme::load("light", Path::new("/nonexistent"), false).unwrap();
         assert_eq!(l.syntax_theme, "InspiredGitHub");
+        // On a light background ANSI "gray" (7) is nearly white: muted text uses dark grey.
+        assert_eq!(l.muted.fg, Some(Color::DarkGray));
         let n = Theme::dark(true);
         assert_eq!(n.accent.fg, None);
         assert!(Theme::load("neon", Path::new("/nonexistent"), false).is_err());

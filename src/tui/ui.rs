@@ -34,7 +34,8 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
             banner_area,
         );
     }
-    let show_sidebar = app.sidebar && main.width >= 80;
+    app.width = main.width;
+    let show_sidebar = app.sidebar && main.width >= SIDEBAR_MIN_WIDTH;
     let (transcript, sidebar) = if show_sidebar {
         let [t, s] = Layout::horizontal([Constraint::Min(40), Constraint::Length(SIDEBAR_WIDTH)])
             .areas(main);
@@ -125,6 +126,9 @@ fn ratio(a: Usd, b: Usd) -> f64 {
         (a.nanos() as f64 / b.nanos() as f64).clamp(0.0, 1.0)
     }
 }
+
+/// Narrower than this, the sidebar is left out (F2 says so).
+pub const SIDEBAR_MIN_WIDTH: u16 = 80;
 
 fn draw_sidebar(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let block = Block::default()
