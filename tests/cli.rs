@@ -417,6 +417,21 @@ async fn config_init_show_and_path() {
             .contains("api key          set (from the config file)")
     );
     assert!(!r.stdout.contains("topsecret"));
+    assert!(r.stdout.contains("theme            dark"), "{}", r.stdout);
+    // A limit set with `codeforge budget` is shown as the one in force.
+    let mut c = cmd(home.path());
+    c.args(["budget", "--daily", "5"]);
+    assert_eq!(run(c, None).await.code, 0);
+    let mut c = cmd(home.path());
+    c.args(["config", "show"]);
+    let r = run(c, None).await;
+    assert!(
+        r.stdout
+            .contains("daily in force   $5.00 (set with `codeforge budget`"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("monthly in force"), "{}", r.stdout);
 
     // A theme or key binding that does not exist is found by `config show` (and stops the
     // TUI) with the file, line and key, exit 2.

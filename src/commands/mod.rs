@@ -127,7 +127,26 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
                 ConfigAction::Show => {
                     let config = config?;
                     crate::tui::check_config(&config).map_err(CommandError::Usage)?;
-                    out.line(config.show().trim_end())
+                    out.line(config.show().trim_end());
+                    // Limits set with `codeforge budget` live in the ledger and win.
+                    let ledger_file = config.paths.ledger_file();
+                    if ledger_file.exists() {
+                        let l = crate::ledger::Ledger::open(&ledger_file)?;
+                        let (daily, monthly) = (config.budget.daily_usd, config.budget.monthly_usd);
+                        let limits = crate::core::resolve_limits(&l, daily, monthly)?;
+                        for (name, set, file) in [
+                            ("daily", limits.daily, daily),
+                            ("monthly", limits.monthly, monthly),
+                        ] {
+                            if set != crate::money::Usd::from_dollars(file) {
+                                out.line(&format!(
+                                    "{:<17}{} (set with `codeforge budget`; it wins over the file)",
+                                    format!("{name} in force"),
+                                    set.exact()
+                                ));
+                            }
+                        }
+                    }
                 }
                 ConfigAction::Init { force } => {
                     let paths = crate::config::Paths::resolve()?;

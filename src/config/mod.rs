@@ -320,7 +320,8 @@ impl Config {
              daily budget     ${:.2}\n\
              monthly budget   ${:.2}\n\
              baseline model   {}\n\
-             model overrides  {}\n",
+             model overrides  {}\n\
+             theme            {}\n",
             self.config_file.display(),
             self.paths.data_dir.display(),
             self.paths.ledger_file().display(),
@@ -339,6 +340,7 @@ impl Config {
             self.budget.monthly_usd,
             self.budget.baseline_model,
             self.model_patches.len(),
+            self.theme,
         )
     }
 }
