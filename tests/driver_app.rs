@@ -84,6 +84,26 @@ impl Driven {
         });
     }
 
+    /// Ask `text` as turn `turn` and wait for its answer.
+    async fn answer(&mut self, turn: u64, text: &str) -> codeforge::core::TurnOutcome {
+        self.submit(turn, text);
+        self.until(|e| match e {
+            Event::Finished { outcome, .. } => Some(outcome),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Ask `text` as turn `turn` and return the router's decision for it.
+    async fn decision(&mut self, turn: u64, text: &str) -> Decision {
+        self.submit(turn, text);
+        self.until(|e| match e {
+            Event::Routed { turn: t, decision } if t == turn => Some(decision),
+            _ => None,
+        })
+        .await
+    }
+
     async fn quit(self) {
         self.send(Op::Quit);
         self.core.await.unwrap();
@@ -143,23 +163,11 @@ async fn decision_after(
     next: &str,
 ) -> Decision {
     let mut d = Driven::start(session);
-    d.submit(1, prompt);
-    let request = d
-        .until(|e| match e {
-            Event::Finished { outcome, .. } => Some(outcome.request_id),
-            _ => None,
-        })
-        .await;
+    let request = d.answer(1, prompt).await.request_id;
     for op in after(request) {
         d.send(op);
     }
-    d.submit(2, next);
-    let decision = d
-        .until(|e| match e {
-            Event::Routed { turn: 2, decision } => Some(decision),
-            _ => None,
-        })
-        .await;
+    let decision = d.decision(2, next).await;
     d.quit().await;
     decision
 }
@@ -258,13 +266,7 @@ async fn a_resumed_answer_keeps_its_route_card_and_can_be_rated() {
 async fn a_repeated_rating_says_it_was_already_recorded() {
     let r = rig(|_| {}).await;
     let mut d = Driven::start(r.session);
-    d.submit(1, "what is a mutex?");
-    let request_id = d
-        .until(|e| match e {
-            Event::Finished { outcome, .. } => Some(outcome.request_id),
-            _ => None,
-        })
-        .await;
+    let request_id = d.answer(1, "what is a mutex?").await.request_id;
     let mut notices = Vec::new();
     for up in [false, false, true] {
         d.send(Op::Feedback { request_id, up });
@@ -295,13 +297,10 @@ async fn another_process_s_limit_and_ratings_reach_the_running_session() {
     let r = rig(|_| {}).await;
     let path = r.session.config.paths.ledger_file();
     let mut d = Driven::start(r.session);
-    d.submit(1, "explain how a hash map handles collisions");
-    let (request_id, model) = d
-        .until(|e| match e {
-            Event::Finished { outcome, .. } => Some((outcome.request_id, outcome.requested_model)),
-            _ => None,
-        })
+    let first = d
+        .answer(1, "explain how a hash map handles collisions")
         .await;
+    let (request_id, model) = (first.request_id, first.requested_model);
     // `codeforge budget --daily 0.5` and `codeforge feedback <id> down`, from elsewhere.
     let mut other = Ledger::open(&path).unwrap();
     other.set_setting(DAILY_LIMIT_KEY, "0.5").unwrap();
@@ -321,13 +320,7 @@ async fn another_process_s_limit_and_ratings_reach_the_running_session() {
     .expect("the new limit never reached the session");
     assert_eq!(limit, Usd::from_dollars(0.5));
     // And the next decision counts the rating.
-    d.submit(2, "explain what a mutex is");
-    let decision = d
-        .until(|e| match e {
-            Event::Routed { turn: 2, decision } => Some(decision),
-            _ => None,
-        })
-        .await;
+    let decision = d.decision(2, "explain what a mutex is").await;
     d.quit().await;
     let c = decision
         .candidates
