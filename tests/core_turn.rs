@@ -246,6 +246,14 @@ async fn a_cut_stream_keeps_the_partial_answer_marked_cut() {
     assert!(!events.iter().any(|e| matches!(e, Event::Fallback { .. })));
     assert_eq!(ledger_rows(&r.session)[0].2, "cut");
     assert_eq!(r.session.conversation.messages[1].content, partial.content);
+    // The cut counts a little against the model, and the same after a restart: the state
+    // rebuilt from the ledger equals the live one.
+    use codeforge::task::Intent;
+    let live = r.session.signals.quality(CLAUDE, Intent::Code);
+    assert!(live.down > 0.0, "{live:?}");
+    let ledger = Ledger::open(&r.session.config.paths.ledger_file()).unwrap();
+    let (_, rebuilt) = codeforge::core::learned_state(&ledger, &[CLAUDE.to_string()]).unwrap();
+    assert_eq!(rebuilt.quality(CLAUDE, Intent::Code), live);
 }
 
 #[tokio::test]

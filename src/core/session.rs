@@ -112,6 +112,10 @@ pub fn learned_state(
                 latency_ms: o.latency_ms.map(|v| v as f64),
                 completion_tokens: o.completion_tokens.max(0) as u64,
             });
+            // As the live session counted it when the answer was cut.
+            if o.status == "cut" {
+                signals.rate(&o.model, intent, false, crate::router::learning::CUT_WEIGHT);
+            }
         }
     }
     for (model, intent, up) in l.ratings()? {

@@ -626,7 +626,12 @@ impl Session {
         }
         if status == Status::Cut {
             // A cut answer is a weak signal against the model for this kind of task.
-            self.signals.rate(&model.id, intent, false, 0.25);
+            self.signals.rate(
+                &model.id,
+                intent,
+                false,
+                crate::router::learning::CUT_WEIGHT,
+            );
         }
     }
 

@@ -13,6 +13,9 @@ pub const CATALOG_WEIGHT: f64 = 8.0;
 pub const OTHER_INTENTS_WEIGHT: f64 = 0.5;
 /// Strength of that pooled estimate on the per-intent posterior, in pseudo-ratings.
 pub const POOL_WEIGHT: f64 = 4.0;
+/// What a cut answer counts against its model, as a fraction of one 👎 (live and when the
+/// state is rebuilt from the ledger).
+pub const CUT_WEIGHT: f64 = 0.25;
 /// Standard deviations of optimism when the router explores.
 pub const EXPLORE_Z: f64 = 2.0;
 /// Weight of the moving averages' newest sample.
