@@ -600,3 +600,55 @@ async fn an_orphan_the_provider_cannot_report_is_held_then_closed_at_its_reserva
     assert_eq!(today.committed, old.reserved);
     assert_eq!(today.reserved, fresh.reserved);
 }
+
+#[tokio::test]
+async fn a_model_the_provider_no_longer_serves_falls_back_to_the_next() {
+    // The catalog was not refreshed, so the router still picks claude; OpenRouter answers
+    // 404 "No endpoints found".
+    let mut r = rig(|_| {}).await;
+    r.sim.unlist(CLAUDE);
+    let (out, events) = turn(
+        &mut r.session,
+        "write a rust function that adds two numbers",
+        Choice::Auto,
+        &CancellationToken::new(),
+    )
+    .await;
+    let out = out.unwrap();
+    assert_ne!(out.requested_model, CLAUDE);
+    let fallback = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Fallback { error, .. } => Some(error.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(fallback.contains("404"), "{fallback}");
+}
+
+#[tokio::test]
+async fn an_account_error_is_not_held_against_the_model() {
+    use codeforge::task::Intent;
+    let mut r = rig(|_| {}).await;
+    r.sim.fail(
+        CLAUDE,
+        Fault::Status {
+            code: 401,
+            retry_after: None,
+        },
+    );
+    let pick = Choice::Override("claude-sonnet-4".into());
+    let (res, _) = turn(
+        &mut r.session,
+        "write a function",
+        pick,
+        &CancellationToken::new(),
+    )
+    .await;
+    assert!(res.is_err());
+    // No performance sample: a rejected key would fail on every model.
+    assert_eq!(r.session.signals.perf(CLAUDE, Intent::Code), None);
+    let ledger = Ledger::open(&r.session.config.paths.ledger_file()).unwrap();
+    let (_, rebuilt) = codeforge::core::learned_state(&ledger, &[CLAUDE.to_string()]).unwrap();
+    assert_eq!(rebuilt.perf(CLAUDE, Intent::Code), None);
+}

@@ -111,6 +111,7 @@ pub fn learned_state(
                 ttft_ms: o.ttft_ms.map(|v| v as f64),
                 latency_ms: o.latency_ms.map(|v| v as f64),
                 completion_tokens: o.completion_tokens.max(0) as u64,
+                at_ms: o.created_ms,
             });
             // As the live session counted it when the answer was cut.
             if o.status == "cut" {
@@ -285,7 +286,7 @@ impl Session {
                     requests,
                     ok: (perf.success * requests as f64).round() as i64,
                     finished: i64::from(perf.samples),
-                    success_rate: perf.success,
+                    success_rate: perf.success_at(now),
                     spend: per_model
                         .iter()
                         .find(|p| p.model == m.id)

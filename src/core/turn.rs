@@ -14,7 +14,9 @@ use crate::calendar;
 use crate::catalog::ModelSpec;
 use crate::ledger::{LedgerError, NewRequest, Settlement, Status};
 use crate::money::Usd;
-use crate::provider::{ChatRequest, Completion, Message, ProviderError, StreamEvent, TimeoutPhase};
+use crate::provider::{
+    ChatRequest, Completion, ErrorKind, Message, ProviderError, StreamEvent, TimeoutPhase,
+};
 use crate::router::{self, BudgetView, Decision, Outcome, RouteRequest, RoutedBy, UserChoice};
 use crate::simulator::estimate_tokens;
 
@@ -614,7 +616,19 @@ impl Session {
             }
             _ => {}
         }
-        if status != Status::Cancelled {
+        // A cancellation is the user's; a rejected key, missing credits or a request the
+        // provider refuses would fail on any model: none says anything about this one.
+        // (A 404 for a model no longer served is the breaker's and the catalog's to handle.)
+        let models_doing = !matches!(
+            error.map(ProviderError::kind),
+            Some(
+                ErrorKind::Auth
+                    | ErrorKind::Credits
+                    | ErrorKind::Moderation
+                    | ErrorKind::BadRequest
+            )
+        );
+        if status != Status::Cancelled && models_doing {
             self.signals.observe(&Outcome {
                 model: model.id.clone(),
                 intent,
@@ -622,6 +636,7 @@ impl Session {
                 ttft_ms: outcome.ttft_ms.map(|v| v as f64),
                 latency_ms: Some(outcome.latency_ms as f64),
                 completion_tokens: outcome.completion_tokens,
+                at_ms: now,
             });
         }
         if status == Status::Cut {

@@ -421,8 +421,9 @@ impl Ledger {
             .conn
             .prepare(
                 "SELECT requested_model, COALESCE(intent, 'general'), status, ttft_ms, latency_ms,
-                        completion_tokens
+                        completion_tokens, created_ms
                  FROM requests WHERE status IN ('ok', 'error', 'cut')
+                   AND COALESCE(error_kind, '') NOT IN ('auth', 'credits', 'moderation', 'bad_request')
                  ORDER BY id DESC LIMIT ?1",
             )
             .map_err(|e| self.err(e))?;
@@ -435,6 +436,7 @@ impl Ledger {
                     ttft_ms: r.get(3)?,
                     latency_ms: r.get(4)?,
                     completion_tokens: r.get(5)?,
+                    created_ms: r.get(6)?,
                 })
             })
             .map_err(|e| self.err(e))?
@@ -474,6 +476,8 @@ impl Ledger {
 /// One recent request for the performance averages.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecentOutcome {
+    /// When the request was made.
+    pub created_ms: i64,
     pub model: String,
     pub intent: String,
     pub status: String,

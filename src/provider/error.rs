@@ -134,6 +134,10 @@ impl ProviderError {
     /// Whether another model may succeed where this one failed before the first token
     /// (the router's fallback rule). Auth, credits and moderation fail everywhere.
     pub fn is_retryable(&self) -> bool {
+        // 404 "No endpoints found for <model>": this model is gone, another may answer.
+        if matches!(self, ProviderError::BadRequest { status: 404, .. }) {
+            return true;
+        }
         matches!(
             self.kind(),
             ErrorKind::RateLimited

@@ -20,6 +20,10 @@ pub const CUT_WEIGHT: f64 = 0.25;
 pub const EXPLORE_Z: f64 = 2.0;
 /// Weight of the moving averages' newest sample.
 const ALPHA: f64 = 0.2;
+/// How fast a model's failures are forgiven when nothing new is heard of it: the failure
+/// share of its success rate halves every this many milliseconds. Without it a model that
+/// failed once and was then never picked would stay demoted for good.
+pub const SUCCESS_HALF_LIFE_MS: f64 = 15.0 * 60.0 * 1000.0;
 
 /// Ratings of "the answer was good" (weights, so implicit signals can count for less).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -80,11 +84,28 @@ pub struct Perf {
     pub ttft_ms: f64,
     pub latency_ms: f64,
     pub tokens_per_s: f64,
+    /// Moving average of success, starting from 1 (one failure is not a verdict).
     pub success: f64,
+    /// When the last sample was taken (ms since the epoch).
+    pub last_ms: i64,
 }
 
 impl Perf {
-    fn push(&mut self, ok: bool, ttft_ms: Option<f64>, latency_ms: Option<f64>, tps: Option<f64>) {
+    /// The success rate at `now_ms`: failures fade with [`SUCCESS_HALF_LIFE_MS`] since the
+    /// last sample.
+    pub fn success_at(&self, now_ms: i64) -> f64 {
+        let age = (now_ms - self.last_ms).max(0) as f64;
+        1.0 - (1.0 - self.success) * 0.5f64.powf(age / SUCCESS_HALF_LIFE_MS)
+    }
+
+    fn push(
+        &mut self,
+        ok: bool,
+        ttft_ms: Option<f64>,
+        latency_ms: Option<f64>,
+        tps: Option<f64>,
+        at_ms: i64,
+    ) {
         let blend = |avg: &mut f64, v: f64, first: bool| {
             *avg = if first {
                 v
@@ -93,7 +114,10 @@ impl Perf {
             };
         };
         let first = self.samples == 0;
-        blend(&mut self.success, if ok { 1.0 } else { 0.0 }, first);
+        // Success starts from the prior 1 and decays what it has not seen lately first.
+        self.success = if first { 1.0 } else { self.success_at(at_ms) };
+        blend(&mut self.success, if ok { 1.0 } else { 0.0 }, false);
+        self.last_ms = self.last_ms.max(at_ms);
         if let Some(t) = ttft_ms {
             let fresh = first || self.ttft_ms == 0.0;
             blend(&mut self.ttft_ms, t, fresh);
@@ -119,6 +143,8 @@ pub struct Outcome {
     pub ttft_ms: Option<f64>,
     pub latency_ms: Option<f64>,
     pub completion_tokens: u64,
+    /// When it happened (ms since the epoch).
+    pub at_ms: i64,
 }
 
 /// Everything learned, keyed by model (and intent).
@@ -172,12 +198,13 @@ impl Signals {
         self.perf
             .entry((o.model.clone(), o.intent))
             .or_default()
-            .push(o.ok, o.ttft_ms, o.latency_ms, tps);
+            .push(o.ok, o.ttft_ms, o.latency_ms, tps, o.at_ms);
         self.perf_model.entry(o.model.clone()).or_default().push(
             o.ok,
             o.ttft_ms,
             o.latency_ms,
             tps,
+            o.at_ms,
         );
     }
 
@@ -246,6 +273,36 @@ mod tests {
     }
 
     #[test]
+    fn one_failure_is_not_a_verdict_and_old_failures_fade() {
+        let mut s = Signals::new();
+        let fail = |at_ms| Outcome {
+            model: "m".into(),
+            intent: Intent::Code,
+            ok: false,
+            ttft_ms: None,
+            latency_ms: None,
+            completion_tokens: 0,
+            at_ms,
+        };
+        s.observe(&fail(0));
+        let p = s.perf("m", Intent::Code).unwrap();
+        // From the prior 1, one failure weighs ALPHA.
+        assert!((p.success - 0.8).abs() < 1e-9, "{}", p.success);
+        let half = SUCCESS_HALF_LIFE_MS as i64;
+        assert!((p.success_at(0) - 0.8).abs() < 1e-9);
+        assert!((p.success_at(half) - 0.9).abs() < 1e-9);
+        assert!(p.success_at(20 * half) > 0.999_99);
+        // A new failure after a long quiet starts from the forgiven rate.
+        s.observe(&fail(20 * half));
+        let p = s.perf("m", Intent::Code).unwrap();
+        assert!(
+            (p.success_at(20 * half) - 0.8).abs() < 1e-3,
+            "{}",
+            p.success
+        );
+    }
+
+    #[test]
     fn perf_is_a_moving_average() {
         let mut s = Signals::new();
         for (ok, lat) in [(true, 1000.0), (true, 2000.0), (false, 3000.0)] {
@@ -256,6 +313,7 @@ mod tests {
                 ttft_ms: Some(100.0),
                 latency_ms: Some(lat),
                 completion_tokens: 90,
+                at_ms: 0,
             });
         }
         let p = s.perf("m", Intent::Code).unwrap();

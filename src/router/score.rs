@@ -94,7 +94,7 @@ fn components(
     let latency_ms = perf
         .filter(|p| p.ttft_ms > 0.0)
         .map_or(m.latency_target_ms as f64, |p| p.ttft_ms);
-    let success = perf.map_or(1.0, |p| p.success);
+    let success = perf.map_or(1.0, |p| p.success_at(req.now_ms));
     let spent = req
         .budget
         .model_spend

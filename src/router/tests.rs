@@ -15,6 +15,7 @@ fn failures(model: &str, n: usize) -> Signals {
             ttft_ms: None,
             latency_ms: None,
             completion_tokens: 0,
+            at_ms: 0,
         });
     }
     s
