@@ -47,7 +47,7 @@ impl CommandError {
     /// Process exit status: 2 for configuration and usage errors, 1 for the rest.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CommandError::Route(RouteError::Budget(_)) => 1,
+            CommandError::Route(RouteError::Budget(_) | RouteError::Unavailable { .. }) => 1,
             CommandError::Config(_) | CommandError::Usage(_) | CommandError::Route(_) => 2,
             _ => 1,
         }

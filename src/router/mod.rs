@@ -101,6 +101,10 @@ pub enum RouteError {
     /// Every model that could take the prompt costs more than what is left.
     #[error("{0}")]
     Budget(Refusal),
+    /// The model the user chose cannot take requests now (its circuit is open): it is not
+    /// replaced behind their back.
+    #[error("{model} is unavailable: {reason}. Unpin it (/auto) or pick another (Ctrl-O)")]
+    Unavailable { model: String, reason: String },
 }
 
 /// The budget as the router sees it: plain numbers, no ledger.
@@ -294,6 +298,19 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
         (_, _, Some(b)) => (b.1, RoutedBy::Auto),
         _ => return Err(nothing_fits(&candidates, &a, completion, req)),
     };
+    // A model the user chose gets no request while its circuit is open.
+    if forced.is_some()
+        && let Availability::Open { until_ms, failures } =
+            req.breakers.availability(&chosen.id, req.now_ms)
+    {
+        return Err(RouteError::Unavailable {
+            model: chosen.name.clone(),
+            reason: format!(
+                "circuit open after {failures} failures, retry in {} s",
+                ((until_ms - req.now_ms).max(0) + 999) / 1000
+            ),
+        });
+    }
     // A model the user chose is still bound by the budget.
     if forced.is_some() {
         let needed = worst_case(prices(chosen), a.context_tokens, MIN_OUTPUT_TOKENS);

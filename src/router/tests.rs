@@ -167,6 +167,19 @@ fn an_open_breaker_excludes_the_model_until_its_cooldown() {
         claude.excluded.as_deref(),
         Some("circuit open after 3 failures (retry in 29 s)")
     );
+    // Pinned or chosen for the next message: no request either, and the user is told.
+    for choice in [
+        UserChoice::Pinned("claude-sonnet-4"),
+        UserChoice::Override("claude-sonnet-4"),
+    ] {
+        req.choice = choice;
+        let e = decide(&c, &req).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "claude-sonnet-4 is unavailable: circuit open after 3 failures, retry in 29 s. Unpin it (/auto) or pick another (Ctrl-O)"
+        );
+    }
+    req.choice = UserChoice::None;
     req.now_ms = 1_000 + breaker::COOLDOWN_MS;
     assert_eq!(
         decide(&c, &req).unwrap().model,
