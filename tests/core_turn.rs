@@ -651,4 +651,10 @@ async fn an_account_error_is_not_held_against_the_model() {
     let ledger = Ledger::open(&r.session.config.paths.ledger_file()).unwrap();
     let (_, rebuilt) = codeforge::core::learned_state(&ledger, &[CLAUDE.to_string()]).unwrap();
     assert_eq!(rebuilt.perf(CLAUDE, Intent::Code), None);
+    // Nothing was billed, so nothing was "saved" against the baseline model either.
+    let snapshot = r.session.budget_snapshot().await.unwrap();
+    assert_eq!(snapshot.saved_today, Usd::ZERO);
+    let day = r.session.today().day;
+    let stats = ledger.stats(&[day], (3.0, 15.0)).unwrap();
+    assert_eq!(stats.baseline_cost, Usd::ZERO);
 }

@@ -543,6 +543,9 @@ impl Session {
             Err((e, false)) => (Status::Cut, Some(e)),
         };
         let outcome = self.outcome(&completion, model, reservation.id, ptoks, status);
+        // A request that failed before any token is not billed by OpenRouter, and would not
+        // have been on the baseline model either (no "savings" from failures).
+        let unbilled = status == Status::Error && completion.usage.is_none();
         let settlement = Settlement {
             status,
             served_model: completion.served_model.clone(),
@@ -550,13 +553,8 @@ impl Session {
             completion_tokens: outcome.completion_tokens,
             reasoning_tokens: outcome.reasoning_tokens,
             cached_tokens: outcome.cached_tokens,
-            // A request that failed before any token is not billed by OpenRouter.
-            cost: if status == Status::Error && completion.usage.is_none() {
-                Usd::ZERO
-            } else {
-                outcome.cost
-            },
-            cost_source: if status == Status::Error && completion.usage.is_none() {
+            cost: if unbilled { Usd::ZERO } else { outcome.cost },
+            cost_source: if unbilled {
                 "provider"
             } else {
                 outcome.cost_source
@@ -565,13 +563,16 @@ impl Session {
             latency_ms: Some(outcome.latency_ms),
             error_kind: error.as_ref().map(|e| e.kind().as_str().to_string()),
             generation_id: completion.generation_id.clone(),
-            baseline_cost: self
-                .backend
-                .catalog
-                .find(&self.config.budget.baseline_model)
-                .map_or(Usd::ZERO, |b| {
-                    b.cost(outcome.prompt_tokens, outcome.completion_tokens)
-                }),
+            baseline_cost: if unbilled {
+                Usd::ZERO
+            } else {
+                self.backend
+                    .catalog
+                    .find(&self.config.budget.baseline_model)
+                    .map_or(Usd::ZERO, |b| {
+                        b.cost(outcome.prompt_tokens, outcome.completion_tokens)
+                    })
+            },
         };
         let id = reservation.id;
         let settle_started = Instant::now();

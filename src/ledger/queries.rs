@@ -249,7 +249,10 @@ impl Ledger {
                 *v = v.saturating_add(Usd::from_nanos(r.cost));
             }
             spend = spend.saturating_add(Usd::from_nanos(r.cost));
-            if r.status != "open" && r.status != "orphaned" {
+            // Open requests are not settled yet; an unbilled failure would not have been
+            // billed on the baseline model either.
+            let unbilled_error = r.status == "error" && r.cost == 0;
+            if r.status != "open" && r.status != "orphaned" && !unbilled_error {
                 baseline_cost = baseline_cost
                     .saturating_add(Usd::for_tokens(r.prompt.max(0) as u64, baseline.0))
                     .saturating_add(Usd::for_tokens(r.completion.max(0) as u64, baseline.1));
