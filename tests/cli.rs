@@ -882,3 +882,36 @@ async fn eval_replay_reads_a_jsonl_file_and_a_catalog_of_the_models_taking_part(
         r.stderr
     );
 }
+
+#[tokio::test]
+async fn ask_json_prints_a_cut_answer_with_its_error() {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    sim.fail(
+        "anthropic/claude-sonnet-4",
+        Fault::Disconnect { after_tokens: 20 },
+    );
+    let home = tempfile::tempdir().unwrap();
+    let mut c = cmd(home.path());
+    c.env("OPENROUTER_BASE_URL", sim.url())
+        .env("OPENROUTER_API_KEY", "k")
+        .args([
+            "ask",
+            "--json",
+            "-m",
+            "claude-sonnet-4",
+            "write a rust function that adds two numbers",
+        ]);
+    let r = run(c, None).await;
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["status"], "cut");
+    assert!(!v["content"].as_str().unwrap().is_empty());
+    assert!(v["ledger_id"].as_i64().unwrap() > 0);
+    assert!(
+        v["error"].as_str().unwrap().contains("cut"),
+        "{}",
+        v["error"]
+    );
+}

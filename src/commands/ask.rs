@@ -78,6 +78,7 @@ pub async fn run(
     let print = async {
         let mut sanitizer = Sanitizer::new();
         let mut decision: Option<Decision> = None;
+        let mut cut: Option<TurnOutcome> = None;
         let mut wrote = String::new();
         while let Some(ev) = rx.recv().await {
             match ev {
@@ -96,12 +97,15 @@ pub async fn run(
                     wrote.push_str(&safe);
                 }
                 Event::Failed {
-                    outcome: Some(_), ..
-                } if !json_mode => {
-                    if !wrote.is_empty() && !wrote.ends_with('\n') {
-                        out.write_out("\n");
+                    outcome: Some(o), ..
+                } => {
+                    if !json_mode {
+                        if !wrote.is_empty() && !wrote.ends_with('\n') {
+                            out.write_out("\n");
+                        }
+                        out.err_line("[answer cut]");
                     }
-                    out.err_line("[answer cut]");
+                    cut = Some(o);
                 }
                 Event::Finished { outcome, .. } if !json_mode => {
                     if !wrote.ends_with('\n') {
@@ -114,10 +118,17 @@ pub async fn run(
                 _ => {}
             }
         }
-        decision
+        (decision, cut)
     };
-    let (result, decision) = tokio::join!(turn, print);
+    let (result, (decision, cut)) = tokio::join!(turn, print);
     ctrl_c.abort();
+    // A cut answer still has content, usage and an id: `--json` prints them, with the
+    // error, before the command fails.
+    if let (Err(e), Some(partial), true) = (&result, &cut, json_mode) {
+        let mut v = outcome_json(partial, decision.as_ref(), session.backend.demo);
+        v["error"] = json!(e.to_string());
+        out.write_out(&format!("{v}\n"));
+    }
     let outcome = result?;
     if json_mode {
         out.write_out(&format!(
