@@ -286,7 +286,22 @@ fn snapshot_fallback_notice() {
     let s = screen(&mut a, 100, 20);
     assert!(s.contains("↪ claude-sonnet-4: no provider is available for this model"));
     assert!(s.contains("(503) → kimi-k2"));
+    // The card names the model that answers and why, not the first model's reason.
+    assert!(s.contains("◆ kimi-k2 · code / simple · fallback: claude-sonnet-4 failed"));
+    assert!(!s.contains("best fit for code"));
     snap!("fallback_notice", s);
+    // An error whose text holds a URL is not cut at the URL's colon.
+    a.on_core(Event::Fallback {
+        turn,
+        from: "kimi-k2".into(),
+        error: "cannot reach http://127.0.0.1:9/api/v1/chat/completions: connection refused".into(),
+        to: "o3".into(),
+    });
+    let s = screen(&mut a, 140, 24);
+    assert!(
+        s.contains("kimi-k2: cannot reach http://127.0.0.1:9/api/v1/chat/completions → o3"),
+        "{s}"
+    );
 }
 
 #[test]

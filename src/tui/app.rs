@@ -680,9 +680,12 @@ impl App {
                 error,
                 to,
             } => {
-                let short_err = error.split(':').next().unwrap_or(&error).to_string();
+                // The error's head: up to its first ": " (a URL's colon is not an end), capped.
+                let head = error.split(": ").next().unwrap_or(&error);
+                let short_err: String = head.chars().take(80).collect();
                 if let Some(a) = self.answer_mut(turn) {
                     a.fallbacks.push(format!("{from}: {short_err} → {to}"));
+                    a.serving = Some(to);
                     a.touch_head();
                 }
             }

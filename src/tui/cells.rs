@@ -30,6 +30,8 @@ pub struct Answer {
     pub decision: Option<Decision>,
     pub expanded: bool,
     pub fallbacks: Vec<String>,
+    /// The model a fallback moved to (display name), until the outcome names it.
+    pub serving: Option<String>,
     pub md: StreamingMarkdown,
     sanitizer: Sanitizer,
     reasoning_sanitizer: Sanitizer,
@@ -54,6 +56,7 @@ impl Answer {
             decision: None,
             expanded: false,
             fallbacks: Vec::new(),
+            serving: None,
             md: StreamingMarkdown::new(),
             sanitizer: Sanitizer::new(),
             reasoning_sanitizer: Sanitizer::new(),
@@ -112,9 +115,11 @@ impl Answer {
                 let mut spans = vec![
                     Span::styled("◆ ", theme.route_card),
                     Span::styled(
-                        self.outcome
-                            .as_ref()
-                            .map_or(d.model_name.clone(), |o| short(&o.served_model)),
+                        match (&self.outcome, &self.serving) {
+                            (Some(o), _) => short(&o.served_model),
+                            (None, Some(to)) => to.clone(),
+                            (None, None) => d.model_name.clone(),
+                        },
                         theme.route_card.add_modifier(Modifier::BOLD),
                     ),
                     Span::styled(
@@ -122,12 +127,33 @@ impl Answer {
                         theme.muted,
                     ),
                 ];
-                spans.push(Span::styled(reason_tail(&d.reason), theme.text));
+                // After a fallback the routing reason and estimate were the first model's:
+                // say what happened and estimate the model that answers.
+                let answering = self.outcome.as_ref().map(|o| o.requested_model.as_str());
+                let fell_back = !self.fallbacks.is_empty();
+                if fell_back {
+                    spans.push(Span::styled(
+                        format!(
+                            "fallback: {} failed before its first token (↪ below)",
+                            d.model_name
+                        ),
+                        theme.warn,
+                    ));
+                } else {
+                    spans.push(Span::styled(reason_tail(&d.reason), theme.text));
+                }
                 lines.push(Line::from(spans));
-                let mut cost = vec![Span::styled(
-                    format!("  est {}", d.estimated_cost),
-                    theme.muted,
-                )];
+                let estimate = match answering {
+                    Some(m) if fell_back => d
+                        .candidates
+                        .iter()
+                        .find(|c| c.model == m)
+                        .map_or(d.estimated_cost, |c| {
+                            crate::money::Usd::from_dollars(c.components.cost_usd)
+                        }),
+                    _ => d.estimated_cost,
+                };
+                let mut cost = vec![Span::styled(format!("  est {estimate}"), theme.muted)];
                 if let Some(o) = &self.outcome {
                     let est = if o.cost_source == "estimate" {
                         " (est.)"
