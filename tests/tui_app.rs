@@ -676,3 +676,40 @@ fn f2_on_a_narrow_terminal_says_why_there_is_no_sidebar() {
     a.on_key(key(KeyCode::F(2)));
     assert!(!a.sidebar);
 }
+
+#[test]
+fn ctrl_r_on_a_cut_answer_runs_it_on_the_next_candidate_at_once() {
+    let mut a = app(false);
+    let prompt = "write a rust function that adds two numbers";
+    let turn = ask(&mut a, prompt, &["Here is"]);
+    a.on_core(Event::Failed {
+        turn,
+        kind: None,
+        message: "the stream was cut".into(),
+        outcome: Some(TurnOutcome {
+            status: "cut",
+            ..outcome(7, "Here is")
+        }),
+    });
+    assert!(screen(&mut a, 180, 24).contains("^R runs it again on the next model"));
+    let next = decision(prompt)
+        .candidates
+        .into_iter()
+        .find(|c| c.excluded.is_none() && c.model != "anthropic/claude-sonnet-4")
+        .unwrap()
+        .model;
+    // One key, no picker.
+    match &a.on_key(ctrl('r'))[..] {
+        [
+            Command::Core(Op::Rerun {
+                model,
+                previous_request,
+                ..
+            }),
+        ] => {
+            assert_eq!(model, &next);
+            assert_eq!(*previous_request, Some(7));
+        }
+        other => panic!("{other:?}"),
+    }
+}

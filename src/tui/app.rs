@@ -258,6 +258,15 @@ impl App {
                     self.notice("an answer is still streaming: Esc cancels it", true);
                 } else if self.last_answer().is_none() {
                     self.notice("no answer to run again yet", false);
+                } else if self.last_answer().is_some_and(|a| {
+                    matches!(a.state, AnswerState::Cut(_) | AnswerState::Failed(_))
+                }) {
+                    // A cut or failed answer: one key runs it again on the next candidate.
+                    let (_, next, _) = self.picker(PickerPurpose::Rerun);
+                    match next {
+                        Some(m) => return self.rerun(m),
+                        None => self.notice("no other model to run it on", true),
+                    }
                 } else {
                     self.popup = Popup::Picker {
                         purpose: PickerPurpose::Rerun,

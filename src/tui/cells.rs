@@ -279,14 +279,23 @@ impl Answer {
             AnswerState::Cancelled => self.tail.push(Line::styled("[cancelled]", theme.warn)),
             AnswerState::Cut(e) => self.tail.extend(wrap(
                 &Line::styled(
-                    format!("[answer cut: {e}] — ^R retries on another model"),
+                    format!("[answer cut: {e}] — ^R runs it again on the next model"),
                     theme.danger,
                 ),
                 width,
             )),
-            AnswerState::Failed(e) => self
-                .tail
-                .extend(wrap(&Line::styled(format!("✗ {e}"), theme.danger), width)),
+            AnswerState::Failed(e) => {
+                // The hint only where a model was tried (not for a budget refusal).
+                let hint = if self.decision.is_some() {
+                    " — ^R runs it on the next model"
+                } else {
+                    ""
+                };
+                self.tail.extend(wrap(
+                    &Line::styled(format!("✗ {e}{hint}"), theme.danger),
+                    width,
+                ))
+            }
             _ => {}
         }
         self.tail.push(Line::default());
