@@ -329,3 +329,43 @@ async fn another_process_s_limit_and_ratings_reach_the_running_session() {
         .unwrap();
     assert_eq!(c.components.ratings, 1.0);
 }
+
+#[tokio::test]
+async fn an_open_circuit_is_shown_counting_down_while_idle() {
+    use codeforge::simulator::Fault;
+    let r = rig(|_| {}).await;
+    r.sim.fail(
+        "anthropic/claude-sonnet-4",
+        Fault::Status {
+            code: 503,
+            retry_after: None,
+        },
+    );
+    let mut d = Driven::start(r.session);
+    for turn in 1..=3 {
+        d.send(Op::Submit {
+            turn,
+            text: "write a function".into(),
+            choice: Choice::Override("claude-sonnet-4".into()),
+        });
+        d.until(|e| matches!(e, Event::Failed { .. }).then_some(()))
+            .await;
+    }
+    // Nothing else happens; the sidebar's breaker line still comes, from the idle timer.
+    let state = tokio::time::timeout(codeforge::core::SYNC_EVERY * 3, async {
+        d.until(|e| match e {
+            Event::Budget(b) => b
+                .breakers
+                .into_iter()
+                .find(|(m, _)| m == "anthropic/claude-sonnet-4")
+                .map(|(_, s)| s),
+            _ => None,
+        })
+        .await
+    })
+    .await
+    .expect("no budget update while idle");
+    assert!(state.starts_with("open "), "{state}");
+    d.quit().await;
+    drop(r.sim);
+}

@@ -98,6 +98,11 @@ pub async fn drive(
                 },
                 _ = look.tick() => {
                     sync(&mut session, &events, false).await;
+                    // An open circuit's countdown (and its turn to half-open) is shown as
+                    // it runs, not only at the next turn.
+                    if !session.breakers.states(crate::calendar::now_ms()).is_empty() {
+                        budget(&session, &events).await;
+                    }
                     continue;
                 }
             }
