@@ -68,6 +68,17 @@ fn decision(prompt: &str) -> codeforge::router::Decision {
     .unwrap()
 }
 
+/// The model after claude-sonnet-4 in the ranking for `prompt` (what Ctrl-R offers first
+/// after claude answered).
+fn next_after_claude(prompt: &str) -> String {
+    decision(prompt)
+        .candidates
+        .into_iter()
+        .find(|c| c.excluded.is_none() && c.model != "anthropic/claude-sonnet-4")
+        .unwrap()
+        .model
+}
+
 fn budget(fraction: f64) -> BudgetSnapshot {
     let limit = Usd::from_dollars(3.33);
     let spent = Usd::from_nanos((limit.nanos() as f64 * fraction) as i64);
@@ -523,12 +534,7 @@ fn pin_rate_copy_and_rerun_after_an_answer() {
     // Ctrl-R offers the next model in that answer's ranking first, and never the model
     // that answered.
     let prompt = "write a rust function that adds two numbers";
-    let next = decision(prompt)
-        .candidates
-        .into_iter()
-        .find(|c| c.excluded.is_none() && c.model != "anthropic/claude-sonnet-4")
-        .unwrap()
-        .model;
+    let next = next_after_claude(prompt);
     a.on_key(ctrl('r'));
     let shown = screen(&mut a, 100, 30);
     assert!(shown.contains("Next in the ranking: "), "{shown}");
@@ -692,12 +698,7 @@ fn ctrl_r_on_a_cut_answer_runs_it_on_the_next_candidate_at_once() {
         }),
     });
     assert!(screen(&mut a, 180, 24).contains("^R runs it again on the next model"));
-    let next = decision(prompt)
-        .candidates
-        .into_iter()
-        .find(|c| c.excluded.is_none() && c.model != "anthropic/claude-sonnet-4")
-        .unwrap()
-        .model;
+    let next = next_after_claude(prompt);
     // One key, no picker.
     match &a.on_key(ctrl('r'))[..] {
         [
