@@ -369,3 +369,43 @@ async fn an_open_circuit_is_shown_counting_down_while_idle() {
     d.quit().await;
     drop(r.sim);
 }
+
+#[tokio::test]
+async fn a_history_larger_than_every_window_is_trimmed_and_the_card_says_so() {
+    use codeforge::provider::Message;
+    let mut r = rig(|_| {}).await;
+    // Two old turns of ~700k tokens each: more than any model's window together.
+    let big = "lorem ipsum ".repeat(233_000);
+    r.session.conversation.messages = vec![
+        Message::user(big.clone()),
+        Message::assistant(big.clone()),
+        Message::user(big.clone()),
+        Message::assistant(big),
+    ];
+    let mut d = Driven::start(r.session);
+    let mut app = d.app();
+    d.forward(enter(&mut app, "now summarise what we discussed"));
+    let mut trimmed = None;
+    loop {
+        let ev = d.next().await;
+        if let Event::Reserved {
+            history_trimmed, ..
+        } = &ev
+        {
+            trimmed = Some(*history_trimmed);
+        }
+        let done = matches!(ev, Event::Finished { .. } | Event::Failed { .. });
+        app.on_core(ev);
+        if done {
+            break;
+        }
+    }
+    d.quit().await;
+    let trimmed = trimmed.expect("the request was refused instead of trimmed");
+    assert!(trimmed >= 2, "{trimmed}");
+    let shown = screen(&mut app, 140, 40);
+    assert!(
+        shown.contains(&format!("{trimmed} oldest messages left out to fit")),
+        "{shown}"
+    );
+}

@@ -90,6 +90,7 @@ pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), Co
             prompt: &prompt,
             // What `ask` sends besides the prompt (system prompt, message overhead).
             history_tokens: crate::core::tokens_besides_prompt(&[]),
+            trimmable_tokens: 0,
             previous_intent: None,
             choice,
             budget,

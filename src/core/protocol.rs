@@ -108,12 +108,14 @@ pub enum Event {
         turn: TurnId,
         decision: Decision,
     },
-    /// A reservation is held; `max_tokens` may be capped by the budget.
+    /// A reservation is held; `max_tokens` may be capped by the budget, and the oldest
+    /// `history_trimmed` history messages are left out to fit the model's window.
     Reserved {
         turn: TurnId,
         model: String,
         reserved: Usd,
         max_tokens: u64,
+        history_trimmed: usize,
     },
     /// A model failed before its first token; the next candidate is tried.
     Fallback {

@@ -203,6 +203,8 @@ impl Session {
             &RouteRequest {
                 prompt,
                 history_tokens,
+                // The conversation can be trimmed to fit a model (oldest turns first).
+                trimmable_tokens: prompt_tokens(&self.conversation.messages),
                 previous_intent: self.last_intent,
                 choice: user_choice,
                 budget,
@@ -451,6 +453,7 @@ impl Session {
                 model: model.id.clone(),
                 reserved: reservation.reserved,
                 max_tokens: reservation.max_tokens,
+                history_trimmed: dropped,
             },
         );
 

@@ -154,7 +154,11 @@ pub enum UserChoice<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct RouteRequest<'a> {
     pub prompt: &'a str,
+    /// Tokens the request adds to the prompt's own: system prompt, history, overhead.
     pub history_tokens: u64,
+    /// The part of `history_tokens` that may be trimmed (oldest turns first) to fit a
+    /// model's context window.
+    pub trimmable_tokens: u64,
     pub previous_intent: Option<Intent>,
     pub choice: UserChoice<'a>,
     pub budget: BudgetView<'a>,
@@ -172,6 +176,7 @@ impl<'a> RouteRequest<'a> {
         Self {
             prompt,
             history_tokens: 0,
+            trimmable_tokens: 0,
             previous_intent: None,
             choice: UserChoice::None,
             budget: BudgetView::unlimited(),
@@ -206,19 +211,46 @@ fn prices(m: &ModelSpec) -> Prices {
     }
 }
 
+/// The prompt tokens `m` would be sent: the whole context, or as much as its window
+/// leaves room for once the oldest history is trimmed, never less than the part that
+/// cannot be trimmed.
+pub(crate) fn sent_tokens(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> u64 {
+    let completion = expected_completion_tokens(a.complexity);
+    let floor = untrimmable(a, req);
+    a.context_tokens
+        .min(m.context_length.saturating_sub(completion))
+        .max(floor)
+}
+
+/// What the request needs even with all the history trimmed.
+fn untrimmable(a: &Analysis, req: &RouteRequest<'_>) -> u64 {
+    a.context_tokens.saturating_sub(req.trimmable_tokens)
+}
+
+/// Why `m`'s context window cannot take the request even with the history trimmed.
+fn too_small(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> Option<String> {
+    let needed = untrimmable(a, req) + expected_completion_tokens(a.complexity);
+    (m.context_length < needed).then(|| {
+        let without = if req.trimmable_tokens > 0 {
+            " (without the history)"
+        } else {
+            ""
+        };
+        format!(
+            "context window {} < {needed} tokens needed{without}",
+            m.context_length
+        )
+    })
+}
+
 /// Why a model cannot be chosen, if it cannot.
 fn exclusion(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> Option<String> {
-    let completion = expected_completion_tokens(a.complexity);
-    let cheapest = worst_case(prices(m), a.context_tokens, MIN_OUTPUT_TOKENS);
+    let cheapest = worst_case(prices(m), sent_tokens(m, a, req), MIN_OUTPUT_TOKENS);
     if !m.listed {
         return Some("no longer listed by OpenRouter".to_string());
     }
-    if m.context_length < a.context_tokens + completion {
-        return Some(format!(
-            "context window {} < {} tokens needed",
-            m.context_length,
-            a.context_tokens + completion
-        ));
+    if let Some(why) = too_small(m, a, req) {
+        return Some(why);
     }
     if let Availability::Open { until_ms, failures } = req.breakers.availability(&m.id, req.now_ms)
     {
@@ -296,7 +328,7 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
         (UserChoice::Override(_), Some(m), _) => (m, RoutedBy::Override),
         (UserChoice::Pinned(_), Some(m), _) => (m, RoutedBy::Pinned),
         (_, _, Some(b)) => (b.1, RoutedBy::Auto),
-        _ => return Err(nothing_fits(&candidates, &a, completion, req)),
+        _ => return Err(nothing_fits(&candidates, &a, req)),
     };
     // A model the user chose gets no request while its circuit is open.
     if forced.is_some()
@@ -311,9 +343,22 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
             ),
         });
     }
+    // A model the user chose must be able to hold the prompt.
+    if forced.is_some()
+        && let Some(why) = too_small(chosen, &a, req)
+    {
+        return Err(RouteError::Unavailable {
+            model: chosen.name.clone(),
+            reason: why,
+        });
+    }
     // A model the user chose is still bound by the budget.
     if forced.is_some() {
-        let needed = worst_case(prices(chosen), a.context_tokens, MIN_OUTPUT_TOKENS);
+        let needed = worst_case(
+            prices(chosen),
+            sent_tokens(chosen, &a, req),
+            MIN_OUTPUT_TOKENS,
+        );
         if needed > req.budget.remaining {
             return Err(RouteError::Budget(Refusal::TooExpensive {
                 needed,
@@ -339,7 +384,7 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
         (Some(b), Some(g)) if req.explore && b.1.id != g.id => Some(g),
         _ => None,
     };
-    let estimated_cost = chosen.cost(a.context_tokens, completion);
+    let estimated_cost = chosen.cost(sent_tokens(chosen, &a, req), completion);
     // The available candidate with the highest fit (first in ranking order on a tie).
     let fittest = candidates
         .iter()
@@ -385,14 +430,13 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
 fn nothing_fits(
     candidates: &[(Candidate, &ModelSpec, f64)],
     a: &Analysis,
-    completion: u64,
     req: &RouteRequest<'_>,
 ) -> RouteError {
     // When money is the only reason, say so (with the way out) rather than list models.
     let cheapest = candidates
         .iter()
-        .filter(|(_, m, _)| m.listed && m.context_length >= a.context_tokens + completion)
-        .map(|(_, m, _)| worst_case(prices(m), a.context_tokens, MIN_OUTPUT_TOKENS))
+        .filter(|(_, m, _)| m.listed && too_small(m, a, req).is_none())
+        .map(|(_, m, _)| worst_case(prices(m), sent_tokens(m, a, req), MIN_OUTPUT_TOKENS))
         .min();
     match cheapest {
         Some(needed) if needed > req.budget.remaining => {

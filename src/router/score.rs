@@ -85,7 +85,7 @@ fn components(
         (prior, 0.0, 0.0)
     };
     let perf = s.perf(&m.id, a.intent);
-    let cost_usd = m.cost(a.context_tokens, completion).dollars();
+    let cost_usd = m.cost(super::sent_tokens(m, a, req), completion).dollars();
     let cost = if max_cost > min_cost && min_cost > 0.0 {
         ((cost_usd / min_cost).ln() / (max_cost / min_cost).ln()).clamp(0.0, 1.0)
     } else {

@@ -386,3 +386,42 @@ fn the_reason_says_when_only_the_emergency_model_may_run() {
         d.reason
     );
 }
+
+#[test]
+fn a_long_history_is_trimmed_to_fit_rather_than_refused() {
+    let c = catalog();
+    let (s, b) = (Signals::new(), Breakers::new());
+    let mut req = RouteRequest::simple("write a rust function that adds two numbers", &s, &b);
+    // 1.2 M tokens of history: more than any window, all of it trimmable.
+    req.history_tokens = 1_200_000;
+    req.trimmable_tokens = 1_199_000;
+    let d = decide(&c, &req).unwrap();
+    assert!(d.candidates.iter().all(|x| x.excluded.is_none()), "{d:?}");
+    // The estimate is for what fits the chosen model's window, not the whole history.
+    let chosen = c.get(&d.model).unwrap();
+    assert!(d.estimated_cost <= chosen.cost(chosen.context_length, 250));
+    // What cannot be trimmed still has to fit: the prompt itself.
+    req.trimmable_tokens = 0;
+    req.history_tokens = 600_000;
+    let d = decide(&c, &req).unwrap();
+    let kimi = d
+        .candidates
+        .iter()
+        .find(|x| x.model == "moonshotai/kimi-k2")
+        .unwrap();
+    assert!(
+        kimi.excluded
+            .as_deref()
+            .unwrap()
+            .starts_with("context window 131072 <"),
+        "{kimi:?}"
+    );
+    // A pinned model that cannot hold it is refused, not sent a request it must reject.
+    req.choice = UserChoice::Pinned("kimi-k2");
+    let e = decide(&c, &req).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("kimi-k2 is unavailable: context window 131072 <"),
+        "{e}"
+    );
+}

@@ -682,7 +682,18 @@ impl App {
                     a.touch_head();
                 }
             }
-            Event::Reserved { .. } => {}
+            Event::Reserved {
+                turn,
+                history_trimmed,
+                ..
+            } => {
+                if let Some(a) = self.answer_mut(turn)
+                    && let Some(d) = a.decision.as_mut()
+                {
+                    d.history_trimmed = history_trimmed;
+                    a.touch_head();
+                }
+            }
             Event::Fallback {
                 turn,
                 from,

@@ -154,6 +154,12 @@ impl Answer {
                     _ => d.estimated_cost,
                 };
                 let mut cost = vec![Span::styled(format!("  est {estimate}"), theme.muted)];
+                if d.history_trimmed > 0 {
+                    cost.push(Span::styled(
+                        format!(" · {} oldest messages left out to fit", d.history_trimmed),
+                        theme.warn,
+                    ));
+                }
                 if let Some(o) = &self.outcome {
                     let est = if o.cost_source == "estimate" {
                         " (est.)"
