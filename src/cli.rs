@@ -153,10 +153,10 @@ pub struct StatsArgs {
 #[derive(Debug, Args)]
 pub struct BudgetArgs {
     /// Set the daily limit in USD (takes effect at once, for every running codeforge).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "optimize")]
     pub daily: Option<f64>,
     /// Set the monthly limit in USD.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "optimize")]
     pub monthly: Option<f64>,
     /// Propose new per-model budget shares from the last `--days` of usage and feedback.
     #[arg(long)]
@@ -164,9 +164,9 @@ pub struct BudgetArgs {
     /// With --optimize: apply the proposal (otherwise it is only shown).
     #[arg(long, requires = "optimize")]
     pub apply: bool,
-    /// Days of history for --optimize.
-    #[arg(long, default_value_t = 14)]
-    pub days: usize,
+    /// Days of history for --optimize (1 to 3660; 14 when not given).
+    #[arg(long, requires = "optimize", value_parser = clap::value_parser!(u64).range(1..=3660))]
+    pub days: Option<u64>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -627,6 +627,16 @@ async fn budget_limits_and_share_optimisation() {
     let mut c = cmd(home.path());
     c.args(["budget", "--daily", "4.5"]);
     assert_eq!(run(c, None).await.code, 0);
+    // Flags that would do nothing are refused, not ignored.
+    for args in [
+        &["budget", "--optimize", "--apply", "--daily", "5"][..],
+        &["budget", "--days", "3"][..],
+        &["budget", "--optimize", "--days", "0"][..],
+    ] {
+        let mut c = cmd(home.path());
+        c.args(args);
+        assert_eq!(run(c, None).await.code, 2, "{args:?}");
+    }
 
     let optimize = |apply: bool| {
         let mut c = cmd(home.path());
@@ -914,4 +924,26 @@ async fn ask_json_prints_a_cut_answer_with_its_error() {
         "{}",
         v["error"]
     );
+    // A failure before any answer is one JSON object too.
+    sim.fail(
+        "anthropic/claude-sonnet-4",
+        Fault::Status {
+            code: 401,
+            retry_after: None,
+        },
+    );
+    let mut c = cmd(home.path());
+    c.env("OPENROUTER_BASE_URL", sim.url())
+        .env("OPENROUTER_API_KEY", "k")
+        .args(["ask", "--json", "-m", "claude-sonnet-4", "write a function"]);
+    let r = run(c, None).await;
+    assert_ne!(r.code, 0);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["status"], "error");
+    assert!(
+        v["error"].as_str().unwrap().contains("401"),
+        "{}",
+        v["error"]
+    );
+    assert_eq!(v["decision"]["model"], "anthropic/claude-sonnet-4");
 }

@@ -124,9 +124,22 @@ pub async fn run(
     ctrl_c.abort();
     // A cut answer still has content, usage and an id: `--json` prints them, with the
     // error, before the command fails.
-    if let (Err(e), Some(partial), true) = (&result, &cut, json_mode) {
-        let mut v = outcome_json(partial, decision.as_ref(), session.backend.demo);
-        v["error"] = json!(e.to_string());
+    if let (Err(e), true) = (&result, json_mode) {
+        // Scripts always get one object: the cut answer with its error, or the error with
+        // the decision (when routing got that far).
+        let v = match &cut {
+            Some(partial) => {
+                let mut v = outcome_json(partial, decision.as_ref(), session.backend.demo);
+                v["error"] = json!(e.to_string());
+                v
+            }
+            None => json!({
+                "status": "error",
+                "error": e.to_string(),
+                "decision": decision,
+                "demo": session.backend.demo,
+            }),
+        };
         out.write_out(&format!("{v}\n"));
     }
     let outcome = result?;

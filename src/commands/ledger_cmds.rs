@@ -156,7 +156,8 @@ fn parse_usd(flag: &str, v: f64) -> Result<f64, CommandError> {
 fn optimize(config: &Config, args: &BudgetArgs, out: &mut Output) -> Result<(), CommandError> {
     let mut ledger = open(config)?;
     let tz = tz(config)?;
-    let days = calendar::last_days(calendar::now_ms(), args.days.clamp(1, 3660), &tz);
+    let n_days = args.days.unwrap_or(14) as usize;
+    let days = calendar::last_days(calendar::now_ms(), n_days, &tz);
     let cache = PriceCache::load(&config.paths.models_cache_file())?;
     let catalog = Catalog::load(&config.model_patches, cache.as_ref())?;
     let current: Vec<(String, f64)> = catalog
@@ -192,12 +193,10 @@ fn optimize(config: &Config, args: &BudgetArgs, out: &mut Output) -> Result<(), 
         }
     }
     if args.json {
-        out.line(
-            &json!({ "days": args.days, "applied": args.apply, "shares": proposal }).to_string(),
-        );
+        out.line(&json!({ "days": n_days, "applied": args.apply, "shares": proposal }).to_string());
         return Ok(());
     }
-    out.line(&format!("budget shares from the last {} days:", args.days));
+    out.line(&format!("budget shares from the last {n_days} days:"));
     out.line(&format!("{:<28} {:>6} {:>6}  why", "model", "old", "new"));
     for p in &proposal {
         out.line(&format!(

@@ -37,7 +37,7 @@ pub struct ModelStats {
     pub requests: i64,
     pub ok: i64,
     /// Requests that ended on the model's side: ok, error or cut (not cancelled by the
-    /// user, not still open).
+    /// user, not still open, not an account error such as a rejected key).
     pub finished: i64,
     /// `ok / finished` (1.0 while nothing finished): a cancellation is the user's, not a
     /// failure of the model, as for the router's own success rate.
@@ -160,7 +160,8 @@ impl Ledger {
             .conn
             .prepare(
                 "SELECT r.requested_model, r.status, COALESCE(r.cost_nanos, 0), r.latency_ms,
-                        r.ttft_ms, r.intent, r.prompt_tokens, r.completion_tokens, f.rating
+                        r.ttft_ms, r.intent, r.prompt_tokens, r.completion_tokens, f.rating,
+                        COALESCE(r.error_kind, '')
                  FROM requests r LEFT JOIN feedback f ON f.request_id = r.id
                  WHERE r.day >= ?1 AND r.day <= ?2",
             )
@@ -175,6 +176,7 @@ impl Ledger {
             prompt: i64,
             completion: i64,
             rating: Option<i64>,
+            error_kind: String,
         }
         let rows = stmt
             .query_map(params![from, to], |r| {
@@ -188,6 +190,7 @@ impl Ledger {
                     prompt: r.get(6)?,
                     completion: r.get(7)?,
                     rating: r.get(8)?,
+                    error_kind: r.get(9)?,
                 })
             })
             .map_err(|e| self.err(e))?
@@ -220,7 +223,14 @@ impl Ledger {
             });
             e.0.requests += 1;
             e.0.spend = e.0.spend.saturating_add(Usd::from_nanos(r.cost));
-            if matches!(r.status.as_str(), "ok" | "error" | "cut") {
+            // An account problem (key, credits, moderation, a bad request) would fail on
+            // any model: like a cancellation it says nothing about this one (as for the
+            // router's own success rate).
+            let account = matches!(
+                r.error_kind.as_str(),
+                "auth" | "credits" | "moderation" | "bad_request"
+            );
+            if matches!(r.status.as_str(), "ok" | "error" | "cut") && !account {
                 e.0.finished += 1;
             }
             if r.status == "ok" {

@@ -339,7 +339,15 @@ fn a_cancelled_request_is_not_a_failure_of_the_model_in_the_stats() {
     let m = &s.models[0];
     assert_eq!((m.requests, m.finished, m.ok), (2, 1, 1));
     assert_eq!(m.success_rate, 1.0);
-    // An error is.
+    // A rejected key is not the model's failure either.
+    let r = l.reserve(&new_request("a/m"), limits(3.33), 1, &d).unwrap();
+    let mut auth = ok(Usd::ZERO);
+    auth.status = Status::Error;
+    auth.error_kind = Some("auth".into());
+    l.settle(r.id, &auth, 2).unwrap();
+    let s = l.stats(std::slice::from_ref(&d.day), (3.0, 15.0)).unwrap();
+    assert_eq!((s.models[0].finished, s.models[0].success_rate), (1, 1.0));
+    // A model's error is.
     settle(&mut l, Status::Error);
     let s = l.stats(std::slice::from_ref(&d.day), (3.0, 15.0)).unwrap();
     assert_eq!(s.models[0].success_rate, 0.5);
