@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build and install CodeForge: the binary, shell completions and the shipped themes.
-# Idempotent: running it again replaces the binary and completions, never your own themes.
+# Idempotent: running it again replaces the binary and completions, never a theme file.
 #   PREFIX=~/.local ./install.sh      (default PREFIX: $HOME/.local)
 set -euo pipefail
 
@@ -32,8 +32,14 @@ CONFIG_FILE="$("$BIN" config path)" || die "cannot resolve the config directory"
 THEMES_DIR="$(dirname "$CONFIG_FILE")/themes"
 mkdir -p "$THEMES_DIR" || die "cannot create $THEMES_DIR"
 for theme in themes/*.toml; do
-  # Shipped themes are refreshed; user themes with other names are left alone.
-  cp "$theme" "$THEMES_DIR/" || die "cannot copy $theme"
+  # The binary carries the shipped themes; these copies are starting points to edit, so an
+  # existing file (maybe edited) is never overwritten.
+  target="$THEMES_DIR/$(basename "$theme")"
+  if [ -e "$target" ]; then
+    cmp -s "$theme" "$target" || echo "note: kept your $target (the shipped one differs)"
+  else
+    cp "$theme" "$target" || die "cannot copy $theme"
+  fi
 done
 
 echo "installed $BIN ($("$BIN" --version))"
