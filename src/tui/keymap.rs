@@ -219,6 +219,14 @@ impl Keymap {
                     ))
                 })?;
             let key = parse_key(key_text).map_err(fail)?;
+            // A bare character (or shift + one) would stop you typing it in a message.
+            if let (KeyCode::Char(c), m) = (key.code, key.mods)
+                && !m.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+            {
+                return Err(fail(format!(
+                    "`{key_text}` is a character you type ('{c}'); use ctrl-, alt- or a function key"
+                )));
+            }
             for (_, a) in map
                 .bindings
                 .iter()
@@ -314,6 +322,12 @@ mod tests {
         assert!(why.contains("`ctrl-p` is already pin's key"), "{why}");
         o.insert("pin".to_string(), "ctrl-t".to_string());
         let m = Keymap::with_overrides(&o).unwrap();
+        // A plain letter would stop you typing it.
+        let mut letter = BTreeMap::new();
+        letter.insert("expand".to_string(), "x".to_string());
+        let (name, why) = Keymap::with_overrides(&letter).unwrap_err();
+        assert_eq!(name, "expand");
+        assert!(why.contains("a character you type"), "{why}");
         let ctrl_p = KeyEvent::new(KeyCode::Char('p'), KeyModifiers::CONTROL);
         assert_eq!(m.action(&ctrl_p), Some(Action::Picker));
         assert_eq!(m.keys_for(Action::Pin), ["Ctrl-T"]);
