@@ -104,19 +104,27 @@ enum AttemptEnd {
     Cancelled(Box<TurnOutcome>),
 }
 
-/// Whether the turn's own code already told the UI about this error with a `Failed` event:
-/// provider errors and budget refusals are; a router, ledger or set-up error is not.
-fn reported(e: &CoreError) -> bool {
-    matches!(
-        e,
-        CoreError::Provider(_) | CoreError::Ledger(LedgerError::Refused(_))
-    )
+/// Why a turn ended without a complete answer: the error, and the partial answer when the
+/// stream was cut after it started.
+struct TurnFailure {
+    error: CoreError,
+    partial: Option<Box<TurnOutcome>>,
+}
+
+impl<E: Into<CoreError>> From<E> for TurnFailure {
+    fn from(e: E) -> Self {
+        Self {
+            error: e.into(),
+            partial: None,
+        }
+    }
 }
 
 impl Session {
     /// Drive one turn, emitting events; the conversation is extended on success (and with
-    /// the partial answer when cut or cancelled). Every turn ends with a `Finished` or a
-    /// `Failed` event, whatever fails, so a front end never waits on a turn that is over.
+    /// the partial answer when cut or cancelled). Every turn ends with one `Finished` or
+    /// `Failed` event, whatever fails (the `Failed` is sent here and only here), so a front
+    /// end never waits on a turn that is over.
     pub async fn run_turn(
         &mut self,
         turn: TurnId,
@@ -125,13 +133,20 @@ impl Session {
         cancel: &CancellationToken,
         events: &UnboundedSender<Event>,
     ) -> Result<TurnOutcome, CoreError> {
-        let result = self.turn(turn, prompt, choice, cancel, events).await;
-        if let Err(e) = &result
-            && !reported(e)
-        {
-            send(events, Event::failed(turn, None, e, None));
+        match self.turn(turn, prompt, choice, cancel, events).await {
+            Ok(outcome) => Ok(outcome),
+            Err(TurnFailure { error, partial }) => {
+                let kind = match &error {
+                    CoreError::Provider(p) => Some(p.kind()),
+                    _ => None,
+                };
+                send(
+                    events,
+                    Event::failed(turn, kind, &error, partial.map(|p| *p)),
+                );
+                Err(error)
+            }
         }
-        result
     }
 
     async fn turn(
@@ -141,7 +156,7 @@ impl Session {
         choice: &Choice,
         cancel: &CancellationToken,
         events: &UnboundedSender<Event>,
-    ) -> Result<TurnOutcome, CoreError> {
+    ) -> Result<TurnOutcome, TurnFailure> {
         let turn_started = Instant::now();
         // One trip to the ledger for everything the decision needs.
         let day = calendar::local_day(calendar::now_ms(), &self.tz);
@@ -171,8 +186,7 @@ impl Session {
                     limit: limits.monthly,
                 }
             };
-            send(events, Event::failed(turn, None, &refusal, None));
-            return Err(CoreError::Ledger(LedgerError::Refused(refusal)));
+            return Err(LedgerError::Refused(refusal).into());
         }
         let remaining = limits
             .daily
@@ -302,19 +316,17 @@ impl Session {
                         }
                         _ => {
                             self.emit_budget(events).await;
-                            send(events, Event::failed(turn, Some(e.kind()), &e, None));
                             return Err(e.into());
                         }
                     }
                 }
                 Err(AttemptEnd::Cut(e, partial)) => {
                     self.record(prompt, &partial).await?;
-                    send(
-                        events,
-                        Event::failed(turn, Some(e.kind()), &e, Some((*partial).clone())),
-                    );
                     self.emit_budget(events).await;
-                    return Err(e.into());
+                    return Err(TurnFailure {
+                        error: e.into(),
+                        partial: Some(partial),
+                    });
                 }
                 Err(AttemptEnd::Cancelled(partial)) => {
                     self.record(prompt, &partial).await?;
@@ -333,7 +345,6 @@ impl Session {
         let e = last_error.unwrap_or(ProviderError::Protocol {
             detail: "no model could be tried".into(),
         });
-        send(events, Event::failed(turn, Some(e.kind()), &e, None));
         Err(e.into())
     }
 
@@ -437,14 +448,7 @@ impl Session {
                 )
             })
             .await;
-        let reservation = match reservation {
-            Ok(r) => r,
-            Err(LedgerError::Refused(r)) => {
-                send(events, Event::failed(turn, None, &r, None));
-                return Err(CoreError::Ledger(LedgerError::Refused(r)));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let reservation = reservation?;
         let reserve_us = reserve_started.elapsed().as_micros() as u64;
         send(
             events,
