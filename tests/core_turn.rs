@@ -44,6 +44,18 @@ async fn turn(
     (r, events)
 }
 
+/// A turn nobody cancels.
+async fn ask(
+    session: &mut Session,
+    prompt: &str,
+    choice: Choice,
+) -> (
+    Result<codeforge::core::TurnOutcome, codeforge::core::CoreError>,
+    Vec<Event>,
+) {
+    turn(session, prompt, choice, &CancellationToken::new()).await
+}
+
 /// (requested model, routed_by, status, cost in nano-dollars, cost source) per request.
 type Row = (String, String, String, Option<i64>, Option<String>);
 
@@ -113,11 +125,10 @@ async fn a_pinned_model_does_not_fall_back() {
             retry_after: None,
         },
     );
-    let (out, events) = turn(
+    let (out, events) = ask(
         &mut r.session,
         "write code",
         Choice::Pinned("claude-sonnet-4".into()),
-        &CancellationToken::new(),
     )
     .await;
     assert!(out.is_err());
@@ -137,13 +148,7 @@ async fn the_first_token_deadline_moves_to_the_next_model() {
             max_answer_tokens: None,
         },
     );
-    let (out, events) = turn(
-        &mut r.session,
-        "write a python function",
-        Choice::Auto,
-        &CancellationToken::new(),
-    )
-    .await;
+    let (out, events) = ask(&mut r.session, "write a python function", Choice::Auto).await;
     assert!(out.is_ok());
     let err = events
         .iter()
@@ -223,11 +228,10 @@ async fn cancelling_settles_an_estimate_that_reconciles_later() {
 async fn a_cut_stream_keeps_the_partial_answer_marked_cut() {
     let mut r = rig(|_| {}).await;
     r.sim.fail(CLAUDE, Fault::Disconnect { after_tokens: 5 });
-    let (out, events) = turn(
+    let (out, events) = ask(
         &mut r.session,
         "write a rust function that adds two numbers",
         Choice::Auto,
-        &CancellationToken::new(),
     )
     .await;
     assert!(out.is_err());
@@ -259,11 +263,10 @@ async fn a_cut_stream_keeps_the_partial_answer_marked_cut() {
 #[tokio::test]
 async fn a_small_budget_caps_max_tokens_and_is_never_exceeded() {
     let mut r = rig(|c| c.budget.daily_usd = 0.004).await;
-    let (out, events) = turn(
+    let (out, events) = ask(
         &mut r.session,
         "design a distributed queue",
         Choice::Override("claude-sonnet-4".into()),
-        &CancellationToken::new(),
     )
     .await;
     let out = out.unwrap();
@@ -282,13 +285,7 @@ async fn a_small_budget_caps_max_tokens_and_is_never_exceeded() {
     assert_eq!(today.committed, out.cost);
     // Keep asking until refused: the total never passes the limit.
     for _ in 0..20 {
-        let (res, _) = turn(
-            &mut r.session,
-            "write a python function",
-            Choice::Auto,
-            &CancellationToken::new(),
-        )
-        .await;
+        let (res, _) = ask(&mut r.session, "write a python function", Choice::Auto).await;
         let (_, today, _) = r.session.spend().await.unwrap();
         assert!(today.total() <= Usd::from_dollars(0.004), "{today:?}");
         if let Err(e) = res {
@@ -424,13 +421,7 @@ async fn every_turn_ends_with_one_finished_or_failed_event_even_when_the_router_
     // So small that no model can be afforded: the router itself refuses (before any
     // reservation), which once left the TUI at "routing…" for good.
     let mut r = rig(|c| c.budget.daily_usd = 0.000_01).await;
-    let (res, events) = turn(
-        &mut r.session,
-        "hi",
-        Choice::Auto,
-        &CancellationToken::new(),
-    )
-    .await;
+    let (res, events) = ask(&mut r.session, "hi", Choice::Auto).await;
     let err = res.unwrap_err();
     assert_eq!(terminal(&events), 1, "{events:?}");
     let message = events
@@ -445,13 +436,7 @@ async fn every_turn_ends_with_one_finished_or_failed_event_even_when_the_router_
     assert!(r.sim.requests().is_empty());
     // A budget refusal at reservation, a provider error and a success also end once.
     let mut r = rig(|_| {}).await;
-    let (res, events) = turn(
-        &mut r.session,
-        "hi",
-        Choice::Auto,
-        &CancellationToken::new(),
-    )
-    .await;
+    let (res, events) = ask(&mut r.session, "hi", Choice::Auto).await;
     assert!(res.is_ok());
     assert_eq!(terminal(&events), 1, "{events:?}");
     r.sim.fail(
@@ -462,7 +447,7 @@ async fn every_turn_ends_with_one_finished_or_failed_event_even_when_the_router_
         },
     );
     let pick = Choice::Override("claude-sonnet-4".into());
-    let (res, events) = turn(&mut r.session, "hi", pick, &CancellationToken::new()).await;
+    let (res, events) = ask(&mut r.session, "hi", pick).await;
     assert!(res.is_err());
     assert_eq!(terminal(&events), 1, "{events:?}");
 }
@@ -491,13 +476,7 @@ async fn the_router_and_the_reservation_agree_on_what_can_be_afforded() {
     // reservation then refuses.
     let short = Usd::from_nanos(least.nanos() - 1).dollars();
     let mut r = rig(|c| c.budget.daily_usd = short).await;
-    let (res, events) = turn(
-        &mut r.session,
-        "hi",
-        Choice::Auto,
-        &CancellationToken::new(),
-    )
-    .await;
+    let (res, events) = ask(&mut r.session, "hi", Choice::Auto).await;
     assert!(res.is_err());
     assert!(
         !events.iter().any(|e| matches!(e, Event::Routed { .. })),
@@ -506,13 +485,7 @@ async fn the_router_and_the_reservation_agree_on_what_can_be_afforded() {
     assert!(r.sim.requests().is_empty());
     // Exactly enough: chosen, admitted and answered.
     let mut r = rig(|c| c.budget.daily_usd = least.dollars()).await;
-    let (res, _) = turn(
-        &mut r.session,
-        "hi",
-        Choice::Auto,
-        &CancellationToken::new(),
-    )
-    .await;
+    let (res, _) = ask(&mut r.session, "hi", Choice::Auto).await;
     assert!(res.is_ok(), "{res:?}");
 }
 
@@ -607,11 +580,10 @@ async fn a_model_the_provider_no_longer_serves_falls_back_to_the_next() {
     // 404 "No endpoints found".
     let mut r = rig(|_| {}).await;
     r.sim.unlist(CLAUDE);
-    let (out, events) = turn(
+    let (out, events) = ask(
         &mut r.session,
         "write a rust function that adds two numbers",
         Choice::Auto,
-        &CancellationToken::new(),
     )
     .await;
     let out = out.unwrap();
@@ -638,13 +610,7 @@ async fn an_account_error_is_not_held_against_the_model() {
         },
     );
     let pick = Choice::Override("claude-sonnet-4".into());
-    let (res, _) = turn(
-        &mut r.session,
-        "write a function",
-        pick,
-        &CancellationToken::new(),
-    )
-    .await;
+    let (res, _) = ask(&mut r.session, "write a function", pick).await;
     assert!(res.is_err());
     // No performance sample: a rejected key would fail on every model.
     assert_eq!(r.session.signals.perf(CLAUDE, Intent::Code), None);
