@@ -337,6 +337,14 @@ fn too_small_context_windows_are_excluded_with_a_reason() {
             .starts_with("context window 131072")
     );
     assert_ne!(d.model, "moonshotai/kimi-k2");
+    // A pinned model that cannot hold it is refused, not sent a request it must reject.
+    req.choice = UserChoice::Pinned("kimi-k2");
+    let e = decide(&c, &req).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("kimi-k2 is unavailable: context window 131072 <"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -400,28 +408,6 @@ fn a_long_history_is_trimmed_to_fit_rather_than_refused() {
     // The estimate is for what fits the chosen model's window, not the whole history.
     let chosen = c.get(&d.model).unwrap();
     assert!(d.estimated_cost <= chosen.cost(chosen.context_length, 250));
-    // What cannot be trimmed still has to fit: the prompt itself.
-    req.trimmable_tokens = 0;
-    req.history_tokens = 600_000;
-    let d = decide(&c, &req).unwrap();
-    let kimi = d
-        .candidates
-        .iter()
-        .find(|x| x.model == "moonshotai/kimi-k2")
-        .unwrap();
-    assert!(
-        kimi.excluded
-            .as_deref()
-            .unwrap()
-            .starts_with("context window 131072 <"),
-        "{kimi:?}"
-    );
-    // A pinned model that cannot hold it is refused, not sent a request it must reject.
-    req.choice = UserChoice::Pinned("kimi-k2");
-    let e = decide(&c, &req).unwrap_err();
-    assert!(
-        e.to_string()
-            .starts_with("kimi-k2 is unavailable: context window 131072 <"),
-        "{e}"
-    );
+    // What cannot be trimmed (the prompt itself) still has to fit: see
+    // too_small_context_windows_are_excluded_with_a_reason.
 }
