@@ -94,6 +94,10 @@ pub struct ModelSpec {
     pub strengths: Strengths,
     #[serde(default)]
     pub alternates: Vec<String>,
+    /// Billed output tokens per visible answer token: hidden reasoning tokens (o3, grok-4)
+    /// are billed as completion tokens. Used for cost estimates, not for limits.
+    #[serde(default = "one")]
+    pub output_factor: f64,
     /// A custom OpenAI-compatible endpoint; `None` means the configured OpenRouter base URL.
     #[serde(default)]
     pub base_url: Option<String>,
@@ -113,10 +117,21 @@ fn yes() -> bool {
     true
 }
 
+fn one() -> f64 {
+    1.0
+}
+
 impl ModelSpec {
     /// The id to put in a request: the substitute alternate while `id` is unlisted.
     pub fn request_id(&self) -> &str {
         self.substitute.as_deref().unwrap_or(&self.id)
+    }
+
+    /// Expected cost of an answer of `answer_tokens` visible tokens, with the hidden
+    /// reasoning tokens the model bills besides them.
+    pub fn expected_cost(&self, prompt_tokens: u64, answer_tokens: u64) -> Usd {
+        let billed = (answer_tokens as f64 * self.output_factor.max(1.0)).round() as u64;
+        self.cost(prompt_tokens, billed)
     }
 
     /// Worst-case or expected cost of a request with these token counts.
@@ -138,6 +153,7 @@ pub struct ModelPatch {
     pub context_length: Option<u64>,
     pub max_output: Option<u64>,
     pub latency_target_ms: Option<u64>,
+    pub output_factor: Option<f64>,
     pub budget_share: Option<f64>,
     pub strengths: Option<Strengths>,
     pub alternates: Option<Vec<String>>,
@@ -382,7 +398,8 @@ fn patch_model(m: &mut ModelSpec, p: &ModelPatch) {
         latency_target_ms,
         budget_share,
         strengths,
-        alternates
+        alternates,
+        output_factor
     );
     if p.base_url.is_some() {
         m.base_url = p.base_url.clone();
@@ -419,6 +436,7 @@ fn new_model(p: &ModelPatch) -> Result<ModelSpec, CatalogError> {
             general: 0.5,
         }),
         alternates: p.alternates.clone().unwrap_or_default(),
+        output_factor: p.output_factor.unwrap_or(1.0),
         base_url: p.base_url.clone(),
         api_key_env: p.api_key_env.clone(),
         listed: true,
@@ -446,15 +464,29 @@ mod tests {
         );
         let shares: f64 = c.models().iter().map(|m| m.budget_share).sum();
         assert!((shares - 1.0).abs() < 1e-9);
-        assert_eq!(c.get("openai/o3").unwrap().strengths.best(), Intent::Math);
+        // The priors follow their cited sources (assets/models.toml): Aider polyglot for
+        // code, AIME 2025 for maths, GPQA Diamond for reasoning.
+        let by = |intent: Intent| {
+            let mut v: Vec<(&str, f64)> = c
+                .models()
+                .iter()
+                .map(|m| (m.name.as_str(), m.strengths.get(intent)))
+                .collect();
+            v.sort_by(|a, b| b.1.total_cmp(&a.1));
+            v.into_iter().map(|(n, _)| n).collect::<Vec<_>>()
+        };
         assert_eq!(
-            c.get("anthropic/claude-sonnet-4").unwrap().strengths.best(),
-            Intent::Code
+            by(Intent::Code),
+            ["grok-4", "o3", "kimi-k2", "claude-sonnet-4", "gemini-2.5-flash"]
         );
-        assert_eq!(
-            c.get("x-ai/grok-4").unwrap().strengths.best(),
-            Intent::Reasoning
-        );
+        assert_eq!(by(Intent::Math)[..2], ["grok-4", "o3"]);
+        assert_eq!(by(Intent::Math)[4], "kimi-k2");
+        assert_eq!(by(Intent::Reasoning)[..2], ["grok-4", "o3"]);
+        // Hidden reasoning tokens are billed: o3 and grok-4 cost more per visible token.
+        let o3 = c.get("openai/o3").unwrap();
+        assert!(o3.expected_cost(0, 1000) > o3.cost(0, 1000));
+        let kimi = c.get("moonshotai/kimi-k2").unwrap();
+        assert_eq!(kimi.expected_cost(100, 1000), kimi.cost(100, 1000));
         assert_eq!(c.find("kimi-k2").unwrap().id, "moonshotai/kimi-k2");
     }
 

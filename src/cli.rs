@@ -67,6 +67,12 @@ pub struct AskArgs {
     /// Quality ↔ cost preference for this prompt: 0 = cheapest that fits … 10 = best.
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=10))]
     pub preference: Option<u8>,
+    /// Continue the last conversation (its history is sent; a follow-up keeps its thread).
+    #[arg(long = "continue", short = 'c', conflicts_with = "conversation")]
+    pub continue_last: bool,
+    /// Continue the conversation with this id (`codeforge history` lists them).
+    #[arg(long)]
+    pub conversation: Option<i64>,
     /// The prompt; read from stdin when absent.
     pub prompt: Option<String>,
 }
@@ -102,6 +108,28 @@ pub enum EvalAction {
         data: PathBuf,
         #[arg(long, default_value = "assets/intent_model.bin")]
         out: PathBuf,
+    },
+    /// Routing on realistic prompts: acceptable-model rate, expensive and cheap misroutes,
+    /// paraphrase consistency, shares and spend against baselines.
+    Routing {
+        /// JSONL files of {prompt, intent, acceptable: [model ids], group}; the project's
+        /// realistic set when absent.
+        files: Vec<PathBuf>,
+        /// Which part of the project's realistic set: dev (never trained on), train or all.
+        /// Files given on the command line are read whole.
+        #[arg(long, default_value = "dev")]
+        split: String,
+        /// Quality ↔ cost preference to route at.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=10))]
+        preference: u8,
+        /// Also print the curve over every preference 0–10.
+        #[arg(long)]
+        sweep: bool,
+        /// List the rows whose model was not acceptable.
+        #[arg(long)]
+        errors: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// Routing replay: quality and cost vs single models, the oracle and an intent-only
     /// router, plus the learning curve.

@@ -18,7 +18,8 @@ use codeforge::simulator::{Behaviour, Fault, Simulator};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-const CLAUDE: &str = "anthropic/claude-sonnet-4";
+/// The model the router picks for the everyday code prompt these tests send.
+const FIRST: &str = "moonshotai/kimi-k2";
 
 async fn turn(
     session: &mut Session,
@@ -76,7 +77,7 @@ fn ledger_rows(session: &Session) -> Vec<Row> {
 async fn a_503_before_the_first_token_falls_back_and_says_so() {
     let mut r = rig(|_| {}).await;
     r.sim.fail(
-        CLAUDE,
+        FIRST,
         Fault::Status {
             code: 503,
             retry_after: None,
@@ -91,7 +92,7 @@ async fn a_503_before_the_first_token_falls_back_and_says_so() {
     )
     .await;
     let out = out.unwrap();
-    assert_ne!(out.requested_model, CLAUDE);
+    assert_ne!(out.requested_model, FIRST);
     assert!(out.content.contains("```rust"));
     let fallback = events
         .iter()
@@ -102,13 +103,13 @@ async fn a_503_before_the_first_token_falls_back_and_says_so() {
             _ => None,
         })
         .expect("no fallback event");
-    assert_eq!(fallback.0, "claude-sonnet-4");
+    assert_eq!(fallback.0, "kimi-k2");
     assert!(fallback.1.contains("(503)"));
     let rows = ledger_rows(&r.session);
     assert_eq!(rows.len(), 2);
     assert_eq!(
         (rows[0].0.as_str(), rows[0].1.as_str(), rows[0].2.as_str()),
-        (CLAUDE, "auto", "error")
+        (FIRST, "auto", "error")
     );
     assert_eq!(rows[0].3, Some(0));
     assert_eq!((rows[1].1.as_str(), rows[1].2.as_str()), ("fallback", "ok"));
@@ -119,7 +120,7 @@ async fn a_503_before_the_first_token_falls_back_and_says_so() {
 async fn a_pinned_model_does_not_fall_back() {
     let mut r = rig(|_| {}).await;
     r.sim.fail(
-        CLAUDE,
+        FIRST,
         Fault::Status {
             code: 502,
             retry_after: None,
@@ -128,7 +129,7 @@ async fn a_pinned_model_does_not_fall_back() {
     let (out, events) = ask(
         &mut r.session,
         "write code",
-        Choice::Pinned("claude-sonnet-4".into()),
+        Choice::Pinned("kimi-k2".into()),
     )
     .await;
     assert!(out.is_err());
@@ -141,7 +142,7 @@ async fn a_pinned_model_does_not_fall_back() {
 async fn the_first_token_deadline_moves_to_the_next_model() {
     let mut r = rig(|c| c.timeouts.first_token = Duration::from_millis(300)).await;
     r.sim.set_behaviour(
-        Some(CLAUDE),
+        Some(FIRST),
         Behaviour {
             ttft: Duration::from_secs(5),
             tokens_per_sec: 0.0,
@@ -166,7 +167,7 @@ async fn the_first_token_deadline_moves_to_the_next_model() {
 async fn cancelling_settles_an_estimate_that_reconciles_later() {
     let mut r = rig(|_| {}).await;
     r.sim.set_behaviour(
-        Some(CLAUDE),
+        Some(FIRST),
         Behaviour {
             ttft: Duration::ZERO,
             tokens_per_sec: 40.0,
@@ -227,7 +228,7 @@ async fn cancelling_settles_an_estimate_that_reconciles_later() {
 #[tokio::test]
 async fn a_cut_stream_keeps_the_partial_answer_marked_cut() {
     let mut r = rig(|_| {}).await;
-    r.sim.fail(CLAUDE, Fault::Disconnect { after_tokens: 5 });
+    r.sim.fail(FIRST, Fault::Disconnect { after_tokens: 5 });
     let (out, events) = ask(
         &mut r.session,
         "write a rust function that adds two numbers",
@@ -250,14 +251,17 @@ async fn a_cut_stream_keeps_the_partial_answer_marked_cut() {
     assert!(!events.iter().any(|e| matches!(e, Event::Fallback { .. })));
     assert_eq!(ledger_rows(&r.session)[0].2, "cut");
     assert_eq!(r.session.conversation.messages[1].content, partial.content);
-    // The cut counts a little against the model, and the same after a restart: the state
-    // rebuilt from the ledger equals the live one.
+    // A cut is an availability failure: it counts in the success rate, never against the
+    // answer's quality, and the same after a restart (the state rebuilt from the ledger).
     use codeforge::task::Intent;
-    let live = r.session.signals.quality(CLAUDE, Intent::Code);
-    assert!(live.down > 0.0, "{live:?}");
+    let live = r.session.signals.quality(FIRST, Intent::Code);
+    assert_eq!(live.ratings(), 0.0, "{live:?}");
+    let perf = r.session.signals.perf(FIRST, Intent::Code).unwrap();
+    assert_eq!(perf.failing, 1);
     let ledger = Ledger::open(&r.session.config.paths.ledger_file()).unwrap();
-    let (_, rebuilt) = codeforge::core::learned_state(&ledger, &[CLAUDE.to_string()]).unwrap();
-    assert_eq!(rebuilt.quality(CLAUDE, Intent::Code), live);
+    let (_, rebuilt) = codeforge::core::learned_state(&ledger, &[FIRST.to_string()]).unwrap();
+    assert_eq!(rebuilt.quality(FIRST, Intent::Code), live);
+    assert_eq!(rebuilt.perf(FIRST, Intent::Code).unwrap().failing, 1);
 }
 
 #[tokio::test]
@@ -321,7 +325,7 @@ async fn follow_ups_send_the_history_and_the_budget_event_moves() {
     let last = budgets.last().unwrap();
     assert_eq!(last.today.reserved, Usd::ZERO);
     assert!(last.today.committed > Usd::ZERO);
-    assert_eq!(last.per_model[0].model, CLAUDE);
+    assert_eq!(last.per_model[0].model, FIRST);
     assert_eq!(last.history.len(), 14);
 
     turn(&mut r.session, "now make it generic", Choice::Auto, &cancel)
@@ -341,7 +345,7 @@ async fn follow_ups_send_the_history_and_the_budget_event_moves() {
 async fn three_failures_open_the_breaker_and_no_request_goes_to_that_model() {
     let mut r = rig(|_| {}).await;
     r.sim.fail(
-        CLAUDE,
+        FIRST,
         Fault::Status {
             code: 503,
             retry_after: None,
@@ -358,12 +362,12 @@ async fn three_failures_open_the_breaker_and_no_request_goes_to_that_model() {
     .await;
     let out = out.unwrap();
     assert!(out.overhead.reroute_us > 0, "{:?}", out.overhead);
-    // Two more failures (pinned, so no fallback) open claude's breaker.
+    // Two more failures (pinned, so no fallback) open kimi's breaker.
     for _ in 0..2 {
         let (out, _) = turn(
             &mut r.session,
             "write code",
-            Choice::Pinned("claude-sonnet-4".into()),
+            Choice::Pinned("kimi-k2".into()),
             &cancel,
         )
         .await;
@@ -372,7 +376,7 @@ async fn three_failures_open_the_breaker_and_no_request_goes_to_that_model() {
     let to_claude = |sim: &Simulator| {
         sim.requests()
             .iter()
-            .filter(|q| q.body.as_ref().is_some_and(|b| b["model"] == CLAUDE))
+            .filter(|q| q.body.as_ref().is_some_and(|b| b["model"] == FIRST))
             .count()
     };
     assert_eq!(to_claude(&r.sim), 3);
@@ -395,7 +399,7 @@ async fn three_failures_open_the_breaker_and_no_request_goes_to_that_model() {
     let claude = decision
         .candidates
         .iter()
-        .find(|c| c.model == CLAUDE)
+        .find(|c| c.model == FIRST)
         .unwrap();
     assert!(
         claude
@@ -440,13 +444,13 @@ async fn every_turn_ends_with_one_finished_or_failed_event_even_when_the_router_
     assert!(res.is_ok());
     assert_eq!(terminal(&events), 1, "{events:?}");
     r.sim.fail(
-        CLAUDE,
+        FIRST,
         Fault::Status {
             code: 400,
             retry_after: None,
         },
     );
-    let pick = Choice::Override("claude-sonnet-4".into());
+    let pick = Choice::Override("kimi-k2".into());
     let (res, events) = ask(&mut r.session, "hi", pick).await;
     assert!(res.is_err());
     assert_eq!(terminal(&events), 1, "{events:?}");
@@ -510,7 +514,7 @@ async fn an_orphan_the_provider_cannot_report_is_held_then_closed_at_its_reserva
             .reserve(
                 &NewRequest {
                     conversation_id: None,
-                    requested_model: CLAUDE,
+                    requested_model: FIRST,
                     routed_by: "auto",
                     intent: Some("code"),
                     complexity: Some("simple"),
@@ -576,10 +580,10 @@ async fn an_orphan_the_provider_cannot_report_is_held_then_closed_at_its_reserva
 
 #[tokio::test]
 async fn a_model_the_provider_no_longer_serves_falls_back_to_the_next() {
-    // The catalog was not refreshed, so the router still picks claude; OpenRouter answers
+    // The catalog was not refreshed, so the router still picks kimi; OpenRouter answers
     // 404 "No endpoints found".
     let mut r = rig(|_| {}).await;
-    r.sim.unlist(CLAUDE);
+    r.sim.unlist(FIRST);
     let (out, events) = ask(
         &mut r.session,
         "write a rust function that adds two numbers",
@@ -587,7 +591,7 @@ async fn a_model_the_provider_no_longer_serves_falls_back_to_the_next() {
     )
     .await;
     let out = out.unwrap();
-    assert_ne!(out.requested_model, CLAUDE);
+    assert_ne!(out.requested_model, FIRST);
     let fallback = events
         .iter()
         .find_map(|e| match e {
@@ -603,20 +607,20 @@ async fn an_account_error_is_not_held_against_the_model() {
     use codeforge::task::Intent;
     let mut r = rig(|_| {}).await;
     r.sim.fail(
-        CLAUDE,
+        FIRST,
         Fault::Status {
             code: 401,
             retry_after: None,
         },
     );
-    let pick = Choice::Override("claude-sonnet-4".into());
+    let pick = Choice::Override("kimi-k2".into());
     let (res, _) = ask(&mut r.session, "write a function", pick).await;
     assert!(res.is_err());
     // No performance sample: a rejected key would fail on every model.
-    assert_eq!(r.session.signals.perf(CLAUDE, Intent::Code), None);
+    assert_eq!(r.session.signals.perf(FIRST, Intent::Code), None);
     let ledger = Ledger::open(&r.session.config.paths.ledger_file()).unwrap();
-    let (_, rebuilt) = codeforge::core::learned_state(&ledger, &[CLAUDE.to_string()]).unwrap();
-    assert_eq!(rebuilt.perf(CLAUDE, Intent::Code), None);
+    let (_, rebuilt) = codeforge::core::learned_state(&ledger, &[FIRST.to_string()]).unwrap();
+    assert_eq!(rebuilt.perf(FIRST, Intent::Code), None);
     // Nothing was billed, so nothing was "saved" against the baseline model either.
     let snapshot = r.session.budget_snapshot().await.unwrap();
     assert_eq!(snapshot.saved_today, Usd::ZERO);

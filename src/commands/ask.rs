@@ -55,6 +55,29 @@ pub async fn run(
     if let Some(p) = args.preference {
         session.preference = p;
     }
+    let resume = match (args.continue_last, args.conversation) {
+        (_, Some(id)) => Some(id),
+        (true, None) => {
+            let last = session.ledger.call(|l| l.conversations(1)).await.map_err(crate::core::CoreError::from)?;
+            match last.first() {
+                Some(c) => Some(c.id),
+                None => {
+                    return Err(CommandError::Usage(
+                        "--continue: there is no earlier conversation yet".into(),
+                    ));
+                }
+            }
+        }
+        (false, None) => None,
+    };
+    if let Some(id) = resume {
+        let msgs = session.resume(id).await?;
+        if msgs.is_empty() {
+            return Err(CommandError::Usage(format!(
+                "no conversation {id}: each answer names its conversation (and `ask --json` prints conversation_id)"
+            )));
+        }
+    }
     let choice = match &args.model {
         Some(m) => Choice::Override(m.clone()),
         None => Choice::Auto,
@@ -129,7 +152,12 @@ pub async fn run(
         // the decision (when routing got that far).
         let v = match &cut {
             Some(partial) => {
-                let mut v = outcome_json(partial, decision.as_ref(), session.backend.demo);
+                let mut v = outcome_json(
+                    partial,
+                    decision.as_ref(),
+                    session.backend.demo,
+                    session.conversation.id,
+                );
                 v["error"] = json!(e.to_string());
                 v
             }
@@ -146,16 +174,21 @@ pub async fn run(
     if json_mode {
         out.write_out(&format!(
             "{}\n",
-            outcome_json(&outcome, decision.as_ref(), session.backend.demo)
+            outcome_json(
+                &outcome,
+                decision.as_ref(),
+                session.backend.demo,
+                session.conversation.id
+            )
         ));
     } else {
-        out.err_line(&summary(&outcome));
+        out.err_line(&summary(&outcome, session.conversation.id));
     }
     out.flush();
     Ok(())
 }
 
-fn summary(o: &TurnOutcome) -> String {
+fn summary(o: &TurnOutcome, conversation: Option<i64>) -> String {
     let est = if o.cost_source == "estimate" {
         " (estimated)"
     } else {
@@ -167,7 +200,7 @@ fn summary(o: &TurnOutcome) -> String {
     };
     format!(
         "✓ {} · {}+{} tokens · {}{est} · first token {} · {} ms{finish}\n  \
-         request {id} · rate it: codeforge feedback {id} up|down",
+         request {id} · rate it: codeforge feedback {id} up|down{conv}",
         o.served_model,
         o.prompt_tokens,
         o.completion_tokens,
@@ -175,10 +208,18 @@ fn summary(o: &TurnOutcome) -> String {
         o.ttft_ms.map_or("-".to_string(), |t| format!("{t} ms")),
         o.latency_ms,
         id = o.request_id,
+        conv = conversation.map_or(String::new(), |c| format!(
+            "\n  conversation {c} · go on with: codeforge ask -c \"…\""
+        )),
     )
 }
 
-fn outcome_json(o: &TurnOutcome, decision: Option<&Decision>, demo: bool) -> serde_json::Value {
+fn outcome_json(
+    o: &TurnOutcome,
+    decision: Option<&Decision>,
+    demo: bool,
+    conversation: Option<i64>,
+) -> serde_json::Value {
     json!({
         "request_id": o.generation_id.clone().unwrap_or_else(|| format!("ledger-{}", o.request_id)),
         "ledger_id": o.request_id,
@@ -200,6 +241,7 @@ fn outcome_json(o: &TurnOutcome, decision: Option<&Decision>, demo: bool) -> ser
         "latency_ms": o.latency_ms,
         "overhead_us": o.overhead,
         "decision": decision,
+        "conversation_id": conversation,
         "demo": demo,
     })
 }

@@ -66,6 +66,16 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
             let test: Vec<_> = items.iter().filter(|i| i.is_test()).cloned().collect();
             let reports = eval::evaluate_with(&test, |p| eval::predict_with(&model, p));
             let dev = eval::cross_validate(&items, 4);
+            let (temperature, before, after) = eval::calibrate(&items, 4);
+            let cx = eval::train_complexity(&items);
+            let cx_path = path.with_file_name("complexity_model.bin");
+            std::fs::write(&cx_path, cx.to_bytes())
+                .map_err(|e| CommandError::Io(format!("cannot write {}: {e}", cx_path.display())))?;
+            let (cx_acc, cx_n) = eval::complexity_accuracy(&items, &cx);
+            out.line(&format!(
+                "wrote {}; complexity accuracy on the realistic test split {cx_acc:.3} (n {cx_n})",
+                cx_path.display()
+            ));
             std::fs::write(path, model.to_bytes())
                 .map_err(|e| CommandError::Io(format!("cannot write {}: {e}", path.display())))?;
             out.line(&format!(
@@ -74,7 +84,11 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
                 path.display(),
                 model.to_bytes().len()
             ));
-            for k in ["all", "all-public", "arena-hard", "authored"] {
+            out.line(&format!(
+                "calibration: temperature {temperature:.2} (log-loss on out-of-fold realistic train rows {before:.3} → {after:.3}); the router uses {:.2} (router::TEMPERATURE)",
+                crate::router::TEMPERATURE
+            ));
+            for k in ["all", "all-public", "arena-hard", "authored", "realistic"] {
                 if let Some(r) = dev.get(k) {
                     out.line(&format!(
                         "dev (4-fold cross-validation on the train split) [{k}] accuracy {:.3} macro-F1 {:.3} (n {})",
@@ -82,7 +96,7 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
                     ));
                 }
             }
-            for k in ["all", "all-public", "arena-hard", "authored"] {
+            for k in ["all", "all-public", "arena-hard", "authored", "realistic"] {
                 if let Some(r) = reports.get(k) {
                     out.line(&format!(
                         "test [{k}] accuracy {:.3} macro-F1 {:.3} (n {})",
@@ -92,6 +106,14 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
             }
             Ok(())
         }
+        EvalAction::Routing {
+            files,
+            split,
+            preference,
+            sweep,
+            errors,
+            json,
+        } => routing(files, split, *preference, *sweep, *errors, *json, out),
         EvalAction::Replay {
             file,
             routerbench,
@@ -235,4 +257,88 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
             Ok(())
         }
     }
+}
+
+fn routing(
+    files: &[std::path::PathBuf],
+    split: &str,
+    preference: u8,
+    sweep: bool,
+    errors: bool,
+    json: bool,
+    out: &mut Output,
+) -> Result<(), CommandError> {
+    use crate::eval::routing;
+    let rows = if files.is_empty() {
+        let all = routing::shipped().map_err(usage)?;
+        match split {
+            "dev" => all.into_iter().filter(|r| !r.is_train()).collect(),
+            "train" => all.into_iter().filter(routing::Row::is_train).collect(),
+            "all" => all,
+            other => {
+                return Err(usage(format!(
+                    "--split must be dev, train or all, not `{other}`"
+                )));
+            }
+        }
+    } else {
+        let mut v = Vec::new();
+        for f in files {
+            v.extend(routing::read(f).map_err(usage)?);
+        }
+        v
+    };
+    if rows.is_empty() {
+        return Err(usage("no rows to route".into()));
+    }
+    let catalog = crate::catalog::Catalog::builtin()?;
+    let routed = routing::route_all(&catalog, &rows, preference);
+    let report = routing::report(&catalog, &rows, &routed, preference);
+    let curve: Vec<routing::RoutingReport> = if sweep {
+        (0..=10)
+            .map(|p| routing::report(&catalog, &rows, &routing::route_all(&catalog, &rows, p), p))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if json {
+        let v = serde_json::json!({ "report": report, "sweep": curve });
+        out.line(&v.to_string());
+        return Ok(());
+    }
+    out.line(&report.to_string());
+    if sweep {
+        out.line("preference  acceptable  expensive  cheap  spend/1000");
+        for r in &curve {
+            out.line(&format!(
+                "{:>10}  {:>10.3}  {:>9.3}  {:>5.3}  ${:.3}",
+                r.preference,
+                r.acceptable,
+                r.expensive_misroutes,
+                r.cheap_misroutes,
+                r.spend_per_1000
+            ));
+        }
+    }
+    if errors {
+        out.line("not acceptable:");
+        for (row, r) in rows.iter().zip(&routed) {
+            let Some(r) = r else { continue };
+            if row.acceptable.contains(&r.model) {
+                continue;
+            }
+            let head: String = row.prompt.chars().take(100).collect();
+            out.line(&format!(
+                "  [{}] {} {:?} → {} {} {:?}: {}",
+                row.id,
+                row.intent,
+                row.complexity,
+                r.intent,
+                r.model,
+                r.complexity,
+                crate::sanitize::for_terminal(&head).replace('\n', " ")
+            ));
+        }
+    }
+    Ok(())
 }

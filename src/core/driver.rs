@@ -10,7 +10,6 @@ use super::turn::Choice;
 use crate::calendar;
 use crate::ledger::StoredMessage;
 use crate::money::Usd;
-use crate::provider::Message;
 
 fn send(events: &UnboundedSender<Event>, e: Event) {
     let _ = events.send(e);
@@ -163,7 +162,7 @@ pub async fn drive(
                 }
             }
             Op::NewConversation => {
-                session.conversation = Default::default();
+                session.start_conversation();
                 send(
                     &events,
                     Event::ConversationLoaded {
@@ -296,24 +295,14 @@ async fn apply_rating(session: &mut Session, request_id: i64, up: bool, replaced
 }
 
 async fn load(session: &mut Session, id: i64, events: &UnboundedSender<Event>) {
-    match session.ledger.call(move |l| l.messages(id)).await {
-        Ok(msgs) => {
-            session.conversation.id = Some(id);
-            session.conversation.messages = msgs
-                .iter()
-                .map(|m| match m.role.as_str() {
-                    "assistant" => Message::assistant(m.content.clone()),
-                    _ => Message::user(m.content.clone()),
-                })
-                .collect();
-            send(
-                events,
-                Event::ConversationLoaded {
-                    id: Some(id),
-                    messages: msgs.into_iter().map(loaded).collect(),
-                },
-            );
-        }
+    match session.resume(id).await {
+        Ok(msgs) => send(
+            events,
+            Event::ConversationLoaded {
+                id: Some(id),
+                messages: msgs.into_iter().map(loaded).collect(),
+            },
+        ),
         Err(e) => send(events, Event::Error(e.to_string())),
     }
 }

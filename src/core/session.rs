@@ -113,10 +113,6 @@ pub fn learned_state(
                 completion_tokens: o.completion_tokens.max(0) as u64,
                 at_ms: o.created_ms,
             });
-            // As the live session counted it when the answer was cut.
-            if o.status == "cut" {
-                signals.rate(&o.model, intent, false, crate::router::learning::CUT_WEIGHT);
-            }
         }
     }
     for (model, intent, up) in l.ratings()? {
@@ -144,6 +140,36 @@ pub fn resolve_limits(l: &Ledger, daily: f64, monthly: f64) -> Result<Limits, Le
 }
 
 impl Session {
+    /// Start a new conversation: no history, and no thread for a follow-up to inherit.
+    pub fn start_conversation(&mut self) {
+        self.conversation = Conversation::default();
+        self.last_intent = None;
+    }
+
+    /// Take up a stored conversation: its messages become the history and its last
+    /// answer's intent the thread a follow-up inherits. Returns the stored messages.
+    pub async fn resume(
+        &mut self,
+        id: i64,
+    ) -> Result<Vec<crate::ledger::StoredMessage>, CoreError> {
+        let msgs = self.ledger.call(move |l| l.messages(id)).await?;
+        self.conversation.id = Some(id);
+        self.conversation.messages = msgs
+            .iter()
+            .map(|m| match m.role.as_str() {
+                "assistant" => Message::assistant(m.content.clone()),
+                _ => Message::user(m.content.clone()),
+            })
+            .collect();
+        self.last_intent = msgs
+            .iter()
+            .rev()
+            .filter_map(|m| m.request.as_ref()?.decision_json.as_deref())
+            .find_map(|j| serde_json::from_str::<crate::router::Decision>(j).ok())
+            .map(|d| d.intent);
+        Ok(msgs)
+    }
+
     /// Open the ledger and connect (demo mode without a key).
     pub async fn open(config: Config, demo: bool) -> Result<Self, CoreError> {
         // The router's one-time set-up runs on the other core while the ledger opens (if no

@@ -606,7 +606,7 @@ impl Session {
         })
     }
 
-    /// Feed the breaker, the performance averages and the implicit quality signals.
+    /// Feed the breaker and the performance averages (availability, never quality).
     fn learn(
         &mut self,
         model: &ModelSpec,
@@ -647,15 +647,8 @@ impl Session {
                 at_ms: now,
             });
         }
-        if status == Status::Cut {
-            // A cut answer is a weak signal against the model for this kind of task.
-            self.signals.rate(
-                &model.id,
-                intent,
-                false,
-                crate::router::learning::CUT_WEIGHT,
-            );
-        }
+        // A cut answer is the network's or the provider's failure, not the answer's: it
+        // feeds the breaker and the success rate above, never the quality estimate.
     }
 
     fn outcome(

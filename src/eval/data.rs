@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::router::features::stable_hash;
-use crate::task::Intent;
+use crate::task::{Complexity, Intent};
 
 /// One labelled prompt.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,11 +17,21 @@ pub struct Labelled {
     pub prompt: String,
     pub intent: Intent,
     pub source: String,
+    /// Complexity, where the source gives one (or its README's mapping does).
+    pub complexity: Option<Complexity>,
 }
 
 impl Labelled {
     /// The frozen split: one prompt in five (by a hash of its id) is test, never trained on.
     pub fn is_test(&self) -> bool {
+        // The realistic set is split by paraphrase group (`realistic/KEY/ID`), three in five
+        // held out, so no group is on both sides.
+        if let Some(rest) = self.id.strip_prefix("realistic/") {
+            return !super::routing::is_train_key(rest.split('/').next().unwrap_or(rest));
+        }
+        if self.id.starts_with("realistic-train/") {
+            return false;
+        }
         stable_hash(&self.id).is_multiple_of(5)
     }
 }
@@ -72,6 +82,7 @@ pub fn jsonl(path: &Path) -> Result<Vec<Labelled>, String> {
             prompt: r.prompt,
             intent,
             source: r.source.unwrap_or_else(|| "file".into()),
+            complexity: None,
         });
     }
     Ok(out)
@@ -98,6 +109,12 @@ fn arena_hard(path: &Path) -> Result<Vec<Labelled>, String> {
             prompt: r.prompt,
             intent,
             source: "arena-hard".into(),
+            // Hard prompts by selection; creative writing is not work a cheap model fails.
+            complexity: Some(if intent == Intent::General {
+                Complexity::Medium
+            } else {
+                Complexity::High
+            }),
         });
     }
     Ok(out)
@@ -125,6 +142,7 @@ fn mt_bench(path: &Path) -> Result<Vec<Labelled>, String> {
             prompt: r.turns.first().cloned().unwrap_or_default(),
             intent,
             source: "mt-bench".into(),
+            complexity: Some(Complexity::Medium),
         });
     }
     Ok(out)
@@ -160,6 +178,7 @@ fn gsm8k(path: &Path) -> Result<Vec<Labelled>, String> {
             prompt: r.first().cloned().unwrap_or_default(),
             intent: Intent::Math,
             source: "gsm8k".into(),
+            complexity: Some(Complexity::Medium),
         })
         .collect())
 }
@@ -176,6 +195,7 @@ fn mmlu(path: &Path, stride: usize) -> Result<Vec<Labelled>, String> {
             prompt: r.get(1).cloned().unwrap_or_default(),
             intent: Intent::General,
             source: "mmlu".into(),
+            complexity: Some(Complexity::Simple),
         })
         .collect())
 }
@@ -201,6 +221,11 @@ fn routerbench(path: &Path) -> Result<Vec<Labelled>, String> {
                     Intent::General
                 },
                 source: format!("routerbench-{e}"),
+                complexity: Some(if e == "mbpp" {
+                    Complexity::Medium
+                } else {
+                    Complexity::Simple
+                }),
             }
         })
         .collect())
@@ -228,6 +253,7 @@ fn routerarena(path: &Path) -> Result<Vec<Labelled>, String> {
             prompt: r.question,
             intent,
             source: "routerarena".into(),
+            complexity: None,
         });
     }
     Ok(out)
@@ -254,5 +280,140 @@ pub fn all_sources(eval_data: &Path, authored: &Path) -> Result<Vec<Labelled>, S
         &eval_data.join("routerarena/sub10_two_model_results.jsonl.gz"),
     )?);
     out.extend(jsonl(authored)?);
+    Ok(out)
+}
+
+/// Every `stride`-th row of a section C JSONL file (deterministic by a hash of the id).
+fn section_c(path: &Path, keep: impl Fn(&serde_json::Value) -> bool, stride: u64) -> Result<Vec<serde_json::Value>, String> {
+    let text = read_text(path)?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
+        let id = v["id"].as_str().unwrap_or_default();
+        if stable_hash(&format!("c:{id}")).is_multiple_of(stride) && keep(&v) {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// A request template picked by a hash of the row's id, so the same row always reads the
+/// same way (the data are descriptions; people type requests).
+fn template<'t>(id: &str, templates: &[&'t str]) -> &'t str {
+    templates[(stable_hash(id) % templates.len() as u64) as usize]
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Section C of the shared data (human-written, terminal-shaped), wrapped in request
+/// templates as its README advises, with the intents its hints give after the checks noted
+/// per source. Sampled: these teach shapes, they must not outweigh the realistic set.
+pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
+    let mut out = Vec::new();
+    let mut push = |id: &str, prompt: String, intent: Intent, source: &str, complexity| {
+        out.push(Labelled {
+            id: id.to_string(),
+            prompt,
+            intent,
+            source: source.to_string(),
+            complexity,
+        });
+    };
+    let hint = |v: &serde_json::Value| match v["complexity_hint"].as_str() {
+        Some("simple") => Some(Complexity::Simple),
+        Some("medium") => Some(Complexity::Medium),
+        Some("high") => Some(Complexity::High),
+        _ => None,
+    };
+    let s = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
+    // Shell how-to: general.
+    for v in section_c(&eval_data.join("nl2bash/nl2bash.jsonl"), |_| true, 30)? {
+        let id = s(&v, "id");
+        let text = s(&v, "text")
+            .trim_start_matches("(GNU specific) ")
+            .trim_start_matches("(BSD specific) ")
+            .trim_end_matches('.')
+            .to_string();
+        let t = template(&id, &["how do I {}", "{}", "bash: {}", "command to {}", "how to {} in linux", "{}?"]);
+        push(&id, t.replace("{}", &lower_first(&text)), Intent::General, "c-shell", hint(&v));
+    }
+    for v in section_c(&eval_data.join("tldr-pages/tldr_examples.jsonl.gz"), |_| true, 200)? {
+        let id = s(&v, "id");
+        let text = s(&v, "text");
+        let prompt = if s(&v, "lang") == "en" {
+            template(&id, &["how do I {}", "{}", "how to {} with {page}", "{page}: {}"])
+                .replace("{page}", &s(&v, "page"))
+                .replace("{}", &lower_first(&text))
+        } else {
+            text
+        };
+        push(&id, prompt, Intent::General, "c-shell", hint(&v));
+    }
+    // Stack Overflow titles (four languages): code, or the hint's debug/explain.
+    for v in section_c(&eval_data.join("conala/conala_mconala.jsonl"), |_| true, 3)? {
+        let intent = Intent::parse(&s(&v, "intent_hint")).unwrap_or(Intent::Code);
+        push(&s(&v, "id"), s(&v, "text"), intent, "c-stackoverflow", hint(&v));
+    }
+    // SQL requests (Spider only: BIRD's rows are non-commercial): code once SQL is asked for.
+    for v in section_c(
+        &eval_data.join("text2sql/text2sql_dev.jsonl"),
+        |v| v["dataset"] == "spider-dev",
+        3,
+    )? {
+        let id = s(&v, "id");
+        let t = template(
+            &id,
+            &["write a sql query: {}", "sql for {}", "{} (postgres query)", "query to answer: {}", "SQL: {}"],
+        );
+        push(&id, t.replace("{}", &lower_first(&s(&v, "text"))), Intent::Code, "c-sql", hint(&v).map(|c| c.min(Complexity::Medium)));
+    }
+    for v in section_c(&eval_data.join("nl-regex/nl_regex.jsonl"), |_| true, 40)? {
+        let id = s(&v, "id");
+        let text = s(&v, "text").trim_end_matches('.').to_string();
+        let t = template(&id, &["regex for {}", "regular expression matching {}", "write a regex: {}", "grep pattern for {}"]);
+        push(&id, t.replace("{}", &text), Intent::Code, "c-regex", hint(&v));
+    }
+    // Chat, acknowledgements and small talk: general.
+    for v in section_c(
+        &eval_data.join("clinc150/clinc150_full.jsonl.gz"),
+        |v| v["source_intent"] != "calculator",
+        12,
+    )? {
+        push(&s(&v, "id"), s(&v, "text"), Intent::General, "c-chat", hint(&v));
+    }
+    // Compiler errors: debug (instruction + code + rustc's output, or the output alone),
+    // and explain ("what does E0499 mean").
+    for v in section_c(
+        &eval_data.join("rustc-error-index/rustc_error_index.jsonl"),
+        |v| v["compiler_output"].is_string(),
+        1,
+    )? {
+        let id = s(&v, "id");
+        let code = s(&v, "error_code");
+        let ask = template(&id, &["why does this not compile?", "fix this", "", "help", "what's wrong here", "how do I fix this error"]);
+        let prompt = if stable_hash(&format!("src:{id}")).is_multiple_of(2) {
+            format!("{ask}\n\n{}\n\n{}", s(&v, "example_source"), s(&v, "compiler_output"))
+        } else {
+            format!("{ask}\n{}", s(&v, "compiler_output"))
+        };
+        push(&id, prompt.trim().to_string(), Intent::Debug, "c-rustc", hint(&v));
+        let t = template(&code, &["what does {} mean", "explain rust error {}", "{} what is this error about?", "rustc {} explanation"]);
+        push(&format!("{id}-explain"), t.replace("{}", &code), Intent::Explain, "c-rustc", Some(Complexity::Simple));
+    }
+    // Issue reports with pasted code and tracebacks: the hint (debug, or code for features).
+    for v in section_c(&eval_data.join("swe-bench-lite/swe_bench_lite_issues.jsonl"), |_| true, 2)? {
+        let intent = Intent::parse(&s(&v, "intent_hint")).unwrap_or(Intent::Debug);
+        push(&s(&v, "id"), s(&v, "text"), intent, "c-issues", hint(&v));
+    }
     Ok(out)
 }

@@ -6,12 +6,13 @@ pub mod learning;
 pub mod metrics;
 pub mod priors;
 pub mod replay;
+pub mod routing;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::router::classify;
-use crate::router::features::{features, stable_hash};
+use crate::router::features::{prompt_features, stable_hash};
 use crate::router::intent_model::{Example, IntentModel, train};
 use crate::task::Intent;
 use data::Labelled;
@@ -28,7 +29,24 @@ pub fn load_all(eval_data: &Path) -> Result<Vec<Labelled>, String> {
     std::fs::write(&authored, AUTHORED).map_err(|e| e.to_string())?;
     let all = data::all_sources(eval_data, &authored);
     let _ = std::fs::remove_dir_all(&dir);
-    all
+    let mut all = all?;
+    all.extend(data::terminal_sources(eval_data)?);
+    all.extend(routing::shipped()?.into_iter().map(|r| Labelled {
+        id: format!("realistic/{}/{}", r.split_key(), r.id),
+        prompt: r.prompt,
+        intent: r.intent,
+        source: "realistic".into(),
+        complexity: r.complexity,
+    }));
+    // Training-only rows: an id outside the `realistic/` split, never in the test split.
+    all.extend(routing::training()?.into_iter().map(|r| Labelled {
+        id: format!("realistic-train/{}", r.id),
+        prompt: r.prompt,
+        intent: r.intent,
+        source: "realistic".into(),
+        complexity: r.complexity,
+    }));
+    Ok(all)
 }
 
 /// Reports per source, on Arena-Hard alone, on the authored set, and overall, with the
@@ -59,7 +77,7 @@ fn reports(pairs: &[(&Labelled, Intent)]) -> BTreeMap<String, Report> {
         };
         by.entry(source).or_default().push((it.intent, pred));
         by.entry("all".into()).or_default().push((it.intent, pred));
-        if it.source != "authored" {
+        if it.source != "authored" && it.source != "realistic" && !it.source.starts_with("c-") {
             by.entry("all-public".into())
                 .or_default()
                 .push((it.intent, pred));
@@ -94,7 +112,7 @@ pub fn cross_validate(items: &[Labelled], folds: u64) -> BTreeMap<String, Report
 
 /// The most probable intent under `model`.
 pub fn predict_with(model: &IntentModel, prompt: &str) -> Intent {
-    let p = model.predict(&features(prompt));
+    let p = model.predict(&prompt_features(prompt));
     let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
     Intent::ALL[best]
 }
@@ -127,18 +145,124 @@ pub fn train_on(train_items: &[&Labelled]) -> IntentModel {
             // examples cannot dominate.
             let mut weight = (total as f32 / (6.0 * c as f32)).clamp(0.3, 6.0);
             // Real user prompts count more than benchmark templates.
+            // Benchmark templates count least: they must not dominate what is learned.
             match it.source.as_str() {
-                "arena-hard" | "mt-bench" | "authored" => weight *= 4.0,
-                "gsm8k" => weight *= 0.3,
+                "realistic" => weight *= 6.0,
+                "arena-hard" | "mt-bench" | "authored" => weight *= 3.0,
+                "gsm8k" | "mmlu" | "routerarena" => weight *= 0.3,
+                s if s.starts_with("routerbench") => weight *= 0.3,
+                _ => {}
+            }
+            Example::intent(prompt_features(&it.prompt), it.intent, weight)
+        })
+        .collect();
+    let (w, b) = train(&examples, 20, 0.4, 1e-6);
+    IntentModel::from_float(&w, &b)
+}
+
+/// Calibrate the intent model's probabilities: the softmax temperature that minimises the
+/// log-loss of out-of-fold predictions on the realistic train part (each row predicted by a
+/// model trained on the other folds and on every other source's train split). The dev part
+/// is never touched. Returns (temperature, log-loss at 1, log-loss at the temperature).
+pub fn calibrate(items: &[Labelled], folds: u64) -> (f32, f64, f64) {
+    let fold_of = |it: &Labelled| stable_hash(&format!("cal:{}", it.id)) % folds;
+    let train_split: Vec<&Labelled> = items.iter().filter(|i| !i.is_test()).collect();
+    // Per fold: the model trained without it, and its realistic rows (truth, features).
+    let mut held: Vec<(IntentModel, Vec<(usize, Vec<(u32, f32)>)>)> = Vec::new();
+    for fold in 0..folds {
+        let rest: Vec<&Labelled> = train_split
+            .iter()
+            .copied()
+            .filter(|i| i.source != "realistic" || fold_of(i) != fold)
+            .collect();
+        let rows = train_split
+            .iter()
+            .filter(|i| i.source == "realistic" && fold_of(i) == fold)
+            .map(|it| {
+                (
+                    Intent::ALL.iter().position(|x| *x == it.intent).unwrap_or(5),
+                    prompt_features(&it.prompt),
+                )
+            })
+            .collect();
+        held.push((train_on(&rest), rows));
+    }
+    let n: usize = held.iter().map(|(_, r)| r.len()).sum();
+    let loss = |t: f32| -> f64 {
+        let mut sum = 0.0;
+        for (model, rows) in &held {
+            for (truth, f) in rows {
+                let p = model.predict_with_temperature(f, t);
+                sum -= f64::from(p[*truth].max(1e-9)).ln();
+            }
+        }
+        sum / n.max(1) as f64
+    };
+    let mut best = (1.0f32, loss(1.0));
+    let at_one = best.1;
+    for step in 1..=40 {
+        let t = 0.25 + step as f32 * 0.1;
+        let l = loss(t);
+        if l < best.1 {
+            best = (t, l);
+        }
+    }
+    (best.0, at_one, best.1)
+}
+
+/// Train the complexity model on the train split of every item with a complexity (the
+/// realistic set's labels, and the sources' own or README-mapped ones), balanced over the
+/// three classes; realistic prompts count most. Chat is left out: it takes the fast path.
+pub fn train_complexity(items: &[Labelled]) -> IntentModel {
+    use crate::router::complexity::class_of;
+    let train_items: Vec<(&Labelled, usize)> = items
+        .iter()
+        .filter(|i| !i.is_test() && !crate::router::chat::is_chat(&i.prompt))
+        .filter_map(|i| i.complexity.map(|c| (i, class_of(c))))
+        .collect();
+    let mut counts = [0usize; 3];
+    for (_, c) in &train_items {
+        counts[*c] += 1;
+    }
+    let total: usize = counts.iter().sum();
+    let examples: Vec<Example> = train_items
+        .iter()
+        .map(|(it, class)| {
+            // Natural class frequencies (no balancing): P(high) must stay calibrated, since
+            // the router weighs models by it.
+            let _ = (total, class);
+            let mut weight = 1.0f32;
+            match it.source.as_str() {
+                "realistic" => weight *= 6.0,
+                "gsm8k" | "mmlu" | "routerarena" | "mt-bench" => weight *= 0.3,
+                s if s.starts_with("routerbench") => weight *= 0.3,
                 _ => {}
             }
             Example {
-                features: features(&it.prompt),
-                intent: it.intent,
+                features: crate::router::complexity_input(&it.prompt),
+                class: *class,
                 weight,
             }
         })
         .collect();
     let (w, b) = train(&examples, 20, 0.4, 1e-6);
     IntentModel::from_float(&w, &b)
+}
+
+/// Complexity accuracy of `model` on the test split of the realistic set.
+pub fn complexity_accuracy(items: &[Labelled], model: &IntentModel) -> (f64, usize) {
+    use crate::router::complexity::{class_of, predict};
+    let test: Vec<&Labelled> = items
+        .iter()
+        .filter(|i| i.is_test() && i.source == "realistic" && !crate::router::chat::is_chat(&i.prompt))
+        .collect();
+    let right = test
+        .iter()
+        .filter(|i| {
+            let (medium, high) = predict(model, &crate::router::complexity_input(&i.prompt));
+            let c = if high >= 0.5 { 2 } else if medium >= 0.5 { 1 } else { 0 };
+            i.complexity.map(class_of) == Some(c)
+        })
+        .count();
+    (right as f64 / test.len().max(1) as f64, test.len())
 }

@@ -1,21 +1,38 @@
-//! Prompt analysis: intent (with a confidence), complexity and context size.
+//! Prompt analysis: the intent distribution (calibrated), complexity, context size, the
+//! payload's kind, and whether the prompt is chat or a follow-up.
 //!
-//! Intent comes from the learned linear model over hashed features (keyword families are
-//! among the features); a follow-up too short to stand alone keeps the thread's intent.
+//! Intent comes from the learned linear model over hashed features of the instruction and
+//! the payload apart ([`super::payload`]); its probabilities are calibrated by a temperature
+//! fitted on held-back realistic prompts. Acknowledgements and chat take a fast path
+//! ([`super::chat`]); a follow-up keeps the thread's intent only when it reads as one.
 
-use super::features::{KEYWORDS, features, head, keyword_hits};
+use super::chat::is_chat;
+use super::complexity::hardness;
+use super::features::{KEYWORDS, head, keyword_hits, prompt_features_of};
 use super::intent_model::IntentModel;
+use super::payload::{PayloadKind, split};
 use crate::task::{Complexity, Intent};
+
+/// Softmax temperature that calibrates the intent model's probabilities (fitted by
+/// `codeforge eval train` on held-back realistic prompts: it prints the value).
+pub const TEMPERATURE: f32 = 1.15;
 
 /// What the router knows about a prompt.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Analysis {
     pub intent: Intent,
     pub confidence: f64,
+    /// Calibrated probability of each intent, in `Intent::ALL` order.
+    pub probs: [f64; 6],
     pub complexity: Complexity,
+    /// 0 (trivial) … 1 (genuinely hard): the quality model's difficulty.
+    pub hardness: f64,
     pub context_tokens: u64,
     /// The intent was carried over from the previous turn.
     pub follow_up: bool,
+    /// An acknowledgement or small talk: fast path to a cheap model.
+    pub chat: bool,
+    pub payload: PayloadKind,
 }
 
 const FOLLOW_UP_STARTS: &[&str] = &[
@@ -29,96 +46,129 @@ const FOLLOW_UP_STARTS: &[&str] = &[
     "instead",
     "then ",
     "ok ",
-    "okay",
+    "okay ",
     "but ",
     "can you also",
     "do the same",
     "try ",
     "shorter",
     "faster",
+    "it still",
+    "still ",
+    "that still",
+    "that didn't",
+    "that doesn't",
+    "doesn't work",
+    "didn't work",
+    "add ",
+    "remove ",
+    "rename ",
+    "use ",
+    "without ",
+    "with ",
+    "in ",
+    "why ",
 ];
 
 /// Keyword-only intent, used when the model asset is missing.
-fn keyword_intent(p: &str) -> (Intent, f64) {
+fn keyword_intent(p: &str) -> [f64; 6] {
     let hits = keyword_hits(head(p, 2000));
-    let mut best = (Intent::General, 0usize);
+    let mut probs = [0.02; 6];
     let total: usize = hits.iter().sum();
-    for (i, (family, _)) in KEYWORDS.iter().enumerate() {
-        if hits[i] > best.1 {
-            best = (Intent::parse(family).unwrap_or(Intent::General), hits[i]);
-        }
-    }
     if total == 0 {
-        (Intent::General, 0.5)
-    } else {
-        (best.0, best.1 as f64 / total as f64)
+        probs[5] = 0.9;
+        return probs;
     }
+    for (i, (family, _)) in KEYWORDS.iter().enumerate() {
+        let intent = Intent::parse(family).unwrap_or(Intent::General);
+        let at = Intent::ALL.iter().position(|x| *x == intent).unwrap_or(5);
+        probs[at] += hits[i] as f64 / total as f64;
+    }
+    let sum: f64 = probs.iter().sum();
+    probs.map(|p| p / sum)
 }
 
-/// Intent and confidence of one prompt, ignoring the conversation.
-pub fn classify(prompt: &str) -> (Intent, f64) {
+fn top(probs: &[f64; 6]) -> (Intent, f64) {
+    let (i, c) = probs
+        .iter()
+        .enumerate()
+        .fold((5, f64::MIN), |acc, (i, v)| if *v > acc.1 { (i, *v) } else { acc });
+    (Intent::ALL[i], c)
+}
+
+fn intent_probs(split: &super::payload::Split, prompt: &str) -> [f64; 6] {
     match IntentModel::embedded() {
-        Some(m) => {
-            let p = m.predict(&features(prompt));
-            let (i, c) =
-                p.iter().enumerate().fold(
-                    (0, f32::MIN),
-                    |acc, (i, v)| if *v > acc.1 { (i, *v) } else { acc },
-                );
-            (Intent::ALL[i], f64::from(c))
-        }
+        Some(m) => m
+            .predict_with_temperature(&prompt_features_of(split, prompt), TEMPERATURE)
+            .map(f64::from),
         None => keyword_intent(prompt),
     }
 }
 
+/// The complexity model's input for a prompt (what `codeforge eval train` fits it on).
+pub fn complexity_input(prompt: &str) -> Vec<(u32, f32)> {
+    let parts = split(prompt);
+    let lower = head(parts.instruction.trim_start(), 2000).to_lowercase();
+    super::complexity::complexity_features(&parts, prompt, &lower)
+}
+
+/// Intent and confidence of one prompt, ignoring the conversation.
+pub fn classify(prompt: &str) -> (Intent, f64) {
+    top(&intent_probs(&split(prompt), prompt))
+}
+
 /// Classify a prompt in its conversation: `history_tokens` is what earlier turns add;
-/// `previous` is the intent of the last turn.
+/// `previous` is the intent of the last turn of this conversation (`None` in a new one).
 pub fn analyze(prompt: &str, history_tokens: u64, previous: Option<Intent>) -> Analysis {
-    let (mut intent, mut confidence) = classify(prompt);
-    // Only the start is needed for the follow-up and difficulty cues; long prompts are
-    // measured, not read.
-    let lower = head(prompt.trim_start(), 600).to_lowercase();
-    // Counted exactly on short prompts; estimated (5 bytes a word) on long ones.
-    let words = if prompt.len() > 2048 {
-        prompt.len() / 5
+    let prompt_tokens = (prompt.len() as u64).div_ceil(4);
+    let chat = is_chat(prompt);
+    let parts = split(prompt);
+    let mut probs = if chat {
+        let mut p = [0.0; 6];
+        p[5] = 1.0;
+        p
     } else {
-        prompt.split_whitespace().count()
+        intent_probs(&parts, prompt)
     };
+    let lower = head(parts.instruction.trim_start(), 2000).to_lowercase();
+    let words = lower.split_whitespace().count();
     let mut follow_up = false;
-    if let Some(prev) = previous {
-        let looks_like_follow_up =
-            words <= 12 && FOLLOW_UP_STARTS.iter().any(|s| lower.starts_with(s));
-        if looks_like_follow_up || (words <= 6 && confidence < 0.6) {
-            follow_up = intent != prev;
-            intent = prev;
-            confidence = confidence.max(0.6);
+    if let Some(prev) = previous
+        && !chat
+    {
+        // Short, and starts like a continuation ("now make it faster", "same but in go"):
+        // the thread's intent, unless the prompt says otherwise with confidence.
+        let (own, conf) = top(&probs);
+        let reads_as_follow_up =
+            words <= 10 && parts.kind == PayloadKind::None && FOLLOW_UP_STARTS.iter().any(|s| lower.starts_with(s));
+        if reads_as_follow_up && !(own != prev && conf >= 0.85) {
+            follow_up = own != prev;
+            let at = Intent::ALL.iter().position(|x| *x == prev).unwrap_or(5);
+            // Keep the thread's intent, with the prompt's own reading as the alternative.
+            for p in &mut probs {
+                *p *= 0.3;
+            }
+            probs[at] += 0.7;
         }
     }
-    let prompt_tokens = (prompt.len() as u64).div_ceil(4);
-    let lines = head(prompt, 2048).lines().count();
-    let hard_words = [
-        "prove",
-        "design",
-        "architecture",
-        "distributed",
-        "optimi",
-        "trade-off",
-        "scale",
-    ];
-    let hard = hard_words.iter().filter(|w| lower.contains(*w)).count();
-    let complexity = if prompt_tokens > 1500 || words > 300 || hard >= 2 {
-        Complexity::High
-    } else if words > 40 || lines > 6 || head(prompt, 2048).contains("```") || hard == 1 {
-        Complexity::Medium
+    let (intent, confidence) = top(&probs);
+    let h = hardness(&parts, prompt, &lower, chat);
+    // Long prompts are long work, whatever their words.
+    let (hardness, complexity) = if prompt_tokens > 6000 && h.label == Complexity::Simple {
+        (h.value.max(0.2), Complexity::Medium)
     } else {
-        Complexity::Simple
+        (h.value, h.label)
     };
     Analysis {
         intent,
         confidence,
+        probs,
         complexity,
+        hardness,
         context_tokens: prompt_tokens + history_tokens,
         follow_up,
+        chat,
+        payload: parts.kind,
     }
 }
 
@@ -148,7 +198,7 @@ mod tests {
             analyze("design a distributed queue", 0, None).complexity,
             Complexity::High
         );
-        let long = "word ".repeat(400);
-        assert_eq!(analyze(&long, 0, None).complexity, Complexity::High);
+        let long = "word ".repeat(40_000);
+        assert_ne!(analyze(&long, 0, None).complexity, Complexity::Simple);
     }
 }

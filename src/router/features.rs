@@ -551,6 +551,74 @@ fn features_into(text: &str, acc: &mut Scratch) -> Vec<(u32, f32)> {
     acc.drain()
 }
 
+/// Share of the payload block next to the instruction block (both of unit length).
+const PAYLOAD_SHARE: f32 = 0.6;
+/// Payload words read (from its start): its kind and vocabulary, not its whole text.
+const PAYLOAD_WORDS: usize = 120;
+
+/// Features of a whole prompt: the instruction's features (as [`features`]), and, when
+/// something was pasted, a second block for the payload: its kind, its size and its words
+/// under their own hashes, so that a pasted decorator does not make "what does this do" a
+/// code request. One pass of [`super::payload::split`] over the bounded start.
+pub fn prompt_features(prompt: &str) -> Vec<(u32, f32)> {
+    let split = super::payload::split(prompt);
+    prompt_features_of(&split, prompt)
+}
+
+/// [`prompt_features`] for a prompt already split.
+pub fn prompt_features_of(split: &super::payload::Split, prompt: &str) -> Vec<(u32, f32)> {
+    use super::payload::PayloadKind;
+    if split.kind == PayloadKind::None {
+        return features(prompt);
+    }
+    let instruction = features(&split.instruction);
+    SCRATCH.with(|s| {
+        let mut fresh;
+        let mut guard = s.try_borrow_mut();
+        let acc: &mut Scratch = match guard.as_deref_mut() {
+            Ok(acc) => acc,
+            Err(_) => {
+                fresh = Scratch {
+                    dense: vec![0.0; BUCKETS],
+                    touched: Vec::new(),
+                };
+                &mut fresh
+            }
+        };
+        if !acc.touched.is_empty() {
+            acc.drain();
+        }
+        acc.add(bucket(fnv(split.kind.as_str().as_bytes(), 11)), 1.0);
+        let size = match split.payload_lines {
+            0..=3 => b"p:lines:few".as_slice(),
+            4..=20 => b"p:lines:some",
+            21..=80 => b"p:lines:many",
+            _ => b"p:lines:huge",
+        };
+        acc.add(bucket(fnv(size, 11)), 1.0);
+        if split.instruction.trim().is_empty() {
+            acc.add(bucket(fnv(b"p:bare", 11)), 1.0);
+        }
+        let lower = head(&split.payload, 4096).to_lowercase();
+        for (a, b) in token_ranges(&lower).iter().take(PAYLOAD_WORDS) {
+            acc.add(bucket(fnv(&lower.as_bytes()[*a..*b], 12)), 1.0);
+        }
+        for (family, hits) in KEYWORD_FEATURES.iter().zip(keyword_hits(&lower)) {
+            if hits > 0 {
+                acc.add(bucket(fnv(family.as_bytes(), 13)), 1.0);
+            }
+        }
+        let payload = acc.drain_with(|w| w.min(1.0));
+        for (b, w) in instruction {
+            acc.add(b, w);
+        }
+        for (b, w) in payload {
+            acc.add(b, w * PAYLOAD_SHARE);
+        }
+        acc.drain()
+    })
+}
+
 /// Feature names of the keyword families, in `KEYWORDS` order.
 const KEYWORD_FEATURES: [&str; FAMILIES] = [
     "kw:debug",
@@ -560,6 +628,11 @@ const KEYWORD_FEATURES: [&str; FAMILIES] = [
     "kw:explain",
     "kw:writing",
 ];
+
+/// The bucket of a named feature (a model's extra inputs, such as complexity signals).
+pub fn named_bucket(name: &[u8]) -> u32 {
+    bucket(fnv(name, 14))
+}
 
 /// A stable 64-bit hash of a string (frozen train/test splits).
 pub fn stable_hash(s: &str) -> u64 {

@@ -101,6 +101,11 @@ impl IntentModel {
 
     /// Class probabilities in `Intent::ALL` order.
     pub fn predict(&self, feats: &[(u32, f32)]) -> [f32; CLASSES] {
+        self.predict_with_temperature(feats, 1.0)
+    }
+
+    /// Class probabilities with the logits divided by `t` (calibration: `t` > 1 softens).
+    pub fn predict_with_temperature(&self, feats: &[(u32, f32)], t: f32) -> [f32; CLASSES] {
         let mut s = [0f32; CLASSES];
         for (b, v) in feats {
             let at = *b as usize * CLASSES;
@@ -111,8 +116,9 @@ impl IntentModel {
             }
         }
         let mut z = self.bias;
+        let t = if t > 0.0 { t } else { 1.0 };
         for c in 0..CLASSES {
-            z[c] += s[c] * self.scale[c];
+            z[c] = (z[c] + s[c] * self.scale[c]) / t;
         }
         softmax(z)
     }
@@ -128,11 +134,22 @@ pub fn softmax(z: [f32; CLASSES]) -> [f32; CLASSES] {
     e
 }
 
-/// One training example.
+/// One training example: its class is an index into `Intent::ALL` for the intent model
+/// (simple, medium, high for the complexity model).
 pub struct Example {
     pub features: Vec<(u32, f32)>,
-    pub intent: Intent,
+    pub class: usize,
     pub weight: f32,
+}
+
+impl Example {
+    pub fn intent(features: Vec<(u32, f32)>, intent: Intent, weight: f32) -> Self {
+        Self {
+            features,
+            class: Intent::ALL.iter().position(|x| *x == intent).unwrap_or(0),
+            weight,
+        }
+    }
 }
 
 /// Multinomial logistic regression by SGD with L2 (lazy-free: small data, dense update of
@@ -162,10 +179,7 @@ pub fn train(examples: &[Example], epochs: usize, lr: f32, l2: f32) -> (Vec<Vec<
                         .sum::<f32>();
             }
             let p = softmax(z);
-            let target = Intent::ALL
-                .iter()
-                .position(|x| *x == ex.intent)
-                .unwrap_or(0);
+            let target = ex.class;
             for c in 0..CLASSES {
                 let g = (p[c] - if c == target { 1.0 } else { 0.0 }) * ex.weight;
                 b[c] -= rate * g;
@@ -208,11 +222,7 @@ mod tests {
         ];
         let ex: Vec<Example> = data
             .iter()
-            .map(|(t, i)| Example {
-                features: features(t),
-                intent: *i,
-                weight: 1.0,
-            })
+            .map(|(t, i)| Example::intent(features(t), *i, 1.0))
             .collect();
         let (w, b) = train(&ex, 30, 0.5, 1e-6);
         let m = IntentModel::from_float(&w, &b);

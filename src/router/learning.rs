@@ -13,9 +13,6 @@ pub const CATALOG_WEIGHT: f64 = 8.0;
 pub const OTHER_INTENTS_WEIGHT: f64 = 0.5;
 /// Strength of that pooled estimate on the per-intent posterior, in pseudo-ratings.
 pub const POOL_WEIGHT: f64 = 4.0;
-/// What a cut answer counts against its model, as a fraction of one 👎 (live and when the
-/// state is rebuilt from the ledger).
-pub const CUT_WEIGHT: f64 = 0.25;
 /// Standard deviations of optimism when the router explores.
 pub const EXPLORE_Z: f64 = 2.0;
 /// Weight of the moving averages' newest sample.
@@ -88,9 +85,36 @@ pub struct Perf {
     pub success: f64,
     /// When the last sample was taken (ms since the epoch).
     pub last_ms: i64,
+    /// Failures since the model last answered (0 once it answers again).
+    pub failing: u32,
+    /// Samples behind `ttft_ms`.
+    pub ttft_samples: u32,
 }
 
+/// Pseudo-samples of the catalog's latency target when blending in measured latency: one
+/// quick answer does not replace a model's 5 s prior.
+pub const LATENCY_PRIOR_SAMPLES: f64 = 5.0;
+
 impl Perf {
+    /// Time to first token blended with the catalog's `target` by the number of samples.
+    pub fn ttft_blended(&self, target: f64) -> f64 {
+        if self.ttft_samples == 0 || self.ttft_ms <= 0.0 {
+            return target;
+        }
+        let n = f64::from(self.ttft_samples);
+        (target * LATENCY_PRIOR_SAMPLES + self.ttft_ms * n) / (LATENCY_PRIOR_SAMPLES + n)
+    }
+
+    /// The success rate the router weighs: transient failures are forgotten as soon as the
+    /// model answers again (sustained failure is the circuit breaker's job).
+    pub fn success_weighed(&self, now_ms: i64) -> f64 {
+        if self.failing == 0 {
+            1.0
+        } else {
+            self.success_at(now_ms)
+        }
+    }
+
     /// The success rate at `now_ms`: failures fade with [`SUCCESS_HALF_LIFE_MS`] since the
     /// last sample.
     pub fn success_at(&self, now_ms: i64) -> f64 {
@@ -118,9 +142,11 @@ impl Perf {
         self.success = if first { 1.0 } else { self.success_at(at_ms) };
         blend(&mut self.success, if ok { 1.0 } else { 0.0 }, false);
         self.last_ms = self.last_ms.max(at_ms);
+        self.failing = if ok { 0 } else { self.failing + 1 };
         if let Some(t) = ttft_ms {
             let fresh = first || self.ttft_ms == 0.0;
             blend(&mut self.ttft_ms, t, fresh);
+            self.ttft_samples += 1;
         }
         if let Some(l) = latency_ms {
             let fresh = first || self.latency_ms == 0.0;

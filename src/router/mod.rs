@@ -5,16 +5,21 @@
 //! catalog, the budget as plain numbers, and what was learned ([`Signals`], [`Breakers`]).
 
 pub mod breaker;
+pub mod chat;
 mod classify;
+pub mod complexity;
 pub mod features;
 pub mod intent_model;
 pub mod learning;
+pub mod payload;
 mod score;
 
 use serde::{Deserialize, Serialize};
 
 pub use breaker::{Availability, Breakers};
-pub use classify::{Analysis, analyze, classify};
+pub use classify::{Analysis, TEMPERATURE, analyze, classify, complexity_input};
+pub use payload::PayloadKind;
+pub use score::{cost_weight, quality};
 pub use learning::{Outcome, Signals};
 pub use score::Components;
 
@@ -90,6 +95,15 @@ pub struct Decision {
     /// Oldest history messages left out to fit the chosen model's context window.
     #[serde(default)]
     pub history_trimmed: usize,
+    /// What was pasted with the instruction (its kind is a feature of the intent).
+    #[serde(default)]
+    pub payload: PayloadKind,
+    /// Probability that the task is hard (the complexity model's), 0..1.
+    #[serde(default)]
+    pub hardness: f64,
+    /// An acknowledgement or small talk, routed by the fast path.
+    #[serde(default)]
+    pub chat: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -281,6 +295,17 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
     let models = catalog.models();
     let scored = score::score_all(models, &a, completion, req);
     let prior_scored = score::score_prior(models, &a, completion, req);
+    let untracked = score::score_untracked(models, &a, completion, req);
+    // The best available model had speed and failures not been tracked.
+    let untracked_best = models
+        .iter()
+        .zip(&untracked)
+        .filter(|(m, _)| exclusion(m, &a, req).is_none())
+        .fold(None, |acc: Option<(&ModelSpec, f64)>, (m, v)| match acc {
+            Some((_, bv)) if bv >= *v => acc,
+            _ => Some((m, *v)),
+        })
+        .map(|(m, _)| m);
     let mut candidates: Vec<(Candidate, &ModelSpec, f64)> = models
         .iter()
         .zip(scored)
@@ -384,7 +409,7 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
         (Some(b), Some(g)) if req.explore && b.1.id != g.id => Some(g),
         _ => None,
     };
-    let estimated_cost = chosen.cost(sent_tokens(chosen, &a, req), completion);
+    let estimated_cost = chosen.expected_cost(sent_tokens(chosen, &a, req), completion);
     // The available candidate with the highest fit (first in ranking order on a tie).
     let fittest = candidates
         .iter()
@@ -405,6 +430,7 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
         Learned {
             prior_best: learned.then_some(prior_best).flatten(),
             explored_over,
+            skipped: skipped(&candidates, best.as_ref().map(|b| b.1), untracked_best),
         },
         estimated_cost,
         req,
@@ -424,6 +450,9 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
         reason,
         candidates: candidates.into_iter().map(|(c, _, _)| c).collect(),
         history_trimmed: 0,
+        payload: a.payload,
+        hardness: a.hardness,
+        chat: a.chat,
     })
 }
 
@@ -457,8 +486,46 @@ fn nothing_fits(
     }
 }
 
+/// "unsure: general 0.41 / math 0.38" when no intent has even odds: the choice then rests
+/// on the expected quality over the distribution, which favours the generalists.
+fn unsure(a: &Analysis) -> Option<String> {
+    if a.confidence >= 0.5 {
+        return None;
+    }
+    let mut ranked: Vec<(Intent, f64)> = Intent::ALL.iter().copied().zip(a.probs).collect();
+    ranked.sort_by(|x, y| y.1.total_cmp(&x.1));
+    Some(format!(
+        "unsure: {} {:.2} / {} {:.2}",
+        ranked[0].0, ranked[0].1, ranked[1].0, ranked[1].1
+    ))
+}
+
+/// "claude-sonnet-4 skipped: failing lately (success 64%)" when tracked failures or speed
+/// moved the choice away from the model the router would otherwise pick.
+fn skipped(
+    candidates: &[(Candidate, &ModelSpec, f64)],
+    best: Option<&ModelSpec>,
+    untracked_best: Option<&ModelSpec>,
+) -> Option<String> {
+    let (best, other) = (best?, untracked_best?);
+    if best.id == other.id {
+        return None;
+    }
+    let c = &candidates.iter().find(|(c, _, _)| c.model == other.id)?.0.components;
+    let why = if c.success < 0.999 {
+        format!("failing lately (success {:.0}%)", c.success * 100.0)
+    } else if c.latency_ms > other.latency_target_ms as f64 {
+        format!("slow lately (first token ~{:.1} s)", c.latency_ms / 1000.0)
+    } else {
+        return None;
+    };
+    Some(format!("{} skipped: {why}", other.name))
+}
+
 /// How learning moved the automatic choice, for the reason line.
 struct Learned<'a> {
+    /// Tracked failures or speed moved the choice off this model (and why).
+    skipped: Option<String>,
     /// The catalog priors alone would have picked this model.
     prior_best: Option<&'a ModelSpec>,
     /// The best estimates alone would have picked this model; exploring tried another.
@@ -524,8 +591,16 @@ fn reason(
                     None => String::new(),
                 }
             };
+            if a.chat {
+                s = format!("chat: fast path, {s}");
+            } else if let Some(unsure) = unsure(a) {
+                s.push_str(&format!(", {unsure}"));
+            }
             if a.follow_up {
                 s.push_str(", follow-up");
+            }
+            if let Some(why) = &learned.skipped {
+                s.push_str(&format!(", {why}"));
             }
             if let Some(g) = learned.explored_over {
                 s.push_str(&format!(", exploring: tried instead of {}", g.name));

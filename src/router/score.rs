@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::RouteRequest;
 use super::classify::Analysis;
+use super::payload::PayloadKind;
 use crate::budget::Pressure;
 use crate::catalog::ModelSpec;
 use crate::task::{Complexity, Intent};
@@ -40,6 +41,18 @@ struct Weights {
     share: f64,
 }
 
+/// Weight of relative cost at preference `p` (0..10): smooth and decreasing, so each step
+/// of the knob moves spend by a bounded amount (README, "Routing quality").
+pub fn cost_weight(preference: u8) -> f64 {
+    COST_WEIGHT_AT_0 * (-COST_WEIGHT_DECAY * f64::from(preference.min(10))).exp()
+}
+
+/// Cost weight at preference 0, and how fast it falls per step (set on the train part of
+/// the realistic set: the default preference 5 keeps everyday work on the cheap models and
+/// sends hard work to the strong ones).
+const COST_WEIGHT_AT_0: f64 = 0.6;
+const COST_WEIGHT_DECAY: f64 = 0.28;
+
 fn weights(preference: u8, pressure: Pressure, a: &Analysis) -> Weights {
     let p = f64::from(preference.min(10)) / 10.0;
     let pressure_mult = match pressure {
@@ -48,16 +61,43 @@ fn weights(preference: u8, pressure: Pressure, a: &Analysis) -> Weights {
         Pressure::High => 2.5,
         Pressure::Critical | Pressure::Exhausted => 4.0,
     };
+    // A quick question: chat, or a short general ask with nothing pasted.
+    let quick = a.chat
+        || (a.complexity == Complexity::Simple
+            && a.intent == Intent::General
+            && a.payload == PayloadKind::None);
     Weights {
-        cost: 0.5 * (1.0 - p).powi(3) * pressure_mult,
-        // Speed matters most for quick questions: short, general or explanatory prompts.
-        latency: match (a.complexity, a.intent) {
-            (Complexity::Simple, Intent::General | Intent::Explain) => 0.3,
-            _ => 0.05,
-        },
+        cost: cost_weight(preference) * pressure_mult,
+        // Speed matters most for quick questions and chat; for hard work one waits anyway.
+        latency: if quick { 0.3 } else { 0.01 * (1.0 - a.hardness) },
         failure: 0.5,
         share: 0.05 * (1.0 - p),
     }
+}
+
+/// Expected quality of a model whose quality on hard tasks of an intent is `strength`, on a
+/// task that is hard with probability `p_high`: the expectation over the two cases. On work
+/// that is not hard every model does about equally well (a small share of the gap remains).
+pub fn quality(strength: f64, p_high: f64) -> f64 {
+    let p = p_high.clamp(0.0, 1.0);
+    p * strength + (1.0 - p) * (1.0 - EASY_GAP * (1.0 - strength))
+}
+
+/// Share of the hard-task quality gap left on work that is not hard.
+const EASY_GAP: f64 = 0.1;
+
+/// What a score takes into account besides the catalog: ratings, tracked performance.
+#[derive(Debug, Clone, Copy)]
+struct Uses {
+    ratings: bool,
+    tracking: bool,
+}
+
+impl Uses {
+    const ALL: Uses = Uses {
+        ratings: true,
+        tracking: true,
+    };
 }
 
 /// One candidate's components; without `use_ratings` the fit is the catalog prior (the
@@ -66,35 +106,54 @@ fn components(
     m: &ModelSpec,
     a: &Analysis,
     completion: u64,
-    use_ratings: bool,
+    uses: Uses,
     req: &RouteRequest<'_>,
     min_cost: f64,
     max_cost: f64,
 ) -> Components {
-    let prior = m.strengths.get(a.intent);
+    let Uses {
+        ratings: use_ratings,
+        tracking: use_tracking,
+    } = uses;
+    // Expected quality over the whole intent distribution, not the top intent's alone.
     let s = req.signals;
-    let (fit, optimism, ratings) = if use_ratings {
-        let post = s.posterior(&m.id, a.intent, prior);
-        let optimism = if req.explore {
-            post.upper() - post.mean()
-        } else {
-            0.0
-        };
-        (post.mean(), optimism, s.quality(&m.id, a.intent).ratings())
+    let (mut prior, mut fit, mut optimism) = (0.0, 0.0, 0.0);
+    for (intent, p) in Intent::ALL.iter().zip(a.probs) {
+        if p <= 0.0 {
+            continue;
+        }
+        let q = quality(m.strengths.get(*intent), a.hardness);
+        prior += p * q;
+        if use_ratings {
+            let post = s.posterior(&m.id, *intent, q);
+            fit += p * post.mean();
+            if req.explore {
+                optimism += p * (post.upper() - post.mean());
+            }
+        }
+    }
+    if !use_ratings {
+        fit = prior;
+    }
+    let ratings = if use_ratings {
+        s.quality(&m.id, a.intent).ratings()
     } else {
-        (prior, 0.0, 0.0)
+        0.0
     };
     let perf = s.perf(&m.id, a.intent);
-    let cost_usd = m.cost(super::sent_tokens(m, a, req), completion).dollars();
+    let cost_usd = m
+        .expected_cost(super::sent_tokens(m, a, req), completion)
+        .dollars();
     let cost = if max_cost > min_cost && min_cost > 0.0 {
         ((cost_usd / min_cost).ln() / (max_cost / min_cost).ln()).clamp(0.0, 1.0)
     } else {
         0.0
     };
-    let latency_ms = perf
-        .filter(|p| p.ttft_ms > 0.0)
-        .map_or(m.latency_target_ms as f64, |p| p.ttft_ms);
-    let success = perf.map_or(1.0, |p| p.success_at(req.now_ms));
+    let target = m.latency_target_ms as f64;
+    let (latency_ms, success) = match perf.filter(|_| use_tracking) {
+        Some(p) => (p.ttft_blended(target), p.success_weighed(req.now_ms)),
+        None => (target, 1.0),
+    };
     let spent = req
         .budget
         .model_spend
@@ -131,7 +190,7 @@ fn total(c: &Components, w: &Weights, use_fit: f64) -> f64 {
 fn cost_range(models: &[ModelSpec], a: &Analysis, completion: u64) -> (f64, f64) {
     let costs: Vec<f64> = models
         .iter()
-        .map(|m| m.cost(a.context_tokens, completion).dollars())
+        .map(|m| m.expected_cost(a.context_tokens, completion).dollars())
         .collect();
     (
         costs.iter().cloned().fold(f64::MAX, f64::min),
@@ -151,7 +210,7 @@ pub fn score_all(
     models
         .iter()
         .map(|m| {
-            let c = components(m, a, completion, true, req, lo, hi);
+            let c = components(m, a, completion, Uses::ALL, req, lo, hi);
             (round(total(&c, &w, c.fit + c.optimism)), c)
         })
         .collect()
@@ -170,7 +229,7 @@ pub fn score_prior(
     models
         .iter()
         .map(|m| {
-            let c = components(m, a, completion, false, req, lo, hi);
+            let c = components(m, a, completion, Uses { ratings: false, tracking: true }, req, lo, hi);
             round(total(&c, &w, c.prior_fit))
         })
         .collect()
@@ -179,4 +238,23 @@ pub fn score_prior(
 /// Scores are rounded so that floating-point noise never reorders candidates.
 fn round(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
+}
+
+/// Scores without the tracked speed and failures (ratings still count), to tell when
+/// tracking changed the choice and say so on the card.
+pub fn score_untracked(
+    models: &[ModelSpec],
+    a: &Analysis,
+    completion: u64,
+    req: &RouteRequest<'_>,
+) -> Vec<f64> {
+    let w = weights(req.preference, req.budget.pressure, a);
+    let (lo, hi) = cost_range(models, a, completion);
+    models
+        .iter()
+        .map(|m| {
+            let c = components(m, a, completion, Uses { ratings: true, tracking: false }, req, lo, hi);
+            round(total(&c, &w, c.fit))
+        })
+        .collect()
 }

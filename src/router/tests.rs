@@ -27,32 +27,27 @@ fn decide_simple(c: &Catalog, prompt: &str) -> Decision {
 }
 
 #[test]
-fn each_role_gets_its_kind_of_prompt() {
+fn everyday_work_goes_cheap_and_hard_work_goes_to_a_strong_model() {
     let c = catalog();
-    let cases = [
-        (
-            "write a rust function that adds two numbers",
-            "anthropic/claude-sonnet-4",
-        ),
-        (
-            "prove that the sum of the first n odd numbers is n squared",
-            "openai/o3",
-        ),
-        (
-            "design the architecture of a distributed job scheduler with exactly-once semantics",
-            "x-ai/grok-4",
-        ),
-        ("what's the capital of peru?", "google/gemini-2.5-flash"),
-        (
-            "Write a friendly two-paragraph welcome message for new members of our hiking club. Mention the monthly meetups on the first Saturday, the shared gear library in the community centre, the carpool list, and how to suggest new trails or weekend trips to the organisers by email or at the meetups.",
-            "moonshotai/kimi-k2",
-        ),
-    ];
-    for (prompt, model) in cases {
+    let cheap = ["moonshotai/kimi-k2", "google/gemini-2.5-flash"];
+    for prompt in [
+        "write a rust function that adds two numbers",
+        "thanks",
+        "what's the capital of peru?",
+        "how do I squash my last 4 commits",
+        "Write a friendly two-paragraph welcome message for new members of our hiking club. Mention the monthly meetups on the first Saturday, the shared gear library in the community centre, the carpool list, and how to suggest new trails or weekend trips to the organisers by email or at the meetups.",
+    ] {
         let d = decide_simple(&c, prompt);
-        assert_eq!(d.model, model, "{prompt}: {}", d.reason);
+        assert!(cheap.contains(&d.model.as_str()), "{prompt}: {}", d.reason);
         assert_eq!(d.routed_by, RoutedBy::Auto);
         assert!(!d.learned);
+    }
+    for prompt in [
+        "prove that the square root of 2 is irrational, step by step",
+        "Design a lock-free ring buffer for a single producer and many consumers: explain the memory orderings, how slow consumers are detected and how sequence numbers wrap",
+    ] {
+        let d = decide_simple(&c, prompt);
+        assert!(!cheap.contains(&d.model.as_str()), "{prompt}: {}", d.reason);
     }
 }
 
@@ -60,8 +55,7 @@ fn each_role_gets_its_kind_of_prompt() {
 fn the_reason_reads_at_a_glance() {
     let d = decide_simple(&catalog(), "write a rust function that adds two numbers");
     assert!(
-        d.reason
-            .starts_with("code · simple · claude-sonnet-4: best fit for code (0.95) · est $"),
+        d.reason.starts_with("code · ") && d.reason.contains(" · kimi-k2: cheaper"),
         "{}",
         d.reason
     );
@@ -73,6 +67,10 @@ fn the_reason_reads_at_a_glance() {
     );
     assert_eq!(d.candidates.len(), 5);
     assert!(d.candidates.windows(2).all(|w| w[0].score >= w[1].score));
+    // Chat says it took the fast path.
+    let d = decide_simple(&catalog(), "cool, that worked");
+    assert!(d.reason.contains("chat: fast path"), "{}", d.reason);
+    assert!(d.chat);
 }
 
 #[test]
@@ -87,7 +85,11 @@ fn decisions_are_deterministic() {
 fn the_preference_knob_trades_quality_for_cost() {
     let c = catalog();
     let (s, b) = (Signals::new(), Breakers::new());
-    let mut req = RouteRequest::simple("write a rust function that adds two numbers", &s, &b);
+    let mut req = RouteRequest::simple(
+        "write a rust function that parses an ISO 8601 duration like P3DT4H into seconds, with tests for the edge cases",
+        &s,
+        &b,
+    );
     req.preference = 0;
     let cheap = decide(&c, &req).unwrap();
     req.preference = 10;
@@ -99,7 +101,7 @@ fn the_preference_knob_trades_quality_for_cost() {
         cheap.model,
         best.model
     );
-    assert_eq!(best.model, "anthropic/claude-sonnet-4");
+    assert_eq!(cheap.model, "moonshotai/kimi-k2");
     assert!(cheap.reason.ends_with("pref 0/10"));
 }
 
@@ -152,38 +154,38 @@ fn an_open_breaker_excludes_the_model_until_its_cooldown() {
     let s = Signals::new();
     let mut b = Breakers::new();
     for _ in 0..breaker::FAILURES_TO_OPEN {
-        b.on_failure("anthropic/claude-sonnet-4", None, 1_000);
+        b.on_failure("moonshotai/kimi-k2", None, 1_000);
     }
     let mut req = RouteRequest::simple("write a rust function that adds two numbers", &s, &b);
     req.now_ms = 2_000;
     let d = decide(&c, &req).unwrap();
-    assert_ne!(d.model, "anthropic/claude-sonnet-4");
-    let claude = d
+    assert_ne!(d.model, "moonshotai/kimi-k2");
+    let kimi = d
         .candidates
         .iter()
-        .find(|x| x.model == "anthropic/claude-sonnet-4")
+        .find(|x| x.model == "moonshotai/kimi-k2")
         .unwrap();
     assert_eq!(
-        claude.excluded.as_deref(),
+        kimi.excluded.as_deref(),
         Some("circuit open after 3 failures (retry in 29 s)")
     );
     // Pinned or chosen for the next message: no request either, and the user is told.
     for choice in [
-        UserChoice::Pinned("claude-sonnet-4"),
-        UserChoice::Override("claude-sonnet-4"),
+        UserChoice::Pinned("kimi-k2"),
+        UserChoice::Override("kimi-k2"),
     ] {
         req.choice = choice;
         let e = decide(&c, &req).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "claude-sonnet-4 is unavailable: circuit open after 3 failures, retry in 29 s. Unpin it (/auto) or pick another (Ctrl-O)"
+            "kimi-k2 is unavailable: circuit open after 3 failures, retry in 29 s. Unpin it (/auto) or pick another (Ctrl-O)"
         );
     }
     req.choice = UserChoice::None;
     req.now_ms = 1_000 + breaker::COOLDOWN_MS;
     assert_eq!(
         decide(&c, &req).unwrap().model,
-        "anthropic/claude-sonnet-4",
+        "moonshotai/kimi-k2",
         "half-open probe"
     );
 }
@@ -193,8 +195,8 @@ fn learning_changes_the_choice_and_says_so() {
     let c = catalog();
     let mut s = Signals::new();
     for _ in 0..12 {
-        s.rate("anthropic/claude-sonnet-4", Intent::Code, false, 1.0);
-        s.rate("moonshotai/kimi-k2", Intent::Code, true, 1.0);
+        s.rate("moonshotai/kimi-k2", Intent::Code, false, 1.0);
+        s.rate("anthropic/claude-sonnet-4", Intent::Code, true, 1.0);
     }
     let b = Breakers::new();
     let d = decide(
@@ -202,17 +204,16 @@ fn learning_changes_the_choice_and_says_so() {
         &RouteRequest::simple("write a rust function that adds two numbers", &s, &b),
     )
     .unwrap();
-    assert_eq!(d.model, "moonshotai/kimi-k2");
+    assert_ne!(d.model, "moonshotai/kimi-k2");
     assert!(d.learned);
     assert!(
-        d.reason
-            .contains("your ratings: preferred over claude-sonnet-4"),
+        d.reason.contains("your ratings: preferred over kimi-k2"),
         "{}",
         d.reason
     );
     // Other intents move less: they share the model's record (partial pooling), not the
     // intent's own ratings.
-    let moved = |intent: Intent| 0.9 - s.posterior("anthropic/claude-sonnet-4", intent, 0.9).mean();
+    let moved = |intent: Intent| 0.9 - s.posterior("moonshotai/kimi-k2", intent, 0.9).mean();
     assert!(moved(Intent::Code) > moved(Intent::Math) + 0.1);
     assert!(moved(Intent::Math) > 0.0);
 }
@@ -223,12 +224,12 @@ fn exploring_tries_the_model_the_ratings_know_least_about() {
     let b = Breakers::new();
     let prompt = "write a rust function that adds two numbers";
     let mut s = Signals::new();
-    // The usual pick for code has a long, good record (90 % up); the others have none.
+    // The usual pick for code has a long, good record; the others have none.
     let usual = decide(&c, &RouteRequest::simple(prompt, &s, &b))
         .unwrap()
         .model;
-    for i in 0..200 {
-        s.rate(&usual, Intent::Code, i % 10 < 9, 1.0);
+    for _ in 0..200 {
+        s.rate(&usual, Intent::Code, true, 1.0);
     }
     let greedy = decide(&c, &RouteRequest::simple(prompt, &s, &b)).unwrap();
     assert_eq!(greedy.model, usual, "{}", greedy.reason);
@@ -257,30 +258,29 @@ fn exploring_tries_the_model_the_ratings_know_least_about() {
 #[test]
 fn slow_or_failing_models_lose_ground() {
     let c = catalog();
-    // Claude's last ten requests failed; nobody rated anything.
-    let s = failures("anthropic/claude-sonnet-4", 10);
+    // Kimi's last ten requests failed; nobody rated anything.
+    let s = failures("moonshotai/kimi-k2", 10);
     let b = Breakers::new();
     let d = decide(
         &c,
         &RouteRequest::simple("write a rust function that adds two numbers", &s, &b),
     )
     .unwrap();
-    assert_ne!(d.model, "anthropic/claude-sonnet-4");
+    assert_ne!(d.model, "moonshotai/kimi-k2");
     // Measured failures are not called learning from ratings; the reason names them.
     assert!(!d.learned, "{}", d.reason);
     assert!(!d.reason.contains("your ratings"), "{}", d.reason);
     assert!(
-        d.reason
-            .contains("more reliable than claude-sonnet-4 for code"),
+        d.reason.contains("kimi-k2 skipped: failing lately (success "),
         "{}",
         d.reason
     );
-    let claude = d
+    let kimi = d
         .candidates
         .iter()
-        .find(|x| x.model == "anthropic/claude-sonnet-4")
+        .find(|x| x.model == "moonshotai/kimi-k2")
         .unwrap();
-    assert!(claude.components.success < 0.2);
+    assert!(kimi.components.success < 0.2);
 }
 
 #[test]
@@ -288,26 +288,26 @@ fn override_and_pin_keep_what_the_router_would_pick() {
     let c = catalog();
     let (s, b) = (Signals::new(), Breakers::new());
     let mut req = RouteRequest::simple("write a python script", &s, &b);
-    req.choice = UserChoice::Override("kimi-k2");
+    req.choice = UserChoice::Override("claude-sonnet-4");
     let d = decide(&c, &req).unwrap();
     assert_eq!(
         (d.model.as_str(), d.routed_by),
-        ("moonshotai/kimi-k2", RoutedBy::Override)
+        ("anthropic/claude-sonnet-4", RoutedBy::Override)
     );
-    assert_eq!(d.auto_choice, "anthropic/claude-sonnet-4");
+    assert_eq!(d.auto_choice, "moonshotai/kimi-k2");
     assert!(
         d.reason
-            .contains("chosen by you (router would pick claude-sonnet-4)")
+            .contains("chosen by you (router would pick kimi-k2)")
     );
     req.choice = UserChoice::Pinned("o3");
     let d = decide(&c, &req).unwrap();
     assert_eq!(d.routed_by, RoutedBy::Pinned);
     assert!(
         d.reason
-            .contains("pinned by you (router would pick claude-sonnet-4)")
+            .contains("pinned by you (router would pick kimi-k2)")
     );
     // Choosing what the router would pick anyway says so.
-    req.choice = UserChoice::Override("claude-sonnet-4");
+    req.choice = UserChoice::Override("kimi-k2");
     let d = decide(&c, &req).unwrap();
     assert!(
         d.reason.contains("chosen by you, the router's pick too"),
@@ -361,20 +361,18 @@ fn the_reason_names_what_the_pick_traded_the_best_fit_for() {
     let chosen = d.candidates.iter().find(|x| x.model == d.model).unwrap();
     assert!(
         d.reason.contains(&format!(
-            "faster than kimi-k2 for general (fit {:.2} vs {:.2})",
-            chosen.components.fit, fittest.components.fit
+            "faster than {} for general (fit {:.2} vs {:.2})",
+            c.get(&fittest.model).unwrap().name,
+            chosen.components.fit,
+            fittest.components.fit
         )),
         "{}",
         d.reason
     );
     assert!(!d.reason.contains("best fit"), "{}", d.reason);
-    // Where the pick is the best fit, the line says so.
+    // Everyday code: the cheaper model, with the fit it traded for the saving.
     let d = decide_simple(&c, "write a rust function that adds two numbers");
-    assert!(
-        d.reason.contains("best fit for code (0.95)"),
-        "{}",
-        d.reason
-    );
+    assert!(d.reason.contains("cheaper and faster than grok-4 for code"), "{}", d.reason);
 }
 
 #[test]
@@ -407,7 +405,13 @@ fn a_long_history_is_trimmed_to_fit_rather_than_refused() {
     assert!(d.candidates.iter().all(|x| x.excluded.is_none()), "{d:?}");
     // The estimate is for what fits the chosen model's window, not the whole history.
     let chosen = c.get(&d.model).unwrap();
-    assert!(d.estimated_cost <= chosen.cost(chosen.context_length, 250));
+    assert!(
+        d.estimated_cost
+            <= chosen.expected_cost(
+                chosen.context_length,
+                expected_completion_tokens(d.complexity)
+            )
+    );
     // What cannot be trimmed (the prompt itself) still has to fit: see
     // too_small_context_windows_are_excluded_with_a_reason.
 }

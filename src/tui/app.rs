@@ -505,7 +505,17 @@ impl App {
     fn rerun(&mut self, model: String) -> Vec<Command> {
         let Some((prompt, prev)) = self
             .last_answer()
-            .map(|a| (a.prompt.clone(), a.outcome.as_ref().map(|o| o.request_id)))
+            // A re-run after a failed or cut answer is about availability, not a verdict on
+            // the first answer: only a complete answer is rated down by asking elsewhere.
+            .map(|a| {
+                (
+                    a.prompt.clone(),
+                    a.outcome
+                        .as_ref()
+                        .filter(|o| o.status == "ok")
+                        .map(|o| o.request_id),
+                )
+            })
         else {
             return Vec::new();
         };

@@ -1,0 +1,339 @@
+//! Instruction and payload apart: what the user asks ("why does this panic?") and what they
+//! pasted (code, a diff, a stack trace, compiler errors, a log), found by line statistics and
+//! per-language patterns. The intent is read from the instruction; the payload's kind and
+//! size are features of their own. Pure: no IO; bounded work (the first lines only).
+
+use serde::{Deserialize, Serialize};
+
+/// What was pasted after (or before, or instead of) the instruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayloadKind {
+    #[default]
+    None,
+    Code,
+    Diff,
+    /// A runtime stack trace or panic (Python, Rust, Java, Go, JS).
+    Trace,
+    /// Compiler or type-checker diagnostics (rustc, tsc, gcc/clang, javac).
+    CompilerError,
+    /// Log lines, test-runner or tool output.
+    Log,
+}
+
+impl PayloadKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayloadKind::None => "none",
+            PayloadKind::Code => "code",
+            PayloadKind::Diff => "diff",
+            PayloadKind::Trace => "trace",
+            PayloadKind::CompilerError => "compiler_error",
+            PayloadKind::Log => "log",
+        }
+    }
+}
+
+/// A prompt seen as instruction plus payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    /// The prose the user wrote (possibly empty: a bare paste).
+    pub instruction: String,
+    /// The pasted part (bounded: at most [`MAX_LINES`] lines are read).
+    pub payload: String,
+    pub kind: PayloadKind,
+    /// Lines of payload (counted within the bounded window).
+    pub payload_lines: usize,
+}
+
+/// Lines read from a prompt; a longer paste is judged by its start.
+pub const MAX_LINES: usize = 400;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    Blank,
+    Prose,
+    Code,
+    Diff,
+    Trace,
+    Compiler,
+    Log,
+}
+
+fn starts_with_any(s: &str, pats: &[&str]) -> bool {
+    pats.iter().any(|p| s.starts_with(p))
+}
+
+fn contains_any(s: &str, pats: &[&str]) -> bool {
+    pats.iter().any(|p| s.contains(p))
+}
+
+/// A timestamp-like start: `2024-05-01`, `12:30:01`, `[2024`, `Jan 02`.
+fn timestamped(t: &str) -> bool {
+    let b = t.trim_start_matches('[').as_bytes();
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    (digits(0..4) && b.get(4) == Some(&b'-') && digits(5..7))
+        || (digits(0..2) && b.get(2) == Some(&b':') && digits(3..5))
+        || starts_with_any(
+            t,
+            &[
+                "Jan ", "Feb ", "Mar ", "Apr ", "May ", "Jun ", "Jul ", "Aug ", "Sep ", "Oct ",
+                "Nov ", "Dec ",
+            ],
+        )
+}
+
+/// `diffy`: the prompt has diff headers, so `+`/`-` lines are diff lines, not bullets.
+fn classify_line(line: &str, in_fence: bool, diffy: bool) -> Line {
+    let t = line.trim();
+    if t.is_empty() {
+        return Line::Blank;
+    }
+    // Diagnostics and traces first: they often look like prose.
+    if starts_with_any(
+        t,
+        &[
+            "error[E",
+            "warning[",
+            "error: ",
+            "warning: ",
+            "--> ",
+            "= note:",
+            "= help:",
+            "note: ",
+            "help: ",
+            "error TS",
+        ],
+    ) || (t.starts_with('|') && t.len() > 1)
+        || (t.contains(": error TS") || t.contains(": error: ") || t.contains(": warning: "))
+        || (t
+            .split_once(" | ")
+            .is_some_and(|(n, _)| !n.is_empty() && n.trim().bytes().all(|c| c.is_ascii_digit())))
+    {
+        return Line::Compiler;
+    }
+    if starts_with_any(
+        t,
+        &[
+            "Traceback (most recent call last)",
+            "File \"",
+            "at ",
+            "thread '",
+            "panicked at",
+            "goroutine ",
+            "panic: ",
+            "Caused by:",
+            "Exception in thread",
+            "stack backtrace:",
+            "==",
+            "#0 ",
+            "#1 ",
+            "#2 ",
+            "#3 ",
+            "Segmentation fault",
+            "fatal error:",
+            "Uncaught ",
+            "RUST_BACKTRACE",
+        ],
+    ) || contains_any(
+        t,
+        &[
+            "Error: ",
+            "Exception: ",
+            "Error at ",
+            ".go:",
+            ".rs:",
+            ".py\", line ",
+            ".java:",
+            ".js:",
+            ".ts:",
+            "(most recent call last)",
+            "core dumped",
+            "AddressSanitizer",
+            "Invalid read of size",
+            "Invalid write of size",
+        ],
+    ) && !t.ends_with('?')
+    {
+        return Line::Trace;
+    }
+    if starts_with_any(t, &["diff --git", "@@ ", "+++ ", "--- a/"])
+        || (diffy && (line.starts_with('+') || line.starts_with('-')))
+    {
+        return Line::Diff;
+    }
+    if timestamped(t)
+        || starts_with_any(
+            t,
+            &[
+                "[INFO", "[WARN", "[ERROR", "[DEBUG", "INFO ", "WARN ", "ERROR ", "DEBUG ",
+                "FAILED", "PASSED", "test ", "running ", "ok ", "npm ERR", "$ ", "> ", "E   ",
+                "Step ", "=>",
+            ],
+        )
+        || contains_any(t, &[" level=", "HTTP/1.1\" ", " [error] ", " [warn] "])
+    {
+        return Line::Log;
+    }
+    if in_fence {
+        return Line::Code;
+    }
+    let indented = line.starts_with("    ") || line.starts_with('\t');
+    let symbols = t
+        .bytes()
+        .filter(|b| b"{}();=<>[]:#$&|*/\\".contains(b))
+        .count();
+    let words = t.split_whitespace().count();
+    let ends_code = t.ends_with(';')
+        || t.ends_with('{')
+        || t.ends_with('}')
+        || t.ends_with(')')
+        || t.ends_with(':') && indented
+        || t.ends_with(',') && indented;
+    let starts_code = starts_with_any(
+        t,
+        &[
+            "def ", "class ", "fn ", "pub ", "impl ", "use ", "import ", "from ", "#include",
+            "package ", "func ", "let ", "const ", "var ", "return ", "if (", "for (", "while (",
+            "}", "@", "//", "/*", "*/", "<?php", "SELECT ", "select ", "INSERT ", "UPDATE ",
+            "CREATE ", "#!/", "async ", "export ", "public ", "private ", "struct ", "enum ",
+            "match ", "print(", "console.", "echo ",
+        ],
+    );
+    if starts_code
+        || ends_code
+        || (indented && symbols > 0)
+        || (symbols * 4 > words.max(1) * 3 && t.len() > 3)
+    {
+        return Line::Code;
+    }
+    Line::Prose
+}
+
+/// Split a prompt into the user's instruction and what they pasted.
+pub fn split(prompt: &str) -> Split {
+    let mut kinds = Vec::new();
+    let mut in_fence = false;
+    let lines: Vec<&str> = prompt.lines().take(MAX_LINES).collect();
+    let diffy = lines
+        .iter()
+        .any(|l| l.starts_with("@@ ") || l.starts_with("diff --git") || l.starts_with("+++ "));
+    for line in &lines {
+        if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+            kinds.push(Line::Code);
+            continue;
+        }
+        kinds.push(classify_line(line, in_fence, diffy));
+    }
+    // A single-line prompt is an instruction unless it is unmistakably a diagnostic.
+    let payload_like = |k: Line| !matches!(k, Line::Prose | Line::Blank);
+    let payload_count = kinds.iter().filter(|k| payload_like(**k)).count();
+    let prose_count = kinds.iter().filter(|k| **k == Line::Prose).count();
+    // One code-looking line inside a paragraph of prose is prose ("use Vec::new() here?").
+    let is_paste = payload_count >= 2
+        || (payload_count == 1
+            && kinds
+                .iter()
+                .any(|k| matches!(k, Line::Trace | Line::Compiler))
+            && lines.len() <= 2
+            && prose_count == 0)
+        || (payload_count == 1 && lines.len() >= 2);
+    if !is_paste {
+        return Split {
+            instruction: prompt.to_string(),
+            payload: String::new(),
+            kind: PayloadKind::None,
+            payload_lines: 0,
+        };
+    }
+    // Prose lines form the instruction; a prose line inside a paste run (a message such as
+    // "KeyError: 'user_id'" is caught above; a comment line is not) stays with the paste
+    // when both its neighbours are payload.
+    let mut instruction = String::new();
+    let mut payload = String::new();
+    let mut counts = [0usize; 7];
+    for (i, (line, k)) in lines.iter().zip(&kinds).enumerate() {
+        let prev = i.checked_sub(1).and_then(|j| kinds.get(j)).copied();
+        let next = kinds.get(i + 1).copied();
+        let surrounded = prev.is_some_and(payload_like) && next.is_some_and(payload_like);
+        if *k == Line::Prose && !surrounded {
+            if !instruction.is_empty() {
+                instruction.push('\n');
+            }
+            instruction.push_str(line.trim());
+        } else if *k != Line::Blank {
+            payload.push_str(line);
+            payload.push('\n');
+            counts[*k as usize] += 1;
+        }
+    }
+    let payload_lines = counts.iter().sum();
+    let c = |k: Line| counts[k as usize];
+    let kind = if c(Line::Compiler) >= 2 || (c(Line::Compiler) >= 1 && c(Line::Trace) == 0) {
+        PayloadKind::CompilerError
+    } else if c(Line::Trace) >= 2 || (c(Line::Trace) == 1 && c(Line::Trace) * 5 >= payload_lines) {
+        PayloadKind::Trace
+    } else if c(Line::Diff) >= 2 && c(Line::Diff) * 3 >= payload_lines {
+        PayloadKind::Diff
+    } else if c(Line::Log) * 2 >= payload_lines.max(1) {
+        PayloadKind::Log
+    } else if payload_lines > 0 {
+        PayloadKind::Code
+    } else {
+        PayloadKind::None
+    };
+    Split {
+        instruction,
+        payload,
+        kind,
+        payload_lines,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_question_has_no_payload() {
+        let s = split("how do I squash my last 4 commits");
+        assert_eq!(s.kind, PayloadKind::None);
+        assert_eq!(s.instruction, "how do I squash my last 4 commits");
+        let s = split("SELECT * FROM users WHERE id = 1 is slow, how do I index it?");
+        assert_eq!(s.kind, PayloadKind::None);
+    }
+
+    #[test]
+    fn code_after_an_instruction_is_a_code_payload() {
+        let p = "what does this do\n\ndef retry(n):\n    def wrap(f):\n        @functools.wraps(f)\n        def inner(*a, **k):\n            for i in range(n):\n                try:\n                    return f(*a, **k)\n                except Exception:\n                    pass\n        return inner\n    return wrap\n";
+        let s = split(p);
+        assert_eq!(s.kind, PayloadKind::Code);
+        assert_eq!(s.instruction, "what does this do");
+        assert!(s.payload_lines >= 10);
+    }
+
+    #[test]
+    fn traces_compiler_errors_diffs_and_logs_are_told_apart() {
+        let py = "why?\nTraceback (most recent call last):\n  File \"app.py\", line 42, in <module>\n    main()\nKeyError: 'user_id'";
+        assert_eq!(split(py).kind, PayloadKind::Trace);
+        assert_eq!(split(py).instruction, "why?");
+        let rs = "error[E0382]: borrow of moved value: `v`\n --> src/main.rs:6:20\n  |\n4 |     let w = v;\n  |             - value moved here\n";
+        assert_eq!(split(rs).kind, PayloadKind::CompilerError);
+        assert_eq!(split(rs).instruction, "");
+        let diff = "write a commit message for this\ndiff --git a/src/lib.rs b/src/lib.rs\n@@ -1,3 +1,4 @@\n-fn old() {}\n+fn new() {}\n+fn other() {}\n";
+        assert_eq!(split(diff).kind, PayloadKind::Diff);
+        let log = "pod keeps restarting\n2024-05-01T10:00:01Z INFO starting\n2024-05-01T10:00:02Z ERROR oom\n2024-05-01T10:00:03Z INFO exit 137\n";
+        assert_eq!(split(log).kind, PayloadKind::Log);
+        let valgrind = "==1234== Invalid read of size 4\n==1234==    at 0x4005F4: main (a.c:7)\n==1234==  Address 0x0 is not stack'd";
+        assert_eq!(split(valgrind).kind, PayloadKind::Trace);
+    }
+
+    #[test]
+    fn bounded_on_huge_pastes() {
+        let huge = "let x = 1;\n".repeat(100_000);
+        let s = split(&huge);
+        assert_eq!(s.kind, PayloadKind::Code);
+        assert!(s.payload_lines <= MAX_LINES);
+    }
+}
