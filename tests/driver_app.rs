@@ -250,7 +250,7 @@ async fn a_resumed_answer_keeps_its_route_card_and_can_be_rated() {
     });
     let shown = screen(&mut app, 120, 60);
     assert!(
-        shown.contains("◆ claude-sonnet-4 · code / simple · best fit for code"),
+        shown.contains("◆ kimi-k2 · code / ") && shown.contains("cheaper and faster than grok-4"),
         "{shown}"
     );
     assert_eq!(

@@ -121,22 +121,22 @@ fn tui_answers_pins_and_records_in_the_ledger() {
     let s = t.wait_for("→ $");
     assert!(s.contains("Edge cases"), "{s}");
     assert!(
-        s.contains("◆ claude-sonnet-4 · code / simple · best fit for code"),
+        s.contains("◆ kimi-k2 · code / ") && s.contains("cheaper and faster than grok-4"),
         "{s}"
     );
     assert!(s.contains("│ pub fn add(a: i64, b: i64) -> i64 {"), "{s}");
     assert!(!s.contains("held)"), "the reservation is released: {s}");
 
     t.send(&["C-p"]);
-    t.wait_for("PINNED claude-sonnet-4");
-    t.type_text("design a url shortener");
+    t.wait_for("PINNED kimi-k2");
+    t.type_text("design a url shortener that handles 100k writes per second across three regions");
     t.send(&["Enter"]);
     let s = t.wait_for("Trade-offs");
     assert!(
-        s.contains("pinned by you (router would pick grok-4)"),
+        s.contains("pinned by you (router would pick o3)"),
         "{s}"
     );
-    assert!(s.contains("PINNED claude-sonnet-4"), "the pin holds: {s}");
+    assert!(s.contains("PINNED kimi-k2"), "the pin holds: {s}");
     // Wait until the second answer is settled (the status bar is idle again) before quitting.
     let start = Instant::now();
     while !t.screen().contains("F1 help ·") {
@@ -160,12 +160,12 @@ fn tui_answers_pins_and_records_in_the_ledger() {
         rows,
         vec![
             (
-                "anthropic/claude-sonnet-4".to_string(),
+                "moonshotai/kimi-k2".to_string(),
                 "auto".to_string(),
                 "ok".to_string()
             ),
             (
-                "anthropic/claude-sonnet-4".to_string(),
+                "moonshotai/kimi-k2".to_string(),
                 "pinned".to_string(),
                 "ok".to_string()
             ),

@@ -43,11 +43,20 @@ fn the_shipped_intent_model_keeps_its_test_split_accuracy() {
         .collect();
     assert!(items.len() > 1500, "{}", items.len());
     let r = eval::evaluate(&items);
-    // Regression guards just under the measured values (README "Routing quality": all 0.978,
-    // Arena-Hard 0.856, authored 0.867, every class with 50+ items above 0.85).
-    assert!(r["all"].accuracy >= 0.97, "all {}", r["all"].accuracy);
+    // Regression guards just under the measured values (`codeforge eval intents`): the
+    // realistic dev part 0.805, public benchmarks 0.969, Arena-Hard 0.797, authored 0.893.
     assert!(
-        r["arena-hard"].accuracy >= 0.84,
+        r["realistic"].accuracy >= 0.78,
+        "realistic {}",
+        r["realistic"].accuracy
+    );
+    assert!(
+        r["all-public"].accuracy >= 0.96,
+        "public {}",
+        r["all-public"].accuracy
+    );
+    assert!(
+        r["arena-hard"].accuracy >= 0.77,
         "arena {}",
         r["arena-hard"].accuracy
     );
@@ -56,7 +65,7 @@ fn the_shipped_intent_model_keeps_its_test_split_accuracy() {
         "authored {}",
         r["authored"].accuracy
     );
-    for c in &r["all"].classes {
+    for c in &r["all-public"].classes {
         if c.support >= 50 {
             assert!(c.recall >= 0.85, "{c:?}");
         }

@@ -86,7 +86,7 @@ fn the_preference_knob_trades_quality_for_cost() {
     let c = catalog();
     let (s, b) = (Signals::new(), Breakers::new());
     let mut req = RouteRequest::simple(
-        "write a rust function that parses an ISO 8601 duration like P3DT4H into seconds, with tests for the edge cases",
+        "implement an LRU cache in rust with O(1) get and put, generic over key and value, with tests",
         &s,
         &b,
     );
