@@ -948,3 +948,51 @@ async fn ask_json_prints_a_cut_answer_with_its_error() {
     );
     assert_eq!(v["decision"]["model"], "anthropic/claude-sonnet-4");
 }
+
+#[tokio::test]
+async fn ask_continue_keeps_the_thread_and_says_when_there_is_none() {
+    let home = tempfile::tempdir().unwrap();
+    let ask = |args: &[&str]| {
+        let mut c = cmd(home.path());
+        c.args(["ask", "--demo", "--json"]).args(args);
+        c
+    };
+    // Nothing to continue yet: said, with exit 2.
+    let r = run(ask(&["-c", "now make it faster"]), None).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no earlier conversation"), "{}", r.stderr);
+    let first: serde_json::Value = serde_json::from_str(
+        run(ask(&["write a rust function that adds two numbers"]), None)
+            .await
+            .stdout
+            .trim(),
+    )
+    .unwrap();
+    let conversation = first["conversation_id"].as_i64().unwrap();
+    // Continued: the thread's intent, in the same conversation.
+    let r = run(ask(&["-c", "now make it faster"]), None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["conversation_id"], conversation);
+    assert_eq!(v["decision"]["intent"], "code", "{v}");
+    assert!(
+        v["decision"]["reason"].as_str().unwrap().contains("follow-up"),
+        "{v}"
+    );
+    // By id, too; without either, the same words stand alone in a new conversation.
+    let id = conversation.to_string();
+    let r = run(ask(&["--conversation", &id, "and add tests"]), None).await;
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["conversation_id"], conversation);
+    let v: serde_json::Value = serde_json::from_str(
+        run(ask(&["now make it faster"]), None).await.stdout.trim(),
+    )
+    .unwrap();
+    assert_ne!(v["conversation_id"], conversation);
+    assert!(
+        !v["decision"]["reason"].as_str().unwrap().contains("follow-up"),
+        "{v}"
+    );
+    let r = run(ask(&["--conversation", "999", "hi"]), None).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}

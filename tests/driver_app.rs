@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use codeforge::core::{Choice, Event, Op, Session};
 use codeforge::router::Decision;
+use codeforge::task::Intent;
 use codeforge::tui::app::{App, Command};
 use codeforge::tui::{keymap::Keymap, model_names, theme::Theme};
 use common::rig;
@@ -408,4 +409,40 @@ async fn a_history_larger_than_every_window_is_trimmed_and_the_card_says_so() {
         shown.contains(&format!("{trimmed} oldest messages left out to fit")),
         "{shown}"
     );
+}
+
+#[tokio::test]
+async fn a_new_conversation_drops_the_thread_and_a_resumed_one_restores_it() {
+    let r = rig(|_| {}).await;
+    let mut d = Driven::start(r.session);
+    d.answer(1, "write a rust function that adds two numbers").await;
+    // In the thread, a short continuation keeps the code intent.
+    let follow = d.decision(2, "now make it faster").await;
+    assert_eq!(follow.intent, Intent::Code, "{}", follow.reason);
+    assert!(follow.reason.contains("follow-up"), "{}", follow.reason);
+    d.until(|e| matches!(e, Event::Finished { .. }).then_some(()))
+        .await;
+    d.send(Op::ListConversations);
+    let id = d
+        .until(|e| match e {
+            Event::Conversations(list) => Some(list[0].id),
+            _ => None,
+        })
+        .await;
+    // Ctrl-N: the same words stand alone.
+    d.send(Op::NewConversation);
+    d.until(|e| matches!(e, Event::ConversationLoaded { .. }).then_some(()))
+        .await;
+    let alone = d.decision(3, "now make it faster").await;
+    assert!(!alone.reason.contains("follow-up"), "{}", alone.reason);
+    assert_ne!(alone.intent, Intent::Code, "{}", alone.reason);
+    d.until(|e| matches!(e, Event::Finished { .. }).then_some(()))
+        .await;
+    // Resuming the first conversation restores its thread.
+    d.send(Op::Resume(id));
+    d.until(|e| matches!(e, Event::ConversationLoaded { .. }).then_some(()))
+        .await;
+    let resumed = d.decision(4, "now make it faster").await;
+    assert_eq!(resumed.intent, Intent::Code, "{}", resumed.reason);
+    d.quit().await;
 }

@@ -182,21 +182,28 @@ pub async fn run(
             )
         ));
     } else {
-        out.err_line(&summary(&outcome, session.conversation.id));
+        out.err_line(&summary(
+            &outcome,
+            session.conversation.id,
+            decision.as_ref(),
+        ));
     }
     out.flush();
     Ok(())
 }
 
-fn summary(o: &TurnOutcome, conversation: Option<i64>) -> String {
+fn summary(o: &TurnOutcome, conversation: Option<i64>, decision: Option<&Decision>) -> String {
     let est = if o.cost_source == "estimate" {
         " (estimated)"
     } else {
         ""
     };
-    let finish = match o.finish_reason.as_deref() {
-        Some("length") => " · stopped at max_tokens",
-        _ => "",
+    let finish = match (o.finish_reason.as_deref(), decision.and_then(|d| d.budget_cap)) {
+        (Some("length"), Some(cap)) => {
+            format!(" · stopped at max_tokens: today's budget allowed ~{cap} tokens")
+        }
+        (Some("length"), None) => " · stopped at max_tokens".to_string(),
+        _ => String::new(),
     };
     format!(
         "✓ {} · {}+{} tokens · {}{est} · first token {} · {} ms{finish}\n  \

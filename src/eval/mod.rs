@@ -147,10 +147,11 @@ pub fn train_on(train_items: &[&Labelled]) -> IntentModel {
             // Real user prompts count more than benchmark templates.
             // Benchmark templates count least: they must not dominate what is learned.
             match it.source.as_str() {
-                "realistic" => weight *= 6.0,
+                "realistic" => weight *= std::env::var("CF_RW").ok().and_then(|v| v.parse().ok()).unwrap_or(6.0),
                 "arena-hard" | "mt-bench" | "authored" => weight *= 3.0,
-                "gsm8k" | "mmlu" | "routerarena" => weight *= 0.3,
-                s if s.starts_with("routerbench") => weight *= 0.3,
+                "gsm8k" | "mmlu" | "routerarena" => weight *= std::env::var("CF_BW").ok().and_then(|v| v.parse().ok()).unwrap_or(0.3),
+                s if s.starts_with("routerbench") => weight *= std::env::var("CF_BW").ok().and_then(|v| v.parse().ok()).unwrap_or(0.3),
+                s if s.starts_with("c-") => weight *= std::env::var("CF_CW").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0),
                 _ => {}
             }
             Example::intent(prompt_features(&it.prompt), it.intent, weight)

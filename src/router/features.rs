@@ -153,6 +153,43 @@ pub const KEYWORDS: &[(&str, &[&str])] = &[
             "compare",
             "migrate",
             "plan",
+            " vs ",
+            " vs. ",
+            "versus",
+            "should i use",
+            "should we",
+            "or just",
+            "worth it",
+            "pros and cons",
+            "which is better",
+            // The same in other languages (design, architecture, choose, should).
+            "设计",
+            "架构",
+            "方案",
+            "应该",
+            "还是",
+            "選ぶ",
+            "設計",
+            "アーキテクチャ",
+            "どちら",
+            "べき",
+            "entwerf",
+            "architektur",
+            "sollten",
+            "설계",
+            "아키텍처",
+            "할까요",
+            "проектир",
+            "архитектур",
+            "выбрать",
+            "стоит ли",
+            "diseñ",
+            "arquitectura",
+            "debería",
+            "concevoir",
+            "conception",
+            "projetar",
+            "arquitetura",
         ],
     ),
     (
@@ -215,6 +252,22 @@ pub const KEYWORDS: &[(&str, &[&str])] = &[
             "slogan",
             "speech",
             "blog post",
+            "commit message",
+            "commit msg",
+            "pr description",
+            "pull request description",
+            "release notes",
+            "changelog",
+            "translate",
+            "email to",
+            "better name",
+            "mensagem de commit",
+            "descrição",
+            "mensaje de commit",
+            "commit-nachricht",
+            "提交信息",
+            "コミットメッセージ",
+            "коммит",
             "小说",
             "故事",
             "诗歌",
@@ -308,8 +361,8 @@ pub fn keyword_hits(text: &str) -> [usize; FAMILIES] {
     else {
         return [0; FAMILIES];
     };
-    // Distinct keywords per family, as a set of pattern ids (fewer than 256 patterns).
-    let mut seen = [0u64; 4];
+    // Distinct keywords per family, as a set of pattern ids (fewer than 512 patterns).
+    let mut seen = [0u64; 8];
     let mut hits = [0usize; FAMILIES];
     for m in ac.find_overlapping_iter(text) {
         let id = m.pattern().as_usize();
@@ -455,6 +508,19 @@ fn features_into(text: &str, acc: &mut Scratch) -> Vec<(u32, f32)> {
         &mut ranges.iter()
     };
     let mut prev: Option<u64> = None;
+    // The opening words say what is asked ("why", "write", "what does", "design"): the
+    // first two tokens and their pair also count as positional features.
+    let opening: Vec<&[u8]> = ranges
+        .iter()
+        .take(2)
+        .map(|(a, b)| &lower.as_bytes()[*a..*b])
+        .collect();
+    if let Some(first) = opening.first() {
+        acc.add(bucket(fnv(first, 15)), 1.0);
+        if let Some(second) = opening.get(1) {
+            acc.add(bucket(fnv(second, fnv(first, 16))), 1.0);
+        }
+    }
     for (a, b) in picked {
         let t = &lower.as_bytes()[*a..*b];
         acc.add(bucket(fnv(t, 1)), 1.0);
@@ -660,6 +726,16 @@ mod tests {
             assert_eq!(*name, format!("kw:{family}"));
         }
         assert_eq!(KEYWORD_FEATURES.len(), KEYWORDS.len());
+    }
+
+    #[test]
+    fn every_keyword_fits_the_seen_set() {
+        let n: usize = KEYWORDS.iter().map(|(_, w)| w.len()).sum();
+        assert!(n < 512, "{n} patterns");
+        // The last pattern of the last family still counts.
+        let (_, last) = KEYWORDS[KEYWORDS.len() - 1];
+        let hits = keyword_hits(&last[last.len() - 1].to_lowercase());
+        assert!(hits[KEYWORDS.len() - 1] >= 1, "{hits:?}");
     }
 
     #[test]

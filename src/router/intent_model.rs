@@ -8,7 +8,7 @@ use super::features::BUCKETS;
 use crate::task::Intent;
 
 /// Bumped whenever the features change: a model trained on other features is refused.
-const MAGIC: &[u8; 6] = b"CFIM02";
+const MAGIC: &[u8; 6] = b"CFIM03";
 const CLASSES: usize = 6;
 
 static EMBEDDED: &[u8] = include_bytes!("../../assets/intent_model.bin");

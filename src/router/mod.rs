@@ -104,6 +104,10 @@ pub struct Decision {
     /// An acknowledgement or small talk, routed by the fast path.
     #[serde(default)]
     pub chat: bool,
+    /// Set when no model can finish an answer of the expected length with what is left
+    /// today: the visible tokens the budget allows the chosen model (said before sending).
+    #[serde(default)]
+    pub budget_cap: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -257,6 +261,34 @@ fn too_small(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> Option<Stri
     })
 }
 
+/// Tokens billed for an answer of the expected length, hidden reasoning included.
+fn billed_answer(m: &ModelSpec, a: &Analysis) -> u64 {
+    (expected_completion_tokens(a.complexity) as f64 * m.output_factor.max(1.0)).round() as u64
+}
+
+/// Why `m` cannot finish an answer of the expected length with what is left today.
+fn unfinishable(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> Option<String> {
+    let needed = worst_case(prices(m), sent_tokens(m, a, req), billed_answer(m, a));
+    (needed > req.budget.remaining).then(|| {
+        format!(
+            "cannot finish a ~{}-token answer: needs {needed}, {} left today",
+            expected_completion_tokens(a.complexity),
+            req.budget.remaining
+        )
+    })
+}
+
+/// Visible answer tokens `m` can be given with what is left (after the prompt).
+fn affordable_answer(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> u64 {
+    let prompt = worst_case(prices(m), sent_tokens(m, a, req), 0);
+    let left = req.budget.remaining.saturating_sub(prompt).dollars();
+    if m.completion_price <= 0.0 {
+        return expected_completion_tokens(a.complexity);
+    }
+    let billed = (left / (m.completion_price / 1e6)).floor().max(0.0);
+    (billed / m.output_factor.max(1.0)).floor() as u64
+}
+
 /// Why a model cannot be chosen, if it cannot.
 fn exclusion(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> Option<String> {
     let cheapest = worst_case(prices(m), sent_tokens(m, a, req), MIN_OUTPUT_TOKENS);
@@ -323,6 +355,19 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
             )
         })
         .collect();
+    // Only models that can finish an answer of the expected length, while any can; when
+    // none can, the answer will be capped, and the decision says so before sending.
+    let finishes = |m: &ModelSpec| unfinishable(m, &a, req).is_none();
+    let capped = !candidates
+        .iter()
+        .any(|(c, m, _)| c.excluded.is_none() && finishes(m));
+    if !capped {
+        for (c, m, _) in &mut candidates {
+            if c.excluded.is_none() {
+                c.excluded = unfinishable(m, &a, req);
+            }
+        }
+    }
     // Highest score first; catalog order breaks ties (deterministic); excluded last.
     candidates.sort_by(|x, y| {
         (x.0.excluded.is_some())
@@ -409,7 +454,12 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
         (Some(b), Some(g)) if req.explore && b.1.id != g.id => Some(g),
         _ => None,
     };
-    let estimated_cost = chosen.expected_cost(sent_tokens(chosen, &a, req), completion);
+    // The chosen model (also a pinned one) cannot finish: say how far the budget goes.
+    let budget_cap = (!finishes(chosen)).then(|| affordable_answer(chosen, &a, req).min(completion));
+    let estimated_cost = chosen.expected_cost(
+        sent_tokens(chosen, &a, req),
+        budget_cap.unwrap_or(completion),
+    );
     // The available candidate with the highest fit (first in ranking order on a tie).
     let fittest = candidates
         .iter()
@@ -421,7 +471,7 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
                 _ => Some((c, *m)),
             },
         );
-    let reason = reason(
+    let mut reason = reason(
         &a,
         chosen,
         routed_by,
@@ -435,6 +485,11 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
         estimated_cost,
         req,
     );
+    if let Some(cap) = budget_cap {
+        reason.push_str(&format!(
+            " · answer capped at ~{cap} tokens by today's budget (~{completion} expected)"
+        ));
+    }
     Ok(Decision {
         model: chosen.id.clone(),
         model_name: chosen.name.clone(),
@@ -453,6 +508,7 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
         payload: a.payload,
         hardness: a.hardness,
         chat: a.chat,
+        budget_cap,
     })
 }
 

@@ -415,3 +415,191 @@ fn a_long_history_is_trimmed_to_fit_rather_than_refused() {
     // What cannot be trimmed (the prompt itself) still has to fit: see
     // too_small_context_windows_are_excluded_with_a_reason.
 }
+
+/// The examples of issue #11, each routed as a cost-aware expert would.
+mod issue_examples {
+    use super::*;
+
+    const CHEAP: [&str; 2] = ["moonshotai/kimi-k2", "google/gemini-2.5-flash"];
+
+    fn after(prompt: &str, previous: Option<Intent>) -> Decision {
+        let (s, b) = (Signals::new(), Breakers::new());
+        let mut req = RouteRequest::simple(prompt, &s, &b);
+        req.previous_intent = previous;
+        decide(&catalog(), &req).unwrap()
+    }
+
+    #[test]
+    fn acknowledgements_take_the_fast_path_and_never_inherit_the_thread() {
+        for (prompt, previous) in [
+            ("cool, that worked", None),
+            ("yes", None),
+            ("go ahead", None),
+            ("thanks", Some(Intent::Math)),
+            ("hi", Some(Intent::Debug)),
+        ] {
+            let d = after(prompt, previous);
+            assert!(d.chat, "{prompt}: {}", d.reason);
+            assert_eq!(d.intent, Intent::General, "{prompt}");
+            assert!(CHEAP.contains(&d.model.as_str()), "{prompt}: {}", d.reason);
+            assert!(!d.reason.contains("follow-up"), "{}", d.reason);
+        }
+        // A real follow-up still keeps its thread.
+        let d = after("now make it faster", Some(Intent::Code));
+        assert_eq!(d.intent, Intent::Code, "{}", d.reason);
+    }
+
+    #[test]
+    fn everyday_code_requests_are_code_on_a_cheap_model() {
+        for prompt in [
+            "Write a Rust trait for a key value store",
+            "Write a SQL query for the second highest salary",
+            "Generate a regex for email validation",
+            "帮我写一个Python函数，读取CSV文件并按日期列排序",
+        ] {
+            let d = after(prompt, None);
+            assert_eq!(d.intent, Intent::Code, "{prompt}: {}", d.reason);
+            assert!(CHEAP.contains(&d.model.as_str()), "{prompt}: {}", d.reason);
+        }
+    }
+
+    #[test]
+    fn quick_questions_are_not_maths_and_stay_cheap() {
+        for prompt in [
+            "SELECT * FROM users WHERE id = 1 is slow, how do I index it?",
+            "how many bytes in a kibibyte",
+            "how do I squash my last 4 commits",
+        ] {
+            let d = after(prompt, None);
+            assert_ne!(d.intent, Intent::Math, "{prompt}: {}", d.reason);
+            assert!(CHEAP.contains(&d.model.as_str()), "{prompt}: {}", d.reason);
+        }
+        assert_eq!(
+            after("how do I squash my last 4 commits", None).intent,
+            Intent::General
+        );
+    }
+
+    #[test]
+    fn the_instruction_carries_the_intent_and_the_paste_its_kind() {
+        let decorator = "what does this do\n\ndef retry(times):\n    def wrap(f):\n        @functools.wraps(f)\n        def inner(*args, **kwargs):\n            for attempt in range(times):\n                try:\n                    return f(*args, **kwargs)\n                except Exception:\n                    if attempt == times - 1:\n                        raise\n        return inner\n    return wrap\n";
+        let d = after(decorator, None);
+        assert_eq!(d.intent, Intent::Explain, "{}", d.reason);
+        assert_eq!(d.payload, PayloadKind::Code);
+        assert!(CHEAP.contains(&d.model.as_str()), "{}", d.reason);
+        let valgrind = "==31337== Invalid read of size 8\n==31337==    at 0x10A2F3: list_pop (list.c:88)\n==31337==    by 0x10A5C1: worker (pool.c:142)\n==31337==  Address 0x4a8e0c8 is 8 bytes inside a block of size 24 free'd\n==31337==    at 0x483CA3F: free (vg_replace_malloc.c:540)\n==31337==    by 0x10A31B: list_remove (list.c:97)\n==31337== ERROR SUMMARY: 3 errors from 3 contexts";
+        let d = after(valgrind, None);
+        assert_eq!(d.intent, Intent::Debug, "{}", d.reason);
+        assert_eq!(d.payload, PayloadKind::Trace);
+    }
+
+    #[test]
+    fn hard_work_still_reaches_a_strong_model() {
+        for prompt in [
+            "Design a lock-free ring buffer for a single producer and many consumers; every consumer must see every message and slow consumers must not block the producer. Explain the memory orderings.",
+            "plan the migration of a 2 TB postgres database to a new cluster with no downtime: replication, cut-over, rollback",
+            "prove that there are infinitely many primes of the form 4k+3",
+        ] {
+            let d = after(prompt, None);
+            assert_ne!(d.complexity, Complexity::Simple, "{prompt}: {}", d.reason);
+            assert!(!CHEAP.contains(&d.model.as_str()), "{prompt}: {}", d.reason);
+        }
+    }
+
+    /// Signals after `model` failed (and then, when `recovered`, answered once).
+    fn transient(model: &str, failures: usize, recovered: bool) -> Signals {
+        let mut s = Signals::new();
+        let outcome = |ok: bool, at_ms: i64| Outcome {
+            model: model.into(),
+            intent: Intent::Code,
+            ok,
+            ttft_ms: ok.then_some(1000.0),
+            latency_ms: Some(1500.0),
+            completion_tokens: 100,
+            at_ms,
+        };
+        for i in 0..failures {
+            s.observe(&outcome(false, i as i64));
+        }
+        if recovered {
+            s.observe(&outcome(true, 10));
+        }
+        s
+    }
+
+    #[test]
+    fn transient_failures_change_no_choice_once_the_model_answers_again() {
+        let c = catalog();
+        let b = Breakers::new();
+        let prompt = "write a rust function that adds two numbers";
+        let fresh = decide(&c, &RouteRequest::simple(prompt, &Signals::new(), &b)).unwrap();
+        for failures in [1, 2] {
+            let s = transient(&fresh.model, failures, true);
+            let mut req = RouteRequest::simple(prompt, &s, &b);
+            req.now_ms = 20;
+            let d = decide(&c, &req).unwrap();
+            assert_eq!(d.model, fresh.model, "{failures}: {}", d.reason);
+            // Nor is the failure held against its answers' quality.
+            assert_eq!(s.quality(&fresh.model, Intent::Code).ratings(), 0.0);
+        }
+    }
+
+    #[test]
+    fn one_quick_answer_does_not_replace_a_latency_prior() {
+        let c = catalog();
+        let b = Breakers::new();
+        let mut s = Signals::new();
+        s.observe(&Outcome {
+            model: "openai/o3".into(),
+            intent: Intent::Explain,
+            ok: true,
+            ttft_ms: Some(150.0),
+            latency_ms: Some(400.0),
+            completion_tokens: 50,
+            at_ms: 0,
+        });
+        let d = decide(&c, &RouteRequest::simple("hi", &s, &b)).unwrap();
+        assert_ne!(d.model, "openai/o3", "{}", d.reason);
+        let o3 = d.candidates.iter().find(|x| x.model == "openai/o3").unwrap();
+        assert!(o3.components.latency_ms > 4000.0, "{:?}", o3.components);
+    }
+
+    #[test]
+    fn a_budget_that_cannot_finish_the_answer_is_said_before_sending() {
+        let c = catalog();
+        let (s, b) = (Signals::new(), Breakers::new());
+        let prompt = "Write a Rust trait for a key value store with get, put, delete and a range scan, and an in-memory implementation with tests";
+        let mut req = RouteRequest::simple(prompt, &s, &b);
+        // Enough for every model to finish: no cap.
+        req.budget.remaining = Usd::from_dollars(1.0);
+        assert_eq!(decide(&c, &req).unwrap().budget_cap, None);
+        // $0.004 left: a cheap model can still finish, the dear ones are left out.
+        req.budget.remaining = Usd::from_dollars(0.004);
+        let d = decide(&c, &req).unwrap();
+        let claude = d
+            .candidates
+            .iter()
+            .find(|x| x.model == "anthropic/claude-sonnet-4")
+            .unwrap();
+        assert!(
+            claude
+                .excluded
+                .as_deref()
+                .is_some_and(|e| e.starts_with("cannot finish a ~")),
+            "{:?}",
+            claude.excluded
+        );
+        // $0.0002 left: nobody can finish, so the answer is capped and the card says so.
+        req.budget.remaining = Usd::from_dollars(0.0002);
+        let d = decide(&c, &req).unwrap();
+        let cap = d.budget_cap.expect("capped");
+        assert!(cap >= MIN_OUTPUT_TOKENS && cap < expected_completion_tokens(d.complexity));
+        assert!(
+            d.reason
+                .contains(&format!("answer capped at ~{cap} tokens by today's budget")),
+            "{}",
+            d.reason
+        );
+        assert!(d.estimated_cost <= req.budget.remaining, "{}", d.reason);
+    }
+}

@@ -176,6 +176,18 @@ impl Answer {
                         ),
                         theme.muted,
                     ));
+                    // A truncated answer is never passed off as complete.
+                    if o.finish_reason.as_deref() == Some("length") {
+                        cost.push(Span::styled(
+                            match d.budget_cap {
+                                Some(cap) => format!(
+                                    " · cut at max_tokens: today's budget allowed ~{cap} tokens"
+                                ),
+                                None => " · cut at max_tokens".to_string(),
+                            },
+                            theme.warn,
+                        ));
+                    }
                 }
                 cost.push(Span::styled(
                     if self.expanded {
