@@ -54,3 +54,15 @@ fn features_200(b: divan::Bencher) {
     let p = prompt(200);
     b.bench(|| codeforge::router::features::features(divan::black_box(&p)));
 }
+
+#[divan::bench]
+fn split_2000(b: divan::Bencher) {
+    let p = prompt(2_000);
+    b.bench(|| codeforge::router::payload::split(divan::black_box(&p)));
+}
+
+#[divan::bench]
+fn complexity_input_2000(b: divan::Bencher) {
+    let p = prompt(2_000);
+    b.bench(|| codeforge::router::complexity_input(divan::black_box(&p)));
+}

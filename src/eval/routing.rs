@@ -103,7 +103,7 @@ pub fn training() -> Result<Vec<Row>, String> {
 }
 
 /// Prompts labelled like the realistic set, written separately and used only to train.
-pub const TRAINING: [(&str, &str); 4] = [
+pub const TRAINING: [(&str, &str); 8] = [
     (
         "assets/eval/realistic/train_1.jsonl",
         include_str!("../../assets/eval/realistic/train_1.jsonl"),
@@ -119,6 +119,22 @@ pub const TRAINING: [(&str, &str); 4] = [
     (
         "assets/eval/realistic/train_4.jsonl",
         include_str!("../../assets/eval/realistic/train_4.jsonl"),
+    ),
+    (
+        "assets/eval/realistic/train_5.jsonl",
+        include_str!("../../assets/eval/realistic/train_5.jsonl"),
+    ),
+    (
+        "assets/eval/realistic/train_6.jsonl",
+        include_str!("../../assets/eval/realistic/train_6.jsonl"),
+    ),
+    (
+        "assets/eval/realistic/train_7.jsonl",
+        include_str!("../../assets/eval/realistic/train_7.jsonl"),
+    ),
+    (
+        "assets/eval/realistic/train_8.jsonl",
+        include_str!("../../assets/eval/realistic/train_8.jsonl"),
     ),
 ];
 

@@ -96,10 +96,10 @@ fn top(probs: &[f64; 6]) -> (Intent, f64) {
     (Intent::ALL[i], c)
 }
 
-fn intent_probs(split: &super::payload::Split, prompt: &str) -> [f64; 6] {
+fn intent_probs(features: &[(u32, f32)], prompt: &str) -> [f64; 6] {
     match IntentModel::embedded() {
         Some(m) => m
-            .predict_with_temperature(&prompt_features_of(split, prompt), TEMPERATURE)
+            .predict_with_temperature(features, TEMPERATURE)
             .map(f64::from),
         None => keyword_intent(prompt),
     }
@@ -114,7 +114,7 @@ pub fn complexity_input(prompt: &str) -> Vec<(u32, f32)> {
 
 /// Intent and confidence of one prompt, ignoring the conversation.
 pub fn classify(prompt: &str) -> (Intent, f64) {
-    top(&intent_probs(&split(prompt), prompt))
+    top(&intent_probs(&prompt_features_of(&split(prompt), prompt), prompt))
 }
 
 /// Classify a prompt in its conversation: `history_tokens` is what earlier turns add;
@@ -123,12 +123,18 @@ pub fn analyze(prompt: &str, history_tokens: u64, previous: Option<Intent>) -> A
     let prompt_tokens = (prompt.len() as u64).div_ceil(4);
     let chat = is_chat(prompt);
     let parts = split(prompt);
+    // Computed once, read by both models (none for chat: the fast path needs neither).
+    let features = if chat {
+        Vec::new()
+    } else {
+        prompt_features_of(&parts, prompt)
+    };
     let mut probs = if chat {
         let mut p = [0.0; 6];
         p[5] = 1.0;
         p
     } else {
-        intent_probs(&parts, prompt)
+        intent_probs(&features, prompt)
     };
     let lower = head(parts.instruction.trim_start(), 2000).to_lowercase();
     let words = lower.split_whitespace().count();
@@ -152,7 +158,7 @@ pub fn analyze(prompt: &str, history_tokens: u64, previous: Option<Intent>) -> A
         }
     }
     let (intent, confidence) = top(&probs);
-    let h = hardness(&parts, prompt, &lower, chat);
+    let h = hardness(&parts, features, &lower, chat);
     // Long prompts are long work, whatever their words.
     let (hardness, complexity) = if prompt_tokens > 6000 && h.label == Complexity::Simple {
         (h.value.max(0.2), Complexity::Medium)

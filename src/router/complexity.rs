@@ -245,7 +245,19 @@ const SIGNAL_NAMES: [&[u8]; SIGNALS] = [
 /// The complexity model's input: the prompt's features (instruction and payload apart, as
 /// for intents) and the signals as named features.
 pub fn complexity_features(split: &Split, prompt: &str, instruction_lower: &str) -> Vec<(u32, f32)> {
-    let mut f = super::features::prompt_features_of(split, prompt);
+    with_signals(
+        super::features::prompt_features_of(split, prompt),
+        split,
+        instruction_lower,
+    )
+}
+
+/// The prompt's features (already computed for the intent) with the signals appended.
+fn with_signals(
+    mut f: Vec<(u32, f32)>,
+    split: &Split,
+    instruction_lower: &str,
+) -> Vec<(u32, f32)> {
     for (name, v) in SIGNAL_NAMES.iter().zip(signals(split, instruction_lower)) {
         if v > 0.0 {
             f.push((super::features::named_bucket(name), v));
@@ -281,7 +293,14 @@ pub fn predict(model: &IntentModel, features: &[(u32, f32)]) -> (f64, f64) {
 }
 
 /// Hardness (P(high)) and label of a prompt: by the shipped model, else by rules.
-pub fn hardness(split: &Split, prompt: &str, instruction_lower: &str, chat: bool) -> Hardness {
+/// `features` are the prompt's features as the intent model read them (reused, not
+/// computed again).
+pub fn hardness(
+    split: &Split,
+    features: Vec<(u32, f32)>,
+    instruction_lower: &str,
+    chat: bool,
+) -> Hardness {
     if chat {
         return Hardness {
             value: 0.0,
@@ -289,7 +308,7 @@ pub fn hardness(split: &Split, prompt: &str, instruction_lower: &str, chat: bool
         };
     }
     let (medium, high) = match embedded_model() {
-        Some(m) => predict(m, &complexity_features(split, prompt, instruction_lower)),
+        Some(m) => predict(m, &with_signals(features, split, instruction_lower)),
         None => rules(&signals(split, instruction_lower)),
     };
     let label = if high >= 0.5 {
