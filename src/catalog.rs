@@ -477,7 +477,13 @@ mod tests {
         };
         assert_eq!(
             by(Intent::Code),
-            ["grok-4", "o3", "kimi-k2", "claude-sonnet-4", "gemini-2.5-flash"]
+            [
+                "grok-4",
+                "o3",
+                "kimi-k2",
+                "claude-sonnet-4",
+                "gemini-2.5-flash"
+            ]
         );
         assert_eq!(by(Intent::Math)[..2], ["grok-4", "o3"]);
         assert_eq!(by(Intent::Math)[4], "kimi-k2");

@@ -74,11 +74,7 @@ async fn ask_demo_streams_a_highlight_ready_answer_without_a_key() {
         "{}",
         r.stderr
     );
-    assert!(
-        r.stderr.contains("✓ moonshotai/kimi-k2"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("✓ moonshotai/kimi-k2"), "{}", r.stderr);
     // The ledger id that `feedback` takes is printed.
     assert!(
         r.stderr
@@ -976,7 +972,10 @@ async fn ask_continue_keeps_the_thread_and_says_when_there_is_none() {
     assert_eq!(v["conversation_id"], conversation);
     assert_eq!(v["decision"]["intent"], "code", "{v}");
     assert!(
-        v["decision"]["reason"].as_str().unwrap().contains("follow-up"),
+        v["decision"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("follow-up"),
         "{v}"
     );
     // By id, too; without either, the same words stand alone in a new conversation.
@@ -984,13 +983,14 @@ async fn ask_continue_keeps_the_thread_and_says_when_there_is_none() {
     let r = run(ask(&["--conversation", &id, "and add tests"]), None).await;
     let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(v["conversation_id"], conversation);
-    let v: serde_json::Value = serde_json::from_str(
-        run(ask(&["now make it faster"]), None).await.stdout.trim(),
-    )
-    .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(run(ask(&["now make it faster"]), None).await.stdout.trim()).unwrap();
     assert_ne!(v["conversation_id"], conversation);
     assert!(
-        !v["decision"]["reason"].as_str().unwrap().contains("follow-up"),
+        !v["decision"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("follow-up"),
         "{v}"
     );
     let r = run(ask(&["--conversation", "999", "hi"]), None).await;

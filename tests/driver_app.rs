@@ -415,7 +415,8 @@ async fn a_history_larger_than_every_window_is_trimmed_and_the_card_says_so() {
 async fn a_new_conversation_drops_the_thread_and_a_resumed_one_restores_it() {
     let r = rig(|_| {}).await;
     let mut d = Driven::start(r.session);
-    d.answer(1, "write a rust function that adds two numbers").await;
+    d.answer(1, "write a rust function that adds two numbers")
+        .await;
     // In the thread, a short continuation keeps the code intent.
     let follow = d.decision(2, "now make it faster").await;
     assert_eq!(follow.intent, Intent::Code, "{}", follow.reason);

@@ -132,10 +132,7 @@ fn tui_answers_pins_and_records_in_the_ledger() {
     t.type_text("design a url shortener that handles 100k writes per second across three regions");
     t.send(&["Enter"]);
     let s = t.wait_for("Trade-offs");
-    assert!(
-        s.contains("pinned by you (router would pick o3)"),
-        "{s}"
-    );
+    assert!(s.contains("pinned by you (router would pick o3)"), "{s}");
     assert!(s.contains("PINNED kimi-k2"), "the pin holds: {s}");
     // Wait until the second answer is settled (the status bar is idle again) before quitting.
     let start = Instant::now();

@@ -45,8 +45,19 @@ fn the_preference_knob_moves_spend_step_by_step() {
         })
         .collect();
     for (p, w) in spend.windows(2).enumerate() {
-        assert!(w[1] >= w[0] * 0.999, "spend fell from {p} to {}: {spend:?}", p + 1);
-        assert!(w[1] <= w[0] * 1.7, "a cliff from {p} to {}: {spend:?}", p + 1);
+        assert!(
+            w[1] >= w[0] * 0.999,
+            "spend fell from {p} to {}: {spend:?}",
+            p + 1
+        );
+        assert!(
+            w[1] <= w[0] * 1.7,
+            "a cliff from {p} to {}: {spend:?}",
+            p + 1
+        );
     }
-    assert!(spend[10] > spend[0] * 3.0, "the knob does little: {spend:?}");
+    assert!(
+        spend[10] > spend[0] * 3.0,
+        "the knob does little: {spend:?}"
+    );
 }

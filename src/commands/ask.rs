@@ -58,7 +58,11 @@ pub async fn run(
     let resume = match (args.continue_last, args.conversation) {
         (_, Some(id)) => Some(id),
         (true, None) => {
-            let last = session.ledger.call(|l| l.conversations(1)).await.map_err(crate::core::CoreError::from)?;
+            let last = session
+                .ledger
+                .call(|l| l.conversations(1))
+                .await
+                .map_err(crate::core::CoreError::from)?;
             match last.first() {
                 Some(c) => Some(c.id),
                 None => {
@@ -198,7 +202,10 @@ fn summary(o: &TurnOutcome, conversation: Option<i64>, decision: Option<&Decisio
     } else {
         ""
     };
-    let finish = match (o.finish_reason.as_deref(), decision.and_then(|d| d.budget_cap)) {
+    let finish = match (
+        o.finish_reason.as_deref(),
+        decision.and_then(|d| d.budget_cap),
+    ) {
         (Some("length"), Some(cap)) => {
             format!(" · stopped at max_tokens: today's budget allowed ~{cap} tokens")
         }

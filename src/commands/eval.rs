@@ -69,8 +69,9 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
             let (temperature, before, after) = eval::calibrate(&items, 4);
             let cx = eval::train_complexity(&items);
             let cx_path = path.with_file_name("complexity_model.bin");
-            std::fs::write(&cx_path, cx.to_bytes())
-                .map_err(|e| CommandError::Io(format!("cannot write {}: {e}", cx_path.display())))?;
+            std::fs::write(&cx_path, cx.to_bytes()).map_err(|e| {
+                CommandError::Io(format!("cannot write {}: {e}", cx_path.display()))
+            })?;
             let (cx_acc, cx_n) = eval::complexity_accuracy(&items, &cx);
             out.line(&format!(
                 "wrote {}; complexity accuracy on the realistic test split {cx_acc:.3} (n {cx_n})",

@@ -284,7 +284,11 @@ pub fn all_sources(eval_data: &Path, authored: &Path) -> Result<Vec<Labelled>, S
 }
 
 /// Every `stride`-th row of a section C JSONL file (deterministic by a hash of the id).
-fn section_c(path: &Path, keep: impl Fn(&serde_json::Value) -> bool, stride: u64) -> Result<Vec<serde_json::Value>, String> {
+fn section_c(
+    path: &Path,
+    keep: impl Fn(&serde_json::Value) -> bool,
+    stride: u64,
+) -> Result<Vec<serde_json::Value>, String> {
     let text = read_text(path)?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -344,16 +348,39 @@ pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
             .trim_start_matches("(BSD specific) ")
             .trim_end_matches('.')
             .to_string();
-        let t = template(&id, &["how do I {}", "{}", "bash: {}", "command to {}", "how to {} in linux", "{}?"]);
-        push(&id, t.replace("{}", &lower_first(&text)), Intent::General, "c-shell", hint(&v));
+        let t = template(
+            &id,
+            &[
+                "how do I {}",
+                "{}",
+                "bash: {}",
+                "command to {}",
+                "how to {} in linux",
+                "{}?",
+            ],
+        );
+        push(
+            &id,
+            t.replace("{}", &lower_first(&text)),
+            Intent::General,
+            "c-shell",
+            hint(&v),
+        );
     }
-    for v in section_c(&eval_data.join("tldr-pages/tldr_examples.jsonl.gz"), |_| true, 200)? {
+    for v in section_c(
+        &eval_data.join("tldr-pages/tldr_examples.jsonl.gz"),
+        |_| true,
+        200,
+    )? {
         let id = s(&v, "id");
         let text = s(&v, "text");
         let prompt = if s(&v, "lang") == "en" {
-            template(&id, &["how do I {}", "{}", "how to {} with {page}", "{page}: {}"])
-                .replace("{page}", &s(&v, "page"))
-                .replace("{}", &lower_first(&text))
+            template(
+                &id,
+                &["how do I {}", "{}", "how to {} with {page}", "{page}: {}"],
+            )
+            .replace("{page}", &s(&v, "page"))
+            .replace("{}", &lower_first(&text))
         } else {
             text
         };
@@ -362,7 +389,13 @@ pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
     // Stack Overflow titles (four languages): code, or the hint's debug/explain.
     for v in section_c(&eval_data.join("conala/conala_mconala.jsonl"), |_| true, 3)? {
         let intent = Intent::parse(&s(&v, "intent_hint")).unwrap_or(Intent::Code);
-        push(&s(&v, "id"), s(&v, "text"), intent, "c-stackoverflow", hint(&v));
+        push(
+            &s(&v, "id"),
+            s(&v, "text"),
+            intent,
+            "c-stackoverflow",
+            hint(&v),
+        );
     }
     // SQL requests (Spider only: BIRD's rows are non-commercial): code once SQL is asked for.
     for v in section_c(
@@ -373,15 +406,41 @@ pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
         let id = s(&v, "id");
         let t = template(
             &id,
-            &["write a sql query: {}", "sql for {}", "{} (postgres query)", "query to answer: {}", "SQL: {}"],
+            &[
+                "write a sql query: {}",
+                "sql for {}",
+                "{} (postgres query)",
+                "query to answer: {}",
+                "SQL: {}",
+            ],
         );
-        push(&id, t.replace("{}", &lower_first(&s(&v, "text"))), Intent::Code, "c-sql", hint(&v).map(|c| c.min(Complexity::Medium)));
+        push(
+            &id,
+            t.replace("{}", &lower_first(&s(&v, "text"))),
+            Intent::Code,
+            "c-sql",
+            hint(&v).map(|c| c.min(Complexity::Medium)),
+        );
     }
     for v in section_c(&eval_data.join("nl-regex/nl_regex.jsonl"), |_| true, 40)? {
         let id = s(&v, "id");
         let text = s(&v, "text").trim_end_matches('.').to_string();
-        let t = template(&id, &["regex for {}", "regular expression matching {}", "write a regex: {}", "grep pattern for {}"]);
-        push(&id, t.replace("{}", &text), Intent::Code, "c-regex", hint(&v));
+        let t = template(
+            &id,
+            &[
+                "regex for {}",
+                "regular expression matching {}",
+                "write a regex: {}",
+                "grep pattern for {}",
+            ],
+        );
+        push(
+            &id,
+            t.replace("{}", &text),
+            Intent::Code,
+            "c-regex",
+            hint(&v),
+        );
     }
     // Chat, acknowledgements and small talk: general.
     for v in section_c(
@@ -389,7 +448,13 @@ pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
         |v| v["source_intent"] != "calculator",
         12,
     )? {
-        push(&s(&v, "id"), s(&v, "text"), Intent::General, "c-chat", hint(&v));
+        push(
+            &s(&v, "id"),
+            s(&v, "text"),
+            Intent::General,
+            "c-chat",
+            hint(&v),
+        );
     }
     // Compiler errors: debug (instruction + code + rustc's output, or the output alone),
     // and explain ("what does E0499 mean").
@@ -400,18 +465,56 @@ pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
     )? {
         let id = s(&v, "id");
         let code = s(&v, "error_code");
-        let ask = template(&id, &["why does this not compile?", "fix this", "", "help", "what's wrong here", "how do I fix this error"]);
+        let ask = template(
+            &id,
+            &[
+                "why does this not compile?",
+                "fix this",
+                "",
+                "help",
+                "what's wrong here",
+                "how do I fix this error",
+            ],
+        );
         let prompt = if stable_hash(&format!("src:{id}")).is_multiple_of(2) {
-            format!("{ask}\n\n{}\n\n{}", s(&v, "example_source"), s(&v, "compiler_output"))
+            format!(
+                "{ask}\n\n{}\n\n{}",
+                s(&v, "example_source"),
+                s(&v, "compiler_output")
+            )
         } else {
             format!("{ask}\n{}", s(&v, "compiler_output"))
         };
-        push(&id, prompt.trim().to_string(), Intent::Debug, "c-rustc", hint(&v));
-        let t = template(&code, &["what does {} mean", "explain rust error {}", "{} what is this error about?", "rustc {} explanation"]);
-        push(&format!("{id}-explain"), t.replace("{}", &code), Intent::Explain, "c-rustc", Some(Complexity::Simple));
+        push(
+            &id,
+            prompt.trim().to_string(),
+            Intent::Debug,
+            "c-rustc",
+            hint(&v),
+        );
+        let t = template(
+            &code,
+            &[
+                "what does {} mean",
+                "explain rust error {}",
+                "{} what is this error about?",
+                "rustc {} explanation",
+            ],
+        );
+        push(
+            &format!("{id}-explain"),
+            t.replace("{}", &code),
+            Intent::Explain,
+            "c-rustc",
+            Some(Complexity::Simple),
+        );
     }
     // Issue reports with pasted code and tracebacks: the hint (debug, or code for features).
-    for v in section_c(&eval_data.join("swe-bench-lite/swe_bench_lite_issues.jsonl"), |_| true, 2)? {
+    for v in section_c(
+        &eval_data.join("swe-bench-lite/swe_bench_lite_issues.jsonl"),
+        |_| true,
+        2,
+    )? {
         let intent = Intent::parse(&s(&v, "intent_hint")).unwrap_or(Intent::Debug);
         push(&s(&v, "id"), s(&v, "text"), intent, "c-issues", hint(&v));
     }

@@ -301,7 +301,11 @@ pub fn report(
             .entry("cheapest acceptable".to_string())
             .or_insert((0, 0.0));
         e.0 += 1;
-        e.1 += if cheapest_ok.is_finite() { cheapest_ok } else { 0.0 };
+        e.1 += if cheapest_ok.is_finite() {
+            cheapest_ok
+        } else {
+            0.0
+        };
         let Some(r) = r else {
             refused += 1;
             continue;
@@ -342,7 +346,10 @@ pub fn report(
         intents.classes.iter().map(|c| c.recall).sum::<f64>() / intents.classes.len() as f64
     };
     let multi: Vec<&Vec<&str>> = groups.values().filter(|v| v.len() >= 2).collect();
-    let consistent = multi.iter().filter(|v| v.iter().all(|m| *m == v[0])).count();
+    let consistent = multi
+        .iter()
+        .filter(|v| v.iter().all(|m| *m == v[0]))
+        .count();
     let cx_n: usize = cx_confusion.iter().flatten().sum();
     let cx_ok: usize = (0..3).map(|i| cx_confusion[i][i]).sum();
     RoutingReport {
@@ -452,7 +459,11 @@ mod tests {
         let rows = parse(ok, "t.jsonl").unwrap();
         assert_eq!(rows[0].id, "t.jsonl#1");
         let bad = format!("{ok}\n{{\"prompt\": 1}}");
-        assert!(parse(&bad, "t.jsonl").unwrap_err().starts_with("t.jsonl:2:"));
+        assert!(
+            parse(&bad, "t.jsonl")
+                .unwrap_err()
+                .starts_with("t.jsonl:2:")
+        );
         let empty = r#"{"prompt": "x", "intent": "general", "acceptable": []}"#;
         assert!(parse(empty, "t.jsonl").unwrap_err().contains("acceptable"));
     }

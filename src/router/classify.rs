@@ -89,10 +89,11 @@ fn keyword_intent(p: &str) -> [f64; 6] {
 }
 
 fn top(probs: &[f64; 6]) -> (Intent, f64) {
-    let (i, c) = probs
-        .iter()
-        .enumerate()
-        .fold((5, f64::MIN), |acc, (i, v)| if *v > acc.1 { (i, *v) } else { acc });
+    let (i, c) =
+        probs.iter().enumerate().fold(
+            (5, f64::MIN),
+            |acc, (i, v)| if *v > acc.1 { (i, *v) } else { acc },
+        );
     (Intent::ALL[i], c)
 }
 
@@ -114,7 +115,10 @@ pub fn complexity_input(prompt: &str) -> Vec<(u32, f32)> {
 
 /// Intent and confidence of one prompt, ignoring the conversation.
 pub fn classify(prompt: &str) -> (Intent, f64) {
-    top(&intent_probs(&prompt_features_of(&split(prompt), prompt), prompt))
+    top(&intent_probs(
+        &prompt_features_of(&split(prompt), prompt),
+        prompt,
+    ))
 }
 
 /// Classify a prompt in its conversation: `history_tokens` is what earlier turns add;
@@ -145,8 +149,9 @@ pub fn analyze(prompt: &str, history_tokens: u64, previous: Option<Intent>) -> A
         // Short, and starts like a continuation ("now make it faster", "same but in go"):
         // the thread's intent, unless the prompt says otherwise with confidence.
         let (own, conf) = top(&probs);
-        let reads_as_follow_up =
-            words <= 10 && parts.kind == PayloadKind::None && FOLLOW_UP_STARTS.iter().any(|s| lower.starts_with(s));
+        let reads_as_follow_up = words <= 10
+            && parts.kind == PayloadKind::None
+            && FOLLOW_UP_STARTS.iter().any(|s| lower.starts_with(s));
         if reads_as_follow_up && !(own != prev && conf >= 0.85) {
             follow_up = own != prev;
             let at = Intent::ALL.iter().position(|x| *x == prev).unwrap_or(5);

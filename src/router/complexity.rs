@@ -175,21 +175,44 @@ pub struct Hardness {
     pub label: Complexity,
 }
 
-fn hits(lower: &str, words: &[&str]) -> usize {
-    words.iter().filter(|w| starts_a_word(lower, w)).count()
-}
-
-/// `w` occurs in `s` at the start of a word (any position for non-ASCII stems and for
-/// patterns that begin with a space).
-fn starts_a_word(s: &str, w: &str) -> bool {
-    let anchored = w.is_ascii() && w.starts_with(|c: char| c.is_alphanumeric());
-    s.match_indices(w).any(|(i, _)| {
-        !anchored
-            || s[..i]
-                .chars()
-                .next_back()
-                .is_none_or(|c| !c.is_alphanumeric())
-    })
+/// Distinct HARD and MEDIUM words in `lower` (each counted once), in one automaton pass.
+fn hits(lower: &str) -> (usize, usize) {
+    struct Words {
+        ac: aho_corasick::AhoCorasick,
+        /// Per pattern: must start a word (ASCII patterns that begin with a letter).
+        anchored: Vec<bool>,
+    }
+    static WORDS: std::sync::OnceLock<Option<Words>> = std::sync::OnceLock::new();
+    let Some(w) = WORDS.get_or_init(|| {
+        let patterns: Vec<&str> = HARD.iter().chain(MEDIUM).copied().collect();
+        let anchored = patterns
+            .iter()
+            .map(|p| p.is_ascii() && p.starts_with(|c: char| c.is_alphanumeric()))
+            .collect();
+        aho_corasick::AhoCorasick::new(&patterns)
+            .ok()
+            .map(|ac| Words { ac, anchored })
+    }) else {
+        return (0, 0);
+    };
+    let mut seen = vec![false; HARD.len() + MEDIUM.len()];
+    for m in w.ac.find_overlapping_iter(lower) {
+        let id = m.pattern().as_usize();
+        let starts_word = lower[..m.start()]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        if let Some(slot) = seen.get_mut(id)
+            && (starts_word || !w.anchored.get(id).copied().unwrap_or(false))
+        {
+            *slot = true;
+        }
+    }
+    let (hard, medium) = seen.split_at(HARD.len());
+    (
+        hard.iter().filter(|x| **x).count(),
+        medium.iter().filter(|x| **x).count(),
+    )
 }
 
 /// Requirements listed: bullet or numbered lines, and "and"/"with"/commas in a long ask.
@@ -224,12 +247,13 @@ pub fn signals(split: &Split, instruction_lower: &str) -> [f32; SIGNALS] {
         // CJK text has no spaces: count characters as half-words.
         + instruction_lower.chars().filter(|c| (*c as u32) >= 0x2E80).count() / 2;
     let payload_head = super::features::head(&split.payload, 2048).to_lowercase();
-    let hard = hits(instruction_lower, HARD) + hits(&payload_head, HARD).min(1);
+    let (hard_asked, design) = hits(instruction_lower);
+    let hard = hard_asked + hits(&payload_head).0.min(1);
     [
         (1.0 + words as f32).ln() / 5.0,
         (requirements(instruction_lower) as f32).min(8.0) / 4.0,
         (hard as f32).min(3.0) / 2.0,
-        (hits(instruction_lower, MEDIUM) as f32).min(3.0) / 3.0,
+        (design as f32).min(3.0) / 3.0,
         (1.0 + split.payload_lines as f32).ln() / 5.0,
     ]
 }
@@ -244,7 +268,11 @@ const SIGNAL_NAMES: [&[u8]; SIGNALS] = [
 
 /// The complexity model's input: the prompt's features (instruction and payload apart, as
 /// for intents) and the signals as named features.
-pub fn complexity_features(split: &Split, prompt: &str, instruction_lower: &str) -> Vec<(u32, f32)> {
+pub fn complexity_features(
+    split: &Split,
+    prompt: &str,
+    instruction_lower: &str,
+) -> Vec<(u32, f32)> {
     with_signals(
         super::features::prompt_features_of(split, prompt),
         split,
@@ -253,11 +281,7 @@ pub fn complexity_features(split: &Split, prompt: &str, instruction_lower: &str)
 }
 
 /// The prompt's features (already computed for the intent) with the signals appended.
-fn with_signals(
-    mut f: Vec<(u32, f32)>,
-    split: &Split,
-    instruction_lower: &str,
-) -> Vec<(u32, f32)> {
+fn with_signals(mut f: Vec<(u32, f32)>, split: &Split, instruction_lower: &str) -> Vec<(u32, f32)> {
     for (name, v) in SIGNAL_NAMES.iter().zip(signals(split, instruction_lower)) {
         if v > 0.0 {
             f.push((super::features::named_bucket(name), v));
@@ -343,7 +367,9 @@ mod tests {
             Complexity::High
         );
         assert_eq!(
-            label("plan the migration of a 2 TB postgres database to a new cluster with no downtime"),
+            label(
+                "plan the migration of a 2 TB postgres database to a new cluster with no downtime"
+            ),
             Complexity::High
         );
         assert_eq!(label("prove that sqrt(2) is irrational"), Complexity::High);
@@ -352,7 +378,10 @@ mod tests {
     #[test]
     fn everyday_asks_are_simple_or_medium() {
         assert_eq!(label("regex for ipv4"), Complexity::Simple);
-        assert_eq!(label("how do I squash my last 4 commits"), Complexity::Simple);
+        assert_eq!(
+            label("how do I squash my last 4 commits"),
+            Complexity::Simple
+        );
         assert_ne!(
             label("write a python function that reads a csv and sorts it by the date column"),
             Complexity::High

@@ -665,7 +665,7 @@ pub fn prompt_features_of(split: &super::payload::Split, prompt: &str) -> Vec<(u
         if split.instruction.trim().is_empty() {
             acc.add(bucket(fnv(b"p:bare", 11)), 1.0);
         }
-        let lower = head(&split.payload, 4096).to_lowercase();
+        let lower = head(&split.payload, 2048).to_lowercase();
         for (a, b) in token_ranges(&lower).iter().take(PAYLOAD_WORDS) {
             acc.add(bucket(fnv(&lower.as_bytes()[*a..*b], 12)), 1.0);
         }

@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 
 pub use breaker::{Availability, Breakers};
 pub use classify::{Analysis, TEMPERATURE, analyze, classify, complexity_input};
-pub use payload::PayloadKind;
-pub use score::{cost_weight, quality};
 pub use learning::{Outcome, Signals};
+pub use payload::PayloadKind;
 pub use score::Components;
+pub use score::{cost_weight, quality};
 
 use crate::budget::{MIN_OUTPUT_TOKENS, Pressure, Prices, Refusal, worst_case};
 use crate::catalog::{Catalog, ModelSpec};
@@ -455,7 +455,8 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
         _ => None,
     };
     // The chosen model (also a pinned one) cannot finish: say how far the budget goes.
-    let budget_cap = (!finishes(chosen)).then(|| affordable_answer(chosen, &a, req).min(completion));
+    let budget_cap =
+        (!finishes(chosen)).then(|| affordable_answer(chosen, &a, req).min(completion));
     let estimated_cost = chosen.expected_cost(
         sent_tokens(chosen, &a, req),
         budget_cap.unwrap_or(completion),
@@ -567,7 +568,11 @@ fn skipped(
     if best.id == other.id {
         return None;
     }
-    let c = &candidates.iter().find(|(c, _, _)| c.model == other.id)?.0.components;
+    let c = &candidates
+        .iter()
+        .find(|(c, _, _)| c.model == other.id)?
+        .0
+        .components;
     let why = if c.success < 0.999 {
         format!("failing lately (success {:.0}%)", c.success * 100.0)
     } else if c.latency_ms > other.latency_target_ms as f64 {

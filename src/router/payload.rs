@@ -47,7 +47,7 @@ pub struct Split {
 }
 
 /// Lines read from a prompt; a longer paste is judged by its start.
-pub const MAX_LINES: usize = 400;
+pub const MAX_LINES: usize = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Line {
@@ -64,14 +64,66 @@ fn starts_with_any(s: &str, pats: &[&str]) -> bool {
     pats.iter().any(|p| s.starts_with(p))
 }
 
-fn contains_any(s: &str, pats: &[&str]) -> bool {
-    pats.iter().any(|p| s.contains(p))
+/// Substrings that mark a line anywhere in it, by kind: one automaton pass per line.
+const COMPILER_INSIDE: &[&str] = &[": error TS", ": error: ", ": warning: "];
+const TRACE_INSIDE: &[&str] = &[
+    "Error: ",
+    "Exception: ",
+    "Error at ",
+    ".go:",
+    ".rs:",
+    ".py\", line ",
+    ".java:",
+    ".js:",
+    ".ts:",
+    "(most recent call last)",
+    "core dumped",
+    "AddressSanitizer",
+    "Invalid read of size",
+    "Invalid write of size",
+];
+const LOG_INSIDE: &[&str] = &[" level=", "HTTP/1.1\" ", " [error] ", " [warn] "];
+
+/// Which of the three kinds of inside-the-line markers `t` holds: (compiler, trace, log).
+fn inside(t: &str) -> (bool, bool, bool) {
+    static AC: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> = std::sync::OnceLock::new();
+    let Some(ac) = AC
+        .get_or_init(|| {
+            let all: Vec<&str> = COMPILER_INSIDE
+                .iter()
+                .chain(TRACE_INSIDE)
+                .chain(LOG_INSIDE)
+                .copied()
+                .collect();
+            // A full DFA: one table lookup per byte (short patterns keep it small).
+            aho_corasick::AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(all)
+                .ok()
+        })
+        .as_ref()
+    else {
+        return (false, false, false);
+    };
+    let (mut c, mut tr, mut l) = (false, false, false);
+    for m in ac.find_iter(t) {
+        let id = m.pattern().as_usize();
+        if id < COMPILER_INSIDE.len() {
+            c = true;
+        } else if id < COMPILER_INSIDE.len() + TRACE_INSIDE.len() {
+            tr = true;
+        } else {
+            l = true;
+        }
+    }
+    (c, tr, l)
 }
 
 /// A timestamp-like start: `2024-05-01`, `12:30:01`, `[2024`, `Jan 02`.
 fn timestamped(t: &str) -> bool {
     let b = t.trim_start_matches('[').as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
     (digits(0..4) && b.get(4) == Some(&b'-') && digits(5..7))
         || (digits(0..2) && b.get(2) == Some(&b':') && digits(3..5))
         || starts_with_any(
@@ -83,15 +135,11 @@ fn timestamped(t: &str) -> bool {
         )
 }
 
-/// `diffy`: the prompt has diff headers, so `+`/`-` lines are diff lines, not bullets.
-fn classify_line(line: &str, in_fence: bool, diffy: bool) -> Line {
-    let t = line.trim();
-    if t.is_empty() {
-        return Line::Blank;
-    }
-    // Diagnostics and traces first: they often look like prose.
-    if starts_with_any(
-        t,
+/// Line starts, by kind, in priority order (a diagnostic before a trace before a diff
+/// header before a log line before code).
+const STARTS: [(Line, &[&str]); 5] = [
+    (
+        Line::Compiler,
         &[
             "error[E",
             "warning[",
@@ -104,16 +152,9 @@ fn classify_line(line: &str, in_fence: bool, diffy: bool) -> Line {
             "help: ",
             "error TS",
         ],
-    ) || (t.starts_with('|') && t.len() > 1)
-        || (t.contains(": error TS") || t.contains(": error: ") || t.contains(": warning: "))
-        || (t
-            .split_once(" | ")
-            .is_some_and(|(n, _)| !n.is_empty() && n.trim().bytes().all(|c| c.is_ascii_digit())))
-    {
-        return Line::Compiler;
-    }
-    if starts_with_any(
-        t,
+    ),
+    (
+        Line::Trace,
         &[
             "Traceback (most recent call last)",
             "File \"",
@@ -135,63 +176,17 @@ fn classify_line(line: &str, in_fence: bool, diffy: bool) -> Line {
             "Uncaught ",
             "RUST_BACKTRACE",
         ],
-    ) || contains_any(
-        t,
+    ),
+    (Line::Diff, &["diff --git", "@@ ", "+++ ", "--- a/"]),
+    (
+        Line::Log,
         &[
-            "Error: ",
-            "Exception: ",
-            "Error at ",
-            ".go:",
-            ".rs:",
-            ".py\", line ",
-            ".java:",
-            ".js:",
-            ".ts:",
-            "(most recent call last)",
-            "core dumped",
-            "AddressSanitizer",
-            "Invalid read of size",
-            "Invalid write of size",
+            "[INFO", "[WARN", "[ERROR", "[DEBUG", "INFO ", "WARN ", "ERROR ", "DEBUG ", "FAILED",
+            "PASSED", "test ", "running ", "ok ", "npm ERR", "$ ", "> ", "E   ", "Step ", "=>",
         ],
-    ) && !t.ends_with('?')
-    {
-        return Line::Trace;
-    }
-    if starts_with_any(t, &["diff --git", "@@ ", "+++ ", "--- a/"])
-        || (diffy && (line.starts_with('+') || line.starts_with('-')))
-    {
-        return Line::Diff;
-    }
-    if timestamped(t)
-        || starts_with_any(
-            t,
-            &[
-                "[INFO", "[WARN", "[ERROR", "[DEBUG", "INFO ", "WARN ", "ERROR ", "DEBUG ",
-                "FAILED", "PASSED", "test ", "running ", "ok ", "npm ERR", "$ ", "> ", "E   ",
-                "Step ", "=>",
-            ],
-        )
-        || contains_any(t, &[" level=", "HTTP/1.1\" ", " [error] ", " [warn] "])
-    {
-        return Line::Log;
-    }
-    if in_fence {
-        return Line::Code;
-    }
-    let indented = line.starts_with("    ") || line.starts_with('\t');
-    let symbols = t
-        .bytes()
-        .filter(|b| b"{}();=<>[]:#$&|*/\\".contains(b))
-        .count();
-    let words = t.split_whitespace().count();
-    let ends_code = t.ends_with(';')
-        || t.ends_with('{')
-        || t.ends_with('}')
-        || t.ends_with(')')
-        || t.ends_with(':') && indented
-        || t.ends_with(',') && indented;
-    let starts_code = starts_with_any(
-        t,
+    ),
+    (
+        Line::Code,
         &[
             "def ", "class ", "fn ", "pub ", "impl ", "use ", "import ", "from ", "#include",
             "package ", "func ", "let ", "const ", "var ", "return ", "if (", "for (", "while (",
@@ -199,16 +194,100 @@ fn classify_line(line: &str, in_fence: bool, diffy: bool) -> Line {
             "CREATE ", "#!/", "async ", "export ", "public ", "private ", "struct ", "enum ",
             "match ", "print(", "console.", "echo ",
         ],
-    );
-    if starts_code
-        || ends_code
-        || (indented && symbols > 0)
-        || (symbols * 4 > words.max(1) * 3 && t.len() > 3)
+    ),
+];
+
+/// The kind of the highest-priority start `t` begins with: one anchored automaton pass.
+fn start_kind(t: &str) -> Option<Line> {
+    struct Starts {
+        ac: aho_corasick::AhoCorasick,
+        kind: Vec<Line>,
+    }
+    static STARTS_AC: std::sync::OnceLock<Option<Starts>> = std::sync::OnceLock::new();
+    let starts = STARTS_AC
+        .get_or_init(|| {
+            let mut patterns = Vec::new();
+            let mut kind = Vec::new();
+            for (k, list) in STARTS {
+                for p in list {
+                    patterns.push(*p);
+                    kind.push(k);
+                }
+            }
+            aho_corasick::AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                .start_kind(aho_corasick::StartKind::Anchored)
+                .build(patterns)
+                .ok()
+                .map(|ac| Starts { ac, kind })
+        })
+        .as_ref()?;
+    let input = aho_corasick::Input::new(t).anchored(aho_corasick::Anchored::Yes);
+    let m = starts.ac.find(input)?;
+    starts.kind.get(m.pattern().as_usize()).copied()
+}
+
+/// `diffy`: the prompt has diff headers, so `+`/`-` lines are diff lines, not bullets.
+fn classify_line(line: &str, in_fence: bool, diffy: bool) -> Line {
+    let t = line.trim();
+    if t.is_empty() {
+        return Line::Blank;
+    }
+    // Markers sit near the start of a diagnostic line; long lines are not read to the end.
+    let (compiler_inside, trace_inside, log_inside) = inside(super::features::head(t, 80));
+    let start = start_kind(t);
+    // Diagnostics and traces first: they often look like prose.
+    if start == Some(Line::Compiler)
+        || (t.starts_with('|') && t.len() > 1)
+        || compiler_inside
+        || (t
+            .split_once(" | ")
+            .is_some_and(|(n, _)| !n.is_empty() && n.trim().bytes().all(|c| c.is_ascii_digit())))
     {
+        return Line::Compiler;
+    }
+    if start == Some(Line::Trace) || (trace_inside && !t.ends_with('?')) {
+        return Line::Trace;
+    }
+    if start == Some(Line::Diff) || (diffy && (line.starts_with('+') || line.starts_with('-'))) {
+        return Line::Diff;
+    }
+    if start == Some(Line::Log) || timestamped(t) || log_inside {
+        return Line::Log;
+    }
+    if in_fence {
+        return Line::Code;
+    }
+    let indented = line.starts_with("    ") || line.starts_with('\t');
+    let ends_code = t.ends_with(';')
+        || t.ends_with('{')
+        || t.ends_with('}')
+        || t.ends_with(')')
+        || t.ends_with(':') && indented
+        || t.ends_with(',') && indented;
+    if start == Some(Line::Code) || ends_code {
+        return Line::Code;
+    }
+    // Symbol density, counted only when the ends did not decide.
+    let symbols = t.bytes().filter(|b| CODE_SYMBOL[usize::from(*b)]).count();
+    let words = t.split_whitespace().count();
+    if (indented && symbols > 0) || (symbols * 4 > words.max(1) * 3 && t.len() > 3) {
         return Line::Code;
     }
     Line::Prose
 }
+
+/// Bytes that are common in code and rare in prose, as a lookup table.
+const CODE_SYMBOL: [bool; 256] = {
+    let mut t = [false; 256];
+    let symbols = b"{}();=<>[]:#$&|*/\\";
+    let mut i = 0;
+    while i < symbols.len() {
+        t[symbols[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 /// Split a prompt into the user's instruction and what they pasted.
 pub fn split(prompt: &str) -> Split {

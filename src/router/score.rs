@@ -69,7 +69,11 @@ fn weights(preference: u8, pressure: Pressure, a: &Analysis) -> Weights {
     Weights {
         cost: cost_weight(preference) * pressure_mult,
         // Speed matters most for quick questions and chat; for hard work one waits anyway.
-        latency: if quick { 0.3 } else { 0.01 * (1.0 - a.hardness) },
+        latency: if quick {
+            0.3
+        } else {
+            0.01 * (1.0 - a.hardness)
+        },
         failure: 0.5,
         share: 0.05 * (1.0 - p),
     }
@@ -229,7 +233,18 @@ pub fn score_prior(
     models
         .iter()
         .map(|m| {
-            let c = components(m, a, completion, Uses { ratings: false, tracking: true }, req, lo, hi);
+            let c = components(
+                m,
+                a,
+                completion,
+                Uses {
+                    ratings: false,
+                    tracking: true,
+                },
+                req,
+                lo,
+                hi,
+            );
             round(total(&c, &w, c.prior_fit))
         })
         .collect()
@@ -253,7 +268,18 @@ pub fn score_untracked(
     models
         .iter()
         .map(|m| {
-            let c = components(m, a, completion, Uses { ratings: true, tracking: false }, req, lo, hi);
+            let c = components(
+                m,
+                a,
+                completion,
+                Uses {
+                    ratings: true,
+                    tracking: false,
+                },
+                req,
+                lo,
+                hi,
+            );
             round(total(&c, &w, c.fit))
         })
         .collect()

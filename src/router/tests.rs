@@ -271,7 +271,8 @@ fn slow_or_failing_models_lose_ground() {
     assert!(!d.learned, "{}", d.reason);
     assert!(!d.reason.contains("your ratings"), "{}", d.reason);
     assert!(
-        d.reason.contains("kimi-k2 skipped: failing lately (success "),
+        d.reason
+            .contains("kimi-k2 skipped: failing lately (success "),
         "{}",
         d.reason
     );
@@ -372,7 +373,11 @@ fn the_reason_names_what_the_pick_traded_the_best_fit_for() {
     assert!(!d.reason.contains("best fit"), "{}", d.reason);
     // Everyday code: the cheaper model, with the fit it traded for the saving.
     let d = decide_simple(&c, "write a rust function that adds two numbers");
-    assert!(d.reason.contains("cheaper and faster than grok-4 for code"), "{}", d.reason);
+    assert!(
+        d.reason.contains("cheaper and faster than grok-4 for code"),
+        "{}",
+        d.reason
+    );
 }
 
 #[test]
@@ -560,7 +565,11 @@ mod issue_examples {
         });
         let d = decide(&c, &RouteRequest::simple("hi", &s, &b)).unwrap();
         assert_ne!(d.model, "openai/o3", "{}", d.reason);
-        let o3 = d.candidates.iter().find(|x| x.model == "openai/o3").unwrap();
+        let o3 = d
+            .candidates
+            .iter()
+            .find(|x| x.model == "openai/o3")
+            .unwrap();
         assert!(o3.components.latency_ms > 4000.0, "{:?}", o3.components);
     }
 
