@@ -261,6 +261,23 @@ fn too_small(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> Option<Stri
     })
 }
 
+/// Why `m` has reached its budget share today, if it has.
+fn share_reached(m: &ModelSpec, req: &RouteRequest<'_>) -> Option<String> {
+    let share = req.budget.daily_limit.dollars() * m.budget_share;
+    let spent = req
+        .budget
+        .model_spend
+        .iter()
+        .find(|(id, _)| id == &m.id)
+        .map_or(0.0, |(_, u)| u.dollars());
+    (share > 0.0 && spent >= share).then(|| {
+        format!(
+            "at its budget share: ${spent:.4} of ${share:.4} ({:.0}% of today's limit)",
+            m.budget_share * 100.0
+        )
+    })
+}
+
 /// Tokens billed for an answer of the expected length, hidden reasoning included.
 fn billed_answer(m: &ModelSpec, a: &Analysis) -> u64 {
     (expected_completion_tokens(a.complexity) as f64 * m.output_factor.max(1.0)).round() as u64
@@ -355,6 +372,18 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
             )
         })
         .collect();
+    // A model at its budget share is left out while another can take the prompt.
+    let over_share = |m: &ModelSpec| share_reached(m, req);
+    if candidates
+        .iter()
+        .any(|(c, m, _)| c.excluded.is_none() && over_share(m).is_none())
+    {
+        for (c, m, _) in &mut candidates {
+            if c.excluded.is_none() {
+                c.excluded = over_share(m);
+            }
+        }
+    }
     // Only models that can finish an answer of the expected length, while any can; when
     // none can, the answer will be capped, and the decision says so before sending.
     let finishes = |m: &ModelSpec| unfinishable(m, &a, req).is_none();

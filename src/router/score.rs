@@ -30,7 +30,8 @@ pub struct Components {
     pub latency_ms: f64,
     /// Recent success rate (1.0 without data).
     pub success: f64,
-    /// Today's spend over the model's budget share (0 = within it).
+    /// How close today's spend is to the model's budget share: 0 up to half of it, 1 at
+    /// the share (the model is excluded from there unless nothing else fits).
     pub share_overuse: f64,
 }
 
@@ -75,7 +76,9 @@ fn weights(preference: u8, pressure: Pressure, a: &Analysis) -> Weights {
             0.01 * (1.0 - a.hardness)
         },
         failure: 0.5,
-        share: 0.05 * (1.0 - p),
+        // The pull toward a model's budget share: enough to move a near tie, not to send
+        // hard work to a weak model (at 100 % of its share a model is excluded instead).
+        share: 0.1 * (1.0 - 0.5 * p),
     }
 }
 
@@ -165,8 +168,9 @@ fn components(
         .find(|(id, _)| id == &m.id)
         .map_or(0.0, |(_, u)| u.dollars());
     let share_budget = req.budget.daily_limit.dollars() * m.budget_share;
+    // 0 up to half of the share, rising smoothly to 1 at the share.
     let share_overuse = if share_budget > 0.0 {
-        (spent / share_budget - 1.0).clamp(0.0, 1.0)
+        ((spent / share_budget - 0.5) / 0.5).clamp(0.0, 1.0).powi(2)
     } else {
         0.0
     };

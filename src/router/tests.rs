@@ -612,3 +612,52 @@ mod issue_examples {
         assert!(d.estimated_cost <= req.budget.remaining, "{}", d.reason);
     }
 }
+
+#[test]
+fn budget_shares_pull_a_model_down_and_leave_it_out_at_its_share() {
+    let c = catalog();
+    let (s, b) = (Signals::new(), Breakers::new());
+    let prompt = "write a rust function that adds two numbers";
+    let usual = decide_simple(&c, prompt).model;
+    let share = c.get(&usual).unwrap().budget_share;
+    let limit = Usd::from_dollars(3.33);
+    let at = |fraction: f64| vec![(usual.clone(), Usd::from_dollars(3.33 * share * fraction))];
+    let with = |spend: &[(String, Usd)]| {
+        let mut req = RouteRequest::simple(prompt, &s, &b);
+        req.budget.daily_limit = limit;
+        req.budget.model_spend = spend;
+        decide(&c, &req).unwrap()
+    };
+    // Under half of its share nothing changes; the pull then grows smoothly.
+    let fresh = with(&at(0.0));
+    let half = with(&at(0.5));
+    assert_eq!(fresh, half);
+    let near = with(&at(0.9));
+    let pull = |d: &Decision| {
+        d.candidates
+            .iter()
+            .find(|x| x.model == usual)
+            .unwrap()
+            .components
+            .share_overuse
+    };
+    assert!(pull(&near) > 0.5 && pull(&near) < 1.0, "{}", pull(&near));
+    // At 130 % of its share it is left out, with the reason.
+    let over = with(&at(1.3));
+    assert_ne!(over.model, usual, "{}", over.reason);
+    let left_out = over.candidates.iter().find(|x| x.model == usual).unwrap();
+    assert!(
+        left_out
+            .excluded
+            .as_deref()
+            .is_some_and(|e| e.starts_with("at its budget share")),
+        "{left_out:?}"
+    );
+    // Unless nothing else fits: every model over its share still gets an answer.
+    let all: Vec<(String, Usd)> = c
+        .models()
+        .iter()
+        .map(|m| (m.id.clone(), Usd::from_dollars(3.33 * m.budget_share * 1.3)))
+        .collect();
+    assert!(with(&all).candidates.iter().all(|x| x.excluded.is_none()));
+}
