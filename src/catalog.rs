@@ -130,7 +130,13 @@ impl ModelSpec {
     /// Expected cost of an answer of `answer_tokens` visible tokens, with the hidden
     /// reasoning tokens the model bills besides them.
     pub fn expected_cost(&self, prompt_tokens: u64, answer_tokens: u64) -> Usd {
-        let billed = (answer_tokens as f64 * self.output_factor.max(1.0)).round() as u64;
+        self.cost_with_factor(prompt_tokens, answer_tokens, self.output_factor)
+    }
+
+    /// The same with a billed-per-expected-token `factor` learned from real usage (below 1
+    /// when answers run shorter than expected).
+    pub fn cost_with_factor(&self, prompt_tokens: u64, answer_tokens: u64, factor: f64) -> Usd {
+        let billed = (answer_tokens as f64 * factor.max(0.0)).round() as u64;
         self.cost(prompt_tokens, billed)
     }
 

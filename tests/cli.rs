@@ -996,3 +996,39 @@ async fn ask_continue_keeps_the_thread_and_says_when_there_is_none() {
     let r = run(ask(&["--conversation", "999", "hi"]), None).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+#[tokio::test]
+async fn stats_compare_the_routers_estimate_with_the_bill() {
+    let home = tempfile::tempdir().unwrap();
+    for prompt in [
+        "write a rust function that adds two numbers",
+        "what is 12 * 7?",
+    ] {
+        let mut c = cmd(home.path());
+        c.args(["ask", "--demo", prompt]);
+        assert_eq!(run(c, None).await.code, 0);
+    }
+    let mut c = cmd(home.path());
+    c.args(["stats", "--json", "--days", "1"]);
+    let v: serde_json::Value = serde_json::from_str(run(c, None).await.stdout.trim()).unwrap();
+    let answered: Vec<&serde_json::Value> = v["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["ok"].as_i64() > Some(0))
+        .collect();
+    assert!(!answered.is_empty(), "{v}");
+    for m in answered {
+        let err = m["estimate_error"].as_f64().expect("an estimate error");
+        let ratio = m["billed_over_estimate"].as_f64().unwrap();
+        assert!(err >= 0.0 && ratio > 0.0, "{m}");
+        // With one answer, |b - e| / b and b / e describe the same pair.
+        if m["ok"] == 1 {
+            assert!((err - (1.0 - 1.0 / ratio).abs()).abs() < 1e-9, "{m}");
+        }
+    }
+    let mut c = cmd(home.path());
+    c.args(["stats", "--days", "1"]);
+    let r = run(c, None).await;
+    assert!(r.stdout.contains("est. error"), "{}", r.stdout);
+}

@@ -628,3 +628,24 @@ async fn an_account_error_is_not_held_against_the_model() {
     let stats = ledger.stats(&[day], (3.0, 15.0)).unwrap();
     assert_eq!(stats.baseline_cost, Usd::ZERO);
 }
+
+#[tokio::test]
+async fn billed_output_tokens_teach_the_cost_estimate_and_survive_a_restart() {
+    use codeforge::task::Intent;
+    let mut r = rig(|_| {}).await;
+    let (out, _) = ask(
+        &mut r.session,
+        "prove that the sum of the first n odd numbers is n squared",
+        Choice::Override("o3".into()),
+    )
+    .await;
+    let out = out.unwrap();
+    assert!(out.completion_tokens > 0);
+    let intent = Intent::Math;
+    let live = r.session.signals.output_factor("openai/o3", intent, 1.6);
+    assert_ne!(live, 1.6, "one answer moves the factor");
+    // The estimate for the next such prompt uses it.
+    let ledger = Ledger::open(&r.session.config.paths.ledger_file()).unwrap();
+    let (_, rebuilt) = codeforge::core::learned_state(&ledger, &["openai/o3".to_string()]).unwrap();
+    assert_eq!(rebuilt.output_factor("openai/o3", intent, 1.6), live);
+}

@@ -128,6 +128,8 @@ fn budget(fraction: f64) -> BudgetSnapshot {
             ttft_p50_ms: Some(420),
             feedback_up: 2,
             feedback_down: 0,
+            estimate_error: None,
+            billed_over_estimate: None,
         }],
         shares: vec![
             ("x-ai/grok-4".into(), 0.4),

@@ -105,8 +105,8 @@ pub fn stats(config: &Config, args: &StatsArgs, out: &mut Output) -> Result<(), 
     }
     out.line("");
     out.line(&format!(
-        "{:<28} {:>6} {:>8} {:>10} {:>9} {:>9}",
-        "model", "reqs", "success", "spend", "p50 ms", "p95 ms"
+        "{:<28} {:>6} {:>8} {:>10} {:>9} {:>9} {:>14}",
+        "model", "reqs", "success", "spend", "p50 ms", "p95 ms", "est. error"
     ));
     for m in &report.models {
         let success = if m.finished > 0 {
@@ -114,14 +114,24 @@ pub fn stats(config: &Config, args: &StatsArgs, out: &mut Output) -> Result<(), 
         } else {
             "-".into()
         };
+        // How far the router's cost estimate was from the bill, and which way.
+        let est = match (m.estimate_error, m.billed_over_estimate) {
+            (Some(e), Some(r)) => format!(
+                "{:.0}% {}",
+                e * 100.0,
+                if r >= 1.0 { "low" } else { "high" }
+            ),
+            _ => "-".into(),
+        };
         out.line(&format!(
-            "{:<28} {:>6} {:>8} {:>10} {:>9} {:>9}",
+            "{:<28} {:>6} {:>8} {:>10} {:>9} {:>9} {:>14}",
             m.model,
             m.requests,
             success,
             m.spend.to_string(),
             m.latency_p50_ms.map_or("-".into(), |v| v.to_string()),
             m.latency_p95_ms.map_or("-".into(), |v| v.to_string()),
+            est,
         ));
     }
     if !report.by_intent.is_empty() {

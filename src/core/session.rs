@@ -113,6 +113,20 @@ pub fn learned_state(
                 completion_tokens: o.completion_tokens.max(0) as u64,
                 at_ms: o.created_ms,
             });
+            // As the live session learns it from a complete answer.
+            if o.status == "ok" {
+                let complexity = match o.complexity.as_str() {
+                    "simple" => crate::task::Complexity::Simple,
+                    "high" => crate::task::Complexity::High,
+                    _ => crate::task::Complexity::Medium,
+                };
+                signals.observe_output(
+                    &o.model,
+                    intent,
+                    crate::router::expected_completion_tokens(complexity),
+                    o.completion_tokens.max(0) as u64,
+                );
+            }
         }
     }
     for (model, intent, up) in l.ratings()? {
@@ -322,6 +336,8 @@ impl Session {
                     ttft_p50_ms: (perf.ttft_ms > 0.0).then_some(perf.ttft_ms as i64),
                     feedback_up: 0,
                     feedback_down: 0,
+                    estimate_error: None,
+                    billed_over_estimate: None,
                 })
             })
             .collect();

@@ -594,7 +594,7 @@ impl Session {
             settle_us: settle_started.elapsed().as_micros() as u64,
             reroute_us,
         };
-        self.learn(model, decision.intent, status, error.as_ref(), &outcome);
+        self.learn(model, &decision, status, error.as_ref(), &outcome);
         Ok(match (status, error) {
             (Status::Ok, _) => Ok(outcome),
             (Status::Cancelled, _) => Err(AttemptEnd::Cancelled(Box::new(outcome))),
@@ -610,12 +610,13 @@ impl Session {
     fn learn(
         &mut self,
         model: &ModelSpec,
-        intent: crate::task::Intent,
+        decision: &Decision,
         status: Status,
         error: Option<&ProviderError>,
         outcome: &TurnOutcome,
     ) {
         let now = calendar::now_ms();
+        let intent = decision.intent;
         match (status, error) {
             (Status::Ok | Status::Cut, _) => self.breakers.on_success(&model.id),
             (Status::Error, Some(e)) if e.is_retryable() => {
@@ -649,6 +650,15 @@ impl Session {
         }
         // A cut answer is the network's or the provider's failure, not the answer's: it
         // feeds the breaker and the success rate above, never the quality estimate.
+        // A complete answer teaches what this model bills per expected visible token.
+        if status == Status::Ok {
+            self.signals.observe_output(
+                &model.id,
+                intent,
+                crate::router::expected_completion_tokens(decision.complexity),
+                outcome.completion_tokens,
+            );
+        }
     }
 
     fn outcome(

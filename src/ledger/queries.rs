@@ -48,6 +48,11 @@ pub struct ModelStats {
     pub ttft_p50_ms: Option<i64>,
     pub feedback_up: i64,
     pub feedback_down: i64,
+    /// Of the answers billed by the provider: the router's cost estimate against the bill,
+    /// mean of |billed − estimated| / billed (`None` without such answers).
+    pub estimate_error: Option<f64>,
+    /// Mean of billed / estimated (above 1: the estimates run low).
+    pub billed_over_estimate: Option<f64>,
 }
 
 /// `codeforge stats` in one struct.
@@ -161,7 +166,9 @@ impl Ledger {
             .prepare(
                 "SELECT r.requested_model, r.status, COALESCE(r.cost_nanos, 0), r.latency_ms,
                         r.ttft_ms, r.intent, r.prompt_tokens, r.completion_tokens, f.rating,
-                        COALESCE(r.error_kind, '')
+                        COALESCE(r.error_kind, ''),
+                        CASE WHEN r.cost_source = 'provider' AND json_valid(r.decision_json)
+                             THEN json_extract(r.decision_json, '$.estimated_cost_usd') END
                  FROM requests r LEFT JOIN feedback f ON f.request_id = r.id
                  WHERE r.day >= ?1 AND r.day <= ?2",
             )
@@ -177,6 +184,7 @@ impl Ledger {
             completion: i64,
             rating: Option<i64>,
             error_kind: String,
+            estimated: Option<f64>,
         }
         let rows = stmt
             .query_map(params![from, to], |r| {
@@ -191,12 +199,15 @@ impl Ledger {
                     completion: r.get(7)?,
                     rating: r.get(8)?,
                     error_kind: r.get(9)?,
+                    estimated: r.get(10)?,
                 })
             })
             .map_err(|e| self.err(e))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))?;
         let mut per_model: BTreeMap<String, (ModelStats, Vec<i64>, Vec<i64>)> = BTreeMap::new();
+        // Per model: (answers, sum of |billed - estimated| / billed, sum of billed / estimated).
+        let mut estimates: BTreeMap<String, (f64, f64, f64)> = BTreeMap::new();
         let mut by_intent: BTreeMap<String, Usd> = BTreeMap::new();
         let (mut up, mut rated) = (0i64, 0i64);
         let mut baseline_cost = Usd::ZERO;
@@ -216,6 +227,8 @@ impl Ledger {
                         ttft_p50_ms: None,
                         feedback_up: 0,
                         feedback_down: 0,
+                        estimate_error: None,
+                        billed_over_estimate: None,
                     },
                     Vec::new(),
                     Vec::new(),
@@ -232,6 +245,15 @@ impl Ledger {
             );
             if matches!(r.status.as_str(), "ok" | "error" | "cut") && !account {
                 e.0.finished += 1;
+            }
+            if let (true, Some(est)) = (r.status == "ok" && r.cost > 0, r.estimated)
+                && est > 0.0
+            {
+                let billed = Usd::from_nanos(r.cost).dollars();
+                let x = estimates.entry(r.model.clone()).or_default();
+                x.0 += 1.0;
+                x.1 += (billed - est).abs() / billed;
+                x.2 += billed / est;
             }
             if r.status == "ok" {
                 e.0.ok += 1;
@@ -281,6 +303,10 @@ impl Ledger {
                 s.latency_p50_ms = percentile(&lat, 0.5);
                 s.latency_p95_ms = percentile(&lat, 0.95);
                 s.ttft_p50_ms = percentile(&ttft, 0.5);
+                if let Some((n, err, ratio)) = estimates.get(&s.model).filter(|e| e.0 > 0.0) {
+                    s.estimate_error = Some(err / n);
+                    s.billed_over_estimate = Some(ratio / n);
+                }
                 s
             })
             .collect();
@@ -434,7 +460,7 @@ impl Ledger {
             .conn
             .prepare(
                 "SELECT requested_model, COALESCE(intent, 'general'), status, ttft_ms, latency_ms,
-                        completion_tokens, created_ms
+                        completion_tokens, created_ms, COALESCE(complexity, 'medium')
                  FROM requests WHERE status IN ('ok', 'error', 'cut')
                    AND COALESCE(error_kind, '') NOT IN ('auth', 'credits', 'moderation', 'bad_request')
                  ORDER BY id DESC LIMIT ?1",
@@ -450,6 +476,7 @@ impl Ledger {
                     latency_ms: r.get(4)?,
                     completion_tokens: r.get(5)?,
                     created_ms: r.get(6)?,
+                    complexity: r.get(7)?,
                 })
             })
             .map_err(|e| self.err(e))?
@@ -497,4 +524,6 @@ pub struct RecentOutcome {
     pub ttft_ms: Option<i64>,
     pub latency_ms: Option<i64>,
     pub completion_tokens: i64,
+    /// The complexity the router saw (its expected answer length).
+    pub complexity: String,
 }

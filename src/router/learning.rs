@@ -180,7 +180,13 @@ pub struct Signals {
     quality_model: HashMap<String, Beta>,
     perf: HashMap<(String, Intent), Perf>,
     perf_model: HashMap<String, Perf>,
+    /// Billed output tokens over the visible answer length expected when the request was
+    /// routed, per (model, intent): (answers, sum of the ratios).
+    output: HashMap<(String, Intent), (f64, f64)>,
 }
+
+/// Pseudo-answers of the catalog's output factor when blending in billed ones.
+pub const OUTPUT_PRIOR_SAMPLES: f64 = 5.0;
 
 impl Signals {
     pub fn new() -> Self {
@@ -234,6 +240,28 @@ impl Signals {
         );
     }
 
+    /// A finished answer's billed output tokens (hidden reasoning included) against the
+    /// visible length the router expected for it.
+    pub fn observe_output(&mut self, model: &str, intent: Intent, expected: u64, billed: u64) {
+        if expected == 0 || billed == 0 {
+            return;
+        }
+        let e = self.output.entry((model.to_string(), intent)).or_default();
+        e.0 += 1.0;
+        e.1 += billed as f64 / expected as f64;
+    }
+
+    /// Billed output tokens per expected visible token for (model, intent): the catalog's
+    /// `prior` blended with what the provider billed, by the number of answers.
+    pub fn output_factor(&self, model: &str, intent: Intent, prior: f64) -> f64 {
+        let (n, sum) = self
+            .output
+            .get(&(model.to_string(), intent))
+            .copied()
+            .unwrap_or_default();
+        (prior * OUTPUT_PRIOR_SAMPLES + sum) / (OUTPUT_PRIOR_SAMPLES + n)
+    }
+
     /// A model's performance over all intents.
     pub fn model_perf(&self, model: &str) -> Option<Perf> {
         self.perf_model.get(model).copied()
@@ -252,6 +280,21 @@ impl Signals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn billed_output_moves_the_factor_from_its_prior() {
+        let mut s = Signals::new();
+        assert_eq!(s.output_factor("m", Intent::Math, 1.6), 1.6);
+        // o3 billed 4x the visible length five times: halfway between prior and data.
+        for _ in 0..5 {
+            s.observe_output("m", Intent::Math, 700, 2800);
+        }
+        assert!((s.output_factor("m", Intent::Math, 1.6) - 2.8).abs() < 1e-9);
+        // Other intents keep the prior; empty answers teach nothing.
+        assert_eq!(s.output_factor("m", Intent::Code, 1.6), 1.6);
+        s.observe_output("m", Intent::Code, 700, 0);
+        assert_eq!(s.output_factor("m", Intent::Code, 1.6), 1.6);
+    }
 
     #[test]
     fn ratings_move_the_posterior_from_the_prior() {

@@ -278,14 +278,26 @@ fn share_reached(m: &ModelSpec, req: &RouteRequest<'_>) -> Option<String> {
     })
 }
 
+/// The smallest learned output factor taken (an answer a twentieth of the expected length).
+const MIN_OUTPUT_FACTOR: f64 = 0.05;
+
+/// Billed output tokens per visible answer token for `m` on this prompt's intent: the
+/// catalog's factor, moved by what the provider billed for its earlier answers.
+pub(crate) fn output_factor(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> f64 {
+    // Below 1 when answers run shorter than expected: the estimate learns that too.
+    req.signals
+        .output_factor(&m.id, a.intent, m.output_factor)
+        .max(MIN_OUTPUT_FACTOR)
+}
+
 /// Tokens billed for an answer of the expected length, hidden reasoning included.
-fn billed_answer(m: &ModelSpec, a: &Analysis) -> u64 {
-    (expected_completion_tokens(a.complexity) as f64 * m.output_factor.max(1.0)).round() as u64
+fn billed_answer(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> u64 {
+    (expected_completion_tokens(a.complexity) as f64 * output_factor(m, a, req)).round() as u64
 }
 
 /// Why `m` cannot finish an answer of the expected length with what is left today.
 fn unfinishable(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> Option<String> {
-    let needed = worst_case(prices(m), sent_tokens(m, a, req), billed_answer(m, a));
+    let needed = worst_case(prices(m), sent_tokens(m, a, req), billed_answer(m, a, req));
     (needed > req.budget.remaining).then(|| {
         format!(
             "cannot finish a ~{}-token answer: needs {needed}, {} left today",
@@ -303,7 +315,7 @@ fn affordable_answer(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> u64
         return expected_completion_tokens(a.complexity);
     }
     let billed = (left / (m.completion_price / 1e6)).floor().max(0.0);
-    (billed / m.output_factor.max(1.0)).floor() as u64
+    (billed / output_factor(m, a, req)).floor() as u64
 }
 
 /// Why a model cannot be chosen, if it cannot.
@@ -486,9 +498,10 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
     // The chosen model (also a pinned one) cannot finish: say how far the budget goes.
     let budget_cap =
         (!finishes(chosen)).then(|| affordable_answer(chosen, &a, req).min(completion));
-    let estimated_cost = chosen.expected_cost(
+    let estimated_cost = chosen.cost_with_factor(
         sent_tokens(chosen, &a, req),
         budget_cap.unwrap_or(completion),
+        output_factor(chosen, &a, req),
     );
     // The available candidate with the highest fit (first in ranking order on a tie).
     let fittest = candidates

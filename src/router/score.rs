@@ -148,7 +148,11 @@ fn components(
     };
     let perf = s.perf(&m.id, a.intent);
     let cost_usd = m
-        .expected_cost(super::sent_tokens(m, a, req), completion)
+        .cost_with_factor(
+            super::sent_tokens(m, a, req),
+            completion,
+            super::output_factor(m, a, req),
+        )
         .dollars();
     let cost = if max_cost > min_cost && min_cost > 0.0 {
         ((cost_usd / min_cost).ln() / (max_cost / min_cost).ln()).clamp(0.0, 1.0)
