@@ -334,62 +334,79 @@ pub struct ShareProposal {
 /// Smallest share any model keeps, so the router can still learn about it.
 pub const MIN_SHARE: f64 = 0.02;
 
-/// Propose per-model budget shares from recent usage and outcomes: half the old target,
-/// half what was actually spent, weighted by a smoothed success-and-feedback score, then
-/// normalised (each model keeps at least [`MIN_SHARE`]).
-pub fn propose_shares(current: &[(String, f64)], usage: &[ModelUsage]) -> Vec<ShareProposal> {
-    let total: i64 = usage.iter().map(|u| u.spend.nanos().max(0)).sum();
-    let rows: Vec<(String, f64, f64, f64, String)> = current
+/// Propose per-model budget shares from what the ledger measured: each model's quality
+/// (successes and 👍 against failures and 👎, Laplace-smoothed) per dollar it cost per
+/// answer, relative to the other measured models, moves its *default* share (the catalog's,
+/// `defaults`) up or down by at most half. The proposal depends on the defaults and the
+/// ledger only, never on shares applied before, so `--apply` twice proposes the same again
+/// (no ratchet); spend does not enter it except as cost per answer, so overspending never
+/// raises a share; a model with no requests keeps its default (nothing was measured, no
+/// quality is assumed). Shares are then normalised; each keeps at least [`MIN_SHARE`].
+/// `current` gives the "old" column (the shares in force).
+pub fn propose_shares(
+    defaults: &[(String, f64)],
+    current: &[(String, f64)],
+    usage: &[ModelUsage],
+) -> Vec<ShareProposal> {
+    // Quality and quality per dollar of each measured model.
+    let measured: Vec<(String, f64, f64)> = usage
         .iter()
-        .map(|(model, old)| {
+        .filter(|u| u.requests > 0)
+        .map(|u| {
+            let good = (u.ok + u.thumbs_up) as f64 + 1.0;
+            let all = (u.requests + u.thumbs_up + u.thumbs_down) as f64 + 2.0;
+            let quality = good / all;
+            let per_answer = u.spend.dollars() / u.requests as f64;
+            (u.model.clone(), quality, quality / per_answer.max(1e-9))
+        })
+        .collect();
+    // Geometric mean of quality per dollar: models a hundred times cheaper do not swamp it.
+    let log_mean = measured.iter().map(|m| m.2.ln()).sum::<f64>() / measured.len().max(1) as f64;
+    let rows: Vec<(String, f64, f64, String)> = defaults
+        .iter()
+        .map(|(model, default)| {
+            let old = current
+                .iter()
+                .find(|(m, _)| m == model)
+                .map_or(*default, |(_, s)| *s);
             let u = usage.iter().find(|u| &u.model == model);
-            let (demand, quality, why) = match u {
-                Some(u) if u.requests > 0 => {
-                    let demand = if total > 0 {
-                        u.spend.nanos().max(0) as f64 / total as f64
-                    } else {
-                        *old
-                    };
-                    // Laplace-smoothed: successes and thumbs up against failures and thumbs down.
-                    let good = (u.ok + u.thumbs_up) as f64 + 1.0;
-                    let all = (u.requests + u.thumbs_up + u.thumbs_down) as f64 + 2.0;
-                    let quality = good / all;
+            match (u, measured.iter().find(|m| &m.0 == model)) {
+                (Some(u), Some((_, quality, value))) => {
+                    // Within ×0.5 … ×1.5 of the default, by quality per dollar (log scale).
+                    let factor = (1.0 + 0.25 * (value.ln() - log_mean)).clamp(0.5, 1.5);
                     let why = format!(
-                        "{:.0}% of spend vs {:.0}% target; {}/{} ok; {}👍 {}👎",
-                        demand * 100.0,
-                        old * 100.0,
+                        "quality {:.2} at ${:.4} an answer ({}/{} ok, {}👍 {}👎): ×{factor:.2} of the default {:.0}%",
+                        quality,
+                        u.spend.dollars() / u.requests as f64,
                         u.ok,
                         u.requests,
                         u.thumbs_up,
-                        u.thumbs_down
+                        u.thumbs_down,
+                        default * 100.0
                     );
-                    (demand, quality, why)
+                    (model.clone(), old, default * factor, why)
                 }
                 _ => (
-                    *old,
-                    0.5,
-                    "no requests in the period (quality unknown)".to_string(),
+                    model.clone(),
+                    old,
+                    *default,
+                    format!(
+                        "no requests in the period: the default {:.0}% is kept",
+                        default * 100.0
+                    ),
                 ),
-            };
-            (model.clone(), *old, demand, quality, why)
+            }
         })
         .collect();
-    let mean_q = rows.iter().map(|r| r.3).sum::<f64>() / rows.len().max(1) as f64;
-    let raw: Vec<f64> = rows
-        .iter()
-        .map(|(_, old, demand, q, _)| {
-            ((0.5 * old + 0.5 * demand) * (q / mean_q.max(1e-9))).max(0.0)
-        })
-        .collect();
-    let sum: f64 = raw.iter().sum::<f64>().max(1e-12);
-    let mut shares: Vec<f64> = raw.iter().map(|r| (r / sum).max(MIN_SHARE)).collect();
+    let sum: f64 = rows.iter().map(|r| r.2).sum::<f64>().max(1e-12);
+    let mut shares: Vec<f64> = rows.iter().map(|r| (r.2 / sum).max(MIN_SHARE)).collect();
     let norm: f64 = shares.iter().sum();
     for s in &mut shares {
         *s /= norm;
     }
     rows.into_iter()
         .zip(shares)
-        .map(|((model, old, _, _, why), new)| ShareProposal {
+        .map(|((model, old, _, why), new)| ShareProposal {
             model,
             old,
             new: (new * 1000.0).round() / 1000.0,
@@ -402,37 +419,53 @@ pub fn propose_shares(current: &[(String, f64)], usage: &[ModelUsage]) -> Vec<Sh
 mod share_tests {
     use super::*;
 
-    #[test]
-    fn shares_follow_use_and_outcomes_and_sum_to_one() {
-        let current = vec![
+    fn usage(model: &str, spend: f64, requests: i64, ok: i64, up: i64, down: i64) -> ModelUsage {
+        ModelUsage {
+            model: model.into(),
+            spend: Usd::from_dollars(spend),
+            requests,
+            ok,
+            thumbs_up: up,
+            thumbs_down: down,
+        }
+    }
+
+    fn defaults() -> Vec<(String, f64)> {
+        vec![
             ("a".to_string(), 0.4),
             ("b".to_string(), 0.3),
             ("c".to_string(), 0.3),
+        ]
+    }
+
+    #[test]
+    fn shares_follow_quality_per_dollar_and_sum_to_one() {
+        let used = vec![
+            // a: expensive and badly rated; b: cheap and well rated.
+            usage("a", 0.5, 10, 5, 0, 4),
+            usage("b", 0.05, 30, 30, 6, 0),
         ];
-        let usage = vec![
-            ModelUsage {
-                model: "a".into(),
-                spend: Usd::from_dollars(0.1),
-                requests: 10,
-                ok: 5,
-                thumbs_up: 0,
-                thumbs_down: 4,
-            },
-            ModelUsage {
-                model: "b".into(),
-                spend: Usd::from_dollars(0.9),
-                requests: 30,
-                ok: 30,
-                thumbs_up: 6,
-                thumbs_down: 0,
-            },
-        ];
-        let p = propose_shares(&current, &usage);
+        let p = propose_shares(&defaults(), &defaults(), &used);
         let sum: f64 = p.iter().map(|s| s.new).sum();
         assert!((sum - 1.0).abs() < 0.01, "{sum}");
-        assert!(p[1].new > p[1].old, "heavily used, well rated model gains");
-        assert!(p[0].new < p[0].old, "little used, badly rated model loses");
-        assert!(p[2].why.contains("no requests"));
+        assert!(p[1].new > p[1].old, "good value gains: {p:?}");
+        assert!(p[0].new < p[0].old, "poor value loses: {p:?}");
+        // Nothing measured: the default is kept (before normalising), no quality assumed.
+        assert!(p[2].why.contains("no requests"), "{}", p[2].why);
         assert!(p.iter().all(|s| s.new >= MIN_SHARE - 0.001));
+    }
+
+    #[test]
+    fn applying_twice_proposes_the_same_and_overspending_raises_nothing() {
+        let used = vec![usage("a", 0.2, 10, 10, 0, 0), usage("b", 0.2, 10, 10, 0, 0)];
+        let first = propose_shares(&defaults(), &defaults(), &used);
+        let applied: Vec<(String, f64)> = first.iter().map(|p| (p.model.clone(), p.new)).collect();
+        let second = propose_shares(&defaults(), &applied, &used);
+        let new = |v: &[ShareProposal]| v.iter().map(|p| p.new).collect::<Vec<_>>();
+        assert_eq!(new(&first), new(&second), "no ratchet");
+        // Spending three times more for the same answers and quality: a worse value.
+        let over = vec![usage("a", 0.6, 10, 10, 0, 0), usage("b", 0.2, 10, 10, 0, 0)];
+        let p = propose_shares(&defaults(), &defaults(), &over);
+        assert!(p[0].new <= first[0].new, "{p:?} vs {first:?}");
     }
 }

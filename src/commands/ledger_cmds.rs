@@ -196,32 +196,40 @@ fn optimize(config: &Config, args: &BudgetArgs, out: &mut Output) -> Result<(), 
             thumbs_down: m.feedback_down,
         })
         .collect();
-    let proposal = propose_shares(&current, &usage);
+    let defaults: Vec<(String, f64)> = catalog
+        .models()
+        .iter()
+        .map(|m| (m.id.clone(), m.budget_share))
+        .collect();
+    let proposal = propose_shares(&defaults, &current, &usage);
+    // The table first, then (with --apply) the change: what is applied is what was shown.
+    if args.json {
+        out.line(&json!({ "days": n_days, "applied": args.apply, "shares": proposal }).to_string());
+    } else {
+        out.line(&format!("budget shares from the last {n_days} days:"));
+        out.line(&format!("{:<28} {:>6} {:>6}  why", "model", "old", "new"));
+        for p in &proposal {
+            out.line(&format!(
+                "{:<28} {:>5.0}% {:>5.0}%  {}",
+                p.model,
+                p.old * 100.0,
+                p.new * 100.0,
+                p.why
+            ));
+        }
+    }
     if args.apply {
         for p in &proposal {
             ledger.set_setting(&share_key(&p.model), &p.new.to_string())?;
         }
     }
-    if args.json {
-        out.line(&json!({ "days": n_days, "applied": args.apply, "shares": proposal }).to_string());
-        return Ok(());
+    if !args.json {
+        out.line(if args.apply {
+            "applied: the router and the sidebar use the new shares from now on"
+        } else {
+            "not applied: run again with --apply to use these shares"
+        });
     }
-    out.line(&format!("budget shares from the last {n_days} days:"));
-    out.line(&format!("{:<28} {:>6} {:>6}  why", "model", "old", "new"));
-    for p in &proposal {
-        out.line(&format!(
-            "{:<28} {:>5.0}% {:>5.0}%  {}",
-            p.model,
-            p.old * 100.0,
-            p.new * 100.0,
-            p.why
-        ));
-    }
-    out.line(if args.apply {
-        "applied: the router and the sidebar use the new shares from now on"
-    } else {
-        "not applied: run again with --apply to use these shares"
-    });
     Ok(())
 }
 
