@@ -649,3 +649,37 @@ async fn billed_output_tokens_teach_the_cost_estimate_and_survive_a_restart() {
     let (_, rebuilt) = codeforge::core::learned_state(&ledger, &["openai/o3".to_string()]).unwrap();
     assert_eq!(rebuilt.output_factor("openai/o3", intent, 1.6), live);
 }
+
+#[tokio::test]
+async fn an_unreachable_network_is_one_offline_state_not_a_fallback_through_every_model() {
+    // A port nobody listens on: every model behind the shared endpoint is unreachable.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/v1", closed.local_addr().unwrap());
+    drop(closed);
+    let mut r = rig(|c| c.base_url = url).await;
+    let (out, events) = ask(
+        &mut r.session,
+        "write a rust function that adds two numbers",
+        Choice::Auto,
+    )
+    .await;
+    let err = out.unwrap_err();
+    assert!(
+        matches!(err, codeforge::core::CoreError::Offline(_)),
+        "{err}"
+    );
+    assert!(err.to_string().starts_with("offline: "), "{err}");
+    // No fallback chain, one request in the ledger, and no model is blamed for it.
+    assert!(!events.iter().any(|e| matches!(e, Event::Fallback { .. })));
+    assert_eq!(ledger_rows(&r.session).len(), 1);
+    use codeforge::task::Intent;
+    assert_eq!(r.session.signals.perf(FIRST, Intent::Code), None);
+    assert_eq!(
+        r.session.breakers.availability(FIRST, 0),
+        codeforge::router::Availability::Closed
+    );
+    // Nor after a restart: the state rebuilt from the ledger leaves it out too.
+    let ledger = Ledger::open(&r.session.config.paths.ledger_file()).unwrap();
+    let (_, rebuilt) = codeforge::core::learned_state(&ledger, &[FIRST.to_string()]).unwrap();
+    assert_eq!(rebuilt.perf(FIRST, Intent::Code), None);
+}

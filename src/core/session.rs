@@ -30,6 +30,10 @@ pub enum CoreError {
     Config(String),
     #[error("cancelled")]
     Cancelled,
+    /// The shared endpoint cannot be reached at all (DNS, refused, no route): the network
+    /// is down, not the model, so no other model is tried and none is blamed.
+    #[error("offline: {0}. Nothing was sent to another model; check the connection and try again")]
+    Offline(String),
 }
 
 /// The conversation being held: what is sent as history.

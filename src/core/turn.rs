@@ -120,6 +120,13 @@ impl<E: Into<CoreError>> From<E> for TurnFailure {
     }
 }
 
+/// `e` means the network, not the model: the endpoint shared by the catalog's models could
+/// not be reached at all. (A model with its own `base_url` failing to connect is that
+/// model's failure: the others may still answer.)
+fn offline(model: &ModelSpec, e: &ProviderError) -> bool {
+    e.kind() == crate::provider::ErrorKind::Connect && model.base_url.is_none()
+}
+
 impl Session {
     /// Drive one turn, emitting events; the conversation is extended on success (and with
     /// the partial answer when cut or cancelled). Every turn ends with one `Finished` or
@@ -295,6 +302,12 @@ impl Session {
                 }
                 Err(AttemptEnd::BeforeFirstToken(e)) => {
                     failed_at = Some(Instant::now());
+                    // The shared endpoint unreachable: every model behind it would fail the
+                    // same way, so this is one offline state, not a fallback chain.
+                    if offline(&model, &e) {
+                        self.emit_budget(events).await;
+                        return Err(CoreError::Offline(e.to_string()).into());
+                    }
                     let next = chain.get(attempt + 1);
                     match next {
                         Some(next) if e.is_retryable() => {
@@ -617,6 +630,10 @@ impl Session {
     ) {
         let now = calendar::now_ms();
         let intent = decision.intent;
+        // Unreachable network: says nothing about the model (see `offline`).
+        if error.is_some_and(|e| offline(model, e)) {
+            return;
+        }
         match (status, error) {
             (Status::Ok | Status::Cut, _) => self.breakers.on_success(&model.id),
             (Status::Error, Some(e)) if e.is_retryable() => {

@@ -462,7 +462,7 @@ impl Ledger {
                 "SELECT requested_model, COALESCE(intent, 'general'), status, ttft_ms, latency_ms,
                         completion_tokens, created_ms, COALESCE(complexity, 'medium')
                  FROM requests WHERE status IN ('ok', 'error', 'cut')
-                   AND COALESCE(error_kind, '') NOT IN ('auth', 'credits', 'moderation', 'bad_request')
+                   AND COALESCE(error_kind, '') NOT IN ('auth', 'credits', 'moderation', 'bad_request', 'connect')
                  ORDER BY id DESC LIMIT ?1",
             )
             .map_err(|e| self.err(e))?;
