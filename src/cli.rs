@@ -93,6 +93,9 @@ pub enum EvalAction {
         /// JSONL files of {prompt, intent} instead of the shared sources. Repeatable.
         #[arg(long)]
         file: Vec<PathBuf>,
+        /// The project's realistic set (read with the shared sources).
+        #[arg(long, default_value = crate::eval::routing::DEFAULT_DIR)]
+        realistic: PathBuf,
         /// Every prompt, not only the frozen test split.
         #[arg(long)]
         all: bool,
@@ -108,6 +111,9 @@ pub enum EvalAction {
         data: PathBuf,
         #[arg(long, default_value = "assets/intent_model.bin")]
         out: PathBuf,
+        /// The project's realistic set (its train part and training files are learned from).
+        #[arg(long, default_value = crate::eval::routing::DEFAULT_DIR)]
+        realistic: PathBuf,
     },
     /// Routing on realistic prompts: acceptable-model rate, expensive and cheap misroutes,
     /// paraphrase consistency, shares and spend against baselines.
@@ -119,6 +125,9 @@ pub enum EvalAction {
         /// Files given on the command line are read whole.
         #[arg(long, default_value = "dev")]
         split: String,
+        /// Where the project's realistic set is.
+        #[arg(long, default_value = crate::eval::routing::DEFAULT_DIR)]
+        realistic: PathBuf,
         /// Quality ↔ cost preference to route at.
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=10))]
         preference: u8,

@@ -36,7 +36,11 @@ fn routerbench() -> Option<(Vec<replay::ReplayRow>, Vec<String>)> {
 #[test]
 fn the_shipped_intent_model_keeps_its_test_split_accuracy() {
     let Some(dir) = data_dir() else { return };
-    let items: Vec<_> = eval::load_all(dir)
+    let realistic = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/eval/realistic"
+    ));
+    let items: Vec<_> = eval::load_all(dir, realistic)
         .unwrap()
         .into_iter()
         .filter(|i| i.is_test())

@@ -8,7 +8,11 @@ use codeforge::catalog::Catalog;
 use codeforge::eval::routing;
 
 fn dev() -> Vec<routing::Row> {
-    routing::shipped()
+    let dir = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/eval/realistic"
+    ));
+    routing::shipped(dir)
         .unwrap()
         .into_iter()
         .filter(|r| !r.is_train())

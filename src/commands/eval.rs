@@ -13,12 +13,13 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
         EvalAction::Intents {
             data: dir,
             file,
+            realistic,
             all,
             errors,
             json,
         } => {
             let items = if file.is_empty() {
-                eval::load_all(dir).map_err(usage)?
+                eval::load_all(dir, realistic).map_err(usage)?
             } else {
                 let mut v = Vec::new();
                 for f in file {
@@ -60,8 +61,9 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
         EvalAction::Train {
             data: dir,
             out: path,
+            realistic,
         } => {
-            let items = eval::load_all(dir).map_err(usage)?;
+            let items = eval::load_all(dir, realistic).map_err(usage)?;
             let model = eval::train_model(&items);
             let test: Vec<_> = items.iter().filter(|i| i.is_test()).cloned().collect();
             let reports = eval::evaluate_with(&test, |p| eval::predict_with(&model, p));
@@ -110,11 +112,23 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
         EvalAction::Routing {
             files,
             split,
+            realistic,
             preference,
             sweep,
             errors,
             json,
-        } => routing(files, split, *preference, *sweep, *errors, *json, out),
+        } => routing(
+            files,
+            split,
+            realistic,
+            RoutingOutput {
+                preference: *preference,
+                sweep: *sweep,
+                errors: *errors,
+                json: *json,
+            },
+            out,
+        ),
         EvalAction::Replay {
             file,
             routerbench,
@@ -260,18 +274,30 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
     }
 }
 
-fn routing(
-    files: &[std::path::PathBuf],
-    split: &str,
+/// What `eval routing` prints.
+struct RoutingOutput {
     preference: u8,
     sweep: bool,
     errors: bool,
     json: bool,
+}
+
+fn routing(
+    files: &[std::path::PathBuf],
+    split: &str,
+    realistic: &std::path::Path,
+    o: RoutingOutput,
     out: &mut Output,
 ) -> Result<(), CommandError> {
     use crate::eval::routing;
+    let RoutingOutput {
+        preference,
+        sweep,
+        errors,
+        json,
+    } = o;
     let rows = if files.is_empty() {
-        let all = routing::shipped().map_err(usage)?;
+        let all = routing::shipped(realistic).map_err(usage)?;
         match split {
             "dev" => all.into_iter().filter(|r| !r.is_train()).collect(),
             "train" => all.into_iter().filter(routing::Row::is_train).collect(),

@@ -21,8 +21,8 @@ use metrics::Report;
 /// The authored prompts for debug, explain and reasoning (and a few of the others).
 pub const AUTHORED: &str = include_str!("../../assets/eval/authored_intents.jsonl");
 
-/// Load the shared sources and the authored set.
-pub fn load_all(eval_data: &Path) -> Result<Vec<Labelled>, String> {
+/// Load the shared sources, the authored set and the realistic set (in `realistic`).
+pub fn load_all(eval_data: &Path, realistic: &Path) -> Result<Vec<Labelled>, String> {
     let dir = std::env::temp_dir().join(format!("codeforge-authored-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let authored = dir.join("authored.jsonl");
@@ -31,7 +31,7 @@ pub fn load_all(eval_data: &Path) -> Result<Vec<Labelled>, String> {
     let _ = std::fs::remove_dir_all(&dir);
     let mut all = all?;
     all.extend(data::terminal_sources(eval_data)?);
-    all.extend(routing::shipped()?.into_iter().map(|r| Labelled {
+    all.extend(routing::shipped(realistic)?.into_iter().map(|r| Labelled {
         id: format!("realistic/{}/{}", r.split_key(), r.id),
         prompt: r.prompt,
         intent: r.intent,
@@ -39,7 +39,7 @@ pub fn load_all(eval_data: &Path) -> Result<Vec<Labelled>, String> {
         complexity: r.complexity,
     }));
     // Training-only rows: an id outside the `realistic/` split, never in the test split.
-    all.extend(routing::training()?.into_iter().map(|r| Labelled {
+    all.extend(routing::training(realistic)?.into_iter().map(|r| Labelled {
         id: format!("realistic-train/{}", r.id),
         prompt: r.prompt,
         intent: r.intent,

@@ -84,79 +84,46 @@ pub fn parse(text: &str, name: &str) -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
-/// The realistic set shipped with the project (train and dev parts together).
-pub fn shipped() -> Result<Vec<Row>, String> {
+/// Where the project keeps its realistic set, relative to the repository root.
+pub const DEFAULT_DIR: &str = "assets/eval/realistic";
+
+/// The realistic set in `dir` (train and dev parts together): `part_*.jsonl`. Read from
+/// disk, not embedded: evaluation data has no place in the binary.
+pub fn shipped(dir: &Path) -> Result<Vec<Row>, String> {
+    read_matching(dir, "part_")
+}
+
+/// Realistic prompts written for training only (never evaluated on): `train_*.jsonl`.
+pub fn training(dir: &Path) -> Result<Vec<Row>, String> {
+    read_matching(dir, "train_")
+}
+
+/// Every `PREFIX*.jsonl` in `dir`, in name order.
+fn read_matching(dir: &Path, prefix: &str) -> Result<Vec<Row>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        format!(
+            "{}: {e} (the realistic set lives in {DEFAULT_DIR} of the repository; run from its root or pass --realistic DIR)",
+            dir.display()
+        )
+    })?;
+    let mut files: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".jsonl"))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("{}: no {prefix}*.jsonl files", dir.display()));
+    }
     let mut rows = Vec::new();
-    for (name, text) in REALISTIC {
-        rows.extend(parse(text, name)?);
+    for f in files {
+        rows.extend(read(&f)?);
     }
     Ok(rows)
 }
-
-/// Realistic prompts written for training only (never evaluated on).
-pub fn training() -> Result<Vec<Row>, String> {
-    let mut rows = Vec::new();
-    for (name, text) in TRAINING {
-        rows.extend(parse(text, name)?);
-    }
-    Ok(rows)
-}
-
-/// Prompts labelled like the realistic set, written separately and used only to train.
-pub const TRAINING: [(&str, &str); 8] = [
-    (
-        "assets/eval/realistic/train_1.jsonl",
-        include_str!("../../assets/eval/realistic/train_1.jsonl"),
-    ),
-    (
-        "assets/eval/realistic/train_2.jsonl",
-        include_str!("../../assets/eval/realistic/train_2.jsonl"),
-    ),
-    (
-        "assets/eval/realistic/train_3.jsonl",
-        include_str!("../../assets/eval/realistic/train_3.jsonl"),
-    ),
-    (
-        "assets/eval/realistic/train_4.jsonl",
-        include_str!("../../assets/eval/realistic/train_4.jsonl"),
-    ),
-    (
-        "assets/eval/realistic/train_5.jsonl",
-        include_str!("../../assets/eval/realistic/train_5.jsonl"),
-    ),
-    (
-        "assets/eval/realistic/train_6.jsonl",
-        include_str!("../../assets/eval/realistic/train_6.jsonl"),
-    ),
-    (
-        "assets/eval/realistic/train_7.jsonl",
-        include_str!("../../assets/eval/realistic/train_7.jsonl"),
-    ),
-    (
-        "assets/eval/realistic/train_8.jsonl",
-        include_str!("../../assets/eval/realistic/train_8.jsonl"),
-    ),
-];
-
-/// The project's own realistic set (see `assets/eval/realistic/README.md`).
-pub const REALISTIC: [(&str, &str); 4] = [
-    (
-        "assets/eval/realistic/part_a.jsonl",
-        include_str!("../../assets/eval/realistic/part_a.jsonl"),
-    ),
-    (
-        "assets/eval/realistic/part_b.jsonl",
-        include_str!("../../assets/eval/realistic/part_b.jsonl"),
-    ),
-    (
-        "assets/eval/realistic/part_c.jsonl",
-        include_str!("../../assets/eval/realistic/part_c.jsonl"),
-    ),
-    (
-        "assets/eval/realistic/part_d.jsonl",
-        include_str!("../../assets/eval/realistic/part_d.jsonl"),
-    ),
-];
 
 /// What the router did with one row.
 #[derive(Debug, Clone, PartialEq)]
