@@ -105,6 +105,16 @@ impl Driven {
         .await
     }
 
+    /// The id of the most recent conversation in the ledger.
+    async fn last_conversation(&mut self) -> i64 {
+        self.send(Op::ListConversations);
+        self.until(|e| match e {
+            Event::Conversations(list) => Some(list[0].id),
+            _ => None,
+        })
+        .await
+    }
+
     async fn quit(self) {
         self.send(Op::Quit);
         self.core.await.unwrap();
@@ -220,13 +230,7 @@ async fn a_resumed_answer_keeps_its_route_card_and_can_be_rated() {
             _ => None,
         })
         .await;
-    d.send(Op::ListConversations);
-    let id = d
-        .until(|e| match e {
-            Event::Conversations(list) => Some(list[0].id),
-            _ => None,
-        })
-        .await;
+    let id = d.last_conversation().await;
     d.send(Op::Resume(id));
     let messages = d
         .until(|e| match e {
@@ -423,13 +427,7 @@ async fn a_new_conversation_drops_the_thread_and_a_resumed_one_restores_it() {
     assert!(follow.reason.contains("follow-up"), "{}", follow.reason);
     d.until(|e| matches!(e, Event::Finished { .. }).then_some(()))
         .await;
-    d.send(Op::ListConversations);
-    let id = d
-        .until(|e| match e {
-            Event::Conversations(list) => Some(list[0].id),
-            _ => None,
-        })
-        .await;
+    let id = d.last_conversation().await;
     // Ctrl-N: the same words stand alone.
     d.send(Op::NewConversation);
     d.until(|e| matches!(e, Event::ConversationLoaded { .. }).then_some(()))

@@ -144,6 +144,16 @@ pub struct BudgetView<'a> {
 }
 
 impl BudgetView<'_> {
+    /// Today's spend on `m` and its budget share in dollars.
+    pub fn share_use(&self, m: &ModelSpec) -> (f64, f64) {
+        let spent = self
+            .model_spend
+            .iter()
+            .find(|(id, _)| id == &m.id)
+            .map_or(0.0, |(_, u)| u.dollars());
+        (spent, self.daily_limit.dollars() * m.budget_share)
+    }
+
     /// No budget pressure at all (tests, `route` without a ledger).
     pub fn unlimited() -> BudgetView<'static> {
         BudgetView {
@@ -263,13 +273,7 @@ fn too_small(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> Option<Stri
 
 /// Why `m` has reached its budget share today, if it has.
 fn share_reached(m: &ModelSpec, req: &RouteRequest<'_>) -> Option<String> {
-    let share = req.budget.daily_limit.dollars() * m.budget_share;
-    let spent = req
-        .budget
-        .model_spend
-        .iter()
-        .find(|(id, _)| id == &m.id)
-        .map_or(0.0, |(_, u)| u.dollars());
+    let (spent, share) = req.budget.share_use(m);
     (share > 0.0 && spent >= share).then(|| {
         format!(
             "at its budget share: ${spent:.4} of ${share:.4} ({:.0}% of today's limit)",
@@ -355,8 +359,8 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
     let completion = expected_completion_tokens(a.complexity);
     let models = catalog.models();
     let scored = score::score_all(models, &a, completion, req);
-    let prior_scored = score::score_prior(models, &a, completion, req);
-    let untracked = score::score_untracked(models, &a, completion, req);
+    let prior_scored = score::score_without(models, &a, completion, req, false, true);
+    let untracked = score::score_without(models, &a, completion, req, true, false);
     // The best available model had speed and failures not been tracked.
     let untracked_best = models
         .iter()

@@ -164,13 +164,7 @@ fn components(
         Some(p) => (p.ttft_blended(target), p.success_weighed(req.now_ms)),
         None => (target, 1.0),
     };
-    let spent = req
-        .budget
-        .model_spend
-        .iter()
-        .find(|(id, _)| id == &m.id)
-        .map_or(0.0, |(_, u)| u.dollars());
-    let share_budget = req.budget.daily_limit.dollars() * m.budget_share;
+    let (spent, share_budget) = req.budget.share_use(m);
     // 0 up to half of the share, rising smoothly to 1 at the share.
     let share_overuse = if share_budget > 0.0 {
         ((spent / share_budget - 0.5) / 0.5).clamp(0.0, 1.0).powi(2)
@@ -227,32 +221,25 @@ pub fn score_all(
         .collect()
 }
 
-/// Scores with the catalog priors as the fit (no ratings; tracked performance counts), to
-/// tell when ratings changed the choice.
-pub fn score_prior(
+/// Scores with part of what was learned left out, to tell what changed the choice: without
+/// `ratings` the fit is the catalog prior (ratings changed it: "your ratings"); without
+/// `tracking` speed and failures are the catalog's (tracking changed it: "X skipped").
+pub fn score_without(
     models: &[ModelSpec],
     a: &Analysis,
     completion: u64,
     req: &RouteRequest<'_>,
+    ratings: bool,
+    tracking: bool,
 ) -> Vec<f64> {
     let w = weights(req.preference, req.budget.pressure, a);
     let (lo, hi) = cost_range(models, a, completion);
+    let uses = Uses { ratings, tracking };
     models
         .iter()
         .map(|m| {
-            let c = components(
-                m,
-                a,
-                completion,
-                Uses {
-                    ratings: false,
-                    tracking: true,
-                },
-                req,
-                lo,
-                hi,
-            );
-            round(total(&c, &w, c.prior_fit))
+            let c = components(m, a, completion, uses, req, lo, hi);
+            round(total(&c, &w, c.fit))
         })
         .collect()
 }
@@ -260,34 +247,4 @@ pub fn score_prior(
 /// Scores are rounded so that floating-point noise never reorders candidates.
 fn round(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
-}
-
-/// Scores without the tracked speed and failures (ratings still count), to tell when
-/// tracking changed the choice and say so on the card.
-pub fn score_untracked(
-    models: &[ModelSpec],
-    a: &Analysis,
-    completion: u64,
-    req: &RouteRequest<'_>,
-) -> Vec<f64> {
-    let w = weights(req.preference, req.budget.pressure, a);
-    let (lo, hi) = cost_range(models, a, completion);
-    models
-        .iter()
-        .map(|m| {
-            let c = components(
-                m,
-                a,
-                completion,
-                Uses {
-                    ratings: true,
-                    tracking: false,
-                },
-                req,
-                lo,
-                hi,
-            );
-            round(total(&c, &w, c.fit))
-        })
-        .collect()
 }
