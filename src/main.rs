@@ -20,7 +20,11 @@ fn main() {
     // Do not wait for stalled connections or timers on the way out.
     runtime.shutdown_background();
     if let Err(e) = result {
-        eprintln!("error: {e}");
+        // An error can quote the server (an HTTP error body, a mid-stream message).
+        eprintln!(
+            "error: {}",
+            codeforge::sanitize::for_terminal(&e.to_string())
+        );
         std::process::exit(e.exit_code());
     }
 }

@@ -4,7 +4,11 @@
 //! Uses `vte`'s state machine (the parser alacritty uses), so sequences split across stream
 //! deltas are still recognised and dropped whole: CSI (cursor moves, colours), OSC (titles,
 //! OSC 52 clipboard writes, OSC 8 links), DCS, and bracketed-paste markers. Only printable
-//! characters, `\n` and tabs (expanded to spaces) survive. Must not import other modules.
+//! characters, `\n` and tabs (expanded to spaces) survive; bidirectional overrides and
+//! isolates (U+202A–U+202E, U+2066–U+2069, the "Trojan Source" characters that make text
+//! read differently from what it is) are shown as `<U+202E>` instead of acting. Used for
+//! every byte from outside on every output: answers, model names, error messages and
+//! bodies, on stdout, stderr and in the TUI. Must not import other modules.
 
 /// Stateful sanitiser for a stream of text pieces.
 pub struct Sanitizer {
@@ -17,9 +21,16 @@ struct Collector {
     text: String,
 }
 
+/// Characters that reorder the text around them when displayed.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}')
+}
+
 impl vte::Perform for Collector {
     fn print(&mut self, c: char) {
-        if !c.is_control() {
+        if is_bidi_control(c) {
+            self.text.push_str(&format!("<U+{:04X}>", c as u32));
+        } else if !c.is_control() {
             self.text.push(c);
         }
     }
@@ -95,6 +106,16 @@ mod tests {
     }
 
     #[test]
+    fn bidi_overrides_are_shown_not_obeyed() {
+        assert_eq!(
+            for_terminal("if admin \u{202E} { ok }\u{2066}x\u{2069}"),
+            "if admin <U+202E> { ok }<U+2066>x<U+2069>"
+        );
+        // Ordinary right-to-left text is untouched.
+        assert_eq!(for_terminal("שלום مرحبا"), "שלום مرحبا");
+    }
+
+    #[test]
     fn keeps_text_newlines_and_expands_tabs() {
         assert_eq!(
             for_terminal("fn main() {\n\tok();\n}"),
@@ -117,6 +138,7 @@ mod tests {
         fn no_control_character_survives(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let out = Sanitizer::new().push_bytes(&bytes);
             prop_assert!(out.chars().all(|c| c == '\n' || !c.is_control()));
+            prop_assert!(!out.chars().any(is_bidi_control));
         }
     }
 }

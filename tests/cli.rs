@@ -1038,3 +1038,39 @@ async fn stats_compare_the_routers_estimate_with_the_bill() {
     let r = run(c, None).await;
     assert!(r.stdout.contains("est. error"), "{}", r.stdout);
 }
+
+#[tokio::test]
+async fn server_text_on_stderr_and_bidi_on_stdout_never_act_on_the_terminal() {
+    // A served model name with a clipboard write and a title change, an answer with a
+    // right-to-left override, then an HTTP error body with a screen clear.
+    let stream = "data: {\"id\":\"gen-y\",\"model\":\"m\\u001b]52;c;cHduZWQ=\\u0007x\\u001b]0;t\\u0007\",\"choices\":[{\"delta\":{\"content\":\"if admin \\u202e ok\"}}]}\n\n\
+                  data: {\"choices\":[{\"delta\":{\"content\":\"\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,\"cost\":0.001}}\n\ndata: [DONE]\n\n";
+    let error =
+        "{\"error\":{\"code\":400,\"message\":\"bad\\u001b[2J\\u001b]8;;http://x\\u0007link\"}}";
+    let url = common::replay(
+        vec![
+            (200, "text/event-stream", stream.to_string(), vec![]),
+            (400, "application/json", error.to_string(), vec![]),
+        ],
+        7,
+    )
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let ask = || {
+        let mut c = cmd(home.path());
+        c.env("OPENROUTER_BASE_URL", &url)
+            .env("OPENROUTER_API_KEY", "k")
+            .args(["ask", "-m", "kimi-k2", "hello"]);
+        c
+    };
+    let r = run(ask(), None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "if admin <U+202E> ok\n");
+    assert!(r.stderr.contains("✓ mx · "), "{}", r.stderr);
+    let r = run(ask(), None).await;
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("badlink"), "{}", r.stderr);
+    for out in [&r.stdout, &r.stderr] {
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+    }
+}

@@ -72,9 +72,11 @@ pub struct Output {
 }
 
 impl Output {
+    /// One line to stderr, sanitised: routing lines, fallbacks, the served model's name and
+    /// error messages carry text from the server.
     pub fn err_line(&mut self, s: &str) {
         let mut e = std::io::stderr().lock();
-        let _ = writeln!(e, "{s}");
+        let _ = writeln!(e, "{}", crate::sanitize::for_terminal(s));
     }
 
     fn line(&mut self, s: &str) {
