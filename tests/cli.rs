@@ -312,6 +312,11 @@ async fn prompt_from_stdin_tolerates_invalid_utf8_and_rejects_empty() {
     c.arg("ask");
     let r = run(c, Some(b"  \n")).await;
     assert_eq!(r.code, 2);
+    // Only NUL bytes and control characters: nothing to ask, nothing sent or billed.
+    let mut c = cmd(home.path());
+    c.arg("ask");
+    let nul = run(c, Some(b"\0\0\0\x07\n")).await;
+    assert_eq!(nul.code, 2, "{}", nul.stderr);
     assert_eq!(
         r.stderr.trim(),
         "error: empty prompt: pass it as an argument or on stdin"

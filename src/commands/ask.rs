@@ -1,7 +1,7 @@
 //! `codeforge ask`: one prompt through the whole path (route, reserve, stream, settle,
 //! record), the answer streamed to stdout, or one JSON object at the end.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -14,33 +14,13 @@ use crate::core::{Choice, Event, Session, TurnOutcome};
 use crate::router::Decision;
 use crate::sanitize::Sanitizer;
 
-fn read_prompt(args: &AskArgs) -> Result<String, CommandError> {
-    let prompt = match &args.prompt {
-        Some(p) => p.clone(),
-        None => {
-            let mut bytes = Vec::new();
-            std::io::stdin().read_to_end(&mut bytes).map_err(|e| {
-                CommandError::Usage(format!("cannot read the prompt from stdin: {e}"))
-            })?;
-            // Invalid UTF-8 is replaced, not fatal: a stray byte must not lose the prompt.
-            String::from_utf8_lossy(&bytes).into_owned()
-        }
-    };
-    if prompt.trim().is_empty() {
-        return Err(CommandError::Usage(
-            "empty prompt: pass it as an argument or on stdin".into(),
-        ));
-    }
-    Ok(prompt)
-}
-
 pub async fn run(
     config: Config,
     args: &AskArgs,
     demo: bool,
     out: &mut Output,
 ) -> Result<(), CommandError> {
-    let prompt = read_prompt(args)?;
+    let prompt = super::read_prompt(args.prompt.as_deref())?;
     let mut session = Session::open(config, demo).await?;
     if session.backend.demo {
         out.err_line(

@@ -13,18 +13,7 @@ use crate::ledger::Ledger;
 use crate::router::{self, Breakers, BudgetView, RouteRequest, Signals, UserChoice};
 
 pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), CommandError> {
-    let prompt = match &args.prompt {
-        Some(p) => p.clone(),
-        None => {
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
-                .map_err(|e| CommandError::Usage(format!("cannot read stdin: {e}")))?;
-            String::from_utf8_lossy(&bytes).into_owned()
-        }
-    };
-    if prompt.trim().is_empty() {
-        return Err(CommandError::Usage("empty prompt".into()));
-    }
+    let prompt = super::read_prompt(args.prompt.as_deref())?;
     let cache = PriceCache::load(&config.paths.models_cache_file())?;
     let mut catalog = Catalog::load(&config.model_patches, cache.as_ref())?;
     // What was learned (ratings, performance) and the budget shares, as a session would

@@ -64,14 +64,23 @@ impl Ledger {
     /// Open (creating if absent) and migrate. A file that is not a SQLite database, or is
     /// from a newer CodeForge, is left untouched and reported.
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
-        let exists = path.exists();
-        if exists {
-            check_header(path)?;
-        } else if let Some(dir) = path.parent() {
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        {
             std::fs::create_dir_all(dir).map_err(|e| LedgerError::Open {
                 path: path.to_path_buf(),
                 detail: format!("cannot create {}: {e}", dir.display()),
             })?;
+            private(dir, 0o700);
+        }
+        // Processes starting together on a new ledger would race to create it, to switch
+        // the journal mode (which fails at once instead of waiting) and to create the
+        // tables; an exclusive lock file serialises creation and set-up between them.
+        let guard = setup_lock(path)?;
+        let exists = path.exists();
+        if exists {
+            check_header(path)?;
         }
         let flags = if exists {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -82,28 +91,28 @@ impl Ledger {
         };
         let conn =
             Connection::open_with_flags(path, flags).map_err(|e| LedgerError::from_sql(path, e))?;
-        Self::setup(conn, path.to_path_buf())
+        // Every prompt and answer is in it: readable by its owner only (SQLite gives the
+        // -wal and -shm files the same mode).
+        private(path, 0o600);
+        Self::setup(conn, path.to_path_buf(), Some(guard))
     }
 
     /// A private in-memory ledger (tests, benchmarks).
     pub fn open_in_memory() -> Result<Self, LedgerError> {
         let conn = Connection::open_in_memory()
             .map_err(|e| LedgerError::from_sql(Path::new(":memory:"), e))?;
-        Self::setup(conn, PathBuf::from(":memory:"))
+        Self::setup(conn, PathBuf::from(":memory:"), None)
     }
 
-    fn setup(mut conn: Connection, path: PathBuf) -> Result<Self, LedgerError> {
+    /// `_guard`: the set-up lock of an on-disk ledger, held until set-up is done.
+    fn setup(
+        mut conn: Connection,
+        path: PathBuf,
+        _guard: Option<std::fs::File>,
+    ) -> Result<Self, LedgerError> {
         let sql = |e| LedgerError::from_sql(&path, e);
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
         let on_disk = path != Path::new(":memory:");
-        // Processes starting together on a new ledger would race to switch the journal
-        // mode (which fails at once instead of waiting) and to create the tables; an
-        // exclusive lock file serialises this set-up step between them.
-        let _guard = if on_disk {
-            Some(setup_lock(&path)?)
-        } else {
-            None
-        };
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(sql)?;
@@ -179,6 +188,22 @@ fn setup_lock(path: &Path) -> Result<std::fs::File, LedgerError> {
     Ok(file)
 }
 
+/// Narrow `path`'s permissions to `mode` (owner only) where they are wider. Best effort: a
+/// file system without Unix modes keeps its own rules.
+pub fn private(path: &Path, mode: u32) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+}
+
 /// Refuse files that are not SQLite databases before SQLite writes anything to them.
 fn check_header(path: &Path) -> Result<(), LedgerError> {
     use std::io::Read;
@@ -192,7 +217,15 @@ fn check_header(path: &Path) -> Result<(), LedgerError> {
         detail: e.to_string(),
     })?;
     if n == 0 {
-        return Ok(()); // an empty file is a fresh database to SQLite
+        // SQLite would take it as a new database, and the limits and today's spend would
+        // silently vanish. A ledger CodeForge created is never empty: creation and set-up
+        // happen under the set-up lock, which this open holds.
+        return Err(LedgerError::Corrupt {
+            path: path.to_path_buf(),
+            detail: "the file is empty (0 bytes), so it was truncated or is not CodeForge's; \
+                     nothing was changed (move it away to start a new ledger)"
+                .into(),
+        });
     }
     if n < 16 || &head != SQLITE_HEADER {
         return Err(LedgerError::Corrupt {

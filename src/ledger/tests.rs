@@ -216,6 +216,43 @@ fn a_corrupt_file_is_reported_and_left_untouched() {
 }
 
 #[test]
+fn an_empty_ledger_file_is_refused_not_taken_as_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    std::fs::write(&path, b"").unwrap();
+    let err = Ledger::open(&path).unwrap_err();
+    assert!(matches!(err, LedgerError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("empty (0 bytes)"), "{err}");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        0,
+        "nothing written"
+    );
+    // A ledger CodeForge creates is never empty, so it opens again.
+    let fresh = dir.path().join("new").join("ledger.db");
+    drop(Ledger::open(&fresh).unwrap());
+    assert!(std::fs::metadata(&fresh).unwrap().len() > 0);
+    Ledger::open(&fresh).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn the_ledger_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = data.join("ledger.db");
+    drop(Ledger::open(&path).unwrap());
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&data), 0o700);
+    // One left world-readable by an earlier version is narrowed at the next open.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(Ledger::open(&path).unwrap());
+    assert_eq!(mode(&path), 0o600);
+}
+
+#[test]
 fn a_damaged_page_anywhere_is_refused_before_anything_writes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");

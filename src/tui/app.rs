@@ -544,7 +544,8 @@ impl App {
 
     fn send(&mut self) -> Vec<Command> {
         let text = self.input.lines().join("\n");
-        if text.trim().is_empty() {
+        // Nothing but whitespace or control characters (NUL bytes): nothing to send.
+        if text.chars().all(|c| c.is_whitespace() || c.is_control()) {
             return Vec::new();
         }
         if self.running.is_some() {
