@@ -21,6 +21,9 @@ pub async fn run(
     out: &mut Output,
 ) -> Result<(), CommandError> {
     let prompt = super::read_prompt(args.prompt.as_deref())?;
+    if let Some(w) = config.insecure_warning() {
+        out.err_line(&w);
+    }
     let mut session = Session::open(config, demo).await?;
     if session.backend.demo {
         out.err_line(

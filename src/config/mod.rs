@@ -110,6 +110,8 @@ pub fn line_of(text: &str, key: &str) -> Option<usize> {
 pub struct ConfigFile {
     pub api_key: Option<String>,
     pub base_url: Option<String>,
+    /// Allow plain `http://` to a host other than this machine (the key travels in clear).
+    pub allow_insecure_http: Option<bool>,
     #[serde(default)]
     pub timeouts: TimeoutsFile,
     #[serde(default)]
@@ -221,6 +223,8 @@ pub struct Config {
     pub api_key: Option<ApiKey>,
     pub key_source: KeySource,
     pub base_url: String,
+    /// Plain `http://` to another host was allowed in the config (said at start).
+    pub allow_insecure_http: bool,
     pub timeouts: Timeouts,
     pub preference: u8,
     /// Route on the optimistic quality estimate (`[router] explore`).
@@ -286,6 +290,7 @@ impl Config {
             api_key: None,
             key_source: KeySource::None,
             base_url: DEFAULT_BASE_URL.to_string(),
+            allow_insecure_http: false,
             timeouts: Timeouts::default(),
             preference: 5,
             explore: false,
@@ -464,6 +469,27 @@ fn resolve(
         ));
     }
     let base_url = base_url.trim_end_matches('/').to_string();
+    // The key goes with every request: in clear text only to this machine, unless asked.
+    let allow_insecure_http = file.allow_insecure_http.unwrap_or(false);
+    let urls = std::iter::once(("base_url".to_string(), base_url.as_str())).chain(
+        file.models.iter().filter_map(|m| {
+            m.base_url
+                .as_deref()
+                .map(|u| (format!("models.{}.base_url", m.id), u))
+        }),
+    );
+    for (key, url) in urls {
+        if !allow_insecure_http && insecure(url) {
+            return Err(invalid(
+                &key,
+                format!(
+                    "`{url}` would send the API key in clear text to another machine: use https://, \
+                     or set allow_insecure_http = true in the config (plain http is allowed to \
+                     this machine: localhost, 127.0.0.0/8, [::1])"
+                ),
+            ));
+        }
+    }
 
     let defaults = Timeouts::default();
     let ms = |key: &str, v: Option<u64>, d: Duration| -> Result<Duration, ConfigError> {
@@ -531,6 +557,7 @@ fn resolve(
         api_key,
         key_source,
         base_url,
+        allow_insecure_http,
         timeouts,
         preference,
         explore: file.router.explore.unwrap_or(false),
@@ -539,6 +566,46 @@ fn resolve(
         keys: file.keys,
         theme: file.ui.theme.unwrap_or_else(|| "dark".to_string()),
     })
+}
+
+/// Plain http to a host that is not this machine.
+pub fn insecure(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    let host = host.to_ascii_lowercase();
+    !(host == "localhost"
+        || host == "::1"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback()))
+}
+
+impl Config {
+    /// What to say at start when plain http to another machine was allowed.
+    pub fn insecure_warning(&self) -> Option<String> {
+        let mut urls: Vec<&str> = vec![self.base_url.as_str()];
+        urls.extend(
+            self.model_patches
+                .iter()
+                .filter_map(|m| m.base_url.as_deref()),
+        );
+        let plain: Vec<&str> = urls.into_iter().filter(|u| insecure(u)).collect();
+        (!plain.is_empty()).then(|| {
+            format!(
+                "warning: allow_insecure_http is set: the API key goes in clear text to {}",
+                plain.join(", ")
+            )
+        })
+    }
 }
 
 #[cfg(test)]

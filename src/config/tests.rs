@@ -181,3 +181,56 @@ fn line_of_finds_a_key_in_its_table_only() {
     assert_eq!(line_of(text, "keys.help"), Some(6));
     assert_eq!(line_of(text, "budget.daily_usd"), None);
 }
+
+#[test]
+fn plain_http_goes_only_to_this_machine_unless_allowed() {
+    for url in [
+        "http://127.0.0.1:8080/api/v1",
+        "http://localhost:11434/v1",
+        "http://[::1]:9/api",
+        "https://openrouter.ai/api/v1",
+        "https://10.0.0.5/api",
+    ] {
+        assert!(!insecure(url), "{url}");
+    }
+    for url in [
+        "http://openrouter.ai/api/v1",
+        "http://10.0.0.5:8080/v1",
+        "http://user@192.168.1.2/v1",
+        "http://127.0.0.1.evil.example/v1",
+    ] {
+        assert!(insecure(url), "{url}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // From the environment: refused, naming the key and the way out.
+    let paths = Paths::under(dir.path());
+    let err = Config::load_from(paths.clone(), |n| {
+        (n == "OPENROUTER_BASE_URL").then(|| "http://10.0.0.5:8080/api/v1".to_string())
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("base_url") && err.contains("clear text"),
+        "{err}"
+    );
+    assert!(err.contains("allow_insecure_http = true"), "{err}");
+    // A custom model's endpoint too.
+    let paths = write(
+        dir.path(),
+        "[[models]]\nid = \"m\"\nprompt_price = 0.0\ncompletion_price = 0.0\ncontext_length = 8000\nbase_url = \"http://gpu-box:8000/v1\"\n",
+    );
+    let err = Config::load_from(paths, env_none).unwrap_err().to_string();
+    assert!(err.contains("models.m.base_url"), "{err}");
+    // Allowed in the config: loads, and the warning names the address.
+    let paths = write(
+        dir.path(),
+        "allow_insecure_http = true\nbase_url = \"http://10.0.0.5:8080/api/v1\"\n",
+    );
+    let c = Config::load_from(paths, env_none).unwrap();
+    let w = c.insecure_warning().unwrap();
+    assert!(w.contains("http://10.0.0.5:8080/api/v1"), "{w}");
+    assert!(!w.contains("sk-"), "{w}");
+    // The default needs no warning.
+    let c = Config::load_from(Paths::under(tempfile::tempdir().unwrap().path()), env_none).unwrap();
+    assert_eq!(c.insecure_warning(), None);
+}

@@ -121,6 +121,11 @@ impl App {
         app
     }
 
+    /// A warning shown at the top of the transcript (start-up: insecure transport).
+    pub fn warn(&mut self, text: &str) {
+        self.cells.push(Cell::notice(text, self.theme.warn));
+    }
+
     fn last_answer(&self) -> Option<&Answer> {
         self.cells.iter().rev().find_map(|c| match c {
             Cell::Answer(a) => Some(a.as_ref()),

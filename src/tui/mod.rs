@@ -82,6 +82,9 @@ pub fn build_app(config: &Config, session: &Session) -> Result<App, TuiError> {
     );
     app.preference = session.preference;
     app.explore = session.explore;
+    if let Some(w) = config.insecure_warning() {
+        app.warn(&w);
+    }
     Ok(app)
 }
 
