@@ -56,6 +56,31 @@ pub enum ConfigError {
     },
 }
 
+/// `text` with anything that looks like an API key (`sk-…`, 12 characters or more) hidden:
+/// a key typed into the wrong field must not be echoed by the error about it.
+pub fn redact_keys(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("sk-") {
+        let starts_word = rest[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let len = rest[at..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(rest.len() - at);
+        out.push_str(&rest[..at]);
+        if starts_word && len >= 12 {
+            out.push_str("sk-…(hidden)");
+        } else {
+            out.push_str(&rest[at..at + len]);
+        }
+        rest = &rest[at + len.max(3)..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn format_parse_error(
     path: &Path,
     line: usize,
@@ -63,6 +88,7 @@ fn format_parse_error(
     key: Option<&str>,
     message: &str,
 ) -> String {
+    let message = &redact_keys(message);
     match key {
         Some(key) => format!(
             "invalid config {}:{line}:{column}: key `{key}`: {message}",
@@ -76,6 +102,7 @@ fn format_parse_error(
 }
 
 fn format_invalid(path: &Path, line: Option<usize>, key: &str, message: &str) -> String {
+    let message = &redact_keys(message);
     match line {
         Some(line) => format!(
             "invalid config {}:{line}: key `{key}`: {message}",

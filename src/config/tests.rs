@@ -234,3 +234,27 @@ fn plain_http_goes_only_to_this_machine_unless_allowed() {
     let c = Config::load_from(Paths::under(tempfile::tempdir().unwrap().path()), env_none).unwrap();
     assert_eq!(c.insecure_warning(), None);
 }
+
+#[test]
+fn a_key_in_the_wrong_field_is_not_echoed() {
+    let key = "sk-or-v1-0123456789abcdef0123456789abcdef";
+    assert_eq!(
+        redact_keys(&format!("`{key}` is not an http:// or https:// URL")),
+        "`sk-…(hidden)` is not an http:// or https:// URL"
+    );
+    assert_eq!(
+        redact_keys("task-list and sk-short stay"),
+        "task-list and sk-short stay"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for text in [
+        format!("base_url = \"{key}\"\n"),
+        format!("[router]\npreference = \"{key}\"\n"),
+        format!("theme = \"{key}\"\n"),
+    ] {
+        let err = Config::load_from(write(dir.path(), &text), env_none)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("0123456789abcdef"), "{err}");
+    }
+}
