@@ -1079,3 +1079,36 @@ async fn server_text_on_stderr_and_bidi_on_stdout_never_act_on_the_terminal() {
         assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
     }
 }
+
+#[tokio::test]
+async fn demo_runs_with_a_key_set_keep_their_own_ledger() {
+    let home = tempfile::tempdir().unwrap();
+    let with_key = |args: &[&str]| {
+        let mut c = cmd(home.path());
+        // An unreachable endpoint: nothing may be sent to it.
+        c.env("OPENROUTER_API_KEY", "sk-or-v1-real-key-0000")
+            .env("OPENROUTER_BASE_URL", "http://127.0.0.1:9/api/v1")
+            .args(args);
+        c
+    };
+    let r = run(with_key(&["--demo", "ask", "what is 12 * 7?"]), None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(home.path().join("ledger-demo.db").exists());
+    assert!(
+        !home.path().join("ledger.db").exists(),
+        "the real ledger is not touched by a demo"
+    );
+    let stats = |demo: bool| {
+        let mut args = vec!["stats", "--json", "--days", "1"];
+        if demo {
+            args.insert(0, "--demo");
+        }
+        with_key(&args)
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(run(stats(true), None).await.stdout.trim()).unwrap();
+    assert_eq!(v["requests"], 1, "{v}");
+    let v: serde_json::Value =
+        serde_json::from_str(run(stats(false), None).await.stdout.trim()).unwrap();
+    assert_eq!(v["requests"], 0, "{v}");
+}

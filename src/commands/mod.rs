@@ -118,6 +118,13 @@ impl Output {
     }
 }
 
+/// The config, with the demo's own ledger when `--demo` is given while a key is set.
+fn load(demo: bool) -> Result<Config, CommandError> {
+    let mut config = Config::load()?;
+    config.paths.demo_ledger = demo && config.api_key.is_some();
+    Ok(config)
+}
+
 /// Run a parsed command line.
 pub async fn run(cli: Cli) -> Result<(), CommandError> {
     let mut out = Output::default();
@@ -187,20 +194,20 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
             Ok(())
         }
         Some(Command::Ask(args)) => {
-            let config = Config::load()?;
+            let config = load(cli.demo)?;
             ask::run(config, &args, cli.demo, &mut out).await
         }
-        Some(Command::Stats(args)) => ledger_cmds::stats(&Config::load()?, &args, &mut out),
-        Some(Command::Budget(args)) => ledger_cmds::budget(&Config::load()?, &args, &mut out),
-        Some(Command::Feedback(args)) => ledger_cmds::feedback(&Config::load()?, &args, &mut out),
+        Some(Command::Stats(args)) => ledger_cmds::stats(&load(cli.demo)?, &args, &mut out),
+        Some(Command::Budget(args)) => ledger_cmds::budget(&load(cli.demo)?, &args, &mut out),
+        Some(Command::Feedback(args)) => ledger_cmds::feedback(&load(cli.demo)?, &args, &mut out),
         Some(Command::Eval(args)) => eval::run(&args, &mut out),
-        Some(Command::Route(args)) => route::run(&Config::load()?, &args, &mut out),
+        Some(Command::Route(args)) => route::run(&load(cli.demo)?, &args, &mut out),
         Some(Command::Models(args)) => {
-            let config = Config::load()?;
+            let config = load(cli.demo)?;
             models::run(&config, &args, cli.demo, &mut out).await
         }
         None => {
-            let config = Config::load()?;
+            let config = load(cli.demo)?;
             crate::tui::run(config, cli.demo, cli.continue_last)
                 .await
                 .map_err(|e| match e {

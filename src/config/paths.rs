@@ -14,6 +14,9 @@ pub struct Paths {
     pub data_dir: PathBuf,
     pub cache_dir: PathBuf,
     pub log_dir: PathBuf,
+    /// `--demo` with a key set: the simulator's spend and speeds go to their own ledger,
+    /// never into the real one (without a key everything is the demo's anyway).
+    pub demo_ledger: bool,
 }
 
 impl Paths {
@@ -30,6 +33,7 @@ impl Paths {
                     data_dir: dirs.data_dir().to_path_buf(),
                     cache_dir: dirs.cache_dir().to_path_buf(),
                     log_dir: dirs.data_dir().join("logs"),
+                    demo_ledger: false,
                 })
             }
         }
@@ -42,6 +46,7 @@ impl Paths {
             data_dir: root.to_path_buf(),
             cache_dir: root.join("cache"),
             log_dir: root.join("logs"),
+            demo_ledger: false,
         }
     }
 
@@ -50,7 +55,11 @@ impl Paths {
     }
 
     pub fn ledger_file(&self) -> PathBuf {
-        self.data_dir.join("ledger.db")
+        self.data_dir.join(if self.demo_ledger {
+            "ledger-demo.db"
+        } else {
+            "ledger.db"
+        })
     }
 
     pub fn models_cache_file(&self) -> PathBuf {
