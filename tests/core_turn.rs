@@ -683,3 +683,50 @@ async fn an_unreachable_network_is_one_offline_state_not_a_fallback_through_ever
     let (_, rebuilt) = codeforge::core::learned_state(&ledger, &[FIRST.to_string()]).unwrap();
     assert_eq!(rebuilt.perf(FIRST, Intent::Code), None);
 }
+
+#[tokio::test]
+async fn a_server_streaming_past_max_tokens_is_cut_off_near_it() {
+    let mut r = rig(|c| c.budget.daily_usd = 0.002).await;
+    r.sim.fail(FIRST, Fault::Flood { tokens: 20_000 });
+    let mut max_tokens = 0;
+    let (out, events) = ask(
+        &mut r.session,
+        "write a rust function that adds two numbers",
+        Choice::Override("kimi-k2".into()),
+    )
+    .await;
+    for e in &events {
+        if let Event::Reserved { max_tokens: m, .. } = e {
+            max_tokens = *m;
+        }
+    }
+    assert!(max_tokens > 0 && max_tokens < 20_000, "{max_tokens}");
+    let err = out.unwrap_err();
+    assert!(err.to_string().contains("past max_tokens"), "{err}");
+    let partial = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Failed {
+                outcome: Some(o), ..
+            } => Some(o.clone()),
+            _ => None,
+        })
+        .expect("the partial answer is kept");
+    assert_eq!(partial.status, "cut");
+    // Stopped near the limit, not at the 20,000 tokens the server would send.
+    assert!(
+        partial.completion_tokens <= max_tokens + max_tokens / 8 + 16 + 2,
+        "{} of {max_tokens}",
+        partial.completion_tokens
+    );
+    // What was recorded is what was streamed (the provider's own figure corrects it later
+    // from /generation): the overrun is bounded by the client's cut, an eighth of the
+    // answer at most, where the server alone would have spent ten times the limit.
+    let ledger = Ledger::open(&r.session.config.paths.ledger_file()).unwrap();
+    let day = codeforge::calendar::local_day(codeforge::calendar::now_ms(), &r.session.tz);
+    let today = ledger.day_spend(&day.day).unwrap();
+    assert!(
+        today.total() <= Usd::from_dollars(0.002 * 1.15),
+        "{today:?}"
+    );
+}

@@ -120,6 +120,22 @@ impl<E: Into<CoreError>> From<E> for TurnFailure {
     }
 }
 
+/// The answer streamed so far is past `max_tokens` (4 bytes a token, as the settlement
+/// estimates it, with an eighth of slack for the difference from the provider's count): a
+/// server that ignores the limit, and would bill past the reservation, is cut off by the
+/// client whatever it sends. An honest server stops at `max_tokens` itself first.
+fn past_max_tokens(streamed_bytes: usize, max_tokens: u64) -> Result<(), ProviderError> {
+    let streamed = (streamed_bytes as u64).div_ceil(4);
+    if streamed > max_tokens + max_tokens / 8 + 16 {
+        return Err(ProviderError::StreamCut {
+            reason: format!(
+                "the server sent past max_tokens ({max_tokens}): stopped after ~{streamed} tokens"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// `e` means the network, not the model: the endpoint shared by the catalog's models could
 /// not be reached at all. (A model with its own `base_url` failing to connect is that
 /// model's failure: the others may still answer.)
@@ -491,6 +507,8 @@ impl Session {
         let first_token = self.config.timeouts.first_token;
         let mut completion = Completion::default();
         let mut seen_token = false;
+        // Answer bytes streamed so far (counted as they come: no rescan per token).
+        let mut streamed_bytes = 0usize;
         let result: Result<(), (ProviderError, bool)> = async {
             let mut stream = tokio::select! {
                 r = client.stream(&request) => r.map_err(|e| (e, false))?,
@@ -540,12 +558,16 @@ impl Session {
                         seen_token = true;
                         completion.content.push_str(t);
                         send(events, Event::Content { turn, text: t.clone() });
+                        streamed_bytes += t.len();
+                        past_max_tokens(streamed_bytes, reservation.max_tokens).map_err(|e| (e, false))?;
                     }
                     StreamEvent::Reasoning(t) => {
                         completion.ttft.get_or_insert_with(|| started.elapsed());
                         seen_token = true;
                         completion.reasoning.push_str(t);
                         send(events, Event::Reasoning { turn, text: t.clone() });
+                        streamed_bytes += t.len();
+                        past_max_tokens(streamed_bytes, reservation.max_tokens).map_err(|e| (e, false))?;
                     }
                     StreamEvent::Finish { reason, .. } => completion.finish_reason = Some(reason.clone()),
                     StreamEvent::Usage(u) => completion.usage = Some(*u),

@@ -25,6 +25,9 @@ pub enum Fault {
     NoUsage,
     /// Send one content delta of this many bytes.
     HugeChunk { bytes: usize },
+    /// Ignore `max_tokens` and stream this many tokens (billing them all), as a faulty or
+    /// hostile server would.
+    Flood { tokens: usize },
 }
 
 /// A fault and how many more requests it applies to (`None` = all).
@@ -103,6 +106,9 @@ pub fn parse_fault(spec: &str) -> Result<FaultPlan, String> {
         },
         "huge" => Fault::HugeChunk {
             bytes: num("BYTES")?,
+        },
+        "flood" => Fault::Flood {
+            tokens: num("TOKENS")?,
         },
         code => {
             let code: u16 = code

@@ -64,6 +64,10 @@ impl Plan {
             let big: String = "x".repeat(bytes);
             content = vec![big];
         }
+        if let Some(Fault::Flood { tokens }) = fault {
+            content = vec!["flood ".to_string(); tokens];
+            finish_reason = "stop";
+        }
         let created = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
