@@ -685,7 +685,7 @@ async fn an_unreachable_network_is_one_offline_state_not_a_fallback_through_ever
 }
 
 #[tokio::test]
-async fn a_server_streaming_past_max_tokens_is_cut_off_near_it() {
+async fn a_server_streaming_past_max_tokens_is_cut_off_and_the_limit_holds() {
     let mut r = rig(|c| c.budget.daily_usd = 0.002).await;
     r.sim.fail(FIRST, Fault::Flood { tokens: 20_000 });
     let mut max_tokens = 0;

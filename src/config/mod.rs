@@ -489,7 +489,8 @@ fn resolve(
         .filter(|u| !u.trim().is_empty())
         .or(file.base_url)
         .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
-    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+    let lower = base_url.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
         return Err(invalid(
             "base_url",
             format!("`{base_url}` is not an http:// or https:// URL"),
@@ -595,25 +596,26 @@ fn resolve(
     })
 }
 
-/// Plain http to a host that is not this machine.
+/// Plain http to a host that is not this machine (parsed as the HTTP client parses it, so
+/// `HTTP://` or `http://evil.example\\@localhost/` are judged by where they really go).
 pub fn insecure(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("http://") else {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return false; // not a URL: the scheme check reports it
+    };
+    if u.scheme() != "http" {
         return false;
+    }
+    let Some(host) = u.host_str() else {
+        return true;
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit('@').next().unwrap_or(authority);
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    };
-    let host = host.to_ascii_lowercase();
-    !(host == "localhost"
-        || host == "::1"
-        || host.ends_with(".localhost")
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback()))
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => !ip.is_loopback(),
+        Err(_) => {
+            let d = host.to_ascii_lowercase();
+            !(d == "localhost" || d.ends_with(".localhost"))
+        }
+    }
 }
 
 impl Config {

@@ -198,6 +198,8 @@ fn plain_http_goes_only_to_this_machine_unless_allowed() {
         "http://10.0.0.5:8080/v1",
         "http://user@192.168.1.2/v1",
         "http://127.0.0.1.evil.example/v1",
+        "HTTP://openrouter.ai/api/v1",
+        "http://evil.example\\@localhost/v1",
     ] {
         assert!(insecure(url), "{url}");
     }

@@ -117,8 +117,8 @@ pub fn learned_state(
                 completion_tokens: o.completion_tokens.max(0) as u64,
                 at_ms: o.created_ms,
             });
-            // As the live session learns it from a complete answer.
-            if o.status == "ok" {
+            // As the live session learns it from a complete answer the provider billed.
+            if o.status == "ok" && o.cost_source == "provider" {
                 let complexity = match o.complexity.as_str() {
                     "simple" => crate::task::Complexity::Simple,
                     "high" => crate::task::Complexity::High,
@@ -183,7 +183,8 @@ impl Session {
             .iter()
             .rev()
             .filter_map(|m| m.request.as_ref()?.decision_json.as_deref())
-            .find_map(|j| serde_json::from_str::<crate::router::Decision>(j).ok())
+            .filter_map(|j| serde_json::from_str::<crate::router::Decision>(j).ok())
+            .find(|d| !d.chat)
             .map(|d| d.intent);
         Ok(msgs)
     }

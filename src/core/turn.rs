@@ -120,13 +120,25 @@ impl<E: Into<CoreError>> From<E> for TurnFailure {
     }
 }
 
-/// The answer streamed so far is past `max_tokens` (4 bytes a token, as the settlement
-/// estimates it, with an eighth of slack for the difference from the provider's count): a
-/// server that ignores the limit, and would bill past the reservation, is cut off by the
-/// client whatever it sends. An honest server stops at `max_tokens` itself first.
+/// Tokens over `max_tokens` the client lets a stream run before it stops it: its count (4
+/// bytes a token, as the settlement estimates it) is not the provider's.
+fn slack(max_tokens: u64) -> u64 {
+    max_tokens / 8 + 16
+}
+
+/// The `max_tokens` sent for a reservation of `reserved` output tokens: less by the
+/// client's slack, so that a stream the client cuts at `max_tokens + slack` still settles
+/// within what was reserved.
+fn sent_max_tokens(reserved: u64) -> u64 {
+    (reserved.saturating_sub(16) * 8 / 9).max(1)
+}
+
+/// The answer streamed so far is past `max_tokens` by the slack: a server that ignores the
+/// limit, and would bill past the reservation, is cut off by the client whatever it sends.
+/// An honest server stops at `max_tokens` itself first.
 fn past_max_tokens(streamed_bytes: usize, max_tokens: u64) -> Result<(), ProviderError> {
     let streamed = (streamed_bytes as u64).div_ceil(4);
-    if streamed > max_tokens + max_tokens / 8 + 16 {
+    if streamed > max_tokens + slack(max_tokens) {
         return Err(ProviderError::StreamCut {
             reason: format!(
                 "the server sent past max_tokens ({max_tokens}): stopped after ~{streamed} tokens"
@@ -140,7 +152,15 @@ fn past_max_tokens(streamed_bytes: usize, max_tokens: u64) -> Result<(), Provide
 /// not be reached at all. (A model with its own `base_url` failing to connect is that
 /// model's failure: the others may still answer.)
 fn offline(model: &ModelSpec, e: &ProviderError) -> bool {
-    e.kind() == crate::provider::ErrorKind::Connect && model.base_url.is_none()
+    let unreachable = e.kind() == crate::provider::ErrorKind::Connect
+        || matches!(
+            e,
+            ProviderError::Timeout {
+                phase: crate::provider::TimeoutPhase::Connect,
+                ..
+            }
+        );
+    unreachable && model.base_url.is_none()
 }
 
 impl Session {
@@ -252,7 +272,10 @@ impl Session {
                 now_ms: calendar::now_ms(),
             },
         )?;
-        self.last_intent = Some(decision.intent);
+        // Chat ("thanks") neither starts nor replaces a thread.
+        if !decision.chat {
+            self.last_intent = Some(decision.intent);
+        }
         let route_us = route_started.elapsed().as_micros() as u64;
         // Set when a model failed before its first token: the reroute clock starts there.
         let mut failed_at: Option<Instant> = None;
@@ -485,7 +508,7 @@ impl Session {
                 turn,
                 model: model.id.clone(),
                 reserved: reservation.reserved,
-                max_tokens: reservation.max_tokens,
+                max_tokens: sent_max_tokens(reservation.max_tokens),
                 history_trimmed: dropped,
             },
         );
@@ -493,7 +516,7 @@ impl Session {
         let request = ChatRequest {
             model: model.request_id().to_string(),
             messages,
-            max_tokens: Some(reservation.max_tokens),
+            max_tokens: Some(sent_max_tokens(reservation.max_tokens)),
             temperature: None,
         };
         let client = self
@@ -559,7 +582,7 @@ impl Session {
                         completion.content.push_str(t);
                         send(events, Event::Content { turn, text: t.clone() });
                         streamed_bytes += t.len();
-                        past_max_tokens(streamed_bytes, reservation.max_tokens).map_err(|e| (e, false))?;
+                        past_max_tokens(streamed_bytes, sent_max_tokens(reservation.max_tokens)).map_err(|e| (e, false))?;
                     }
                     StreamEvent::Reasoning(t) => {
                         completion.ttft.get_or_insert_with(|| started.elapsed());
@@ -567,7 +590,7 @@ impl Session {
                         completion.reasoning.push_str(t);
                         send(events, Event::Reasoning { turn, text: t.clone() });
                         streamed_bytes += t.len();
-                        past_max_tokens(streamed_bytes, reservation.max_tokens).map_err(|e| (e, false))?;
+                        past_max_tokens(streamed_bytes, sent_max_tokens(reservation.max_tokens)).map_err(|e| (e, false))?;
                     }
                     StreamEvent::Finish { reason, .. } => completion.finish_reason = Some(reason.clone()),
                     StreamEvent::Usage(u) => completion.usage = Some(*u),
@@ -652,8 +675,10 @@ impl Session {
     ) {
         let now = calendar::now_ms();
         let intent = decision.intent;
-        // Unreachable network: says nothing about the model (see `offline`).
+        // Unreachable network: says nothing about the model (see `offline`); a half-open
+        // probe it interrupted may run again.
         if error.is_some_and(|e| offline(model, e)) {
+            self.breakers.release_probe(&model.id);
             return;
         }
         match (status, error) {
@@ -690,7 +715,8 @@ impl Session {
         // A cut answer is the network's or the provider's failure, not the answer's: it
         // feeds the breaker and the success rate above, never the quality estimate.
         // A complete answer teaches what this model bills per expected visible token.
-        if status == Status::Ok {
+        // (Billed by the provider: an estimate would only teach the estimate back.)
+        if status == Status::Ok && outcome.cost_source == "provider" {
             self.signals.observe_output(
                 &model.id,
                 intent,

@@ -334,7 +334,7 @@ pub fn report(
         groups: multi.len(),
         groups_consistent: consistent as f64 / multi.len().max(1) as f64,
         models,
-        spend_per_1000: spend / n * 1000.0,
+        spend_per_1000: spend / routed_n * 1000.0,
         baselines: base_ok
             .into_iter()
             .map(|(k, (ok, s))| {

@@ -168,6 +168,7 @@ impl Ledger {
                         r.ttft_ms, r.intent, r.prompt_tokens, r.completion_tokens, f.rating,
                         COALESCE(r.error_kind, ''),
                         CASE WHEN r.cost_source = 'provider' AND json_valid(r.decision_json)
+                                  AND json_extract(r.decision_json, '$.model') = r.requested_model
                              THEN json_extract(r.decision_json, '$.estimated_cost_usd') END
                  FROM requests r LEFT JOIN feedback f ON f.request_id = r.id
                  WHERE r.day >= ?1 AND r.day <= ?2",
@@ -460,7 +461,8 @@ impl Ledger {
             .conn
             .prepare(
                 "SELECT requested_model, COALESCE(intent, 'general'), status, ttft_ms, latency_ms,
-                        completion_tokens, created_ms, COALESCE(complexity, 'medium')
+                        completion_tokens, created_ms, COALESCE(complexity, 'medium'),
+                        COALESCE(cost_source, '')
                  FROM requests WHERE status IN ('ok', 'error', 'cut')
                    AND COALESCE(error_kind, '') NOT IN ('auth', 'credits', 'moderation', 'bad_request', 'connect')
                  ORDER BY id DESC LIMIT ?1",
@@ -477,6 +479,7 @@ impl Ledger {
                     completion_tokens: r.get(5)?,
                     created_ms: r.get(6)?,
                     complexity: r.get(7)?,
+                    cost_source: r.get(8)?,
                 })
             })
             .map_err(|e| self.err(e))?
@@ -526,4 +529,6 @@ pub struct RecentOutcome {
     pub completion_tokens: i64,
     /// The complexity the router saw (its expected answer length).
     pub complexity: String,
+    /// `provider` when the usage came from the provider's bill.
+    pub cost_source: String,
 }

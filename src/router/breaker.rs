@@ -73,6 +73,14 @@ impl Breakers {
         }
     }
 
+    /// The probe ended without a verdict on the model (the network was down): the next
+    /// request may probe again.
+    pub fn release_probe(&mut self, model: &str) {
+        if let Some(s) = self.models.get_mut(model) {
+            s.probing = false;
+        }
+    }
+
     pub fn on_success(&mut self, model: &str) {
         self.models.remove(model);
     }

@@ -15,7 +15,7 @@ use crate::task::{Complexity, Intent};
 
 /// Softmax temperature that calibrates the intent model's probabilities (fitted by
 /// `codeforge eval train` on held-back realistic prompts: it prints the value).
-pub const TEMPERATURE: f32 = 1.15;
+pub const TEMPERATURE: f32 = 1.05;
 
 /// What the router knows about a prompt.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,11 +63,7 @@ const FOLLOW_UP_STARTS: &[&str] = &[
     "add ",
     "remove ",
     "rename ",
-    "use ",
     "without ",
-    "with ",
-    "in ",
-    "why ",
 ];
 
 /// Keyword-only intent, used when the model asset is missing.

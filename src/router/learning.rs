@@ -248,7 +248,8 @@ impl Signals {
         }
         let e = self.output.entry((model.to_string(), intent)).or_default();
         e.0 += 1.0;
-        e.1 += billed as f64 / expected as f64;
+        // One answer far off the expected length moves the factor, but cannot run away.
+        e.1 += (billed as f64 / expected as f64).clamp(0.05, 20.0);
     }
 
     /// Billed output tokens per expected visible token for (model, intent): the catalog's

@@ -388,11 +388,13 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
             )
         })
         .collect();
-    // A model at its budget share is left out while another can take the prompt.
+    // A model at its budget share is left out while a model under its share can take the
+    // prompt and finish the answer (a share never forces a capped answer).
     let over_share = |m: &ModelSpec| share_reached(m, req);
+    let finishes = |m: &ModelSpec| unfinishable(m, &a, req).is_none();
     if candidates
         .iter()
-        .any(|(c, m, _)| c.excluded.is_none() && over_share(m).is_none())
+        .any(|(c, m, _)| c.excluded.is_none() && over_share(m).is_none() && finishes(m))
     {
         for (c, m, _) in &mut candidates {
             if c.excluded.is_none() {
@@ -402,7 +404,6 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
     }
     // Only models that can finish an answer of the expected length, while any can; when
     // none can, the answer will be capped, and the decision says so before sending.
-    let finishes = |m: &ModelSpec| unfinishable(m, &a, req).is_none();
     let capped = !candidates
         .iter()
         .any(|(c, m, _)| c.excluded.is_none() && finishes(m));

@@ -46,8 +46,11 @@ pub struct Split {
     pub payload_lines: usize,
 }
 
-/// Lines read from a prompt; a longer paste is judged by its start.
+/// Lines read from the start of a prompt, and from its end: a longer paste is judged by
+/// its start, its instruction may follow it.
 pub const MAX_LINES: usize = 200;
+const TAIL_LINES: usize = 20;
+const TAIL_BYTES: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Line {
@@ -262,7 +265,8 @@ fn classify_line(line: &str, in_fence: bool, diffy: bool) -> Line {
     let ends_code = t.ends_with(';')
         || t.ends_with('{')
         || t.ends_with('}')
-        || t.ends_with(')')
+        // `f(x)` ends code; "dates (ISO 8601)" is prose.
+        || (t.ends_with(')') && (indented || !t.contains(" (")))
         || t.ends_with(':') && indented
         || t.ends_with(',') && indented;
     if start == Some(Line::Code) || ends_code {
@@ -293,7 +297,34 @@ const CODE_SYMBOL: [bool; 256] = {
 pub fn split(prompt: &str) -> Split {
     let mut kinds = Vec::new();
     let mut in_fence = false;
-    let lines: Vec<&str> = prompt.lines().take(MAX_LINES).collect();
+    // The head of a long paste, and its last lines: a question after 300 lines of code
+    // ("why does this panic?") is the instruction.
+    let head_end = prompt
+        .match_indices('\n')
+        .nth(MAX_LINES - 1)
+        .map(|(i, _)| i + 1);
+    let lines: Vec<&str> = match head_end {
+        Some(end) if end < prompt.len() => {
+            // The rest is read from its last few kilobytes only (bounded work).
+            let rest = &prompt[end..];
+            let mut from = rest.len().saturating_sub(TAIL_BYTES);
+            while !rest.is_char_boundary(from) {
+                from += 1;
+            }
+            let tail_text = &rest[from..];
+            let mut tail: Vec<&str> = tail_text.lines().collect();
+            if from > 0 && !tail.is_empty() {
+                tail.remove(0); // a cut line
+            }
+            let keep = tail.len().saturating_sub(TAIL_LINES);
+            prompt
+                .lines()
+                .take(MAX_LINES)
+                .chain(tail.into_iter().skip(keep))
+                .collect()
+        }
+        _ => prompt.lines().collect(),
+    };
     let diffy = lines
         .iter()
         .any(|l| l.starts_with("@@ ") || l.starts_with("diff --git") || l.starts_with("+++ "));
@@ -309,15 +340,14 @@ pub fn split(prompt: &str) -> Split {
     let payload_like = |k: Line| !matches!(k, Line::Prose | Line::Blank);
     let payload_count = kinds.iter().filter(|k| payload_like(**k)).count();
     let prose_count = kinds.iter().filter(|k| **k == Line::Prose).count();
-    // One code-looking line inside a paragraph of prose is prose ("use Vec::new() here?").
+    // One code-looking line among prose is prose ("use Vec::new() here?", "parse dates
+    // (ISO 8601)"), unless it is unmistakably a diagnostic.
+    let diagnostic = kinds
+        .iter()
+        .any(|k| matches!(k, Line::Trace | Line::Compiler));
     let is_paste = payload_count >= 2
-        || (payload_count == 1
-            && kinds
-                .iter()
-                .any(|k| matches!(k, Line::Trace | Line::Compiler))
-            && lines.len() <= 2
-            && prose_count == 0)
-        || (payload_count == 1 && lines.len() >= 2);
+        || (payload_count == 1 && (prose_count == 0 || diagnostic) && lines.len() >= 2)
+        || (payload_count == 1 && diagnostic && prose_count == 0);
     if !is_paste {
         return Split {
             instruction: prompt.to_string(),
@@ -347,11 +377,17 @@ pub fn split(prompt: &str) -> Split {
             counts[*k as usize] += 1;
         }
     }
-    let payload_lines = counts.iter().sum();
+    let payload_lines: usize = counts.iter().sum();
     let c = |k: Line| counts[k as usize];
-    let kind = if c(Line::Compiler) >= 2 || (c(Line::Compiler) >= 1 && c(Line::Trace) == 0) {
+    // A kind needs a share of the paste: one `|x|` closure or "Error: " string in 200 lines
+    // of code does not make them a diagnostic.
+    let share = |n: usize| n * 5 >= payload_lines.max(1);
+    let kind = if c(Line::Compiler) >= 1
+        && share(c(Line::Compiler))
+        && c(Line::Compiler) >= c(Line::Trace)
+    {
         PayloadKind::CompilerError
-    } else if c(Line::Trace) >= 2 || (c(Line::Trace) == 1 && c(Line::Trace) * 5 >= payload_lines) {
+    } else if c(Line::Trace) >= 1 && share(c(Line::Trace)) {
         PayloadKind::Trace
     } else if c(Line::Diff) >= 2 && c(Line::Diff) * 3 >= payload_lines {
         PayloadKind::Diff
@@ -409,10 +445,30 @@ mod tests {
     }
 
     #[test]
+    fn a_question_after_a_long_paste_is_the_instruction() {
+        let mut p = "let x = compute(1, 2);\n".repeat(400);
+        p.push_str("\nwhy does this panic at runtime?");
+        let s = split(&p);
+        assert_eq!(s.kind, PayloadKind::Code);
+        assert_eq!(s.instruction, "why does this panic at runtime?");
+        // A remark in parentheses is prose, not code.
+        let s = split("Write a function to parse dates (ISO 8601)\nIt should return a Result");
+        assert_eq!(s.kind, PayloadKind::None);
+        // One closure line does not make a code paste a compiler error.
+        let mut code = "fn f() {\n".to_string();
+        code.push_str(&"    let y = g(1);\n".repeat(30));
+        code.push_str("    v.iter().map(\n        |x| x + 1,\n    );\n}\n");
+        assert_eq!(
+            split(&format!("refactor this\n{code}")).kind,
+            PayloadKind::Code
+        );
+    }
+
+    #[test]
     fn bounded_on_huge_pastes() {
         let huge = "let x = 1;\n".repeat(100_000);
         let s = split(&huge);
         assert_eq!(s.kind, PayloadKind::Code);
-        assert!(s.payload_lines <= MAX_LINES);
+        assert!(s.payload_lines <= MAX_LINES + TAIL_LINES);
     }
 }

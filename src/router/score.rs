@@ -192,10 +192,23 @@ fn total(c: &Components, w: &Weights, use_fit: f64) -> f64 {
         - w.share * c.share_overuse
 }
 
-fn cost_range(models: &[ModelSpec], a: &Analysis, completion: u64) -> (f64, f64) {
+/// The cheapest and dearest candidate, costed as `components` costs each one.
+fn cost_range(
+    models: &[ModelSpec],
+    a: &Analysis,
+    completion: u64,
+    req: &RouteRequest<'_>,
+) -> (f64, f64) {
     let costs: Vec<f64> = models
         .iter()
-        .map(|m| m.expected_cost(a.context_tokens, completion).dollars())
+        .map(|m| {
+            m.cost_with_factor(
+                super::sent_tokens(m, a, req),
+                completion,
+                super::output_factor(m, a, req),
+            )
+            .dollars()
+        })
         .collect();
     (
         costs.iter().cloned().fold(f64::MAX, f64::min),
@@ -211,7 +224,7 @@ pub fn score_all(
     req: &RouteRequest<'_>,
 ) -> Vec<(f64, Components)> {
     let w = weights(req.preference, req.budget.pressure, a);
-    let (lo, hi) = cost_range(models, a, completion);
+    let (lo, hi) = cost_range(models, a, completion, req);
     models
         .iter()
         .map(|m| {
@@ -233,7 +246,7 @@ pub fn score_without(
     tracking: bool,
 ) -> Vec<f64> {
     let w = weights(req.preference, req.budget.pressure, a);
-    let (lo, hi) = cost_range(models, a, completion);
+    let (lo, hi) = cost_range(models, a, completion, req);
     let uses = Uses { ratings, tracking };
     models
         .iter()
