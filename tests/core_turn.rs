@@ -57,6 +57,24 @@ async fn ask(
     turn(session, prompt, choice, &CancellationToken::new()).await
 }
 
+/// The partial answer a cut or failed turn kept.
+fn partial_answer(events: &[Event]) -> Option<codeforge::core::TurnOutcome> {
+    events.iter().find_map(|e| match e {
+        Event::Failed {
+            outcome: Some(o), ..
+        } => Some(o.clone()),
+        _ => None,
+    })
+}
+
+/// The `max_tokens` the turn's request was sent with.
+fn sent_max_tokens(events: &[Event]) -> Option<u64> {
+    events.iter().find_map(|e| match e {
+        Event::Reserved { max_tokens, .. } => Some(*max_tokens),
+        _ => None,
+    })
+}
+
 /// (requested model, routed_by, status, cost in nano-dollars, cost source) per request.
 type Row = (String, String, String, Option<i64>, Option<String>);
 
@@ -236,15 +254,7 @@ async fn a_cut_stream_keeps_the_partial_answer_marked_cut() {
     )
     .await;
     assert!(out.is_err());
-    let partial = events
-        .iter()
-        .find_map(|e| match e {
-            Event::Failed {
-                outcome: Some(o), ..
-            } => Some(o.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let partial = partial_answer(&events).unwrap();
     assert_eq!(partial.status, "cut");
     assert!(partial.content.starts_with("Here is a small,"));
     // No fallback after the answer started: a second generation would be billed too.
@@ -274,13 +284,7 @@ async fn a_small_budget_caps_max_tokens_and_is_never_exceeded() {
     )
     .await;
     let out = out.unwrap();
-    let max_tokens = events
-        .iter()
-        .find_map(|e| match e {
-            Event::Reserved { max_tokens, .. } => Some(*max_tokens),
-            _ => None,
-        })
-        .unwrap();
+    let max_tokens = sent_max_tokens(&events).unwrap();
     assert!(max_tokens < 8192, "{max_tokens}");
     let body = r.sim.requests().pop().unwrap().body.unwrap();
     assert_eq!(body["max_tokens"].as_u64(), Some(max_tokens));
@@ -688,30 +692,17 @@ async fn an_unreachable_network_is_one_offline_state_not_a_fallback_through_ever
 async fn a_server_streaming_past_max_tokens_is_cut_off_and_the_limit_holds() {
     let mut r = rig(|c| c.budget.daily_usd = 0.002).await;
     r.sim.fail(FIRST, Fault::Flood { tokens: 20_000 });
-    let mut max_tokens = 0;
     let (out, events) = ask(
         &mut r.session,
         "write a rust function that adds two numbers",
         Choice::Override("kimi-k2".into()),
     )
     .await;
-    for e in &events {
-        if let Event::Reserved { max_tokens: m, .. } = e {
-            max_tokens = *m;
-        }
-    }
+    let max_tokens = sent_max_tokens(&events).unwrap();
     assert!(max_tokens > 0 && max_tokens < 20_000, "{max_tokens}");
     let err = out.unwrap_err();
     assert!(err.to_string().contains("past max_tokens"), "{err}");
-    let partial = events
-        .iter()
-        .find_map(|e| match e {
-            Event::Failed {
-                outcome: Some(o), ..
-            } => Some(o.clone()),
-            _ => None,
-        })
-        .expect("the partial answer is kept");
+    let partial = partial_answer(&events).expect("the partial answer is kept");
     assert_eq!(partial.status, "cut");
     // Stopped near the limit, not at the 20,000 tokens the server would send.
     assert!(
