@@ -556,8 +556,20 @@ async fn an_orphan_the_provider_cannot_report_is_held_then_closed_at_its_reserva
         "{rec:?}"
     );
     let notice = codeforge::core::recovery_notice(&rec).unwrap();
-    assert!(notice.contains("closed 1 interrupted request(s) at their reserved worst case"));
-    assert!(notice.contains("1 interrupted request(s) stay held"));
+    // One line, with the amounts and the bound on how long anything stays held.
+    assert!(!notice.contains('\n'), "{notice}");
+    assert!(notice.starts_with("recovery: "), "{notice}");
+    assert!(notice.contains(&format!(
+        "closed 1 interrupted request(s) at their reserved worst case ({};",
+        old.reserved
+    )));
+    assert!(
+        notice.contains(&format!(
+            "1 interrupted request(s) stay held ({} of today's budget) until the provider reports their cost, at most 24 h",
+            fresh.reserved
+        )),
+        "{notice}"
+    );
     // The old one is settled at its reservation (never under-counted); the fresh one waits.
     let conn = rusqlite::Connection::open(&path).unwrap();
     let row = |id: i64| -> (String, Option<String>, Option<i64>) {

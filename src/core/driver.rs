@@ -41,26 +41,28 @@ pub fn recovery_notice(r: &Recovery) -> Option<String> {
     let mut parts = Vec::new();
     if r.reconciled > 0 {
         parts.push(format!(
-            "settled {} interrupted request(s) from the provider's records",
-            r.reconciled
+            "settled {} interrupted request(s) from the provider's records ({})",
+            r.reconciled, r.reconciled_cost
         ));
     }
     if r.closed_at_reservation > 0 {
         parts.push(format!(
-            "closed {} interrupted request(s) at their reserved worst case (the provider cannot report them)",
-            r.closed_at_reservation
+            "closed {} interrupted request(s) at their reserved worst case ({}; the provider cannot report them)",
+            r.closed_at_reservation, r.closed_cost
         ));
     }
     if r.still_held > 0 {
         parts.push(format!(
-            "{} interrupted request(s) stay held until the provider reports their cost",
-            r.still_held
+            "{} interrupted request(s) stay held ({} of today's budget) until the provider reports their cost, at most {} h",
+            r.still_held,
+            r.held_cost,
+            crate::core::session::ORPHAN_GIVE_UP_MS / 3_600_000
         ));
     }
     if r.estimates_fixed > 0 {
         parts.push(format!("corrected {} estimate(s)", r.estimates_fixed));
     }
-    (!parts.is_empty()).then(|| parts.join("; "))
+    (!parts.is_empty()).then(|| format!("recovery: {}", parts.join("; ")))
 }
 
 /// Run until `Op::Quit` or until the UI drops its sender.

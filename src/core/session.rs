@@ -57,6 +57,12 @@ pub struct Recovery {
     pub closed_at_reservation: usize,
     /// Estimates replaced by the provider's figure.
     pub estimates_fixed: usize,
+    /// What the provider billed for the reconciled ones.
+    pub reconciled_cost: Usd,
+    /// What the closed ones were settled at (their reservations).
+    pub closed_cost: Usd,
+    /// What the ones still held hold against today's budget.
+    pub held_cost: Usd,
 }
 
 pub struct Session {
@@ -423,6 +429,9 @@ impl Session {
                         .call(move |l| l.settle(id, &s, calendar::now_ms()))
                         .await?;
                     rec.reconciled += 1;
+                    rec.reconciled_cost = rec
+                        .reconciled_cost
+                        .saturating_add(Usd::from_dollars(info.total_cost));
                 }
                 // The demo's simulator kept its records in the process that died.
                 Err(_) if self.backend.demo || now - o.created_ms > ORPHAN_GIVE_UP_MS => {
@@ -435,8 +444,12 @@ impl Session {
                         .call(move |l| l.settle(id, &s, calendar::now_ms()))
                         .await?;
                     rec.closed_at_reservation += 1;
+                    rec.closed_cost = rec.closed_cost.saturating_add(o.reserved);
                 }
-                Err(_) => rec.still_held += 1,
+                Err(_) => {
+                    rec.still_held += 1;
+                    rec.held_cost = rec.held_cost.saturating_add(o.reserved);
+                }
             }
         }
         let estimates = self.ledger.call(|l| l.estimates_to_reconcile(20)).await?;
