@@ -238,11 +238,11 @@ impl Ledger {
             e.0.requests += 1;
             e.0.spend = e.0.spend.saturating_add(Usd::from_nanos(r.cost));
             // An account problem (key, credits, moderation, a bad request) would fail on
-            // any model: like a cancellation it says nothing about this one (as for the
-            // router's own success rate).
+            // any model, and a process killed mid-request is ours: like a cancellation
+            // neither says anything about this model (as for the router's own success rate).
             let account = matches!(
                 r.error_kind.as_str(),
-                "auth" | "credits" | "moderation" | "bad_request"
+                "auth" | "credits" | "moderation" | "bad_request" | "process_died"
             );
             if matches!(r.status.as_str(), "ok" | "error" | "cut") && !account {
                 e.0.finished += 1;
@@ -285,7 +285,11 @@ impl Ledger {
             // Open requests are not settled yet; an unbilled failure would not have been
             // billed on the baseline model either.
             let unbilled_error = r.status == "error" && r.cost == 0;
-            if r.status != "open" && r.status != "orphaned" && !unbilled_error {
+            if r.error_kind == "process_died" {
+                // Killed mid-request: what the baseline would have cost is unknown, so it
+                // counts as what was paid (no saving, no loss), not as free.
+                baseline_cost = baseline_cost.saturating_add(Usd::from_nanos(r.cost));
+            } else if r.status != "open" && r.status != "orphaned" && !unbilled_error {
                 baseline_cost = baseline_cost
                     .saturating_add(Usd::for_tokens(r.prompt.max(0) as u64, baseline.0))
                     .saturating_add(Usd::for_tokens(r.completion.max(0) as u64, baseline.1));
@@ -464,7 +468,7 @@ impl Ledger {
                         completion_tokens, created_ms, COALESCE(complexity, 'medium'),
                         COALESCE(cost_source, '')
                  FROM requests WHERE status IN ('ok', 'error', 'cut')
-                   AND COALESCE(error_kind, '') NOT IN ('auth', 'credits', 'moderation', 'bad_request', 'connect')
+                   AND COALESCE(error_kind, '') NOT IN ('auth', 'credits', 'moderation', 'bad_request', 'connect', 'process_died')
                  ORDER BY id DESC LIMIT ?1",
             )
             .map_err(|e| self.err(e))?;

@@ -384,6 +384,28 @@ fn a_cancelled_request_is_not_a_failure_of_the_model_in_the_stats() {
     l.settle(r.id, &auth, 2).unwrap();
     let s = l.stats(std::slice::from_ref(&d.day), (3.0, 15.0)).unwrap();
     assert_eq!((s.models[0].finished, s.models[0].success_rate), (1, 1.0));
+    // A process killed mid-request is not the model's failure, and costs no "saving".
+    let r = l.reserve(&new_request("a/m"), limits(3.33), 1, &d).unwrap();
+    let before = l.stats(std::slice::from_ref(&d.day), (3.0, 15.0)).unwrap();
+    l.settle(
+        r.id,
+        &Settlement::process_died(r.reserved, "reservation"),
+        2,
+    )
+    .unwrap();
+    let s = l.stats(std::slice::from_ref(&d.day), (3.0, 15.0)).unwrap();
+    assert_eq!((s.models[0].finished, s.models[0].success_rate), (1, 1.0));
+    assert_eq!(
+        s.baseline_cost.saturating_sub(s.spend),
+        before.baseline_cost.saturating_sub(before.spend),
+        "a kill moves spend and baseline alike"
+    );
+    assert!(
+        l.recent_outcomes(10)
+            .unwrap()
+            .iter()
+            .all(|o| o.status == "ok")
+    );
     // A model's error is.
     settle(&mut l, Status::Error);
     let s = l.stats(std::slice::from_ref(&d.day), (3.0, 15.0)).unwrap();
