@@ -733,3 +733,41 @@ async fn a_server_streaming_past_max_tokens_is_cut_off_and_the_limit_holds() {
         "{today:?}"
     );
 }
+
+#[tokio::test]
+async fn a_stream_that_breaks_before_its_first_token_is_not_recorded_as_free() {
+    let mut r = rig(|_| {}).await;
+    r.sim.fail(FIRST, Fault::MalformedJson { after_tokens: 0 });
+    let (_, _) = ask(
+        &mut r.session,
+        "write a rust function that adds two numbers",
+        Choice::Override("kimi-k2".into()),
+    )
+    .await;
+    let rows = ledger_rows(&r.session);
+    // The provider began a generation: it may bill, so the row holds an estimate (marked
+    // so, to be corrected from /generation), not $0 "as billed".
+    assert_eq!(rows[0].2, "error");
+    assert!(rows[0].3.unwrap_or(0) > 0, "{rows:?}");
+    assert_eq!(rows[0].4.as_deref(), Some("estimate"), "{rows:?}");
+    // A request refused before any stream began is not billed, and is recorded so.
+    let mut r = rig(|_| {}).await;
+    r.sim.fail(
+        FIRST,
+        Fault::Status {
+            code: 400,
+            retry_after: None,
+        },
+    );
+    let _ = ask(
+        &mut r.session,
+        "write a rust function that adds two numbers",
+        Choice::Override("kimi-k2".into()),
+    )
+    .await;
+    let rows = ledger_rows(&r.session);
+    assert_eq!(
+        (rows[0].3, rows[0].4.as_deref()),
+        (Some(0), Some("provider"))
+    );
+}

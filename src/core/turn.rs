@@ -532,11 +532,14 @@ impl Session {
         let mut seen_token = false;
         // Answer bytes streamed so far (counted as they come: no rescan per token).
         let mut streamed_bytes = 0usize;
+        // The provider accepted the request (a stream began): from here it may bill.
+        let mut opened = false;
         let result: Result<(), (ProviderError, bool)> = async {
             let mut stream = tokio::select! {
                 r = client.stream(&request) => r.map_err(|e| (e, false))?,
                 _ = cancel.cancelled() => return Err((ProviderError::StreamCut { reason: "cancelled".into() }, true)),
             };
+            opened = true;
             completion.generation_id = stream.generation_id().map(str::to_string);
             // The request is out: now the gauge can move (the reservation counts).
             self.emit_budget(events).await;
@@ -610,7 +613,10 @@ impl Session {
         let outcome = self.outcome(&completion, model, reservation.id, ptoks, status);
         // A request that failed before any token is not billed by OpenRouter, and would not
         // have been on the baseline model either (no "savings" from failures).
-        let unbilled = status == Status::Error && completion.usage.is_none();
+        // Refused before any stream began (an HTTP error): OpenRouter bills nothing. A stream
+        // that began and then broke (malformed, an error chunk) may have been billed: it is
+        // settled at the estimate, marked so, and corrected from /generation later.
+        let unbilled = status == Status::Error && completion.usage.is_none() && !opened;
         let settlement = Settlement {
             status,
             served_model: completion.served_model.clone(),
