@@ -123,10 +123,11 @@ async fn main() {
     );
     summary("routing decision inside the turn", route);
 
-    // Reroute: the routed model fails with 503 every time; a fresh session per turn so the
-    // breaker and the learned success rate do not move traffic away first.
+    // Reroute: the routed model (kimi-k2 for this everyday code prompt) fails with 503 every
+    // time; a fresh session per turn so the breaker and the learned success rate do not
+    // move traffic away first.
     sim.fail(
-        "anthropic/claude-sonnet-4",
+        "moonshotai/kimi-k2",
         Fault::Status {
             code: 503,
             retry_after: None,
@@ -141,7 +142,7 @@ async fn main() {
     // Reroute after the first-token deadline: the routed model sends keep-alives only.
     sim.clear_faults();
     sim.set_behaviour(
-        Some("anthropic/claude-sonnet-4"),
+        Some("moonshotai/kimi-k2"),
         Behaviour {
             ttft: Duration::from_secs(5),
             tokens_per_sec: 0.0,

@@ -68,8 +68,8 @@ if command -v tmux >/dev/null 2>&1; then
 fi
 
 echo "reroute after an injected 503 / refused connection..." >&2
-URL503=$(start_sim f503 --ttft-ms 0 --tps 0 --fault claude-sonnet-4=503)
-URLREF=$(start_sim fref --ttft-ms 0 --tps 0 --fault claude-sonnet-4=refuse)
+URL503=$(start_sim f503 --ttft-ms 0 --tps 0 --fault kimi-k2=503)
+URLREF=$(start_sim fref --ttft-ms 0 --tps 0 --fault kimi-k2=refuse)
 for kind in 503:"$URL503" refuse:"$URLREF"; do
   name=${kind%%:*}; url=${kind#*:}
   for i in $(seq 1 "$RUNS"); do

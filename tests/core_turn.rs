@@ -685,9 +685,14 @@ async fn an_unreachable_network_is_one_offline_state_not_a_fallback_through_ever
         "{err}"
     );
     assert!(err.to_string().starts_with("offline: "), "{err}");
-    // No fallback chain, one request in the ledger, and no model is blamed for it.
-    assert!(!events.iter().any(|e| matches!(e, Event::Fallback { .. })));
-    assert_eq!(ledger_rows(&r.session).len(), 1);
+    // One other model is tried (a route to one model may drop a connection), then the
+    // turn ends: no chain through all five, and no model is blamed for it.
+    let fallbacks = events
+        .iter()
+        .filter(|e| matches!(e, Event::Fallback { .. }))
+        .count();
+    assert_eq!(fallbacks, 1, "{events:?}");
+    assert_eq!(ledger_rows(&r.session).len(), 2);
     use codeforge::task::Intent;
     assert_eq!(r.session.signals.perf(FIRST, Intent::Code), None);
     assert_eq!(

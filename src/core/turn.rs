@@ -299,6 +299,8 @@ impl Session {
             );
         }
         let mut last_error = None;
+        // Connect failures on the shared endpoint in a row (see `offline`).
+        let mut unreachable = 0;
         for (attempt, model_id) in chain.iter().enumerate() {
             let Some(model) = self.backend.catalog.get(model_id).cloned() else {
                 continue;
@@ -341,11 +343,18 @@ impl Session {
                 }
                 Err(AttemptEnd::BeforeFirstToken(e)) => {
                     failed_at = Some(Instant::now());
-                    // The shared endpoint unreachable: every model behind it would fail the
-                    // same way, so this is one offline state, not a fallback chain.
+                    // The shared endpoint unreachable twice in a row (two models): the
+                    // network is down, and every model behind it would fail the same way.
+                    // One offline state, not a fallback chain through all of them (a
+                    // connection one model's route dropped still gets one other model).
                     if offline(&model, &e) {
-                        self.emit_budget(events).await;
-                        return Err(CoreError::Offline(e.to_string()).into());
+                        unreachable += 1;
+                        if unreachable >= 2 || chain.get(attempt + 1).is_none() {
+                            self.emit_budget(events).await;
+                            return Err(CoreError::Offline(e.to_string()).into());
+                        }
+                    } else {
+                        unreachable = 0;
                     }
                     let next = chain.get(attempt + 1);
                     match next {
