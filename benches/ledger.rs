@@ -119,6 +119,7 @@ fn reserve_and_settle_one_request(b: divan::Bencher) {
                     },
                     prompt_tokens: 800,
                     wanted_max_tokens: 4096,
+                    fair_max_tokens: None,
                 },
                 limits,
                 1,

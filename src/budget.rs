@@ -139,8 +139,16 @@ pub struct Admission {
     pub max_tokens: u64,
 }
 
+/// Share of what is left that one request may hold before it is held to its fair part.
+pub const FAIR_SHARE: f64 = 0.25;
+
 /// Decide a reservation: cap `max_tokens` so the worst case fits what is left of both
 /// limits, or refuse. `today` and `month` must include every open reservation.
+///
+/// When the budget is tight (the wanted worst case is more than [`FAIR_SHARE`] of what is
+/// left), a request holds only its fair part, `fair_max_tokens` (the caller's expected
+/// answer with a margin), instead of everything that is left: requests running together
+/// each get a part, rather than the first taking it all and the rest being refused.
 pub fn admit(
     limits: Limits,
     today: Spend,
@@ -148,6 +156,7 @@ pub fn admit(
     prices: Prices,
     prompt_tokens: u64,
     wanted_max_tokens: u64,
+    fair_max_tokens: Option<u64>,
 ) -> Result<Admission, Refusal> {
     let left_day = limits.daily.saturating_sub(today.total());
     let left_month = limits.monthly.saturating_sub(month.total());
@@ -167,6 +176,13 @@ pub fn admit(
     let prompt_cost = worst_case(prices, prompt_tokens, 0);
     let per_output = prices.completion / 1e6 * 1e9; // nano-dollars per output token
     let mut max_tokens = wanted_max_tokens;
+    if let Some(fair) = fair_max_tokens {
+        let tight = worst_case(prices, prompt_tokens, wanted_max_tokens).nanos() as f64
+            > left.nanos() as f64 * FAIR_SHARE;
+        if tight {
+            max_tokens = max_tokens.min(fair.max(MIN_OUTPUT_TOKENS));
+        }
+    }
     if worst_case(prices, prompt_tokens, max_tokens) > left {
         let room = left.saturating_sub(prompt_cost).nanos();
         max_tokens = if per_output <= 0.0 {
@@ -230,7 +246,7 @@ mod tests {
             committed: Usd::from_dollars(0.5),
             reserved: Usd::from_dollars(0.4999),
         };
-        let e = admit(limits(1.0), today, today, CLAUDE, 1000, 8192).unwrap_err();
+        let e = admit(limits(1.0), today, today, CLAUDE, 1000, 8192, None).unwrap_err();
         let text = e.to_string();
         assert!(
             text.contains("$0.4999 more is held by requests in progress"),
@@ -241,7 +257,7 @@ mod tests {
             committed: Usd::from_dollars(0.9999),
             reserved: Usd::ZERO,
         };
-        let text = admit(limits(1.0), today, today, CLAUDE, 1000, 8192)
+        let text = admit(limits(1.0), today, today, CLAUDE, 1000, 8192, None)
             .unwrap_err()
             .to_string();
         assert!(!text.contains("held"), "{text}");
@@ -256,8 +272,10 @@ mod tests {
             CLAUDE,
             1000,
             8192,
+            Some(600),
         )
         .unwrap();
+        // Plenty left: the fair part does not apply.
         assert_eq!(a.max_tokens, 8192);
         assert_eq!(a.reserve, worst_case(CLAUDE, 1000, 8192));
     }
@@ -269,7 +287,7 @@ mod tests {
             committed: Usd::from_dollars(3.32),
             reserved: Usd::ZERO,
         };
-        let a = admit(limits(3.33), today, today, CLAUDE, 1000, 8192).unwrap();
+        let a = admit(limits(3.33), today, today, CLAUDE, 1000, 8192, None).unwrap();
         assert!(
             a.max_tokens < 8192 && a.max_tokens > 300,
             "{}",
@@ -284,7 +302,7 @@ mod tests {
             committed: Usd::from_dollars(3.0),
             reserved: Usd::from_dollars(0.33),
         };
-        let e = admit(limits(3.33), today, today, CLAUDE, 10, 100).unwrap_err();
+        let e = admit(limits(3.33), today, today, CLAUDE, 10, 100, None).unwrap_err();
         assert!(matches!(e, Refusal::Daily { .. }));
         assert!(e.to_string().contains("codeforge budget --daily"));
     }
@@ -302,7 +320,7 @@ mod tests {
             let today = Spend { committed: Usd::from_nanos(committed), reserved: Usd::from_nanos(reserved) };
             let l = limits(3.33);
             let prices = Prices { prompt: pp, completion: cp };
-            if let Ok(a) = admit(l, today, today, prices, prompt, wanted) {
+            if let Ok(a) = admit(l, today, today, prices, prompt, wanted, Some(prompt)) {
                 prop_assert!(today.total().saturating_add(a.reserve) <= l.daily);
                 prop_assert!(a.max_tokens <= wanted);
                 prop_assert_eq!(a.reserve, worst_case(prices, prompt, a.max_tokens));

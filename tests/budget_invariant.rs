@@ -107,6 +107,7 @@ proptest! {
                             prices: Prices { prompt: op.prices.0, completion: op.prices.1 },
                             prompt_tokens: op.prompt_tokens,
                             wanted_max_tokens: op.max_tokens,
+                            fair_max_tokens: Some(op.max_tokens / 4),
                         };
                         let d = day(op.next_day);
                         let r = match l.reserve(&req, limits, i as i64, &d) {

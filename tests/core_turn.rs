@@ -529,6 +529,7 @@ async fn an_orphan_the_provider_cannot_report_is_held_then_closed_at_its_reserva
                     },
                     prompt_tokens: 100,
                     wanted_max_tokens: 1000,
+                    fair_max_tokens: None,
                 },
                 Limits {
                     daily: Usd::from_dollars(3.33),

@@ -466,6 +466,14 @@ impl Session {
         } = timing;
         let reserve_started = Instant::now();
         let wanted = model.max_output.min(MAX_TOKENS_CAP);
+        // A fair part when the budget is tight: twice the expected answer (hidden reasoning
+        // included), plus the client's slack (see `sent_max_tokens`).
+        let expected = crate::router::expected_completion_tokens(decision.complexity) as f64
+            * self
+                .signals
+                .output_factor(&model.id, decision.intent, model.output_factor)
+                .max(1.0);
+        let fair = ((2.0 * expected * 9.0 / 8.0).ceil() as u64 + 16).min(wanted);
         let (messages, dropped) = fit_history(
             &self.conversation.messages,
             prompt,
@@ -502,6 +510,7 @@ impl Session {
                         prices,
                         prompt_tokens: ptoks,
                         wanted_max_tokens: wanted,
+                        fair_max_tokens: Some(fair),
                     },
                     limits,
                     calendar::now_ms(),

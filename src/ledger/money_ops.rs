@@ -23,6 +23,9 @@ pub struct NewRequest<'a> {
     pub prices: Prices,
     pub prompt_tokens: u64,
     pub wanted_max_tokens: u64,
+    /// What a fair reservation holds when the budget is tight (see `budget::admit`):
+    /// the expected answer with a margin. `None`: hold up to everything that is left.
+    pub fair_max_tokens: Option<u64>,
 }
 
 /// A granted reservation.
@@ -221,6 +224,7 @@ impl Ledger {
             req.prices,
             req.prompt_tokens,
             req.wanted_max_tokens,
+            req.fair_max_tokens,
         )?;
         tx.execute(
             "INSERT INTO requests (created_ms, day, month, conversation_id, requested_model,

@@ -35,6 +35,7 @@ fn new_request(model: &str) -> NewRequest<'_> {
         prices: PRICES,
         prompt_tokens: 1000,
         wanted_max_tokens: 2000,
+        fair_max_tokens: None,
     }
 }
 
@@ -410,4 +411,40 @@ fn a_cancelled_request_is_not_a_failure_of_the_model_in_the_stats() {
     settle(&mut l, Status::Error);
     let s = l.stats(std::slice::from_ref(&d.day), (3.0, 15.0)).unwrap();
     assert_eq!(s.models[0].success_rate, 0.5);
+}
+
+#[test]
+fn requests_running_together_share_a_tight_budget() {
+    // A $0.02 day, a cheap model, ten requests in flight at once (none settled yet).
+    let cheap = Prices {
+        prompt: 0.57,
+        completion: 2.30,
+    };
+    let d = day("2026-11-26");
+    let run = |fair: Option<u64>| {
+        let mut l = Ledger::open_in_memory().unwrap();
+        let mut granted = Vec::new();
+        for _ in 0..10 {
+            let req = NewRequest {
+                prices: cheap,
+                prompt_tokens: 60,
+                wanted_max_tokens: 8192,
+                fair_max_tokens: fair,
+                ..new_request("moonshotai/kimi-k2")
+            };
+            if let Ok(r) = l.reserve(&req, limits(0.02), 1, &d) {
+                granted.push(r);
+            }
+        }
+        let held: i64 = granted.iter().map(|r| r.reserved.nanos()).sum();
+        (granted.len(), held, l.day_spend(&d.day).unwrap())
+    };
+    // Holding everything that is left: the first takes nearly all, the others starve.
+    let (greedy, _, _) = run(None);
+    assert!(greedy <= 3, "{greedy}");
+    // A fair part (twice a 250-token answer): all ten run, and together they still fit.
+    let (fair, held, today) = run(Some(560));
+    assert_eq!(fair, 10);
+    assert!(held <= Usd::from_dollars(0.02).nanos(), "{held}");
+    assert!(today.total() <= Usd::from_dollars(0.02));
 }
