@@ -743,6 +743,9 @@ async fn a_custom_openai_compatible_endpoint_gets_its_own_url_and_key() {
     let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(v["model"], "qwen2.5-coder:7b");
     assert_eq!(local.requests().len(), 1);
+    // An own endpoint gets no OpenRouter-only field.
+    let body = local.requests()[0].body.clone().unwrap();
+    assert!(body.get("provider").is_none(), "{body}");
     assert_eq!(
         local.requests()[0].authorization.as_deref(),
         Some("Bearer local-secret")

@@ -777,3 +777,27 @@ async fn a_stream_that_breaks_before_its_first_token_is_not_recorded_as_free() {
         (Some(0), Some("provider"))
     );
 }
+
+#[tokio::test]
+async fn requests_cap_the_providers_price_at_the_reserved_prices() {
+    let mut r = rig(|_| {}).await;
+    let (out, _) = ask(
+        &mut r.session,
+        "write a rust function that adds two numbers",
+        Choice::Auto,
+    )
+    .await;
+    let out = out.unwrap();
+    let model = Catalog::builtin()
+        .unwrap()
+        .get(&out.requested_model)
+        .unwrap()
+        .clone();
+    let body = r.sim.requests().pop().unwrap().body.unwrap();
+    // OpenRouter routes one model to providers at different prices: none dearer than the
+    // prices the reservation was made with may serve it.
+    assert_eq!(
+        body["provider"]["max_price"],
+        serde_json::json!({"prompt": model.prompt_price, "completion": model.completion_price})
+    );
+}

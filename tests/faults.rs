@@ -28,6 +28,7 @@ async fn a_host_that_does_not_resolve_is_a_connect_error_within_the_deadline() {
         messages: vec![Message::user("hi")],
         max_tokens: Some(10),
         temperature: None,
+        max_price: None,
     };
     let r = tokio::time::timeout(Duration::from_secs(20), client.stream(&req))
         .await

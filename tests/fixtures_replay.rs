@@ -18,6 +18,7 @@ fn request() -> ChatRequest {
         messages: vec![Message::user("hi")],
         max_tokens: Some(100),
         temperature: None,
+        max_price: None,
     }
 }
 

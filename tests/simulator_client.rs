@@ -33,6 +33,7 @@ fn req(model: &str, prompt: &str) -> ChatRequest {
         messages: vec![Message::system("be brief"), Message::user(prompt)],
         max_tokens: Some(4096),
         temperature: None,
+        max_price: None,
     }
 }
 

@@ -536,6 +536,16 @@ impl Session {
             messages,
             max_tokens: Some(sent_max_tokens(reservation.max_tokens)),
             temperature: None,
+            // On OpenRouter, no provider dearer than the prices reserved with may serve it
+            // (one model is routed to providers at different prices). Own endpoints get no
+            // OpenRouter-only field.
+            max_price: model
+                .base_url
+                .is_none()
+                .then_some(crate::provider::MaxPrice {
+                    prompt: model.prompt_price,
+                    completion: model.completion_price,
+                }),
         };
         let client = self
             .backend

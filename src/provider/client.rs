@@ -13,7 +13,9 @@ use futures::{Stream, StreamExt};
 
 use super::error::{ProviderError, TimeoutPhase, parse_retry_after};
 use super::sse::{ChunkInterpreter, SseDecoder};
-use super::types::{ChatRequest, ListedModel, StreamEvent, StreamOptions, UsageFlag, WireRequest};
+use super::types::{
+    ChatRequest, ListedModel, ProviderPrefs, StreamEvent, StreamOptions, UsageFlag, WireRequest,
+};
 use crate::config::{ApiKey, Timeouts};
 
 pub const APP_TITLE: &str = "CodeForge";
@@ -133,6 +135,7 @@ impl OpenRouterClient {
             },
             max_tokens: req.max_tokens,
             temperature: req.temperature,
+            provider: req.max_price.map(|max_price| ProviderPrefs { max_price }),
         };
         let resp = self.send(&url, self.http.post(&url).json(&body)).await?;
         let generation_id = resp

@@ -12,4 +12,6 @@ mod types;
 pub use client::{APP_REFERER, APP_TITLE, ChatStream, GenerationInfo, OpenRouterClient};
 pub use completion::{Completion, Failed, drive};
 pub use error::{ErrorKind, ProviderError, TimeoutPhase, parse_retry_after};
-pub use types::{ChatRequest, ListedModel, ListedPricing, Message, Role, StreamEvent, Usage};
+pub use types::{
+    ChatRequest, ListedModel, ListedPricing, MaxPrice, Message, Role, StreamEvent, Usage,
+};

@@ -52,6 +52,21 @@ pub struct ChatRequest {
     pub messages: Vec<Message>,
     pub max_tokens: Option<u64>,
     pub temperature: Option<f32>,
+    /// OpenRouter's `provider.max_price` (USD per million prompt and completion tokens):
+    /// no provider dearer than the prices the reservation was made with may serve it.
+    pub max_price: Option<MaxPrice>,
+}
+
+/// Price caps per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MaxPrice {
+    pub prompt: f64,
+    pub completion: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ProviderPrefs {
+    pub max_price: MaxPrice,
 }
 
 /// The JSON body sent to `/chat/completions`.
@@ -66,6 +81,8 @@ pub(crate) struct WireRequest<'a> {
     pub max_tokens: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<ProviderPrefs>,
 }
 
 #[derive(Debug, Serialize)]
