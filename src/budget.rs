@@ -110,6 +110,23 @@ pub enum Refusal {
         "this month's budget is used up: {spent} of {limit} spent or held. Raise it with `codeforge budget --monthly <USD>`"
     )]
     Monthly { spent: Usd, limit: Usd },
+    #[error(
+        "the OpenRouter key's {} limit of {limit} is used up (by every machine sharing the key, requests in flight included). It starts again at its reset (midnight UTC); the key's owner can raise it in the OpenRouter settings",
+        reset.as_str()
+    )]
+    Key { limit: Usd, reset: KeyReset },
+    #[error(
+        "this request could cost up to {needed} but only {left} is left of the OpenRouter key's {} limit of {limit} (shared by everyone using the key; requests in flight count until they end). Wait for them, pick a cheaper model or a shorter prompt, or ask the key's owner to raise its limit",
+        reset.as_str()
+    )]
+    KeyTooSmall {
+        needed: Usd,
+        left: Usd,
+        limit: Usd,
+        reset: KeyReset,
+        /// Held by this machine's requests in progress.
+        held: Usd,
+    },
     #[error("{}", too_expensive(*needed, *left, *held))]
     TooExpensive {
         needed: Usd,
@@ -117,6 +134,17 @@ pub enum Refusal {
         /// Held by requests still in progress (released, less their cost, when they end).
         held: Usd,
     },
+}
+
+impl Refusal {
+    /// What requests in progress hold (and give back, less their cost, when they end):
+    /// a refusal with something held may pass once they have.
+    pub fn held(&self) -> Usd {
+        match self {
+            Refusal::TooExpensive { held, .. } | Refusal::KeyTooSmall { held, .. } => *held,
+            _ => Usd::ZERO,
+        }
+    }
 }
 
 fn too_expensive(needed: Usd, left: Usd, held: Usd) -> String {
@@ -142,37 +170,129 @@ pub struct Admission {
 /// Share of what is left that one request may hold before it is held to its fair part.
 pub const FAIR_SHARE: f64 = 0.25;
 
+/// When a key's spending limit starts again (OpenRouter resets at midnight UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyReset {
+    Daily,
+    Weekly,
+    Monthly,
+    /// A total limit that never resets.
+    Never,
+}
+
+impl KeyReset {
+    /// From `GET /key`'s `limit_reset` ("daily", "weekly", "monthly" or null).
+    pub fn parse(s: Option<&str>) -> Self {
+        match s.map(str::to_ascii_lowercase).as_deref() {
+            Some("daily") => KeyReset::Daily,
+            Some("weekly") => KeyReset::Weekly,
+            Some("monthly") => KeyReset::Monthly,
+            _ => KeyReset::Never,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyReset::Daily => "daily",
+            KeyReset::Weekly => "weekly",
+            KeyReset::Monthly => "monthly",
+            KeyReset::Never => "total",
+        }
+    }
+}
+
+/// What the OpenRouter key's own limit leaves (shared by every machine using the key):
+/// the server's `limit_remaining`, less what this ledger spent since it was read and what
+/// its requests hold in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct KeyStanding {
+    pub limit: Usd,
+    pub left: Usd,
+    pub reset: KeyReset,
+    /// When the server's figure was read (ms since the epoch).
+    pub fetched_ms: i64,
+}
+
+/// Everything a reservation is admitted against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub limits: Limits,
+    /// Today's spend, open reservations included.
+    pub today: Spend,
+    /// This month's spend, open reservations included.
+    pub month: Spend,
+    /// The key's limit, when it has one.
+    pub key: Option<KeyStanding>,
+}
+
+impl Standing {
+    /// What may still be spent: the least of today's, this month's and the key's.
+    pub fn left(&self) -> Usd {
+        let local = self
+            .limits
+            .daily
+            .saturating_sub(self.today.total())
+            .min(self.limits.monthly.saturating_sub(self.month.total()));
+        match self.key {
+            Some(k) => local.min(k.left),
+            None => local,
+        }
+    }
+
+    /// Why nothing at all can be sent, if so.
+    pub fn exhausted(&self) -> Option<Refusal> {
+        if self.today.total() >= self.limits.daily {
+            return Some(Refusal::Daily {
+                spent: self.today.total(),
+                limit: self.limits.daily,
+            });
+        }
+        if self.month.total() >= self.limits.monthly {
+            return Some(Refusal::Monthly {
+                spent: self.month.total(),
+                limit: self.limits.monthly,
+            });
+        }
+        match self.key {
+            Some(k) if k.left.nanos() <= 0 => Some(Refusal::Key {
+                limit: k.limit,
+                reset: k.reset,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// What a request asks to hold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Want {
+    pub prices: Prices,
+    pub prompt_tokens: u64,
+    pub max_tokens: u64,
+    /// The fair part's `max_tokens` (see [`admit`]); `None` holds up to everything left.
+    pub fair_max_tokens: Option<u64>,
+}
+
 /// Decide a reservation: cap `max_tokens` so the worst case fits what is left of both
-/// limits, or refuse. `today` and `month` must include every open reservation.
+/// limits and of the key's, or refuse. `standing` must include every open reservation.
 ///
 /// When the budget is tight (the wanted worst case is more than [`FAIR_SHARE`] of what is
 /// left), a request holds only its fair part, `fair_max_tokens` (the caller's expected
 /// answer with a margin), instead of everything that is left: requests running together
 /// each get a part, rather than the first taking it all and the rest being refused.
-pub fn admit(
-    limits: Limits,
-    today: Spend,
-    month: Spend,
-    prices: Prices,
-    prompt_tokens: u64,
-    wanted_max_tokens: u64,
-    fair_max_tokens: Option<u64>,
-) -> Result<Admission, Refusal> {
-    let left_day = limits.daily.saturating_sub(today.total());
-    let left_month = limits.monthly.saturating_sub(month.total());
-    if left_day.nanos() <= 0 {
-        return Err(Refusal::Daily {
-            spent: today.total(),
-            limit: limits.daily,
-        });
+pub fn admit(standing: &Standing, want: Want) -> Result<Admission, Refusal> {
+    if let Some(refusal) = standing.exhausted() {
+        return Err(refusal);
     }
-    if left_month.nanos() <= 0 {
-        return Err(Refusal::Monthly {
-            spent: month.total(),
-            limit: limits.monthly,
-        });
-    }
-    let left = left_day.min(left_month);
+    let Want {
+        prices,
+        prompt_tokens,
+        max_tokens: wanted_max_tokens,
+        fair_max_tokens,
+    } = want;
+    let today = standing.today;
+    let left = standing.left();
     let prompt_cost = worst_case(prices, prompt_tokens, 0);
     let per_output = prices.completion / 1e6 * 1e9; // nano-dollars per output token
     let mut max_tokens = wanted_max_tokens;
@@ -197,12 +317,23 @@ pub fn admit(
         max_tokens -= 1;
     }
     if max_tokens < MIN_OUTPUT_TOKENS.min(wanted_max_tokens) || prompt_cost > left {
+        let needed = worst_case(
+            prices,
+            prompt_tokens,
+            MIN_OUTPUT_TOKENS.min(wanted_max_tokens),
+        );
+        // The key's limit is the one that binds: say so, not "today's budget".
+        if let Some(k) = standing.key.filter(|k| k.left == left) {
+            return Err(Refusal::KeyTooSmall {
+                needed,
+                left,
+                limit: k.limit,
+                reset: k.reset,
+                held: today.reserved,
+            });
+        }
         return Err(Refusal::TooExpensive {
-            needed: worst_case(
-                prices,
-                prompt_tokens,
-                MIN_OUTPUT_TOKENS.min(wanted_max_tokens),
-            ),
+            needed,
             left,
             held: today.reserved,
         });
@@ -230,6 +361,24 @@ mod tests {
         }
     }
 
+    fn standing(limits: Limits, today: Spend, month: Spend) -> Standing {
+        Standing {
+            limits,
+            today,
+            month,
+            key: None,
+        }
+    }
+
+    fn want(prices: Prices, prompt_tokens: u64, max_tokens: u64, fair: Option<u64>) -> Want {
+        Want {
+            prices,
+            prompt_tokens,
+            max_tokens,
+            fair_max_tokens: fair,
+        }
+    }
+
     #[test]
     fn thresholds() {
         assert_eq!(Pressure::from_fraction(0.3), Pressure::Normal);
@@ -246,7 +395,11 @@ mod tests {
             committed: Usd::from_dollars(0.5),
             reserved: Usd::from_dollars(0.4999),
         };
-        let e = admit(limits(1.0), today, today, CLAUDE, 1000, 8192, None).unwrap_err();
+        let e = admit(
+            &standing(limits(1.0), today, today),
+            want(CLAUDE, 1000, 8192, None),
+        )
+        .unwrap_err();
         let text = e.to_string();
         assert!(
             text.contains("$0.4999 more is held by requests in progress"),
@@ -257,22 +410,20 @@ mod tests {
             committed: Usd::from_dollars(0.9999),
             reserved: Usd::ZERO,
         };
-        let text = admit(limits(1.0), today, today, CLAUDE, 1000, 8192, None)
-            .unwrap_err()
-            .to_string();
+        let text = admit(
+            &standing(limits(1.0), today, today),
+            want(CLAUDE, 1000, 8192, None),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(!text.contains("held"), "{text}");
     }
 
     #[test]
     fn plenty_of_budget_keeps_max_tokens() {
         let a = admit(
-            limits(3.33),
-            Spend::default(),
-            Spend::default(),
-            CLAUDE,
-            1000,
-            8192,
-            Some(600),
+            &standing(limits(3.33), Spend::default(), Spend::default()),
+            want(CLAUDE, 1000, 8192, Some(600)),
         )
         .unwrap();
         // Plenty left: the fair part does not apply.
@@ -287,7 +438,11 @@ mod tests {
             committed: Usd::from_dollars(3.32),
             reserved: Usd::ZERO,
         };
-        let a = admit(limits(3.33), today, today, CLAUDE, 1000, 8192, None).unwrap();
+        let a = admit(
+            &standing(limits(3.33), today, today),
+            want(CLAUDE, 1000, 8192, None),
+        )
+        .unwrap();
         assert!(
             a.max_tokens < 8192 && a.max_tokens > 300,
             "{}",
@@ -302,12 +457,71 @@ mod tests {
             committed: Usd::from_dollars(3.0),
             reserved: Usd::from_dollars(0.33),
         };
-        let e = admit(limits(3.33), today, today, CLAUDE, 10, 100, None).unwrap_err();
+        let e = admit(
+            &standing(limits(3.33), today, today),
+            want(CLAUDE, 10, 100, None),
+        )
+        .unwrap_err();
         assert!(matches!(e, Refusal::Daily { .. }));
         assert!(e.to_string().contains("codeforge budget --daily"));
     }
 
+    fn key(left: f64) -> Option<KeyStanding> {
+        Some(KeyStanding {
+            limit: Usd::from_dollars(0.05),
+            left: Usd::from_dollars(left),
+            reset: KeyReset::Daily,
+            fetched_ms: 0,
+        })
+    }
+
+    #[test]
+    fn the_keys_limit_caps_a_reservation_and_refuses_when_spent() {
+        // Plenty left locally, $0.01 left on the shared key: the worst case fits the key.
+        let mut s = standing(limits(10.0), Spend::default(), Spend::default());
+        s.key = key(0.01);
+        let a = admit(&s, want(CLAUDE, 1000, 8192, None)).unwrap();
+        assert!(a.reserve <= Usd::from_dollars(0.01), "{}", a.reserve);
+        assert!(
+            a.max_tokens < 8192 && a.max_tokens > 100,
+            "{}",
+            a.max_tokens
+        );
+        // Nothing left on the key: a refusal that names the key, not today's budget.
+        s.key = key(0.0);
+        let e = admit(&s, want(CLAUDE, 10, 100, None)).unwrap_err();
+        assert!(matches!(e, Refusal::Key { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.contains("OpenRouter key's daily limit of $0.0500"),
+            "{text}"
+        );
+        // A key without a limit (None) leaves the local budget in charge.
+        s.key = None;
+        assert_eq!(
+            admit(&s, want(CLAUDE, 1000, 8192, None))
+                .unwrap()
+                .max_tokens,
+            8192
+        );
+    }
+
     proptest! {
+        #[test]
+        fn a_worst_case_admitted_under_a_key_fits_the_key(
+            key_left in 0i64..50_000_000,
+            prompt in 0u64..100_000,
+            wanted in 1u64..100_000,
+            cp in 0.0f64..80.0,
+        ) {
+            let mut s = standing(limits(10.0), Spend::default(), Spend::default());
+            s.key = Some(KeyStanding { limit: Usd::from_dollars(0.05), left: Usd::from_nanos(key_left), reset: KeyReset::Daily, fetched_ms: 0 });
+            let prices = Prices { prompt: 1.0, completion: cp };
+            if let Ok(a) = admit(&s, want(prices, prompt, wanted, None)) {
+                prop_assert!(a.reserve <= Usd::from_nanos(key_left));
+            }
+        }
+
         #[test]
         fn an_admitted_worst_case_always_fits(
             committed in 0i64..4_000_000_000,
@@ -320,7 +534,7 @@ mod tests {
             let today = Spend { committed: Usd::from_nanos(committed), reserved: Usd::from_nanos(reserved) };
             let l = limits(3.33);
             let prices = Prices { prompt: pp, completion: cp };
-            if let Ok(a) = admit(l, today, today, prices, prompt, wanted, Some(prompt)) {
+            if let Ok(a) = admit(&standing(l, today, today), want(prices, prompt, wanted, Some(prompt))) {
                 prop_assert!(today.total().saturating_add(a.reserve) <= l.daily);
                 prop_assert!(a.max_tokens <= wanted);
                 prop_assert_eq!(a.reserve, worst_case(prices, prompt, a.max_tokens));

@@ -28,6 +28,19 @@ pub fn now_ms() -> i64 {
     Timestamp::now().as_millisecond()
 }
 
+/// The UTC day, ISO week and month of a moment (`YYYY-MM-DD`, `YYYY-Www`, `YYYY-MM`):
+/// the periods OpenRouter's key limits reset on (midnight UTC, weeks from Monday).
+pub fn utc_periods(ms: i64) -> [String; 3] {
+    let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+    let date = ts.to_zoned_datetime(TimeZone::UTC).date();
+    let week = date.iso_week_date();
+    [
+        format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day()),
+        format!("{:04}-W{:02}", week.year(), week.week()),
+        format!("{:04}-{:02}", date.year(), date.month()),
+    ]
+}
+
 /// The local day of a moment.
 pub fn local_day(ms: i64, tz: &TimeZone) -> LocalDay {
     let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
@@ -76,6 +89,29 @@ pub fn last_days(ms: i64, n: usize, tz: &TimeZone) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_periods_follow_midnight_utc_and_monday_weeks() {
+        // 2026-11-29 is a Sunday, 2026-11-30 a Monday (ISO week 49).
+        let sunday_late = 1_795_996_799_000; // 2026-11-29 23:59:59 UTC
+        let monday = sunday_late + 1000;
+        assert_eq!(
+            utc_periods(sunday_late),
+            [
+                "2026-11-29".to_string(),
+                "2026-W48".into(),
+                "2026-11".into()
+            ]
+        );
+        assert_eq!(
+            utc_periods(monday),
+            [
+                "2026-11-30".to_string(),
+                "2026-W49".into(),
+                "2026-11".into()
+            ]
+        );
+    }
 
     #[test]
     fn the_local_day_follows_the_zone() {

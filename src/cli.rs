@@ -246,6 +246,13 @@ pub struct SimulateArgs {
     /// Stop listing this model in /models (and answer it with 404). Repeatable.
     #[arg(long = "unlist", value_name = "MODEL")]
     pub unlisted: Vec<String>,
+    /// Give the key a daily spending limit in USD, enforced as OpenRouter does (403 once
+    /// spent, 402 for a request whose worst case does not fit) and reported by `/key`.
+    #[arg(long, value_name = "USD")]
+    pub key_limit: Option<f64>,
+    /// Serve and bill prices this many times the catalog's (e.g. 1.2: 20 % dearer).
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    pub price_scale: f64,
 }
 
 #[derive(Debug, Subcommand)]

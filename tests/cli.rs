@@ -353,7 +353,7 @@ async fn huge_pastes_are_sent_whole_or_refused_cleanly() {
     );
 
     // 10 MB fits no model: a clear refusal, nothing sent.
-    let before = sim.requests().len();
+    let before = sim.completions().len();
     let paste = "x".repeat(10 * 1024 * 1024);
     let r = run(ask(), Some(paste.as_bytes())).await;
     assert_eq!(r.code, 2);
@@ -362,7 +362,7 @@ async fn huge_pastes_are_sent_whole_or_refused_cleanly() {
         "{}",
         r.stderr
     );
-    assert_eq!(sim.requests().len(), before);
+    assert_eq!(sim.completions().len(), before);
 }
 
 #[tokio::test]
@@ -742,15 +742,15 @@ async fn a_custom_openai_compatible_endpoint_gets_its_own_url_and_key() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(v["model"], "qwen2.5-coder:7b");
-    assert_eq!(local.requests().len(), 1);
+    assert_eq!(local.completions().len(), 1);
     // An own endpoint gets no OpenRouter-only field.
-    let body = local.requests()[0].body.clone().unwrap();
+    let body = local.completions()[0].body.clone().unwrap();
     assert!(body.get("provider").is_none(), "{body}");
     assert_eq!(
-        local.requests()[0].authorization.as_deref(),
+        local.completions()[0].authorization.as_deref(),
         Some("Bearer local-secret")
     );
-    assert!(openrouter.requests().is_empty());
+    assert!(openrouter.completions().is_empty());
 }
 
 #[tokio::test]

@@ -441,7 +441,7 @@ async fn every_turn_ends_with_one_finished_or_failed_event_even_when_the_router_
         .unwrap();
     assert_eq!(message, err.to_string());
     assert!(message.contains("left today"), "{message}");
-    assert!(r.sim.requests().is_empty());
+    assert!(r.sim.completions().is_empty());
     // A budget refusal at reservation, a provider error and a success also end once.
     let mut r = rig(|_| {}).await;
     let (res, events) = ask(&mut r.session, "hi", Choice::Auto).await;
@@ -490,7 +490,7 @@ async fn the_router_and_the_reservation_agree_on_what_can_be_afforded() {
         !events.iter().any(|e| matches!(e, Event::Routed { .. })),
         "{events:?}"
     );
-    assert!(r.sim.requests().is_empty());
+    assert!(r.sim.completions().is_empty());
     // Exactly enough: chosen, admitted and answered.
     let mut r = rig(|c| c.budget.daily_usd = least.dollars()).await;
     let (res, _) = ask(&mut r.session, "hi", Choice::Auto).await;

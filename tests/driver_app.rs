@@ -201,7 +201,7 @@ async fn rating_one_answer_again_replaces_its_rating_instead_of_adding_one() {
     // Once, five times, and up then down: each leaves one 👎 on the answer.
     let once = rig(|_| {}).await;
     let d = decision_after(once.session, PROMPT, ratings(&[false]), NEXT).await;
-    let model = once.sim.requests()[0].body.as_ref().unwrap()["model"]
+    let model = once.sim.completions()[0].body.as_ref().unwrap()["model"]
         .as_str()
         .unwrap()
         .to_string();

@@ -139,6 +139,7 @@ fn budget(fraction: f64) -> BudgetSnapshot {
             ("openai/o3".into(), 0.05),
         ],
         breakers: vec![("x-ai/grok-4".into(), "open 25s".into())],
+        key: None,
     }
 }
 

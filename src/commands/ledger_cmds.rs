@@ -42,6 +42,7 @@ pub fn stats(config: &Config, args: &StatsArgs, out: &mut Output) -> Result<(), 
     let spend = ledger.day_spend(&today.day)?;
     let month = ledger.month_spend(&today.month)?;
     let remaining = limits.daily.saturating_sub(spend.total());
+    let key = ledger.key_standing(now)?;
     let saved = report.baseline_cost.saturating_sub(report.spend);
     if args.json {
         let days_json: Vec<_> = report
@@ -72,6 +73,12 @@ pub fn stats(config: &Config, args: &StatsArgs, out: &mut Output) -> Result<(), 
                 "reserved_usd": month.reserved.dollars(),
                 "limit_usd": limits.monthly.dollars(),
             },
+            "key": key.map(|k| json!({
+                "limit_usd": k.limit.dollars(),
+                "left_usd": k.left.dollars(),
+                "reset": k.reset.as_str(),
+                "read_ms": k.fetched_ms,
+            })),
             "models": report.models,
             "by_intent": report.by_intent,
             "requests": report.requests,
@@ -96,6 +103,15 @@ pub fn stats(config: &Config, args: &StatsArgs, out: &mut Output) -> Result<(), 
         month.total(),
         limits.monthly
     ));
+    if let Some(k) = key {
+        out.line(&format!(
+            "key: {} of {} left ({} limit of the OpenRouter key, shared by everyone using it; read {} s ago)",
+            k.left,
+            k.limit,
+            k.reset.as_str(),
+            ((now - k.fetched_ms) / 1000).max(0)
+        ));
+    }
     out.line(&format!(
         "last {} days: {} requests, {} spent · saved {} vs always-{}",
         args.days, report.requests, report.spend, saved, config.budget.baseline_model

@@ -3,13 +3,14 @@
 use serde_json::json;
 
 use super::{CommandError, Output};
-use crate::budget::{Pressure, fraction_used};
+use crate::budget::{Limits, Spend, Standing};
 use crate::calendar;
 use crate::catalog::{Catalog, PriceCache};
 use crate::cli::RouteArgs;
 use crate::config::Config;
 use crate::core::{learned_state, resolve_limits};
 use crate::ledger::Ledger;
+use crate::money::Usd;
 use crate::router::{self, Breakers, BudgetView, RouteRequest, Signals, UserChoice};
 
 pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), CommandError> {
@@ -21,9 +22,8 @@ pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), Co
     let mut signals = Signals::new();
     // The budget as it stands, when a ledger exists; routing never creates one.
     let ledger_file = config.paths.ledger_file();
-    let mut daily_limit = crate::money::Usd::from_dollars(config.budget.daily_usd);
-    let mut model_spend: Vec<(String, crate::money::Usd)> = Vec::new();
-    let (remaining, frac, held) = if ledger_file.exists() {
+    let mut model_spend: Vec<(String, Usd)> = Vec::new();
+    let standing = if ledger_file.exists() {
         let l = Ledger::open(&ledger_file)?;
         let ids: Vec<String> = catalog.models().iter().map(|m| m.id.clone()).collect();
         let (shares, learned) = learned_state(&l, &ids)?;
@@ -33,41 +33,27 @@ pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), Co
         signals = learned;
         let tz =
             calendar::time_zone(config.budget.timezone.as_deref()).map_err(CommandError::Usage)?;
-        let day = calendar::local_day(calendar::now_ms(), &tz);
+        let now = calendar::now_ms();
+        let day = calendar::local_day(now, &tz);
         let limits = resolve_limits(&l, config.budget.daily_usd, config.budget.monthly_usd)?;
-        let today = l.day_spend(&day.day)?;
-        let month = l.month_spend(&day.month)?;
-        daily_limit = limits.daily;
         model_spend = l
             .model_spend(&day.day)?
             .into_iter()
             .map(|m| (m.model, m.spend.total()))
             .collect();
-        (
-            limits
-                .daily
-                .saturating_sub(today.total())
-                .min(limits.monthly.saturating_sub(month.total())),
-            fraction_used(today, limits.daily),
-            today.reserved,
-        )
+        l.standing(limits, &day, now)?
     } else {
-        let u = BudgetView::unlimited();
-        (
-            crate::money::Usd::from_dollars(config.budget.daily_usd).min(u.remaining),
-            0.0,
-            crate::money::Usd::ZERO,
-        )
+        Standing {
+            limits: Limits {
+                daily: Usd::from_dollars(config.budget.daily_usd),
+                monthly: Usd::from_dollars(config.budget.monthly_usd),
+            },
+            today: Spend::default(),
+            month: Spend::default(),
+            key: None,
+        }
     };
-    let budget = BudgetView {
-        pressure: Pressure::from_fraction(frac),
-        remaining,
-        held,
-        fraction_used: frac,
-        emergency_model: crate::core::EMERGENCY_MODEL,
-        daily_limit,
-        model_spend: &model_spend,
-    };
+    let budget = BudgetView::of(&standing, crate::core::EMERGENCY_MODEL, &model_spend);
     let choice = match &args.model {
         Some(m) => UserChoice::Override(m),
         None => UserChoice::None,

@@ -27,6 +27,16 @@ pub async fn run(args: &SimulateArgs, out: &mut Output) -> Result<(), CommandErr
     if !(args.tps.is_finite() && args.tps >= 0.0) {
         return Err(CommandError::Usage("--tps must be a number >= 0".into()));
     }
+    if !(args.price_scale.is_finite() && args.price_scale > 0.0) {
+        return Err(CommandError::Usage(
+            "--price-scale must be a number > 0".into(),
+        ));
+    }
+    if args.key_limit.is_some_and(|l| !(l.is_finite() && l >= 0.0)) {
+        return Err(CommandError::Usage(
+            "--key-limit must be an amount in USD >= 0".into(),
+        ));
+    }
     let behaviour = Behaviour {
         ttft: Duration::from_millis(args.ttft_ms),
         tokens_per_sec: args.tps,
@@ -42,6 +52,8 @@ pub async fn run(args: &SimulateArgs, out: &mut Output) -> Result<(), CommandErr
     for id in &args.unlisted {
         sim.unlist(id);
     }
+    sim.set_key_limit(args.key_limit);
+    sim.set_price_scale(args.price_scale);
     out.line(&format!("simulator listening on {}", sim.url()));
     out.line(&format!(
         "use it with: OPENROUTER_BASE_URL={} OPENROUTER_API_KEY=any codeforge ask \"...\"",

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::budget::{Limits, Pressure, Spend};
+use crate::budget::{KeyStanding, Limits, Pressure, Spend};
 use crate::ledger::{ConversationSummary, ModelDay, ModelStats};
 use crate::money::Usd;
 use crate::provider::ErrorKind;
@@ -33,6 +33,8 @@ pub struct BudgetSnapshot {
     pub shares: Vec<(String, f64)>,
     /// Models whose circuit breaker is not closed: (id, "open 25s" / "probe").
     pub breakers: Vec<(String, String)>,
+    /// What is left of the OpenRouter key's own limit (shared by a team), if it has one.
+    pub key: Option<KeyStanding>,
 }
 
 /// A message of a resumed conversation. An answer carries its decision and outcome as

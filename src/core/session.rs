@@ -6,7 +6,7 @@ use jiff::tz::TimeZone;
 use super::LedgerHandle;
 use super::protocol::BudgetSnapshot;
 use crate::backend::{Backend, BackendError};
-use crate::budget::{Limits, Pressure, Spend, fraction_used};
+use crate::budget::{KeyReset, Limits, Pressure, Spend, fraction_used};
 use crate::calendar::{self, LocalDay};
 use crate::config::Config;
 use crate::ledger::ModelStats;
@@ -88,6 +88,12 @@ pub struct Session {
 /// After this long an orphan the provider cannot report is closed at its reservation (the
 /// worst case it was allowed, so spend is never under-counted) instead of held forever.
 pub const ORPHAN_GIVE_UP_MS: i64 = 24 * 3600 * 1000;
+
+/// How often the key's limit is read from OpenRouter while CodeForge is in use.
+pub const KEY_REFRESH_MS: i64 = 60_000;
+
+/// How long a turn waits for `GET /key` before going on with the last reading.
+const KEY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How many recent requests rebuild the performance averages at start.
 const PERF_HISTORY: usize = 500;
@@ -308,7 +314,7 @@ impl Session {
         let day = calendar::local_day(now, &self.tz);
         let days = calendar::last_days(now, 14, &self.tz);
         let d = day.clone();
-        let (today, month, per_model, history, baseline) = self
+        let (today, month, per_model, history, baseline, key) = self
             .ledger
             .call(move |l| {
                 Ok((
@@ -317,6 +323,7 @@ impl Session {
                     l.model_spend(&d.day)?,
                     l.history(&days)?,
                     l.day_baseline(&d.day)?,
+                    l.key_standing(now)?,
                 ))
             })
             .await?;
@@ -389,7 +396,52 @@ impl Session {
                     (m, state)
                 })
                 .collect(),
+            key,
         })
+    }
+
+    /// Read the key's spending limit from OpenRouter (`GET /key`) when the last reading,
+    /// by any process on this machine, is over [`KEY_REFRESH_MS`] old, or when `force`.
+    /// A server that cannot say (no `/key`, an error, no answer within two seconds) leaves
+    /// the last reading in force. Returns whether a new reading was stored.
+    pub async fn refresh_key(&self, force: bool) -> Result<bool, CoreError> {
+        let now = calendar::now_ms();
+        let checked = self.ledger.call(|l| l.key_checked_ms()).await?;
+        if !force && checked.is_some_and(|c| c <= now && now - c < KEY_REFRESH_MS) {
+            return Ok(false);
+        }
+        let read = tokio::time::timeout(KEY_WAIT, self.backend.client.key_info()).await;
+        let Ok(Ok(info)) = read else {
+            self.ledger.call(move |l| l.key_checked(now)).await?;
+            return Ok(false);
+        };
+        let limit = match (info.limit, info.limit_remaining) {
+            (Some(limit), Some(left)) if limit.is_finite() && left.is_finite() => Some((
+                Usd::from_dollars(limit.max(0.0)),
+                Usd::from_dollars(left.max(0.0)),
+                KeyReset::parse(info.limit_reset.as_deref()),
+            )),
+            _ => None,
+        };
+        self.ledger
+            .call(move |l| l.set_key_limit(limit, now))
+            .await?;
+        Ok(true)
+    }
+
+    /// OpenRouter refused a request because the key's limit is spent (403): nothing is
+    /// left of it until the next reading says otherwise.
+    pub async fn key_spent(&self) -> Result<(), CoreError> {
+        let now = calendar::now_ms();
+        self.ledger
+            .call(move |l| {
+                let (limit, reset) = l
+                    .key_standing(now)?
+                    .map_or((Usd::ZERO, KeyReset::Daily), |k| (k.limit, k.reset));
+                l.set_key_limit(Some((limit, Usd::ZERO, reset)), now)
+            })
+            .await?;
+        Ok(())
     }
 
     /// Find reservations left by dead processes and settle what the provider can tell us.

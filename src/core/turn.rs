@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{Event, Overhead, TurnId, TurnOutcome};
 use super::session::{CoreError, Session};
-use crate::budget::{Pressure, Prices, Refusal, fraction_used};
+use crate::budget::{Prices, Standing};
 use crate::calendar;
 use crate::catalog::ModelSpec;
 use crate::ledger::{LedgerError, NewRequest, Settlement, Status};
@@ -26,6 +26,12 @@ Answer in GitHub-flavoured Markdown; put code in fenced blocks with a language t
 
 /// The model chosen automatically from 95 % of the daily limit.
 pub const EMERGENCY_MODEL: &str = "google/gemini-2.5-flash";
+
+/// How long a request refused only because others hold the budget waits for them.
+const HELD_WAIT: Duration = Duration::from_secs(15);
+
+/// How often a request waiting for the budget held by others looks again.
+const HELD_POLL: Duration = Duration::from_millis(100);
 
 /// Largest answer budget requested when the model allows more.
 pub const MAX_TOKENS_CAP: u64 = 8192;
@@ -93,6 +99,9 @@ struct Timing {
     turn_started: Instant,
     /// When the previous model failed, if this attempt is a fallback.
     failed_at: Option<Instant>,
+    /// The most output tokens OpenRouter said the key or account can pay for (a 402's
+    /// "can only afford M"), when this attempt asks again within it.
+    affordable: Option<u64>,
 }
 
 /// Why an attempt ended without a complete answer.
@@ -148,6 +157,21 @@ fn past_max_tokens(streamed_bytes: usize, max_tokens: u64) -> Result<(), Provide
     Ok(())
 }
 
+/// A refusal for money (a limit, the key's, too little left), not for anything else.
+fn refused_for_money(e: &CoreError) -> bool {
+    matches!(
+        e,
+        CoreError::Ledger(LedgerError::Refused(_))
+            | CoreError::Route(router::RouteError::Budget(_))
+    )
+}
+
+fn held_notice(held: Usd) -> Event {
+    Event::Notice(format!(
+        "waiting for requests in progress, which hold {held}, to end and free the budget"
+    ))
+}
+
 /// `e` means the network, not the model: the endpoint shared by the catalog's models could
 /// not be reached at all. (A model with its own `base_url` failing to connect is that
 /// model's failure: the others may still answer.)
@@ -201,82 +225,47 @@ impl Session {
         events: &UnboundedSender<Event>,
     ) -> Result<TurnOutcome, TurnFailure> {
         let turn_started = Instant::now();
-        // One trip to the ledger for everything the decision needs.
-        let day = calendar::local_day(calendar::now_ms(), &self.tz);
-        let (daily, monthly) = (self.config.budget.daily_usd, self.config.budget.monthly_usd);
-        let d = day.clone();
-        let (limits, today, month, model_spend) = self
-            .ledger
-            .call(move |l| {
-                Ok((
-                    super::session::resolve_limits(l, daily, monthly)?,
-                    l.day_spend(&d.day)?,
-                    l.month_spend(&d.month)?,
-                    l.model_spend(&d.day)?,
-                ))
-            })
-            .await?;
-        let frac = fraction_used(today, limits.daily);
-        if today.total() >= limits.daily || month.total() >= limits.monthly {
-            let refusal = if today.total() >= limits.daily {
-                Refusal::Daily {
-                    spent: today.total(),
-                    limit: limits.daily,
-                }
-            } else {
-                Refusal::Monthly {
-                    spent: month.total(),
-                    limit: limits.monthly,
-                }
+        // The key's own limit (a team's budget) read again when the last reading is over a
+        // minute old; a server that cannot say leaves the last reading in force.
+        self.refresh_key(false).await?;
+        let wait_until = Instant::now() + HELD_WAIT;
+        let mut told = false;
+        let (decision, limits, day, route_us) = loop {
+            let (standing, model_spend, day) = self.standing().await?;
+            let route_started = Instant::now();
+            let decided = match standing.exhausted() {
+                Some(refusal) => Err(LedgerError::Refused(refusal).into()),
+                None => self
+                    .route(prompt, choice, &standing, &model_spend)
+                    .map_err(CoreError::from),
             };
-            return Err(LedgerError::Refused(refusal).into());
-        }
-        let remaining = limits
-            .daily
-            .saturating_sub(today.total())
-            .min(limits.monthly.saturating_sub(month.total()));
-        let history_tokens = tokens_besides_prompt(&self.conversation.messages);
-        let user_choice = match choice {
-            Choice::Auto => UserChoice::None,
-            Choice::Override(m) => UserChoice::Override(m),
-            Choice::Pinned(m) => UserChoice::Pinned(m),
+            let route_us = route_started.elapsed().as_micros() as u64;
+            match decided {
+                Ok(decision) => break (decision, standing.limits, day, route_us),
+                // Refused only because requests in progress hold the money for now: wait
+                // for them to end (they give back what they do not spend).
+                Err(e)
+                    if standing.today.reserved > Usd::ZERO
+                        && refused_for_money(&e)
+                        && Instant::now() < wait_until
+                        && !cancel.is_cancelled() =>
+                {
+                    if !told {
+                        told = true;
+                        send(events, held_notice(standing.today.reserved));
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(HELD_POLL) => {}
+                        () = cancel.cancelled() => {}
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
         };
-        let model_spend: Vec<(String, Usd)> = model_spend
-            .into_iter()
-            .map(|m| (m.model, m.spend.total()))
-            .collect();
-        let budget = BudgetView {
-            pressure: Pressure::from_fraction(frac),
-            remaining,
-            held: today.reserved,
-            fraction_used: frac,
-            emergency_model: EMERGENCY_MODEL,
-            daily_limit: limits.daily,
-            model_spend: &model_spend,
-        };
-        let route_started = Instant::now();
-        let decision = router::decide(
-            &self.backend.catalog,
-            &RouteRequest {
-                prompt,
-                history_tokens,
-                // The conversation can be trimmed to fit a model (oldest turns first).
-                trimmable_tokens: prompt_tokens(&self.conversation.messages),
-                previous_intent: self.last_intent,
-                choice: user_choice,
-                budget,
-                preference: self.preference,
-                explore: self.explore,
-                signals: &self.signals,
-                breakers: &self.breakers,
-                now_ms: calendar::now_ms(),
-            },
-        )?;
         // Chat ("thanks") neither starts nor replaces a thread.
         if !decision.chat {
             self.last_intent = Some(decision.intent);
         }
-        let route_us = route_started.elapsed().as_micros() as u64;
         // Set when a model failed before its first token: the reroute clock starts there.
         let mut failed_at: Option<Instant> = None;
         send(
@@ -310,24 +299,47 @@ impl Session {
             } else {
                 RoutedBy::Fallback
             };
-            match self
-                .attempt(
-                    turn,
-                    prompt,
-                    &model,
-                    routed_by,
-                    &decision,
-                    &day,
-                    cancel,
-                    events,
-                    Timing {
-                        limits,
-                        turn_started,
-                        failed_at,
-                    },
-                )
-                .await?
-            {
+            // A 402 "can only afford M tokens" is answered by asking the same model once
+            // more within M (never another model: the key or account is the same).
+            let mut affordable = None;
+            let ended = loop {
+                let ended = self
+                    .attempt(
+                        turn,
+                        prompt,
+                        &model,
+                        routed_by,
+                        &decision,
+                        &day,
+                        cancel,
+                        events,
+                        Timing {
+                            limits,
+                            turn_started,
+                            failed_at,
+                            affordable,
+                        },
+                    )
+                    .await?;
+                if let Err(AttemptEnd::BeforeFirstToken(e)) = &ended {
+                    let within = e
+                        .affordable_tokens()
+                        .filter(|m| *m >= crate::budget::MIN_OUTPUT_TOKENS);
+                    if let (None, Some(m)) = (affordable, within) {
+                        send(
+                            events,
+                            Event::Notice(format!(
+                                "OpenRouter can pay for at most {m} output tokens now (402); asking {} again within that",
+                                model.name
+                            )),
+                        );
+                        affordable = Some(m);
+                        continue;
+                    }
+                }
+                break ended;
+            };
+            match ended {
                 Ok(mut outcome) => {
                     outcome.overhead.route_us = route_us;
                     self.record(prompt, &outcome).await?;
@@ -340,6 +352,14 @@ impl Session {
                     );
                     self.emit_budget(events).await;
                     return Ok(outcome);
+                }
+                Err(AttemptEnd::BeforeFirstToken(e)) if e.kind() == ErrorKind::KeyLimit => {
+                    // The key's own limit is spent (a team's budget): a budget refusal for
+                    // every model, so none is tried; the stored reading says nothing is left.
+                    self.refresh_key(true).await?;
+                    self.key_spent().await?;
+                    self.emit_budget(events).await;
+                    return Err(e.into());
                 }
                 Err(AttemptEnd::BeforeFirstToken(e)) => {
                     failed_at = Some(Instant::now());
@@ -409,6 +429,60 @@ impl Session {
         Err(e.into())
     }
 
+    /// One trip to the ledger for everything a decision needs: the standing (limits,
+    /// spend, the key's limit), today's spend per model, and the day.
+    async fn standing(
+        &self,
+    ) -> Result<(Standing, Vec<(String, Usd)>, calendar::LocalDay), CoreError> {
+        let now = calendar::now_ms();
+        let day = calendar::local_day(now, &self.tz);
+        let (daily, monthly) = (self.config.budget.daily_usd, self.config.budget.monthly_usd);
+        let d = day.clone();
+        let (standing, model_spend) = self
+            .ledger
+            .call(move |l| {
+                let limits = super::session::resolve_limits(l, daily, monthly)?;
+                Ok((l.standing(limits, &d, now)?, l.model_spend(&d.day)?))
+            })
+            .await?;
+        let model_spend = model_spend
+            .into_iter()
+            .map(|m| (m.model, m.spend.total()))
+            .collect();
+        Ok((standing, model_spend, day))
+    }
+
+    /// The router's decision for this prompt on this standing.
+    fn route(
+        &self,
+        prompt: &str,
+        choice: &Choice,
+        standing: &Standing,
+        model_spend: &[(String, Usd)],
+    ) -> Result<Decision, router::RouteError> {
+        router::decide(
+            &self.backend.catalog,
+            &RouteRequest {
+                prompt,
+                history_tokens: tokens_besides_prompt(&self.conversation.messages),
+                // The conversation can be trimmed to fit a model (oldest turns first).
+                trimmable_tokens: prompt_tokens(&self.conversation.messages),
+                previous_intent: self.last_intent,
+                choice: match choice {
+                    Choice::Auto => UserChoice::None,
+                    Choice::Override(m) => UserChoice::Override(m),
+                    Choice::Pinned(m) => UserChoice::Pinned(m),
+                },
+                budget: BudgetView::of(standing, EMERGENCY_MODEL, model_spend),
+                preference: self.preference,
+                explore: self.explore,
+                signals: &self.signals,
+                breakers: &self.breakers,
+                now_ms: calendar::now_ms(),
+            },
+        )
+    }
+
     async fn emit_budget(&self, events: &UnboundedSender<Event>) {
         if let Ok(s) = self.budget_snapshot().await {
             send(events, Event::Budget(s));
@@ -463,9 +537,15 @@ impl Session {
             limits,
             turn_started,
             failed_at,
+            affordable,
         } = timing;
         let reserve_started = Instant::now();
-        let wanted = model.max_output.min(MAX_TOKENS_CAP);
+        // Within what OpenRouter said it can pay for: the reservation whose sent
+        // `max_tokens` (see `sent_max_tokens`) is that many.
+        let wanted = model
+            .max_output
+            .min(MAX_TOKENS_CAP)
+            .min(affordable.map_or(u64::MAX, |m| (m * 9).div_ceil(8) + 16));
         // A fair part when the budget is tight: twice the expected answer (hidden reasoning
         // included), plus the client's slack (see `sent_max_tokens`).
         let expected = crate::router::expected_completion_tokens(decision.complexity) as f64
@@ -495,30 +575,53 @@ impl Session {
             completion: model.completion_price,
         };
         let conv = self.conversation.id;
-        let d = day.clone();
-        let reservation = self
-            .ledger
-            .call(move |l| {
-                l.reserve(
-                    &NewRequest {
-                        conversation_id: conv,
-                        requested_model: &model_id,
-                        routed_by: routed,
-                        intent: Some(intent),
-                        complexity: Some(complexity),
-                        decision_json: Some(&decision_json),
-                        prices,
-                        prompt_tokens: ptoks,
-                        wanted_max_tokens: wanted,
-                        fair_max_tokens: Some(fair),
-                    },
-                    limits,
-                    calendar::now_ms(),
-                    &d,
-                )
-            })
-            .await;
-        let reservation = reservation?;
+        // Refused only because other requests hold the money for now: wait for them to
+        // end (they give back what they did not spend) rather than refuse at once.
+        let wait_until = Instant::now() + HELD_WAIT;
+        let mut told = false;
+        let reservation = loop {
+            let (d, model_id, decision_json) =
+                (day.clone(), model_id.clone(), decision_json.clone());
+            let reserved = self
+                .ledger
+                .call(move |l| {
+                    l.reserve(
+                        &NewRequest {
+                            conversation_id: conv,
+                            requested_model: &model_id,
+                            routed_by: routed,
+                            intent: Some(intent),
+                            complexity: Some(complexity),
+                            decision_json: Some(&decision_json),
+                            prices,
+                            prompt_tokens: ptoks,
+                            wanted_max_tokens: wanted,
+                            fair_max_tokens: Some(fair),
+                        },
+                        limits,
+                        calendar::now_ms(),
+                        &d,
+                    )
+                })
+                .await;
+            match reserved {
+                Err(LedgerError::Refused(r))
+                    if r.held() > Usd::ZERO
+                        && Instant::now() < wait_until
+                        && !cancel.is_cancelled() =>
+                {
+                    if !told {
+                        told = true;
+                        send(events, held_notice(r.held()));
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(HELD_POLL) => {}
+                        () = cancel.cancelled() => {}
+                    }
+                }
+                other => break other?,
+            }
+        };
         let reserve_us = reserve_started.elapsed().as_micros() as u64;
         send(
             events,
@@ -731,6 +834,7 @@ impl Session {
             Some(
                 ErrorKind::Auth
                     | ErrorKind::Credits
+                    | ErrorKind::KeyLimit
                     | ErrorKind::Moderation
                     | ErrorKind::BadRequest
             )

@@ -6,6 +6,7 @@
 //! budget arithmetic comes from the pure `budget` module.
 
 mod error;
+mod key_limit;
 mod money_ops;
 mod queries;
 mod store;

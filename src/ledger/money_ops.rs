@@ -7,7 +7,7 @@
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{Ledger, LedgerError};
-use crate::budget::{Limits, Prices, Spend, admit};
+use crate::budget::{Limits, Prices, Spend, Standing, Want, admit};
 use crate::calendar::LocalDay;
 use crate::money::Usd;
 
@@ -217,14 +217,20 @@ impl Ledger {
             .map_err(sql)?;
         let today = spend_of(&tx, DAY_SPEND, &day.day).map_err(sql)?;
         let month = spend_of(&tx, MONTH_SPEND, &day.month).map_err(sql)?;
-        let admission = admit(
+        let standing = Standing {
             limits,
             today,
             month,
-            req.prices,
-            req.prompt_tokens,
-            req.wanted_max_tokens,
-            req.fair_max_tokens,
+            key: super::key_limit::standing(&tx, now_ms).map_err(sql)?,
+        };
+        let admission = admit(
+            &standing,
+            Want {
+                prices: req.prices,
+                prompt_tokens: req.prompt_tokens,
+                max_tokens: req.wanted_max_tokens,
+                fair_max_tokens: req.fair_max_tokens,
+            },
         )?;
         tx.execute(
             "INSERT INTO requests (created_ms, day, month, conversation_id, requested_model,

@@ -196,6 +196,20 @@ impl OpenRouterClient {
         })
     }
 
+    /// `GET /key`: the key's spending limit and usage. Older servers answer only the
+    /// legacy path `/auth/key`, tried when `/key` is not found.
+    pub async fn key_info(&self) -> Result<KeyInfo, ProviderError> {
+        #[derive(serde::Deserialize)]
+        struct Wrapper {
+            data: KeyInfo,
+        }
+        let w: Wrapper = match self.get_json("key").await {
+            Err(ProviderError::BadRequest { status: 404, .. }) => self.get_json("auth/key").await?,
+            other => other?,
+        };
+        Ok(w.data)
+    }
+
     /// `GET /models`.
     pub async fn list_models(&self) -> Result<Vec<ListedModel>, ProviderError> {
         #[derive(serde::Deserialize)]
@@ -205,6 +219,21 @@ impl OpenRouterClient {
         let listing: Listing = self.get_json("models").await?;
         Ok(listing.data)
     }
+}
+
+/// The fields of `GET /key` the budget uses (credits are US dollars). `limit` and
+/// `limit_remaining` are `None` for a key without a spending limit.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct KeyInfo {
+    #[serde(default)]
+    pub limit: Option<f64>,
+    #[serde(default)]
+    pub limit_remaining: Option<f64>,
+    /// "daily", "weekly", "monthly" or `None` (a total limit).
+    #[serde(default)]
+    pub limit_reset: Option<String>,
+    #[serde(default)]
+    pub usage_daily: Option<f64>,
 }
 
 /// The fields of `GET /generation` that settle a cost.

@@ -30,6 +30,7 @@ impl std::fmt::Display for TimeoutPhase {
 pub enum ErrorKind {
     Auth,
     Credits,
+    KeyLimit,
     Moderation,
     RateLimited,
     Upstream,
@@ -48,6 +49,7 @@ impl ErrorKind {
         match self {
             ErrorKind::Auth => "auth",
             ErrorKind::Credits => "credits",
+            ErrorKind::KeyLimit => "key_limit",
             ErrorKind::Moderation => "moderation",
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Upstream => "upstream",
@@ -69,6 +71,12 @@ pub enum ProviderError {
     Auth { message: String },
     #[error("not enough OpenRouter credits (402): {message}")]
     Credits { message: String },
+    /// 403 "Key limit exceeded (daily limit)": the key's own spending limit (a team's
+    /// shared budget) is used up. No other model fares better with the same key.
+    #[error(
+        "the OpenRouter key's spending limit is reached (403): {message}. The key's owner can raise it in the OpenRouter settings; it comes back when the limit resets (midnight UTC)"
+    )]
+    KeyLimit { message: String },
     #[error("blocked by moderation (403): {message}")]
     Moderation { message: String },
     #[error("rate limited (429){}: {message}", retry_hint(*retry_after))]
@@ -117,6 +125,7 @@ impl ProviderError {
         match self {
             ProviderError::Auth { .. } => ErrorKind::Auth,
             ProviderError::Credits { .. } => ErrorKind::Credits,
+            ProviderError::KeyLimit { .. } => ErrorKind::KeyLimit,
             ProviderError::Moderation { .. } => ErrorKind::Moderation,
             ProviderError::RateLimited { .. } => ErrorKind::RateLimited,
             ProviderError::Upstream { .. } => ErrorKind::Upstream,
@@ -152,6 +161,21 @@ impl ProviderError {
         )
     }
 
+    /// For a 402 "… You requested up to N tokens, but can only afford M": M, the most
+    /// output tokens the key or account can pay for now.
+    pub fn affordable_tokens(&self) -> Option<u64> {
+        let ProviderError::Credits { message } = self else {
+            return None;
+        };
+        let rest = &message[message.find("can only afford")? + "can only afford".len()..];
+        let digits: String = rest
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    }
+
     /// The provider's `Retry-After`, where it sent one.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -174,6 +198,9 @@ impl ProviderError {
         match status {
             401 => ProviderError::Auth { message },
             402 => ProviderError::Credits { message },
+            403 if message.to_ascii_lowercase().contains("key limit") => {
+                ProviderError::KeyLimit { message }
+            }
             403 => ProviderError::Moderation { message },
             429 => ProviderError::RateLimited {
                 retry_after,

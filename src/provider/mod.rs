@@ -9,7 +9,7 @@ mod error;
 pub mod sse;
 mod types;
 
-pub use client::{APP_REFERER, APP_TITLE, ChatStream, GenerationInfo, OpenRouterClient};
+pub use client::{APP_REFERER, APP_TITLE, ChatStream, GenerationInfo, KeyInfo, OpenRouterClient};
 pub use completion::{Completion, Failed, drive};
 pub use error::{ErrorKind, ProviderError, TimeoutPhase, parse_retry_after};
 pub use types::{

@@ -23,7 +23,9 @@ pub use payload::PayloadKind;
 pub use score::Components;
 pub use score::{cost_weight, quality};
 
-use crate::budget::{MIN_OUTPUT_TOKENS, Pressure, Prices, Refusal, worst_case};
+use crate::budget::{
+    KeyStanding, MIN_OUTPUT_TOKENS, Pressure, Prices, Refusal, Standing, fraction_used, worst_case,
+};
 use crate::catalog::{Catalog, ModelSpec};
 use crate::money::Usd;
 use crate::task::{Complexity, Intent};
@@ -141,9 +143,49 @@ pub struct BudgetView<'a> {
     pub daily_limit: Usd,
     /// Today's spend per model (for budget-share use).
     pub model_spend: &'a [(String, Usd)],
+    /// The OpenRouter key's own limit, when it has one (part of `remaining`).
+    pub key: Option<KeyStanding>,
 }
 
-impl BudgetView<'_> {
+impl<'a> BudgetView<'a> {
+    /// The view of a ledger's standing: what `ask`, the TUI and `route` decide with.
+    pub fn of(
+        standing: &Standing,
+        emergency_model: &'a str,
+        model_spend: &'a [(String, Usd)],
+    ) -> Self {
+        let frac = fraction_used(standing.today, standing.limits.daily);
+        BudgetView {
+            pressure: Pressure::from_fraction(frac),
+            remaining: standing.left(),
+            held: standing.today.reserved,
+            fraction_used: frac,
+            emergency_model,
+            daily_limit: standing.limits.daily,
+            model_spend,
+            key: standing.key,
+        }
+    }
+
+    /// The refusal for a request that needs `needed` and does not fit: naming the key's
+    /// limit when that is the one that binds.
+    pub fn refusal(&self, needed: Usd) -> Refusal {
+        match self.key.filter(|k| k.left <= self.remaining) {
+            Some(k) => Refusal::KeyTooSmall {
+                needed,
+                left: self.remaining,
+                limit: k.limit,
+                reset: k.reset,
+                held: self.held,
+            },
+            None => Refusal::TooExpensive {
+                needed,
+                left: self.remaining,
+                held: self.held,
+            },
+        }
+    }
+
     /// Today's spend on `m` and its budget share in dollars.
     pub fn share_use(&self, m: &ModelSpec) -> (f64, f64) {
         let spent = self
@@ -164,6 +206,7 @@ impl BudgetView<'_> {
             emergency_model: "google/gemini-2.5-flash",
             daily_limit: Usd::from_dollars(3.33),
             model_spend: &[],
+            key: None,
         }
     }
 }
@@ -476,11 +519,7 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
             MIN_OUTPUT_TOKENS,
         );
         if needed > req.budget.remaining {
-            return Err(RouteError::Budget(Refusal::TooExpensive {
-                needed,
-                left: req.budget.remaining,
-                held: req.budget.held,
-            }));
+            return Err(RouteError::Budget(req.budget.refusal(needed)));
         }
     }
     let learned = matches!((&best, prior_best), (Some(b), Some(p)) if b.1.id != p.id);
@@ -573,11 +612,7 @@ fn nothing_fits(
         .min();
     match cheapest {
         Some(needed) if needed > req.budget.remaining => {
-            RouteError::Budget(Refusal::TooExpensive {
-                needed,
-                left: req.budget.remaining,
-                held: req.budget.held,
-            })
+            RouteError::Budget(req.budget.refusal(needed))
         }
         _ => RouteError::NothingFits {
             tokens: a.context_tokens,

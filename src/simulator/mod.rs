@@ -68,6 +68,13 @@ pub(crate) struct SimState {
     requests: Mutex<Vec<RecordedRequest>>,
     generations: Mutex<HashMap<String, GenerationRecord>>,
     counter: AtomicU64,
+    /// The key's spending limit in USD (`None`: no limit), as OpenRouter's `/key` reports.
+    key_limit: Mutex<Option<f64>>,
+    /// Worst cases of the requests streaming now: OpenRouter checks a request's
+    /// `max_tokens` against what is left less what is in flight (402 otherwise).
+    in_flight: Mutex<HashMap<String, f64>>,
+    /// Prices served and billed, as a multiple of the catalog's (prices drift).
+    price_scale: Mutex<f64>,
     /// Start time and process id, so generation ids differ between runs the way
     /// OpenRouter's do (feedback finds a request by its generation id).
     run_tag: String,
@@ -107,7 +114,67 @@ impl SimState {
     }
 
     pub(crate) fn record_generation(&self, g: GenerationRecord) {
-        lock(&self.generations).insert(g.id.clone(), g);
+        // Usage and in-flight change together, under the generations lock.
+        let mut generations = lock(&self.generations);
+        lock(&self.in_flight).remove(&g.id);
+        generations.insert(g.id.clone(), g);
+    }
+
+    /// Billed so far, every generation.
+    fn usage(&self) -> f64 {
+        lock(&self.generations).values().map(|g| g.total_cost).sum()
+    }
+
+    /// The catalog's model at the prices this server charges now.
+    fn priced(&self, model: &ModelSpec) -> ModelSpec {
+        let scale = *lock(&self.price_scale);
+        let mut m = model.clone();
+        m.prompt_price *= scale;
+        m.completion_price *= scale;
+        m
+    }
+
+    /// OpenRouter's check of a key with a limit before a request starts: 403 when the
+    /// limit is spent, 402 "can only afford M" when the request's worst case does not fit
+    /// what is left less what is in flight; else the worst case is held as in flight.
+    fn admit_on_key(
+        &self,
+        id: &str,
+        model: &ModelSpec,
+        prompt_tokens: u64,
+        max_tokens: u64,
+    ) -> Result<(), (u16, String)> {
+        let Some(limit) = *lock(&self.key_limit) else {
+            return Ok(());
+        };
+        let generations = lock(&self.generations);
+        let usage: f64 = generations.values().map(|g| g.total_cost).sum();
+        if usage >= limit {
+            return Err((
+                403,
+                "Key limit exceeded (daily limit). Manage it using https://openrouter.ai/settings/keys".into(),
+            ));
+        }
+        let mut in_flight = lock(&self.in_flight);
+        let left = limit - usage - in_flight.values().sum::<f64>();
+        let worst = model.cost(prompt_tokens, max_tokens).dollars();
+        if worst > left {
+            let prompt_cost = model.cost(prompt_tokens, 0).dollars();
+            let per_token = model.completion_price / 1e6;
+            let afford = if per_token > 0.0 {
+                ((left - prompt_cost) / per_token).floor().max(0.0) as u64
+            } else {
+                max_tokens
+            };
+            return Err((
+                402,
+                format!(
+                    "This request requires more credits, or fewer max_tokens. You requested up to {max_tokens} tokens, but can only afford {afford}. To increase, visit https://openrouter.ai/settings/keys and create a key with a higher total limit"
+                ),
+            ));
+        }
+        in_flight.insert(id.to_string(), worst);
+        Ok(())
     }
 }
 
@@ -148,6 +215,9 @@ impl Simulator {
             requests: Mutex::new(Vec::new()),
             generations: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(0),
+            key_limit: Mutex::new(None),
+            in_flight: Mutex::new(HashMap::new()),
+            price_scale: Mutex::new(1.0),
             run_tag: format!(
                 "{:x}{:x}",
                 std::time::SystemTime::now()
@@ -211,6 +281,31 @@ impl Simulator {
     /// Accept only this bearer key (any non-empty key by default).
     pub fn require_key(&self, key: &str) {
         *lock(&self.state.required_key) = Some(key.to_string());
+    }
+
+    /// Give the key a spending limit in USD (resetting daily), enforced as OpenRouter does:
+    /// 403 once spent, 402 "can only afford M" for a request whose worst case does not fit.
+    pub fn set_key_limit(&self, usd: Option<f64>) {
+        *lock(&self.state.key_limit) = usd;
+    }
+
+    /// Serve and bill prices `scale` times the catalog's (OpenRouter's prices drift).
+    pub fn set_price_scale(&self, scale: f64) {
+        *lock(&self.state.price_scale) = scale;
+    }
+
+    /// What every generation so far was billed, in USD.
+    pub fn billed(&self) -> f64 {
+        self.state.usage()
+    }
+
+    /// The chat completions requested so far (what could be billed), oldest first.
+    pub fn completions(&self) -> Vec<RecordedRequest> {
+        lock(&self.state.requests)
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/chat/completions"))
+            .cloned()
+            .collect()
     }
 
     /// Every request received so far.
@@ -366,6 +461,7 @@ fn models_response(state: &SimState) -> Response<SimBody> {
         .iter()
         .filter(|m| !unlisted.contains(&m.id))
         .map(|m| {
+            let m = &state.priced(m);
             json!({
                 "id": m.id,
                 "name": m.name,
@@ -395,14 +491,17 @@ fn per_token(per_million: f64) -> String {
 }
 
 fn key_response(state: &SimState) -> Response<SimBody> {
-    let usage: f64 = lock(&state.generations)
-        .values()
-        .map(|g| g.total_cost)
-        .sum();
+    let usage = state.usage();
+    let limit = *lock(&state.key_limit);
+    let (reset, remaining) = match limit {
+        Some(l) => (json!("daily"), json!((l - usage).max(0.0))),
+        None => (Value::Null, Value::Null),
+    };
     full(
         StatusCode::OK,
-        json!({"data": {"label": "sk-or-v1-sim...", "limit": null, "limit_remaining": null,
-                        "usage": usage, "usage_daily": usage, "is_free_tier": false}}),
+        json!({"data": {"label": "sk-or-v1-sim...", "limit": limit, "limit_remaining": remaining,
+                        "limit_reset": reset, "usage": usage, "usage_daily": usage,
+                        "is_free_tier": false}}),
     )
 }
 
@@ -432,7 +531,7 @@ async fn chat(state: Arc<SimState>, body: &[u8]) -> Result<Response<SimBody>, Ab
     let Some(model_id) = req.get("model").and_then(Value::as_str) else {
         return Ok(error_response(400, "No model specified", None));
     };
-    let Some(model) = state.model(model_id).cloned() else {
+    let Some(model) = state.model(model_id).map(|m| state.priced(m)) else {
         return Ok(error_response(
             404,
             &format!("No endpoints found for {model_id}."),
@@ -487,12 +586,22 @@ async fn chat(state: Arc<SimState>, body: &[u8]) -> Result<Response<SimBody>, Ab
         ));
     }
     let n = state.counter.fetch_add(1, Ordering::Relaxed) + 1;
+    let id = format!("gen-sim-{}-{n}", state.run_tag);
+    let max_tokens = req.get("max_tokens").and_then(Value::as_u64);
+    if let Err(refused) = state.admit_on_key(
+        &id,
+        &model,
+        prompt_tokens,
+        max_tokens.unwrap_or(model.max_output),
+    ) {
+        return Ok(error_response(refused.0, &refused.1, None));
+    }
     let plan = stream::Plan::new(
         &model,
-        format!("gen-sim-{}-{n}", state.run_tag),
+        id,
         last_user,
         prompt_tokens,
-        req.get("max_tokens").and_then(Value::as_u64),
+        max_tokens,
         state.behaviour(&model.id),
         fault,
     );

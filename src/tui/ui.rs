@@ -179,6 +179,21 @@ fn draw_sidebar(frame: &mut Frame<'_>, app: &App, area: Rect) {
             .label(label),
         rows[1],
     );
+    // The OpenRouter key's own limit, shared by everyone using the key.
+    if let Some(k) = &b.key {
+        let style = if k.left.nanos() <= 0 {
+            app.theme.danger
+        } else {
+            app.theme.muted
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                format!(" key: {} of {} left", k.left, k.limit),
+                style,
+            )),
+            rows[2],
+        );
+    }
     frame.render_widget(title("Month"), rows[3]);
     frame.render_widget(
         Gauge::default()

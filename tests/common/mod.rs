@@ -66,12 +66,14 @@ pub fn recorded(name: &str) -> Vec<Recorded> {
 pub type Canned = (u16, &'static str, String, Vec<(String, String)>);
 
 /// Serve one raw HTTP response per connection on loopback, writing the body in pieces of
-/// `piece` bytes (so SSE lines and UTF-8 characters are split across reads).
+/// `piece` bytes (so SSE lines and UTF-8 characters are split across reads). `GET /key`
+/// and `GET /generation` are answered 404 without using a canned response.
 pub async fn replay(responses: Vec<Canned>, piece: usize) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        for (status, ctype, body, headers) in responses {
+        let mut responses = responses.into_iter();
+        loop {
             let Ok((mut sock, _)) = listener.accept().await else {
                 return;
             };
@@ -96,6 +98,27 @@ pub async fn replay(responses: Vec<Canned>, piece: usize) -> String {
                     }
                 }
             }
+            // A GET (`/key`, `/generation`) is not one of the canned answers: this server
+            // has no such route.
+            let line = String::from_utf8_lossy(seen.split(|b| *b == b'\r').next().unwrap_or(&[]))
+                .to_string();
+            if line.starts_with("GET ") && (line.contains("/key") || line.contains("/generation")) {
+                let body = "{\"error\":{\"code\":404,\"message\":\"Not Found\"}}";
+                let _ = sock
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 404 X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+                let _ = sock.shutdown().await;
+                continue;
+            }
+            let Some((status, ctype, body, headers)) = responses.next() else {
+                return;
+            };
             let mut head =
                 format!("HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\nconnection: close\r\n");
             for (k, v) in headers {
