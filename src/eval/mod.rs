@@ -31,21 +31,36 @@ pub fn load_all(eval_data: &Path, realistic: &Path) -> Result<Vec<Labelled>, Str
     let _ = std::fs::remove_dir_all(&dir);
     let mut all = all?;
     all.extend(data::terminal_sources(eval_data)?);
-    all.extend(routing::shipped(realistic)?.into_iter().map(|r| Labelled {
-        id: format!("realistic/{}/{}", r.split_key(), r.id),
-        prompt: r.prompt,
-        intent: r.intent,
-        source: "realistic".into(),
-        complexity: r.complexity,
-    }));
+    // A follow-up's label is its thread's ("now make it faster" after code is code), which
+    // the classifier, reading the prompt alone, cannot know: such rows teach it to guess
+    // the thread. Acknowledgements ("thanks" after maths) are general alone too: kept.
+    let alone =
+        |r: &routing::Row| r.previous_intent.is_none() || r.intent == crate::task::Intent::General;
+    all.extend(
+        routing::shipped(realistic)?
+            .into_iter()
+            .filter(alone)
+            .map(|r| Labelled {
+                id: format!("realistic/{}/{}", r.split_key(), r.id),
+                prompt: r.prompt,
+                intent: r.intent,
+                source: "realistic".into(),
+                complexity: r.complexity,
+            }),
+    );
     // Training-only rows: an id outside the `realistic/` split, never in the test split.
-    all.extend(routing::training(realistic)?.into_iter().map(|r| Labelled {
-        id: format!("realistic-train/{}", r.id),
-        prompt: r.prompt,
-        intent: r.intent,
-        source: "realistic".into(),
-        complexity: r.complexity,
-    }));
+    all.extend(
+        routing::training(realistic)?
+            .into_iter()
+            .filter(alone)
+            .map(|r| Labelled {
+                id: format!("realistic-train/{}", r.id),
+                prompt: r.prompt,
+                intent: r.intent,
+                source: "realistic".into(),
+                complexity: r.complexity,
+            }),
+    );
     Ok(all)
 }
 

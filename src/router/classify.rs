@@ -143,8 +143,11 @@ pub fn analyze(prompt: &str, history_tokens: u64, previous: Option<Intent>) -> A
         && !chat
     {
         // Short, and starts like a continuation ("now make it faster", "same but in go"):
-        // the thread's intent, unless the prompt says otherwise with confidence.
+        // the thread's intent, unless the prompt says otherwise with confidence. Reading
+        // as `general` is no such word: it is what a continuation without its thread
+        // reads as.
         let (own, conf) = top(&probs);
+        let conf = if own == Intent::General { 0.0 } else { conf };
         let reads_as_follow_up = words <= 10
             && parts.kind == PayloadKind::None
             && FOLLOW_UP_STARTS.iter().any(|s| lower.starts_with(s));
