@@ -253,6 +253,10 @@ pub struct SimulateArgs {
     /// Serve and bill prices this many times the catalog's (e.g. 1.2: 20 % dearer).
     #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
     pub price_scale: f64,
+    /// Serve requests whatever their `provider.max_price` (OpenRouter refuses ones no
+    /// provider is cheap enough for; a server written elsewhere may not).
+    #[arg(long)]
+    pub ignore_max_price: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -462,7 +462,7 @@ async fn every_turn_ends_with_one_finished_or_failed_event_even_when_the_router_
 
 #[tokio::test]
 async fn the_router_and_the_reservation_agree_on_what_can_be_afforded() {
-    use codeforge::budget::{MIN_OUTPUT_TOKENS, Prices, worst_case};
+    use codeforge::budget::{MIN_OUTPUT_TOKENS, worst_case};
     use codeforge::simulator::estimate_tokens;
     // The least any model needs for "hi": its worst case at the smallest answer, on the
     // tokens the request will really count.
@@ -472,10 +472,8 @@ async fn the_router_and_the_reservation_agree_on_what_can_be_afforded() {
         .models()
         .iter()
         .map(|m| {
-            let p = Prices {
-                prompt: m.prompt_price,
-                completion: m.completion_price,
-            };
+            // At the prices a reservation holds for a model not billed yet.
+            let p = codeforge::router::reserved_prices(m, &codeforge::router::Signals::new());
             worst_case(p, tokens, MIN_OUTPUT_TOKENS)
         })
         .min()
@@ -795,9 +793,12 @@ async fn requests_cap_the_providers_price_at_the_reserved_prices() {
         .clone();
     let body = r.sim.requests().pop().unwrap().body.unwrap();
     // OpenRouter routes one model to providers at different prices: none dearer than the
-    // prices the reservation was made with may serve it.
+    // prices the reservation was made with (the listed ones with the margin for a model
+    // not yet billed) may serve it.
+    let reserved = codeforge::router::reserved_prices(&model, &codeforge::router::Signals::new());
+    assert!((reserved.prompt / model.prompt_price - 1.2).abs() < 1e-9);
     assert_eq!(
         body["provider"]["max_price"],
-        serde_json::json!({"prompt": model.prompt_price, "completion": model.completion_price})
+        serde_json::json!({"prompt": reserved.prompt, "completion": reserved.completion})
     );
 }

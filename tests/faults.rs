@@ -58,6 +58,8 @@ async fn a_price_change_between_reservation_and_settlement_settles_what_was_bill
         mut session,
         _dir,
     } = common::rig_serving(dearer, |_| {}).await;
+    // A server that ignores `provider.max_price` (OpenRouter would refuse the request).
+    sim.set_honour_max_price(false);
     let (tx, _rx) = mpsc::unbounded_channel();
     let out = session
         .run_turn(

@@ -248,7 +248,7 @@ fn pydantic_non_streaming_usage_with_and_without_cost() {
 #[tokio::test]
 async fn simonw_models_listing_gives_prices_per_million() {
     let r = recorded("llm-openrouter__test_prompt.yaml").remove(0);
-    let url = replay(vec![(200, "application/json", r.body, vec![])], 1000).await;
+    let url = common::replay_raw(vec![(200, "application/json", r.body, vec![])], 1000).await;
     let models = client(&url).list_models().await.unwrap();
     let ids: Vec<_> = models.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(

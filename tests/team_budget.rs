@@ -143,6 +143,7 @@ async fn a_402_can_only_afford_is_answered_within_what_can_be_paid() {
     // The server charges three times the catalog's prices: the client's worst case fits
     // the key's $0.01, the server's does not, and it says how many tokens it can pay for.
     rig.sim.set_price_scale(3.0);
+    rig.sim.set_honour_max_price(false);
     rig.sim.set_key_limit(Some(0.01));
     let (r, events) = ask(
         &mut session,

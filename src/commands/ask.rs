@@ -101,6 +101,7 @@ pub async fn run(
                 } => {
                     out.err_line(&format!("↪ {from}: {error} → {to}"));
                 }
+                Event::Notice(text) => out.err_line(&text),
                 Event::Content { text, .. } if !json_mode => {
                     let safe = sanitizer.push(&text);
                     out.write_out(&safe);
@@ -132,6 +133,14 @@ pub async fn run(
     };
     let (result, (decision, cut)) = tokio::join!(turn, print);
     ctrl_c.abort();
+    // Prices being read again (a day old, or a bill that disagreed) are kept for the next
+    // run rather than lost with this process.
+    if let Some(notice) = session
+        .take_prices(Some(std::time::Duration::from_secs(3)))
+        .await
+    {
+        out.err_line(&notice);
+    }
     // A cut answer still has content, usage and an id: `--json` prints them, with the
     // error, before the command fails.
     if let (Err(e), true) = (&result, json_mode) {

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::{CommandError, Output};
 use crate::backend::Backend;
-use crate::catalog::{CachedPrice, Catalog, PriceCache};
+use crate::catalog::Catalog;
 use crate::cli::ModelsArgs;
 use crate::config::Config;
 
@@ -17,29 +17,7 @@ pub async fn run(
     let backend = Backend::connect(config, demo).await?;
     let mut catalog = backend.catalog.clone();
     if args.refresh {
-        let listed = backend.client.list_models().await?;
-        let mut cache = PriceCache {
-            fetched_at: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-            models: Default::default(),
-        };
-        for m in &listed {
-            if let Some((prompt_price, completion_price)) = m.prices_per_million() {
-                cache.models.insert(
-                    m.id.clone(),
-                    CachedPrice {
-                        prompt_price,
-                        completion_price,
-                        context_length: m.context_length,
-                        max_output: m
-                            .top_provider
-                            .as_ref()
-                            .and_then(|t| t.max_completion_tokens),
-                    },
-                );
-            }
-        }
+        let cache = crate::core::prices::fetch(&backend.client).await?;
         // Compare against the un-cached catalog so the report shows real changes.
         let base = Catalog::load(&config.model_patches, None)?;
         let report = base.refresh_report(&cache);
@@ -48,20 +26,10 @@ pub async fn run(
                 .save(&config.paths.models_cache_file())
                 .map_err(|e| CommandError::Io(e.to_string()))?;
             // The ledger keeps the prices too, beside the spend they explain.
-            let prices: Vec<(String, f64, f64, Option<u64>)> = cache
-                .models
-                .iter()
-                .map(|(id, p)| {
-                    (
-                        id.clone(),
-                        p.prompt_price,
-                        p.completion_price,
-                        p.context_length,
-                    )
-                })
-                .collect();
-            crate::ledger::Ledger::open(&config.paths.ledger_file())?
-                .save_prices(&prices, crate::calendar::now_ms())?;
+            crate::ledger::Ledger::open(&config.paths.ledger_file())?.save_prices(
+                &crate::core::prices::ledger_rows(&cache),
+                crate::calendar::now_ms(),
+            )?;
         }
         catalog = base;
         catalog.apply_cache(&cache);
@@ -69,7 +37,7 @@ pub async fn run(
             out.line(&format!(
                 "refreshed from {}/models: {} models listed{}",
                 backend.client.base_url(),
-                listed.len(),
+                cache.models.len(),
                 if backend.demo {
                     " (demo: cache not written)"
                 } else {

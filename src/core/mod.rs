@@ -5,6 +5,7 @@
 
 mod driver;
 mod ledger_handle;
+pub mod prices;
 pub mod protocol;
 mod session;
 mod turn;

@@ -4,10 +4,12 @@
 use jiff::tz::TimeZone;
 
 use super::LedgerHandle;
+use super::prices;
 use super::protocol::BudgetSnapshot;
 use crate::backend::{Backend, BackendError};
 use crate::budget::{KeyReset, Limits, Pressure, Spend, fraction_used};
 use crate::calendar::{self, LocalDay};
+use crate::catalog::PriceCache;
 use crate::config::Config;
 use crate::ledger::ModelStats;
 use crate::ledger::{Ledger, LedgerError, Settlement};
@@ -83,6 +85,8 @@ pub struct Session {
     pub explore: bool,
     /// The ledger's `data_version` when the learned state was last read.
     seen_version: i64,
+    /// `GET /models` read in the background (see `super::prices`), until taken in.
+    prices_task: Option<tokio::task::JoinHandle<Result<PriceCache, ProviderError>>>,
 }
 
 /// After this long an orphan the provider cannot report is closed at its reservation (the
@@ -140,6 +144,12 @@ pub fn learned_state(
                     &o.model,
                     intent,
                     crate::router::expected_completion_tokens(complexity),
+                    o.completion_tokens.max(0) as u64,
+                );
+                signals.observe_bill(
+                    &o.model,
+                    o.cost.dollars(),
+                    o.prompt_tokens.max(0) as u64,
                     o.completion_tokens.max(0) as u64,
                 );
             }
@@ -232,7 +242,11 @@ impl Session {
             backend.catalog.set_share(&id, share);
         }
         let (preference, explore) = (config.preference, config.explore);
-        Ok(Self {
+        let listing_age = PriceCache::load(&config.paths.models_cache_file())
+            .ok()
+            .flatten()
+            .map(|c| prices::now_s().saturating_sub(c.fetched_at));
+        let mut session = Self {
             config,
             backend,
             ledger,
@@ -244,7 +258,49 @@ impl Session {
             preference,
             explore,
             seen_version,
-        })
+            prices_task: None,
+        };
+        // A listing over a day old (or none yet) is read again while the user works.
+        if listing_age.is_none_or(|age| age > prices::PRICES_MAX_AGE_S) {
+            session.refresh_prices_in_background();
+        }
+        Ok(session)
+    }
+
+    /// Read the prices from `GET /models` in the background, unless a read is under way
+    /// (or in demo mode, whose prices are the catalog's by construction).
+    pub fn refresh_prices_in_background(&mut self) {
+        if self.backend.demo || self.prices_task.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        let client = self.backend.client.clone();
+        self.prices_task = Some(tokio::spawn(async move { prices::fetch(&client).await }));
+    }
+
+    /// Take in prices read in the background once they are there (waiting up to `wait`
+    /// for them): the cache file, the ledger's price table and the catalog the router
+    /// uses. Says what changed, if anything did; a failed read changes nothing.
+    pub async fn take_prices(&mut self, wait: Option<std::time::Duration>) -> Option<String> {
+        let task = self.prices_task.take()?;
+        let joined = if task.is_finished() {
+            task.await
+        } else if let Some(w) = wait {
+            tokio::time::timeout(w, task).await.ok()?
+        } else {
+            self.prices_task = Some(task);
+            return None;
+        };
+        let cache = joined.ok()?.ok()?;
+        if cache.models.is_empty() {
+            return None;
+        }
+        let _ = cache.save(&self.config.paths.models_cache_file());
+        let rows = prices::ledger_rows(&cache);
+        let _ = self
+            .ledger
+            .call(move |l| l.save_prices(&rows, calendar::now_ms()))
+            .await;
+        prices::describe(&prices::apply(&mut self.backend.catalog, &cache))
     }
 
     /// Catch up with what other processes wrote to the ledger since the last look (ratings

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{Event, Overhead, TurnId, TurnOutcome};
 use super::session::{CoreError, Session};
-use crate::budget::{Prices, Standing};
+use crate::budget::Standing;
 use crate::calendar;
 use crate::catalog::ModelSpec;
 use crate::ledger::{LedgerError, NewRequest, Settlement, Status};
@@ -225,6 +225,10 @@ impl Session {
         events: &UnboundedSender<Event>,
     ) -> Result<TurnOutcome, TurnFailure> {
         let turn_started = Instant::now();
+        // Prices read again in the background since the last turn are taken in first.
+        if let Some(notice) = self.take_prices(None).await {
+            send(events, Event::Notice(notice));
+        }
         // The key's own limit (a team's budget) read again when the last reading is over a
         // minute old; a server that cannot say leaves the last reading in force.
         self.refresh_key(false).await?;
@@ -363,6 +367,11 @@ impl Session {
                 }
                 Err(AttemptEnd::BeforeFirstToken(e)) => {
                     failed_at = Some(Instant::now());
+                    // "No endpoints" for a listed model: gone, or dearer than the prices
+                    // reserved with (`max_price`): the listing is read again.
+                    if matches!(e, ProviderError::BadRequest { status: 404, .. }) {
+                        self.refresh_prices_in_background();
+                    }
                     // The shared endpoint unreachable twice in a row (two models): the
                     // network is down, and every model behind it would fail the same way.
                     // One offline state, not a fallback chain through all of them (a
@@ -570,10 +579,8 @@ impl Session {
             decision.intent.as_str(),
             decision.complexity.as_str(),
         );
-        let prices = Prices {
-            prompt: model.prompt_price,
-            completion: model.completion_price,
-        };
+        // The listed prices with the margin learned from what the provider billed.
+        let prices = router::reserved_prices(model, &self.signals);
         let conv = self.conversation.id;
         // Refused only because other requests hold the money for now: wait for them to
         // end (they give back what they did not spend) rather than refuse at once.
@@ -646,8 +653,8 @@ impl Session {
                 .base_url
                 .is_none()
                 .then_some(crate::provider::MaxPrice {
-                    prompt: model.prompt_price,
-                    completion: model.completion_price,
+                    prompt: prices.prompt,
+                    completion: prices.completion,
                 }),
         };
         let client = self
@@ -861,6 +868,20 @@ impl Session {
                 crate::router::expected_completion_tokens(decision.complexity),
                 outcome.completion_tokens,
             );
+            // And what it really charges: the reservation's price margin; a bill off the
+            // listed prices by more than a few percent means they changed: read them again.
+            self.signals.observe_bill(
+                &model.id,
+                outcome.cost.dollars(),
+                outcome.prompt_tokens,
+                outcome.completion_tokens,
+            );
+            let listed = model
+                .cost(outcome.prompt_tokens, outcome.completion_tokens)
+                .dollars();
+            if super::prices::disagrees(outcome.cost.dollars(), listed) {
+                self.refresh_prices_in_background();
+            }
         }
     }
 

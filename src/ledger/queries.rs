@@ -466,9 +466,9 @@ impl Ledger {
             .prepare(
                 "SELECT requested_model, COALESCE(intent, 'general'), status, ttft_ms, latency_ms,
                         completion_tokens, created_ms, COALESCE(complexity, 'medium'),
-                        COALESCE(cost_source, '')
+                        COALESCE(cost_source, ''), prompt_tokens, COALESCE(cost_nanos, 0)
                  FROM requests WHERE status IN ('ok', 'error', 'cut')
-                   AND COALESCE(error_kind, '') NOT IN ('auth', 'credits', 'moderation', 'bad_request', 'connect', 'process_died')
+                   AND COALESCE(error_kind, '') NOT IN ('auth', 'credits', 'key_limit', 'moderation', 'bad_request', 'connect', 'process_died')
                  ORDER BY id DESC LIMIT ?1",
             )
             .map_err(|e| self.err(e))?;
@@ -484,6 +484,8 @@ impl Ledger {
                     created_ms: r.get(6)?,
                     complexity: r.get(7)?,
                     cost_source: r.get(8)?,
+                    prompt_tokens: r.get(9)?,
+                    cost: Usd::from_nanos(r.get(10)?),
                 })
             })
             .map_err(|e| self.err(e))?
@@ -535,4 +537,7 @@ pub struct RecentOutcome {
     pub complexity: String,
     /// `provider` when the usage came from the provider's bill.
     pub cost_source: String,
+    pub prompt_tokens: i64,
+    /// What it cost (its bill when `cost_source` is `provider`).
+    pub cost: Usd,
 }

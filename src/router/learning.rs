@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::catalog::ModelSpec;
 use crate::task::Intent;
 
 /// Strength of the catalog prior on a model, in pseudo-ratings.
@@ -183,7 +184,23 @@ pub struct Signals {
     /// Billed output tokens over the visible answer length expected when the request was
     /// routed, per (model, intent): (answers, sum of the ratios).
     output: HashMap<(String, Intent), (f64, f64)>,
+    /// The last bills per model, (USD, prompt tokens, completion tokens), oldest first: what
+    /// the provider really charges, against the catalog's prices (see `price_margin`).
+    bills: HashMap<String, std::collections::VecDeque<(f64, u64, u64)>>,
 }
+
+/// How many of a model's bills the price margin is learned from.
+const BILLS_KEPT: usize = 20;
+/// Bills of a model before its margin is learned from them alone.
+pub const MIN_BILLS: usize = 3;
+/// The margin on a model's prices before it has been billed enough: providers' prices
+/// differ from the listed ones (and drift) by up to a fifth.
+pub const UNKNOWN_PRICE_MARGIN: f64 = 1.2;
+/// Headroom on the largest billed ÷ listed ratio seen.
+const PRICE_HEADROOM: f64 = 1.02;
+/// The margin never goes beyond this (a bill far above the listed price is a price change
+/// that a catalog refresh takes in).
+const MAX_PRICE_MARGIN: f64 = 2.0;
 
 /// Pseudo-answers of the catalog's output factor when blending in billed ones.
 pub const OUTPUT_PRIOR_SAMPLES: f64 = 5.0;
@@ -263,6 +280,52 @@ impl Signals {
         (prior * OUTPUT_PRIOR_SAMPLES + sum) / (OUTPUT_PRIOR_SAMPLES + n)
     }
 
+    /// A bill from the provider: what `model` charged for this many tokens.
+    pub fn observe_bill(
+        &mut self,
+        model: &str,
+        billed_usd: f64,
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    ) {
+        if !(billed_usd.is_finite() && billed_usd > 0.0) || prompt_tokens + completion_tokens == 0 {
+            return;
+        }
+        let bills = self.bills.entry(model.to_string()).or_default();
+        bills.push_back((billed_usd, prompt_tokens, completion_tokens));
+        while bills.len() > BILLS_KEPT {
+            bills.pop_front();
+        }
+    }
+
+    /// What the provider billed ÷ what the catalog's prices `m` say the same tokens cost,
+    /// for `m`'s recent bills (at today's catalog prices, so a refresh moves it back).
+    pub fn billed_over_listed(&self, m: &ModelSpec) -> Vec<f64> {
+        self.bills.get(&m.id).map_or_else(Vec::new, |bills| {
+            bills
+                .iter()
+                .filter_map(|(usd, p, c)| {
+                    let listed = m.cost(*p, *c).dollars();
+                    (listed > 0.0).then(|| usd / listed)
+                })
+                .collect()
+        })
+    }
+
+    /// The factor on `m`'s listed prices a reservation holds: the largest billed ÷ listed
+    /// ratio of its last bills with a little headroom (never below 1), and at least
+    /// [`UNKNOWN_PRICE_MARGIN`] until it has been billed [`MIN_BILLS`] times.
+    pub fn price_margin(&self, m: &ModelSpec) -> f64 {
+        let ratios = self.billed_over_listed(m);
+        let seen = ratios.iter().copied().fold(0.0, f64::max) * PRICE_HEADROOM;
+        let floor = if ratios.len() >= MIN_BILLS {
+            1.0
+        } else {
+            UNKNOWN_PRICE_MARGIN
+        };
+        seen.max(floor).min(MAX_PRICE_MARGIN)
+    }
+
     /// A model's performance over all intents.
     pub fn model_perf(&self, model: &str) -> Option<Perf> {
         self.perf_model.get(model).copied()
@@ -281,6 +344,38 @@ impl Signals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_price_margin_is_learned_from_bills() {
+        let catalog = crate::catalog::Catalog::builtin().unwrap();
+        let m = catalog.get("moonshotai/kimi-k2").unwrap();
+        let mut s = Signals::new();
+        // Never billed: the margin for unknown prices.
+        assert_eq!(s.price_margin(m), UNKNOWN_PRICE_MARGIN);
+        // Billed 10 % over the listed price three times: that, with headroom.
+        let listed = m.cost(1000, 500).dollars();
+        for _ in 0..3 {
+            s.observe_bill(&m.id, listed * 1.1, 1000, 500);
+        }
+        assert!(
+            (s.price_margin(m) - 1.1 * 1.02).abs() < 1e-9,
+            "{}",
+            s.price_margin(m)
+        );
+        // Billed at or under the listed price: no margin below 1.
+        let mut cheap = Signals::new();
+        for _ in 0..3 {
+            cheap.observe_bill(&m.id, listed * 0.8, 1000, 500);
+        }
+        assert_eq!(cheap.price_margin(m), 1.0);
+        // A wild bill is capped: a refresh of the catalog takes in real price changes.
+        s.observe_bill(&m.id, listed * 9.0, 1000, 500);
+        assert_eq!(s.price_margin(m), 2.0);
+        // Garbage is ignored.
+        s.observe_bill(&m.id, f64::NAN, 1000, 500);
+        s.observe_bill(&m.id, 0.01, 0, 0);
+        assert_eq!(s.billed_over_listed(m).len(), 4);
+    }
 
     #[test]
     fn billed_output_moves_the_factor_from_its_prior() {

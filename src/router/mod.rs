@@ -275,11 +275,18 @@ pub fn expected_completion_tokens(c: Complexity) -> u64 {
     }
 }
 
-fn prices(m: &ModelSpec) -> Prices {
+/// The prices a reservation for `m` holds: the listed ones times the margin learned from
+/// what the provider billed (see `Signals::price_margin`).
+pub fn reserved_prices(m: &ModelSpec, signals: &Signals) -> Prices {
+    let margin = signals.price_margin(m);
     Prices {
-        prompt: m.prompt_price,
-        completion: m.completion_price,
+        prompt: m.prompt_price * margin,
+        completion: m.completion_price * margin,
     }
+}
+
+fn prices(m: &ModelSpec, req: &RouteRequest<'_>) -> Prices {
+    reserved_prices(m, req.signals)
 }
 
 /// The prompt tokens `m` would be sent: the whole context, or as much as its window
@@ -344,7 +351,11 @@ fn billed_answer(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> u64 {
 
 /// Why `m` cannot finish an answer of the expected length with what is left today.
 fn unfinishable(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> Option<String> {
-    let needed = worst_case(prices(m), sent_tokens(m, a, req), billed_answer(m, a, req));
+    let needed = worst_case(
+        prices(m, req),
+        sent_tokens(m, a, req),
+        billed_answer(m, a, req),
+    );
     (needed > req.budget.remaining).then(|| {
         format!(
             "cannot finish a ~{}-token answer: needs {needed}, {} left today",
@@ -356,7 +367,7 @@ fn unfinishable(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> Option<S
 
 /// Visible answer tokens `m` can be given with what is left (after the prompt).
 fn affordable_answer(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> u64 {
-    let prompt = worst_case(prices(m), sent_tokens(m, a, req), 0);
+    let prompt = worst_case(prices(m, req), sent_tokens(m, a, req), 0);
     let left = req.budget.remaining.saturating_sub(prompt).dollars();
     if m.completion_price <= 0.0 {
         return expected_completion_tokens(a.complexity);
@@ -367,7 +378,7 @@ fn affordable_answer(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> u64
 
 /// Why a model cannot be chosen, if it cannot.
 fn exclusion(m: &ModelSpec, a: &Analysis, req: &RouteRequest<'_>) -> Option<String> {
-    let cheapest = worst_case(prices(m), sent_tokens(m, a, req), MIN_OUTPUT_TOKENS);
+    let cheapest = worst_case(prices(m, req), sent_tokens(m, a, req), MIN_OUTPUT_TOKENS);
     if !m.listed {
         return Some("no longer listed by OpenRouter".to_string());
     }
@@ -514,7 +525,7 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
     // A model the user chose is still bound by the budget.
     if forced.is_some() {
         let needed = worst_case(
-            prices(chosen),
+            prices(chosen, req),
             sent_tokens(chosen, &a, req),
             MIN_OUTPUT_TOKENS,
         );
@@ -608,7 +619,7 @@ fn nothing_fits(
     let cheapest = candidates
         .iter()
         .filter(|(_, m, _)| m.listed && too_small(m, a, req).is_none())
-        .map(|(_, m, _)| worst_case(prices(m), sent_tokens(m, a, req), MIN_OUTPUT_TOKENS))
+        .map(|(_, m, _)| worst_case(prices(m, req), sent_tokens(m, a, req), MIN_OUTPUT_TOKENS))
         .min();
     match cheapest {
         Some(needed) if needed > req.budget.remaining => {

@@ -75,6 +75,9 @@ pub(crate) struct SimState {
     in_flight: Mutex<HashMap<String, f64>>,
     /// Prices served and billed, as a multiple of the catalog's (prices drift).
     price_scale: Mutex<f64>,
+    /// Whether `provider.max_price` blocks a dearer request, as OpenRouter does (servers
+    /// written elsewhere may ignore it).
+    honour_max_price: std::sync::atomic::AtomicBool,
     /// Start time and process id, so generation ids differ between runs the way
     /// OpenRouter's do (feedback finds a request by its generation id).
     run_tag: String,
@@ -218,6 +221,7 @@ impl Simulator {
             key_limit: Mutex::new(None),
             in_flight: Mutex::new(HashMap::new()),
             price_scale: Mutex::new(1.0),
+            honour_max_price: std::sync::atomic::AtomicBool::new(true),
             run_tag: format!(
                 "{:x}{:x}",
                 std::time::SystemTime::now()
@@ -292,6 +296,11 @@ impl Simulator {
     /// Serve and bill prices `scale` times the catalog's (OpenRouter's prices drift).
     pub fn set_price_scale(&self, scale: f64) {
         *lock(&self.state.price_scale) = scale;
+    }
+
+    /// Ignore `provider.max_price` (as a server written elsewhere may), or honour it.
+    pub fn set_honour_max_price(&self, honour: bool) {
+        self.state.honour_max_price.store(honour, Ordering::Relaxed);
     }
 
     /// What every generation so far was billed, in USD.
@@ -584,6 +593,29 @@ async fn chat(state: Arc<SimState>, body: &[u8]) -> Result<Response<SimBody>, Ab
             ),
             None,
         ));
+    }
+    // `provider.max_price` blocks the request when no provider is that cheap (OpenRouter:
+    // "unlike the preferred_* hints it blocks the request if no provider fits").
+    if let Some(cap) = req
+        .get("provider")
+        .and_then(|p| p.get("max_price"))
+        .filter(|_| state.honour_max_price.load(Ordering::Relaxed))
+    {
+        let over = |field: &str, price: f64| {
+            cap.get(field)
+                .and_then(Value::as_f64)
+                .is_some_and(|max| price > max * (1.0 + 1e-9))
+        };
+        if over("prompt", model.prompt_price) || over("completion", model.completion_price) {
+            return Ok(error_response(
+                404,
+                &format!(
+                    "No allowed providers are available for the selected model: none at or under max_price (listed ${}/${} per M)",
+                    model.prompt_price, model.completion_price
+                ),
+                None,
+            ));
+        }
     }
     let n = state.counter.fetch_add(1, Ordering::Relaxed) + 1;
     let id = format!("gen-sim-{}-{n}", state.run_tag);

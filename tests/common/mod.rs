@@ -66,9 +66,18 @@ pub fn recorded(name: &str) -> Vec<Recorded> {
 pub type Canned = (u16, &'static str, String, Vec<(String, String)>);
 
 /// Serve one raw HTTP response per connection on loopback, writing the body in pieces of
-/// `piece` bytes (so SSE lines and UTF-8 characters are split across reads). `GET /key`
-/// and `GET /generation` are answered 404 without using a canned response.
+/// `piece` bytes (so SSE lines and UTF-8 characters are split across reads). `GET /key`,
+/// `/generation` and `/models` are answered 404 without using a canned response.
 pub async fn replay(responses: Vec<Canned>, piece: usize) -> String {
+    serve(responses, piece, true).await
+}
+
+/// [`replay`] answering every request with the canned responses, `GET /models` too.
+pub async fn replay_raw(responses: Vec<Canned>, piece: usize) -> String {
+    serve(responses, piece, false).await
+}
+
+async fn serve(responses: Vec<Canned>, piece: usize, skip_gets: bool) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -102,7 +111,12 @@ pub async fn replay(responses: Vec<Canned>, piece: usize) -> String {
             // has no such route.
             let line = String::from_utf8_lossy(seen.split(|b| *b == b'\r').next().unwrap_or(&[]))
                 .to_string();
-            if line.starts_with("GET ") && (line.contains("/key") || line.contains("/generation")) {
+            if skip_gets
+                && line.starts_with("GET ")
+                && ["/key", "/generation", "/models"]
+                    .iter()
+                    .any(|p| line.contains(p))
+            {
                 let body = "{\"error\":{\"code\":404,\"message\":\"Not Found\"}}";
                 let _ = sock
                     .write_all(
