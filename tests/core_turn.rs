@@ -220,19 +220,11 @@ async fn cancelling_settles_an_estimate_that_reconciles_later() {
     // The conversation keeps the partial answer.
     assert_eq!(r.session.conversation.messages.len(), 2);
 
-    // Later, GET /generation replaces the estimate with what was billed.
+    // Moments later, in the background, GET /generation replaces the estimate with what
+    // was billed (before the process ends: `ask` waits for it).
     let gen_id = out.generation_id.clone().unwrap();
-    let mut billed = None;
-    for _ in 0..100 {
-        if let Some(g) = r.sim.generation(&gen_id).filter(|g| g.cancelled) {
-            billed = Some(g.total_cost);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let billed = billed.expect("simulator never recorded the cancel");
-    let rec = r.session.recover().await.unwrap();
-    assert_eq!(rec.estimates_fixed, 1);
+    r.session.finish_background(Duration::from_secs(10)).await;
+    let billed = r.sim.generation(&gen_id).unwrap().total_cost;
     let rows = ledger_rows(&r.session);
     assert_eq!(rows[0].4.as_deref(), Some("generation"));
     assert_eq!(
@@ -241,6 +233,68 @@ async fn cancelling_settles_an_estimate_that_reconciles_later() {
     );
     let (_, today, _) = r.session.spend().await.unwrap();
     assert_eq!(today.committed, Usd::from_dollars(billed));
+}
+
+#[tokio::test]
+async fn an_estimate_an_earlier_process_left_is_corrected_at_the_next_start() {
+    let mut r = rig(|_| {}).await;
+    // A generation the provider billed, whose process settled it at an estimate and ended
+    // before the bill was there.
+    let (out, _) = ask(&mut r.session, "hi", Choice::Override("kimi-k2".into())).await;
+    let out = out.unwrap();
+    let gen_id = out.generation_id.clone().unwrap();
+    let billed = r.sim.generation(&gen_id).unwrap().total_cost;
+    let day = r.session.today();
+    let id = r
+        .session
+        .ledger
+        .call(move |l| {
+            let req = codeforge::ledger::NewRequest {
+                conversation_id: None,
+                requested_model: "moonshotai/kimi-k2",
+                routed_by: "auto",
+                intent: None,
+                complexity: None,
+                decision_json: None,
+                prices: codeforge::budget::Prices {
+                    prompt: 0.57,
+                    completion: 2.3,
+                },
+                prompt_tokens: 10,
+                wanted_max_tokens: 100,
+                fair_max_tokens: None,
+            };
+            let limits = codeforge::budget::Limits {
+                daily: Usd::from_dollars(3.33),
+                monthly: Usd::from_dollars(100.0),
+            };
+            let res = l.reserve(&req, limits, 0, &day)?;
+            let s = codeforge::ledger::Settlement {
+                status: codeforge::ledger::Status::Cut,
+                served_model: None,
+                prompt_tokens: 10,
+                completion_tokens: 5,
+                reasoning_tokens: 0,
+                cached_tokens: 0,
+                cost: Usd::from_nanos(1),
+                cost_source: "estimate",
+                ttft_ms: None,
+                latency_ms: None,
+                error_kind: None,
+                generation_id: Some(gen_id),
+                baseline_cost: Usd::ZERO,
+            };
+            l.settle(res.id, &s, 0)?;
+            Ok(res.id)
+        })
+        .await
+        .unwrap();
+    let rec = r.session.recover().await.unwrap();
+    assert_eq!(rec.estimates_fixed, 1);
+    let rows = ledger_rows(&r.session);
+    let row = &rows[(id - 1) as usize];
+    assert_eq!(row.4.as_deref(), Some("generation"));
+    assert_eq!(Usd::from_nanos(row.3.unwrap()), Usd::from_dollars(billed));
 }
 
 #[tokio::test]

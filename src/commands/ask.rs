@@ -133,10 +133,10 @@ pub async fn run(
     };
     let (result, (decision, cut)) = tokio::join!(turn, print);
     ctrl_c.abort();
-    // Prices being read again (a day old, or a bill that disagreed) are kept for the next
-    // run rather than lost with this process.
+    // Bills being fetched for estimates and prices being read again are kept rather than
+    // lost with this process (up to a few seconds; the next start finishes the rest).
     if let Some(notice) = session
-        .take_prices(Some(std::time::Duration::from_secs(3)))
+        .finish_background(std::time::Duration::from_secs(2))
         .await
     {
         out.err_line(&notice);

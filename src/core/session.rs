@@ -87,7 +87,13 @@ pub struct Session {
     seen_version: i64,
     /// `GET /models` read in the background (see `super::prices`), until taken in.
     prices_task: Option<tokio::task::JoinHandle<Result<PriceCache, ProviderError>>>,
+    /// Estimates being replaced by their bills from `GET /generation`.
+    reconciles: Vec<tokio::task::JoinHandle<()>>,
 }
+
+/// When a settled estimate's bill is asked for again (OpenRouter writes the record a
+/// little after the stream ends): after these waits, then at the next start.
+const RECONCILE_WAITS: [u64; 4] = [300, 1_000, 3_000, 10_000];
 
 /// After this long an orphan the provider cannot report is closed at its reservation (the
 /// worst case it was allowed, so spend is never under-counted) instead of held forever.
@@ -259,12 +265,44 @@ impl Session {
             explore,
             seen_version,
             prices_task: None,
+            reconciles: Vec::new(),
         };
         // A listing over a day old (or none yet) is read again while the user works.
         if listing_age.is_none_or(|age| age > prices::PRICES_MAX_AGE_S) {
             session.refresh_prices_in_background();
         }
         Ok(session)
+    }
+
+    /// Replace request `id`'s estimate by its bill from `GET /generation` in the background,
+    /// asking again a few times while OpenRouter has no record yet. A server that never
+    /// answers leaves it for the next start's recovery.
+    pub fn reconcile_in_background(&mut self, id: i64, generation: String) {
+        let (client, ledger) = (self.backend.client.clone(), self.ledger.clone());
+        self.reconciles.retain(|t| !t.is_finished());
+        self.reconciles.push(tokio::spawn(async move {
+            for wait in RECONCILE_WAITS {
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                if let Ok(info) = client.generation(&generation).await {
+                    let cost = Usd::from_dollars(info.total_cost);
+                    let _ = ledger
+                        .call(move |l| l.reconcile(id, cost, calendar::now_ms()))
+                        .await;
+                    return;
+                }
+            }
+        }));
+    }
+
+    /// Before the process ends: wait up to `wait` for the work left in the background
+    /// (bills being fetched, prices being read) and take it in. Says what changed.
+    pub async fn finish_background(&mut self, wait: std::time::Duration) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + wait;
+        for task in std::mem::take(&mut self.reconciles) {
+            let _ = tokio::time::timeout_at(deadline, task).await;
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.take_prices(Some(left)).await
     }
 
     /// Read the prices from `GET /models` in the background, unless a read is under way

@@ -785,9 +785,17 @@ impl Session {
         };
         let id = reservation.id;
         let settle_started = Instant::now();
+        let estimated = (settlement.cost_source == "estimate")
+            .then(|| settlement.generation_id.clone())
+            .flatten();
         self.ledger
             .call(move |l| l.settle(id, &settlement, calendar::now_ms()))
             .await?;
+        // An estimate (a cut, cancelled or broken stream) is replaced by the bill as soon
+        // as OpenRouter reports it, in the background.
+        if let (Some(generation), None) = (estimated, &model.base_url) {
+            self.reconcile_in_background(id, generation);
+        }
         let mut outcome = outcome;
         outcome.overhead = Overhead {
             route_us: 0,
