@@ -9,6 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use codeforge::catalog::Catalog;
+use codeforge::money::Usd;
 use codeforge::simulator::{Behaviour, Simulator};
 use tokio::process::Command;
 
@@ -98,6 +99,74 @@ async fn concurrent_processes_never_oversubscribe_a_tiny_limit() {
     assert!(
         committed <= 6_000_000,
         "spent {committed} nano-dollars of a 6,000,000 limit"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_concurrent_asks_on_a_tight_limit_spend_most_of_it_and_never_more() {
+    let sim = Simulator::start(
+        Catalog::builtin().unwrap(),
+        Behaviour {
+            ttft: Duration::from_millis(50),
+            tokens_per_sec: 300.0,
+            max_answer_tokens: None,
+        },
+    )
+    .await
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[budget]\ndaily_usd = 0.02\n",
+    )
+    .unwrap();
+    let children: Vec<_> = (0..40)
+        .map(|_| {
+            ask(
+                home.path(),
+                &sim.url(),
+                &[
+                    "-m",
+                    "claude-sonnet-4",
+                    "write a python function that sums a csv column",
+                ],
+            )
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let (mut ok, mut refused) = (0, 0);
+    for child in children {
+        let out = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
+            .await
+            .expect("an ask process hung")
+            .unwrap();
+        match out.status.code() {
+            Some(0) => ok += 1,
+            Some(1) => refused += 1,
+            other => panic!(
+                "unexpected exit {other:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    }
+    let (committed, reserved, rows) = totals(home.path());
+    assert_eq!(reserved, 0, "reservations left open");
+    assert_eq!(committed, rows);
+    // Requests wait for the money others hold instead of being refused while it is held:
+    // most of the limit is spent, none past it.
+    assert!(
+        committed <= 20_000_000,
+        "spent {committed} of 20,000,000 nano-dollars"
+    );
+    assert!(
+        committed >= 16_000_000,
+        "spent only {committed} of 20,000,000 nano-dollars ({ok} answered, {refused} refused)"
+    );
+    assert_eq!(
+        Usd::from_nanos(committed),
+        Usd::from_dollars(sim.billed()),
+        "ledger = billing"
     );
 }
 
