@@ -42,6 +42,12 @@ pub enum Command {
     Eval(EvalArgs),
     /// Run the OpenRouter-compatible simulator on loopback.
     Simulate(SimulateArgs),
+    /// A team's keys: one OpenRouter key per member, each with its own spending limit
+    /// (needs a management key in OPENROUTER_MANAGEMENT_KEY).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Show or create the config file.
     Config {
         #[command(subcommand)]
@@ -257,6 +263,43 @@ pub struct SimulateArgs {
     /// provider is cheap enough for; a server written elsewhere may not).
     #[arg(long)]
     pub ignore_max_price: bool,
+    /// Accept this as an OpenRouter management key for `/keys` (`codeforge keys`).
+    #[arg(long, value_name = "KEY")]
+    pub management_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Create a key for a member with a spending limit; prints the key once.
+    Create {
+        /// The member's name (unique among the account's keys).
+        name: String,
+        /// Spending limit in USD.
+        #[arg(long, value_name = "USD")]
+        limit: f64,
+        /// When the limit starts again (midnight UTC; weeks from Monday).
+        #[arg(long, value_enum, default_value_t = KeyReset::Daily)]
+        reset: KeyReset,
+    },
+    /// List the keys with their limits and what they spent.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a member's key: OpenRouter refuses every request made with it.
+    Disable { name: String },
+    /// Enable a disabled key again.
+    Enable { name: String },
+}
+
+/// When a key's limit resets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyReset {
+    Daily,
+    Weekly,
+    Monthly,
+    /// A total that never resets.
+    Never,
 }
 
 #[derive(Debug, Subcommand)]

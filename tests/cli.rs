@@ -1115,3 +1115,104 @@ async fn demo_runs_with_a_key_set_keep_their_own_ledger() {
         serde_json::from_str(run(stats(false), None).await.stdout.trim()).unwrap();
     assert_eq!(v["requests"], 0, "{v}");
 }
+
+#[tokio::test]
+async fn a_team_lead_creates_lists_and_disables_member_keys_with_their_own_limits() {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    sim.set_management_key("mgmt-secret-1");
+    let home = tempfile::tempdir().unwrap();
+    let keys = |args: &[&str], management: Option<&str>| {
+        let mut c = cmd(home.path());
+        c.env("OPENROUTER_BASE_URL", sim.url())
+            .arg("keys")
+            .args(args);
+        if let Some(m) = management {
+            c.env("OPENROUTER_MANAGEMENT_KEY", m);
+        }
+        c
+    };
+    // Without a management key: what to do, exit 2.
+    let r = run(keys(&["list"], None), None).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("OPENROUTER_MANAGEMENT_KEY"),
+        "{}",
+        r.stderr
+    );
+    // An ordinary key is refused, said as such (not "moderation"), and never echoed.
+    let r = run(keys(&["list"], Some("sk-or-ordinary")), None).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("refused the management key"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("sk-or-ordinary") && !r.stdout.contains("sk-or-ordinary"));
+    // Create: the new key on stdout, once; the management key nowhere.
+    let r = run(
+        keys(
+            &["create", "alice", "--limit", "0.01", "--reset", "daily"],
+            Some("mgmt-secret-1"),
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let alice = r.stdout.trim().to_string();
+    assert!(alice.starts_with("sk-or-v1-"), "{alice}");
+    assert!(r.stderr.contains("shown only now"), "{}", r.stderr);
+    assert!(!format!("{}{}", r.stdout, r.stderr).contains("mgmt-secret-1"));
+    // A second key of the same name is refused.
+    let again = run(
+        keys(&["create", "alice", "--limit", "1"], Some("mgmt-secret-1")),
+        None,
+    )
+    .await;
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    // Alice asks with her key: her own limit applies, and `stats` shows it.
+    let ask = |key: &str| {
+        let mut c = cmd(home.path());
+        c.env("OPENROUTER_BASE_URL", sim.url())
+            .env("OPENROUTER_API_KEY", key)
+            .args(["ask", "-m", "kimi-k2", "write a python function"]);
+        c
+    };
+    let r = run(ask(&alice), None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut stats = cmd(home.path());
+    stats.args(["stats", "--days", "1"]);
+    let s = run(stats, None).await;
+    assert!(
+        s.stdout
+            .contains("of $0.0100 left (daily limit of the OpenRouter key"),
+        "{}",
+        s.stdout
+    );
+    // The list shows her limit and what she spent.
+    let r = run(keys(&["list"], Some("mgmt-secret-1")), None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("alice"))
+        .unwrap()
+        .to_string();
+    assert!(
+        line.contains("$0.0100") && line.contains("daily") && line.contains("active"),
+        "{line}"
+    );
+    assert!(!line.contains("$0.0000  "), "her spend is counted: {line}");
+    // Disabled: her requests are refused by OpenRouter from now on.
+    let r = run(keys(&["disable", "alice"], Some("mgmt-secret-1")), None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(keys(&["list"], Some("mgmt-secret-1")), None).await;
+    assert!(r.stdout.contains("disabled"), "{}", r.stdout);
+    let r = run(ask(&alice), None).await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("disabled"), "{}", r.stderr);
+    let r = run(keys(&["disable", "bob"], Some("mgmt-secret-1")), None).await;
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no key named `bob`"), "{}", r.stderr);
+}

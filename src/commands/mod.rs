@@ -4,6 +4,7 @@
 
 mod ask;
 mod eval;
+mod keys;
 mod ledger_cmds;
 mod models;
 mod route;
@@ -153,6 +154,7 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
             Ok(())
         }
         Some(Command::Simulate(args)) => simulate::run(&args, &mut out).await,
+        Some(Command::Keys { action }) => keys::run(&Config::load()?, &action, &mut out).await,
         Some(Command::Config { action }) => {
             let config = Config::load();
             match action {

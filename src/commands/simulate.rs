@@ -55,6 +55,9 @@ pub async fn run(args: &SimulateArgs, out: &mut Output) -> Result<(), CommandErr
     sim.set_key_limit(args.key_limit);
     sim.set_price_scale(args.price_scale);
     sim.set_honour_max_price(!args.ignore_max_price);
+    if let Some(k) = &args.management_key {
+        sim.set_management_key(k);
+    }
     out.line(&format!("simulator listening on {}", sim.url()));
     out.line(&format!(
         "use it with: OPENROUTER_BASE_URL={} OPENROUTER_API_KEY=any codeforge ask \"...\"",

@@ -175,12 +175,26 @@ impl OpenRouterClient {
     }
 
     /// `GET {base}/{path}` as JSON, with the first-byte and idle deadlines.
-    async fn get_json<T: serde::de::DeserializeOwned>(
+    pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
     ) -> Result<T, ProviderError> {
+        self.call_json(reqwest::Method::GET, path, None).await
+    }
+
+    /// `METHOD {base}/{path}` with an optional JSON body, answered with JSON.
+    pub(super) async fn call_json<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, ProviderError> {
         let url = format!("{}/{path}", self.base_url);
-        let resp = self.send(&url, self.http.get(&url)).await?;
+        let mut rb = self.http.request(method, &url);
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        let resp = self.send(&url, rb).await?;
         let text = tokio::time::timeout(self.timeouts.idle, resp.text())
             .await
             .map_err(|_| ProviderError::Timeout {

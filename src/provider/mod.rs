@@ -6,12 +6,14 @@
 mod client;
 mod completion;
 mod error;
+mod keys;
 pub mod sse;
 mod types;
 
 pub use client::{APP_REFERER, APP_TITLE, ChatStream, GenerationInfo, KeyInfo, OpenRouterClient};
 pub use completion::{Completion, Failed, drive};
 pub use error::{ErrorKind, ProviderError, TimeoutPhase, parse_retry_after};
+pub use keys::{CreatedKey, KeyChange, ManagedKey};
 pub use types::{
     ChatRequest, ListedModel, ListedPricing, MaxPrice, Message, Role, StreamEvent, Usage,
 };

@@ -8,6 +8,7 @@
 
 mod answer;
 mod faults;
+mod keys;
 mod stream;
 
 use std::collections::{HashMap, HashSet};
@@ -55,6 +56,8 @@ pub struct GenerationRecord {
     pub completion_tokens: u64,
     pub total_cost: f64,
     pub cancelled: bool,
+    /// The key it was billed to.
+    pub key: String,
 }
 
 /// Mutable state shared by all connections.
@@ -68,11 +71,8 @@ pub(crate) struct SimState {
     requests: Mutex<Vec<RecordedRequest>>,
     generations: Mutex<HashMap<String, GenerationRecord>>,
     counter: AtomicU64,
-    /// The key's spending limit in USD (`None`: no limit), as OpenRouter's `/key` reports.
-    key_limit: Mutex<Option<f64>>,
-    /// Worst cases of the requests streaming now: OpenRouter checks a request's
-    /// `max_tokens` against what is left less what is in flight (402 otherwise).
-    in_flight: Mutex<HashMap<String, f64>>,
+    /// Keys' limits, what is in flight on them, the keys created through `/keys`.
+    keys: Mutex<keys::KeyState>,
     /// Prices served and billed, as a multiple of the catalog's (prices drift).
     price_scale: Mutex<f64>,
     /// Whether `provider.max_price` blocks a dearer request, as OpenRouter does (servers
@@ -119,7 +119,7 @@ impl SimState {
     pub(crate) fn record_generation(&self, g: GenerationRecord) {
         // Usage and in-flight change together, under the generations lock.
         let mut generations = lock(&self.generations);
-        lock(&self.in_flight).remove(&g.id);
+        lock(&self.keys).settled(&g.id);
         generations.insert(g.id.clone(), g);
     }
 
@@ -135,49 +135,6 @@ impl SimState {
         m.prompt_price *= scale;
         m.completion_price *= scale;
         m
-    }
-
-    /// OpenRouter's check of a key with a limit before a request starts: 403 when the
-    /// limit is spent, 402 "can only afford M" when the request's worst case does not fit
-    /// what is left less what is in flight; else the worst case is held as in flight.
-    fn admit_on_key(
-        &self,
-        id: &str,
-        model: &ModelSpec,
-        prompt_tokens: u64,
-        max_tokens: u64,
-    ) -> Result<(), (u16, String)> {
-        let Some(limit) = *lock(&self.key_limit) else {
-            return Ok(());
-        };
-        let generations = lock(&self.generations);
-        let usage: f64 = generations.values().map(|g| g.total_cost).sum();
-        if usage >= limit {
-            return Err((
-                403,
-                "Key limit exceeded (daily limit). Manage it using https://openrouter.ai/settings/keys".into(),
-            ));
-        }
-        let mut in_flight = lock(&self.in_flight);
-        let left = limit - usage - in_flight.values().sum::<f64>();
-        let worst = model.cost(prompt_tokens, max_tokens).dollars();
-        if worst > left {
-            let prompt_cost = model.cost(prompt_tokens, 0).dollars();
-            let per_token = model.completion_price / 1e6;
-            let afford = if per_token > 0.0 {
-                ((left - prompt_cost) / per_token).floor().max(0.0) as u64
-            } else {
-                max_tokens
-            };
-            return Err((
-                402,
-                format!(
-                    "This request requires more credits, or fewer max_tokens. You requested up to {max_tokens} tokens, but can only afford {afford}. To increase, visit https://openrouter.ai/settings/keys and create a key with a higher total limit"
-                ),
-            ));
-        }
-        in_flight.insert(id.to_string(), worst);
-        Ok(())
     }
 }
 
@@ -218,8 +175,7 @@ impl Simulator {
             requests: Mutex::new(Vec::new()),
             generations: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(0),
-            key_limit: Mutex::new(None),
-            in_flight: Mutex::new(HashMap::new()),
+            keys: Mutex::new(keys::KeyState::default()),
             price_scale: Mutex::new(1.0),
             honour_max_price: std::sync::atomic::AtomicBool::new(true),
             run_tag: format!(
@@ -290,7 +246,12 @@ impl Simulator {
     /// Give the key a spending limit in USD (resetting daily), enforced as OpenRouter does:
     /// 403 once spent, 402 "can only afford M" for a request whose worst case does not fit.
     pub fn set_key_limit(&self, usd: Option<f64>) {
-        *lock(&self.state.key_limit) = usd;
+        lock(&self.state.keys).default_limit = usd;
+    }
+
+    /// Let `key` call the key management API (`/keys`), as an OpenRouter management key.
+    pub fn set_management_key(&self, key: &str) {
+        lock(&self.state.keys).management_key = Some(key.to_string());
     }
 
     /// Serve and bill prices `scale` times the catalog's (OpenRouter's prices drift).
@@ -451,8 +412,26 @@ async fn handle(state: Arc<SimState>, req: Request<Incoming>) -> Result<Response
         (_, "/chat/completions" | "/key" | "/auth/key" | "/generation") if !key_ok => {
             Ok(error_response(401, "No auth credentials found", None))
         }
-        ("POST", "/chat/completions") => chat(state, &body).await,
-        ("GET", "/key" | "/auth/key") => Ok(key_response(&state)),
+        (_, "/chat/completions" | "/key" | "/auth/key")
+            if lock(&state.keys).disabled(keys::bearer(authorization.as_deref())) =>
+        {
+            Ok(error_response(401, "This key is disabled", None))
+        }
+        ("POST", "/chat/completions") => {
+            let secret = keys::bearer(authorization.as_deref()).to_string();
+            chat(state, &body, &secret).await
+        }
+        ("GET", "/key" | "/auth/key") => Ok(keys::key_response(
+            &state,
+            keys::bearer(authorization.as_deref()),
+        )),
+        (m, r) if r == "/keys" || r.starts_with("/keys/") => Ok(keys::manage(
+            &state,
+            keys::bearer(authorization.as_deref()),
+            m,
+            r,
+            &body,
+        )),
         ("GET", "/generation") => Ok(generation_response(&state, &query)),
         _ => Ok(error_response(
             404,
@@ -499,21 +478,6 @@ fn per_token(per_million: f64) -> String {
     }
 }
 
-fn key_response(state: &SimState) -> Response<SimBody> {
-    let usage = state.usage();
-    let limit = *lock(&state.key_limit);
-    let (reset, remaining) = match limit {
-        Some(l) => (json!("daily"), json!((l - usage).max(0.0))),
-        None => (Value::Null, Value::Null),
-    };
-    full(
-        StatusCode::OK,
-        json!({"data": {"label": "sk-or-v1-sim...", "limit": limit, "limit_remaining": remaining,
-                        "limit_reset": reset, "usage": usage, "usage_daily": usage,
-                        "is_free_tier": false}}),
-    )
-}
-
 fn generation_response(state: &SimState, query: &str) -> Response<SimBody> {
     let id = query
         .split('&')
@@ -533,7 +497,7 @@ fn generation_response(state: &SimState, query: &str) -> Response<SimBody> {
     }
 }
 
-async fn chat(state: Arc<SimState>, body: &[u8]) -> Result<Response<SimBody>, Abort> {
+async fn chat(state: Arc<SimState>, body: &[u8], secret: &str) -> Result<Response<SimBody>, Abort> {
     let Ok(req) = serde_json::from_slice::<Value>(body) else {
         return Ok(error_response(400, "Invalid JSON body", None));
     };
@@ -620,7 +584,9 @@ async fn chat(state: Arc<SimState>, body: &[u8]) -> Result<Response<SimBody>, Ab
     let n = state.counter.fetch_add(1, Ordering::Relaxed) + 1;
     let id = format!("gen-sim-{}-{n}", state.run_tag);
     let max_tokens = req.get("max_tokens").and_then(Value::as_u64);
-    if let Err(refused) = state.admit_on_key(
+    if let Err(refused) = keys::admit(
+        &state,
+        secret,
         &id,
         &model,
         prompt_tokens,
@@ -636,7 +602,8 @@ async fn chat(state: Arc<SimState>, body: &[u8]) -> Result<Response<SimBody>, Ab
         max_tokens,
         state.behaviour(&model.id),
         fault,
-    );
+    )
+    .billed_to(secret);
     if req.get("stream").and_then(Value::as_bool) == Some(true) {
         Ok(stream::respond(state, plan))
     } else {

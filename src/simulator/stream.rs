@@ -27,6 +27,8 @@ pub(crate) struct Plan {
     behaviour: Behaviour,
     fault: Option<Fault>,
     created: u64,
+    /// The key the generation is billed to.
+    key: String,
 }
 
 impl Plan {
@@ -81,7 +83,14 @@ impl Plan {
             behaviour,
             fault,
             created,
+            key: String::new(),
         }
+    }
+
+    /// Bill the generation to this key.
+    pub(crate) fn billed_to(mut self, key: &str) -> Self {
+        self.key = key.to_string();
+        self
     }
 
     fn completion_tokens(&self, sent: usize) -> u64 {
@@ -134,6 +143,7 @@ impl Plan {
             completion_tokens: completion,
             total_cost: self.cost(completion),
             cancelled,
+            key: self.key.clone(),
         });
     }
 
