@@ -37,6 +37,7 @@ async fn session(sim: &Simulator, dir: &std::path::Path) -> Session {
         first_byte: Duration::from_secs(5),
         idle: Duration::from_secs(5),
         first_token: Duration::from_secs(5),
+        turn: Duration::from_secs(60),
     };
     Session::open(config, false).await.unwrap()
 }

@@ -856,3 +856,27 @@ async fn requests_cap_the_providers_price_at_the_reserved_prices() {
         serde_json::json!({"prompt": reserved.prompt, "completion": reserved.completion})
     );
 }
+
+#[tokio::test]
+async fn a_hang_on_every_model_ends_at_the_turns_deadline() {
+    let mut r = rig(|c| c.timeouts.turn = Duration::from_millis(1500)).await;
+    for m in Catalog::builtin().unwrap().models() {
+        r.sim.fail(&m.id, Fault::Stall);
+    }
+    let started = std::time::Instant::now();
+    let (out, events) = ask(
+        &mut r.session,
+        "write a rust function that adds two numbers",
+        Choice::Auto,
+    )
+    .await;
+    let e = out.unwrap_err();
+    let took = started.elapsed();
+    assert!(e.to_string().contains("the turn's deadline"), "{e}");
+    // Ended by the turn's deadline, not by each model's own (5 s to the first byte here).
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(terminal(&events), 1, "{events:?}");
+    assert_eq!(r.sim.billed(), 0.0);
+    let rows = ledger_rows(&r.session);
+    assert!(rows.iter().all(|row| row.2 != "open"), "{rows:?}");
+}

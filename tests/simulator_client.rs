@@ -212,6 +212,7 @@ fn quick_deadlines() -> Timeouts {
         first_byte: Duration::from_millis(400),
         idle: Duration::from_millis(400),
         first_token: Duration::from_secs(10),
+        turn: Duration::from_secs(60),
     }
 }
 

@@ -168,6 +168,7 @@ pub struct TimeoutsFile {
     pub first_byte_ms: Option<u64>,
     pub idle_ms: Option<u64>,
     pub first_token_ms: Option<u64>,
+    pub turn_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -200,6 +201,9 @@ pub struct Timeouts {
     /// From sending the request to the first answer token (keep-alives do not count): past
     /// it the router falls back to the next model.
     pub first_token: Duration,
+    /// From the prompt to its first answer token, across every model tried: past it the
+    /// turn ends (no model answered) instead of trying the next.
+    pub turn: Duration,
 }
 
 impl Default for Timeouts {
@@ -209,6 +213,7 @@ impl Default for Timeouts {
             first_byte: Duration::from_secs(30),
             idle: Duration::from_secs(60),
             first_token: Duration::from_secs(45),
+            turn: Duration::from_secs(90),
         }
     }
 }
@@ -346,7 +351,7 @@ impl Config {
              ledger           {}\n\
              api key          {key}\n\
              base url         {}\n\
-             timeouts         connect {} ms, first byte {} ms, idle {} ms, first token {} ms\n\
+             timeouts         connect {} ms, first byte {} ms, idle {} ms, first token {} ms, turn {} ms\n\
              preference       {} (0 = cheapest that fits … 10 = best regardless of cost)\n\
              explore          {}\n\
              daily budget     ${:.2}\n\
@@ -362,6 +367,7 @@ impl Config {
             self.timeouts.first_byte.as_millis(),
             self.timeouts.idle.as_millis(),
             self.timeouts.first_token.as_millis(),
+            self.timeouts.turn.as_millis(),
             self.preference,
             if self.explore {
                 "on (tries what the ratings know least about)"
@@ -544,6 +550,7 @@ fn resolve(
             file.timeouts.first_token_ms,
             defaults.first_token,
         )?,
+        turn: ms("timeouts.turn_ms", file.timeouts.turn_ms, defaults.turn)?,
     };
 
     let preference = file.router.preference.unwrap_or(5);

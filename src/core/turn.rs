@@ -298,6 +298,16 @@ impl Session {
             let Some(model) = self.backend.catalog.get(model_id).cloned() else {
                 continue;
             };
+            // Past the turn's deadline no further model is tried.
+            let limit = self.config.timeouts.turn;
+            if attempt > 0 && turn_started.elapsed() >= limit {
+                self.emit_budget(events).await;
+                return Err(ProviderError::Timeout {
+                    phase: TimeoutPhase::Turn,
+                    after: limit,
+                }
+                .into());
+            }
             let routed_by = if attempt == 0 {
                 decision.routed_by
             } else {
@@ -362,6 +372,19 @@ impl Session {
                     // every model, so none is tried; the stored reading says nothing is left.
                     self.refresh_key(true).await?;
                     self.key_spent().await?;
+                    self.emit_budget(events).await;
+                    return Err(e.into());
+                }
+                // The turn's deadline passed: no other model is tried.
+                Err(AttemptEnd::BeforeFirstToken(e))
+                    if matches!(
+                        e,
+                        ProviderError::Timeout {
+                            phase: TimeoutPhase::Turn,
+                            ..
+                        }
+                    ) =>
+                {
                     self.emit_budget(events).await;
                     return Err(e.into());
                 }
@@ -672,10 +695,18 @@ impl Session {
         let mut streamed_bytes = 0usize;
         // The provider accepted the request (a stream began): from here it may bill.
         let mut opened = false;
+        // The turn's deadline for a first token, over every model it tries.
+        let turn_limit = self.config.timeouts.turn;
+        let turn_left = turn_limit.saturating_sub(turn_started.elapsed());
+        let turn_over = ProviderError::Timeout {
+            phase: TimeoutPhase::Turn,
+            after: turn_limit,
+        };
         let result: Result<(), (ProviderError, bool)> = async {
             let mut stream = tokio::select! {
                 r = client.stream(&request) => r.map_err(|e| (e, false))?,
                 _ = cancel.cancelled() => return Err((ProviderError::StreamCut { reason: "cancelled".into() }, true)),
+                _ = tokio::time::sleep(turn_left) => return Err((turn_over.clone(), false)),
             };
             opened = true;
             completion.generation_id = stream.generation_id().map(str::to_string);
@@ -686,16 +717,22 @@ impl Session {
                 let _ = self.ledger.call(move |l| l.mark_started(id, &g)).await;
             }
             loop {
-                let deadline = if seen_token {
-                    Duration::MAX
+                let (deadline, over) = if seen_token {
+                    (Duration::MAX, None)
                 } else {
-                    first_token.saturating_sub(started.elapsed())
+                    let model_left = first_token.saturating_sub(started.elapsed());
+                    let turn_left = turn_left.saturating_sub(started.elapsed());
+                    if turn_left < model_left {
+                        (turn_left, Some(turn_over.clone()))
+                    } else {
+                        (model_left, Some(ProviderError::Timeout { phase: TimeoutPhase::FirstToken, after: first_token }))
+                    }
                 };
                 let next = tokio::select! {
                     ev = stream.next() => ev,
                     _ = cancel.cancelled() => return Err((ProviderError::StreamCut { reason: "cancelled".into() }, true)),
-                    _ = tokio::time::sleep(deadline) => {
-                        return Err((ProviderError::Timeout { phase: TimeoutPhase::FirstToken, after: first_token }, false));
+                    _ = tokio::time::sleep(deadline), if over.is_some() => {
+                        return Err((over.clone().unwrap_or(turn_over.clone()), false));
                     }
                 };
                 let Some(ev) = next else { return Ok(()) };

@@ -11,6 +11,8 @@ pub enum TimeoutPhase {
     FirstByte,
     Idle,
     FirstToken,
+    /// The turn's own deadline: no model's first token, over every model tried.
+    Turn,
 }
 
 impl std::fmt::Display for TimeoutPhase {
@@ -20,6 +22,9 @@ impl std::fmt::Display for TimeoutPhase {
             TimeoutPhase::FirstByte => "waiting for the first byte",
             TimeoutPhase::Idle => "waiting for the next stream event",
             TimeoutPhase::FirstToken => "waiting for the first token",
+            TimeoutPhase::Turn => {
+                "waiting for any model's first token (the turn's deadline, `timeouts.turn_ms`; no other model is tried)"
+            }
         })
     }
 }

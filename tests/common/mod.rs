@@ -166,6 +166,7 @@ pub fn short_timeouts() -> Timeouts {
         first_byte: Duration::from_secs(5),
         idle: Duration::from_secs(5),
         first_token: Duration::from_secs(10),
+        turn: Duration::from_secs(60),
     }
 }
 
