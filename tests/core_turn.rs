@@ -880,3 +880,47 @@ async fn a_hang_on_every_model_ends_at_the_turns_deadline() {
     let rows = ledger_rows(&r.session);
     assert!(rows.iter().all(|row| row.2 != "open"), "{rows:?}");
 }
+
+#[tokio::test]
+async fn an_answer_the_history_cannot_keep_still_stands_and_says_what_was_lost() {
+    let mut r = rig(|_| {}).await;
+    let (out, _) = ask(&mut r.session, "hi", Choice::Override("kimi-k2".into())).await;
+    out.unwrap();
+    // From now on the ledger refuses messages, as a full disk would (requests still fit).
+    let conn = rusqlite::Connection::open(r.session.config.paths.ledger_file()).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER full BEFORE INSERT ON messages
+         BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;",
+    )
+    .unwrap();
+    let (out, events) = ask(
+        &mut r.session,
+        "and again",
+        Choice::Override("kimi-k2".into()),
+    )
+    .await;
+    let out = out.expect("the answer stands");
+    let said = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Notice(n) => Some(n.clone()),
+            _ => None,
+        })
+        .expect("the user is told");
+    assert!(
+        said.contains(&format!("request {}", out.request_id))
+            && said.contains("could not be saved in the conversation history")
+            && said.contains("disk is full"),
+        "{said}"
+    );
+    assert!(events.iter().any(|e| matches!(e, Event::Finished { .. })));
+    // Billed and counted; the conversation goes on in memory.
+    let rows = ledger_rows(&r.session);
+    assert_eq!(rows.last().unwrap().2, "ok");
+    assert_eq!(Usd::from_nanos(rows.last().unwrap().3.unwrap()), out.cost);
+    assert_eq!(r.session.conversation.messages.len(), 4);
+    let kept: i64 = conn
+        .query_row("SELECT COUNT(*) FROM messages", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(kept, 2, "no prompt kept without its answer");
+}

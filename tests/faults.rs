@@ -119,3 +119,28 @@ async fn an_unwritable_data_directory_is_a_clear_error() {
         "nothing overwritten"
     );
 }
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_home_where_nothing_can_be_written_exits_2_naming_the_ledger() {
+    // /proc takes no new directories, as a read-only home would not (works as root too).
+    let home = std::path::Path::new("/proc/self/codeforge-home");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_codeforge"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CODEFORGE_HOME", home)
+        .args(["ask", "--demo", "hello"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "cannot open the ledger {}",
+            home.join("ledger.db").display()
+        )),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}

@@ -50,6 +50,12 @@ impl CommandError {
         match self {
             CommandError::Route(RouteError::Budget(_) | RouteError::Unavailable { .. }) => 1,
             CommandError::Config(_) | CommandError::Usage(_) | CommandError::Route(_) => 2,
+            // A ledger that cannot be created or opened (a read-only home): set-up.
+            CommandError::Ledger(e) | CommandError::Core(crate::core::CoreError::Ledger(e))
+                if e.is_setup() =>
+            {
+                2
+            }
             _ => 1,
         }
     }

@@ -356,7 +356,7 @@ impl Session {
             match ended {
                 Ok(mut outcome) => {
                     outcome.overhead.route_us = route_us;
-                    self.record(prompt, &outcome).await?;
+                    self.record_or_say(prompt, &outcome, events).await;
                     send(
                         events,
                         Event::Finished {
@@ -434,7 +434,7 @@ impl Session {
                     }
                 }
                 Err(AttemptEnd::Cut(e, partial)) => {
-                    self.record(prompt, &partial).await?;
+                    self.record_or_say(prompt, &partial, events).await;
                     self.emit_budget(events).await;
                     return Err(TurnFailure {
                         error: e.into(),
@@ -442,7 +442,7 @@ impl Session {
                     });
                 }
                 Err(AttemptEnd::Cancelled(partial)) => {
-                    self.record(prompt, &partial).await?;
+                    self.record_or_say(prompt, &partial, events).await;
                     send(
                         events,
                         Event::Finished {
@@ -521,7 +521,27 @@ impl Session {
         }
     }
 
-    /// Store the exchange in the conversation and the ledger.
+    /// [`Self::record`], and when the ledger cannot take the messages (a full disk): the
+    /// answer stands (it was shown, billed and counted against the budget) and the user is
+    /// told exactly what was not kept.
+    async fn record_or_say(
+        &mut self,
+        prompt: &str,
+        outcome: &TurnOutcome,
+        events: &UnboundedSender<Event>,
+    ) {
+        if let Err(e) = self.record(prompt, outcome).await {
+            send(
+                events,
+                Event::Notice(format!(
+                    "this answer is billed ({}, request {}) and counted in the budget, but it could not be saved in the conversation history: {e}",
+                    outcome.cost, outcome.request_id
+                )),
+            );
+        }
+    }
+
+    /// Store the exchange in the conversation and the ledger (one transaction).
     async fn record(&mut self, prompt: &str, outcome: &TurnOutcome) -> Result<(), CoreError> {
         self.conversation.messages.push(Message::user(prompt));
         self.conversation
@@ -536,15 +556,7 @@ impl Session {
         );
         let id = self
             .ledger
-            .call(move |l| {
-                let id = match conv {
-                    Some(id) => id,
-                    None => l.new_conversation(&p, now)?,
-                };
-                l.add_message(id, "user", &p, None, now)?;
-                l.add_message(id, "assistant", &a, Some(req), now)?;
-                Ok(id)
-            })
+            .call(move |l| l.record_exchange(conv, &p, &a, req, now))
             .await?;
         self.conversation.id = Some(id);
         Ok(())

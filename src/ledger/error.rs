@@ -27,6 +27,11 @@ pub enum LedgerError {
     },
     #[error("cannot open the ledger {}: {detail}", path.display())]
     Open { path: PathBuf, detail: String },
+    #[error(
+        "cannot write the ledger {}: {detail}. Free some space (or fix the disk) and try again; nothing already written was lost",
+        path.display()
+    )]
+    Write { path: PathBuf, detail: String },
     #[error("{0}")]
     Refused(#[from] Refusal),
     #[error("request {0} is not in the ledger")]
@@ -36,6 +41,12 @@ pub enum LedgerError {
 }
 
 impl LedgerError {
+    /// The ledger cannot be opened or created where it should be (a read-only or missing
+    /// home): the user's set-up, not a failure of the request.
+    pub fn is_setup(&self) -> bool {
+        matches!(self, LedgerError::Open { .. })
+    }
+
     pub(crate) fn from_sql(path: &Path, e: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode as C;
         let path = path.to_path_buf();
@@ -48,6 +59,10 @@ impl LedgerError {
             Some(C::CannotOpen | C::ReadOnly | C::PermissionDenied) => LedgerError::Open {
                 path,
                 detail: format!("{e} (is the data directory writable?)"),
+            },
+            Some(C::DiskFull | C::SystemIoFailure) => LedgerError::Write {
+                path,
+                detail: e.to_string(),
             },
             _ => LedgerError::Sql(e.to_string()),
         }

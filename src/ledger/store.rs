@@ -43,40 +43,50 @@ pub struct ConversationSummary {
 }
 
 impl Ledger {
-    pub fn new_conversation(&mut self, title: &str, now_ms: i64) -> Result<i64, LedgerError> {
-        let title: String = title.chars().take(80).collect();
-        self.conn
-            .execute(
-                "INSERT INTO conversations (title, created_ms, updated_ms) VALUES (?1, ?2, ?2)",
-                params![title, now_ms],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(self.conn.last_insert_rowid())
-    }
-
-    pub fn add_message(
+    /// One exchange, in one transaction: the conversation (created, titled by the prompt,
+    /// when `conversation_id` is `None`), the prompt and the answer of request
+    /// `request_id`. All of it is kept, or none. Returns the conversation's id.
+    pub fn record_exchange(
         &mut self,
-        conversation_id: i64,
-        role: &str,
-        content: &str,
-        request_id: Option<i64>,
+        conversation_id: Option<i64>,
+        prompt: &str,
+        answer: &str,
+        request_id: i64,
         now_ms: i64,
-    ) -> Result<(), LedgerError> {
+    ) -> Result<i64, LedgerError> {
         let path = self.path.clone();
         let sql = |e| LedgerError::from_sql(&path, e);
         let tx = self.conn.transaction().map_err(sql)?;
-        tx.execute(
-            "INSERT INTO messages (conversation_id, role, content, request_id, created_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![conversation_id, role, content, request_id, now_ms],
-        )
-        .map_err(sql)?;
+        let id = match conversation_id {
+            Some(id) => id,
+            None => {
+                let title: String = prompt.chars().take(80).collect();
+                tx.execute(
+                    "INSERT INTO conversations (title, created_ms, updated_ms) VALUES (?1, ?2, ?2)",
+                    params![title, now_ms],
+                )
+                .map_err(sql)?;
+                tx.last_insert_rowid()
+            }
+        };
+        for (role, content, request) in [
+            ("user", prompt, None),
+            ("assistant", answer, Some(request_id)),
+        ] {
+            tx.execute(
+                "INSERT INTO messages (conversation_id, role, content, request_id, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, role, content, request, now_ms],
+            )
+            .map_err(sql)?;
+        }
         tx.execute(
             "UPDATE conversations SET updated_ms = ?2 WHERE id = ?1",
-            params![conversation_id, now_ms],
+            params![id, now_ms],
         )
         .map_err(sql)?;
-        tx.commit().map_err(sql)
+        tx.commit().map_err(sql)?;
+        Ok(id)
     }
 
     pub fn messages(&self, conversation_id: i64) -> Result<Vec<StoredMessage>, LedgerError> {

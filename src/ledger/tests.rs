@@ -317,17 +317,40 @@ fn a_locked_database_gives_a_clear_error() {
 #[test]
 fn conversations_keep_their_messages_in_order() {
     let mut l = Ledger::open_in_memory().unwrap();
-    let c = l.new_conversation("first question", 10).unwrap();
-    l.add_message(c, "user", "hello", None, 11).unwrap();
-    l.add_message(c, "assistant", "hi!", None, 12).unwrap();
-    let c2 = l.new_conversation("second", 20).unwrap();
+    let d = day("2026-11-26");
+    let r = l.reserve(&new_request("a/m"), limits(3.33), 1, &d).unwrap();
+    let c = l
+        .record_exchange(None, "first question", "hi!", r.id, 11)
+        .unwrap();
+    let r2 = l.reserve(&new_request("a/m"), limits(3.33), 2, &d).unwrap();
+    let c2 = l.record_exchange(None, "second", "yes", r2.id, 20).unwrap();
     assert_eq!(l.last_conversation().unwrap(), Some(c2));
     let m = l.messages(c).unwrap();
     assert_eq!(m.len(), 2);
-    assert_eq!((m[0].role.as_str(), m[1].content.as_str()), ("user", "hi!"));
+    assert_eq!(
+        (
+            m[0].role.as_str(),
+            m[0].content.as_str(),
+            m[1].content.as_str()
+        ),
+        ("user", "first question", "hi!")
+    );
     let list = l.conversations(10).unwrap();
     assert_eq!(list[0].id, c2);
     assert_eq!(list[1].messages, 2);
+    assert_eq!(list[1].title, "first question");
+    // An exchange that cannot be kept whole (its conversation does not exist) keeps
+    // nothing: no prompt without its answer.
+    assert!(
+        l.record_exchange(Some(999), "lost", "lost too", r.id, 30)
+            .is_err()
+    );
+    assert_eq!(l.messages(999).unwrap().len(), 0);
+    let total: i64 = l
+        .conn
+        .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(total, 4);
 }
 
 #[test]
