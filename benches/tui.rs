@@ -150,3 +150,24 @@ fn stream_1000_tokens_frame_every_10(b: divan::Bencher) {
         }
     });
 }
+
+/// A server flooding one line with no newline, taken in and drawn every 10 deltas: the
+/// cost per delta must not grow with the line (linear in the answer's length), so the
+/// 8,000-token flood takes about four times the 2,000-token one.
+#[divan::bench(args = [2_000, 8_000])]
+fn flood_without_newlines_frame_every_10(b: divan::Bencher, n: usize) {
+    b.bench_local(|| {
+        let mut a = app();
+        let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
+        let turn = start_turn(&mut a, "write a parser");
+        for i in 0..n {
+            a.on_core(Event::Content {
+                turn,
+                text: "flood ".into(),
+            });
+            if i % 10 == 9 {
+                t.draw(|f| ui::draw(f, &mut a)).unwrap();
+            }
+        }
+    });
+}

@@ -721,3 +721,47 @@ fn ctrl_r_on_a_cut_answer_runs_it_on_the_next_candidate_at_once() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_paste_of_seventy_thousand_lines_is_folded_in_the_input_and_sent_whole() {
+    let mut a = app(false);
+    type_text(&mut a, "why does this fail? ");
+    let log: String = (0..70_000).map(|i| format!("line {i}: ok\n")).collect();
+    assert!(a.on_paste(&log).is_empty());
+    // One line in the input box, saying what it holds; the box still draws right.
+    assert_eq!(a.input.lines().len(), 1);
+    assert!(
+        a.input.lines()[0].starts_with("why does this fail? [paste #1 · 70,000 lines · "),
+        "{:?}",
+        a.input.lines()
+    );
+    let shown = screen(&mut a, 100, 24);
+    assert!(shown.contains("[paste #1 · 70,000 lines"), "{shown}");
+    type_text(&mut a, " thanks");
+    match &a.on_key(key(KeyCode::Enter))[..] {
+        [Command::Core(Op::Submit { text, .. })] => {
+            assert_eq!(*text, format!("why does this fail? {log} thanks"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Sent: the next prompt starts empty, with no paste left over.
+    assert!(a.input.lines().iter().all(|l| l.is_empty()));
+}
+
+#[test]
+fn esc_stops_the_answer_growing_at_once_whatever_is_still_queued() {
+    let mut a = app(false);
+    let turn = ask(&mut a, "hello", &["first part "]);
+    assert_eq!(a.on_key(key(KeyCode::Esc)), vec![Command::Core(Op::Cancel)]);
+    // A flood already on its way after Esc is not drawn.
+    for _ in 0..10_000 {
+        a.on_core(Event::Content {
+            turn,
+            text: "flood ".into(),
+        });
+    }
+    let shown = screen(&mut a, 100, 30);
+    assert!(shown.contains("first part"), "{shown}");
+    assert!(!shown.contains("flood"), "{shown}");
+    assert!(shown.contains("[cancelling…]"), "{shown}");
+}

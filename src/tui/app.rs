@@ -83,6 +83,39 @@ pub struct App {
     pub preference: u8,
     /// The router explores (shown in the status bar).
     pub explore: bool,
+    /// Long pastes kept out of the input box (shown there as a one-line token, expanded
+    /// when sent): `(token, text)`.
+    pastes: Vec<(String, String)>,
+}
+
+/// A paste longer than this many lines (or [`FOLD_PASTE_BYTES`]) is kept out of the input
+/// box as a one-line token and sent whole: an editor of 70,000 lines helps nobody (and
+/// the input widget counts rows in 16 bits).
+pub const FOLD_PASTE_LINES: usize = 200;
+/// See [`FOLD_PASTE_LINES`].
+pub const FOLD_PASTE_BYTES: usize = 32 * 1024;
+
+/// The token a folded paste shows in the input box.
+fn paste_token(n: usize, text: &str) -> String {
+    let lines = text.lines().count();
+    let size = if text.len() >= 1024 * 1024 {
+        format!("{:.1} MB", text.len() as f64 / (1024.0 * 1024.0))
+    } else {
+        format!("{} KB", text.len().div_ceil(1024))
+    };
+    format!("[paste #{n} · {} lines · {size}]", group_thousands(lines))
+}
+
+fn group_thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl App {
@@ -108,6 +141,7 @@ impl App {
             next_turn: 1,
             running: None,
             first_token_at: None,
+            pastes: Vec::new(),
             dirty: true,
             preference: 5,
             explore: false,
@@ -164,12 +198,19 @@ impl App {
         self.scroll = 0;
     }
 
-    /// A bracketed paste: inserted whole into the input (never sent by its newlines).
+    /// A bracketed paste: inserted whole into the input (never sent by its newlines); a
+    /// long one as a one-line token that is expanded when the prompt is sent.
     pub fn on_paste(&mut self, text: &str) -> Vec<Command> {
         self.dirty = true;
         if self.popup == Popup::None {
             let text = text.replace("\r\n", "\n").replace('\r', "\n");
-            self.input.insert_str(text);
+            if text.lines().count() > FOLD_PASTE_LINES || text.len() > FOLD_PASTE_BYTES {
+                let token = paste_token(self.pastes.len() + 1, &text);
+                self.input.insert_str(&token);
+                self.pastes.push((token, text));
+            } else {
+                self.input.insert_str(text);
+            }
         }
         Vec::new()
     }
@@ -237,7 +278,13 @@ impl App {
                 Vec::new()
             }
             Action::Cancel => {
-                if self.running.is_some() {
+                if let Some((turn, _)) = self.running {
+                    // At once, whatever is still queued: the answer stops growing on screen
+                    // in this frame, and the core closes the stream.
+                    if let Some(a) = self.answer_mut(turn) {
+                        a.stopped = true;
+                    }
+                    self.dirty = true;
                     vec![Command::Core(Op::Cancel)]
                 } else {
                     Vec::new()
@@ -548,7 +595,12 @@ impl App {
     }
 
     fn send(&mut self) -> Vec<Command> {
-        let text = self.input.lines().join("\n");
+        let mut text = self.input.lines().join("\n");
+        // Folded pastes go out whole, where their tokens stand (a deleted token drops its
+        // paste).
+        for (token, paste) in &self.pastes {
+            text = text.replacen(token, paste, 1);
+        }
         // Nothing but whitespace or control characters (NUL bytes): nothing to send.
         if text.chars().all(|c| c.is_whitespace() || c.is_control()) {
             return Vec::new();
@@ -557,6 +609,7 @@ impl App {
             self.notice("an answer is still streaming: Esc cancels it", true);
             return Vec::new();
         }
+        self.pastes.clear();
         self.input = {
             let mut t = TextArea::default();
             t.set_placeholder_text("Ask anything · Enter sends · Alt-Enter new line · F1 help");

@@ -39,6 +39,8 @@ pub struct Answer {
     pub outcome: Option<TurnOutcome>,
     pub state: AnswerState,
     pub tokens: u64,
+    /// Esc was pressed: nothing more is shown, whatever is still on its way.
+    pub stopped: bool,
     // layout cache
     width: u16,
     wrapped_done: Vec<Line<'static>>,
@@ -64,6 +66,7 @@ impl Answer {
             outcome: None,
             state: AnswerState::Routing,
             tokens: 0,
+            stopped: false,
             width: 0,
             wrapped_done: Vec::new(),
             tail: Vec::new(),
@@ -74,6 +77,9 @@ impl Answer {
     }
 
     pub fn push_content(&mut self, text: &str, theme: &Theme) {
+        if self.stopped {
+            return;
+        }
         let safe = self.sanitizer.push(text);
         self.md.push(&safe, theme);
         self.tokens += 1;
@@ -81,6 +87,9 @@ impl Answer {
     }
 
     pub fn push_reasoning(&mut self, text: &str) {
+        if self.stopped {
+            return;
+        }
         let safe = self.reasoning_sanitizer.push(text);
         self.reasoning.push_str(&safe);
         self.tokens += 1;
@@ -295,6 +304,11 @@ impl Answer {
         }
         match &self.state {
             AnswerState::Cancelled => self.tail.push(Line::styled("[cancelled]", theme.warn)),
+            AnswerState::Routing | AnswerState::Waiting | AnswerState::Streaming
+                if self.stopped =>
+            {
+                self.tail.push(Line::styled("[cancelling…]", theme.warn))
+            }
             AnswerState::Cut(e) => self.tail.extend(wrap(
                 &Line::styled(
                     format!("[answer cut: {e}] — ^R runs it again on the next model"),

@@ -19,6 +19,18 @@ struct Fence {
     source: String,
 }
 
+/// Bytes an open line may reach before it is finished in pieces.
+const MAX_OPEN_LINE: usize = 2048;
+
+/// The largest char boundary at or before `at`.
+fn floor_char_boundary(s: &str, at: usize) -> usize {
+    let mut i = at.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 /// A Markdown document that grows by deltas.
 pub struct StreamingMarkdown {
     done: Vec<Line<'static>>,
@@ -54,9 +66,24 @@ impl StreamingMarkdown {
     /// Append (already sanitised) text; renders the lines it completes.
     pub fn push(&mut self, text: &str, theme: &Theme) {
         self.tail.push_str(text);
-        while let Some(pos) = self.tail.find('\n') {
-            let line: String = self.tail[..pos].to_string();
-            self.tail.drain(..=pos);
+        // The open line holds no newline between pushes: only new text can end it (no
+        // rescan of a long open line per delta, so a flood without newlines stays linear).
+        if text.contains('\n') {
+            while let Some(pos) = self.tail.find('\n') {
+                let line: String = self.tail[..pos].to_string();
+                self.tail.drain(..=pos);
+                self.finish_line(&line, theme);
+            }
+        }
+        // A line that never ends (a flood) is finished in pieces at a space, so what is
+        // laid out again each frame stays short and the whole stays linear.
+        while self.tail.len() > MAX_OPEN_LINE {
+            let cut = self.tail[..MAX_OPEN_LINE]
+                .rfind(' ')
+                .filter(|&p| p > 0)
+                .map_or_else(|| floor_char_boundary(&self.tail, MAX_OPEN_LINE), |p| p + 1);
+            let line: String = self.tail[..cut].to_string();
+            self.tail.drain(..cut);
             self.finish_line(&line, theme);
         }
     }
@@ -287,6 +314,33 @@ mod tests {
 
     fn text(l: &Line<'_>) -> String {
         l.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn a_line_that_never_ends_is_finished_in_pieces_and_loses_nothing() {
+        let t = Theme::dark(false);
+        let mut md = StreamingMarkdown::new();
+        for _ in 0..5_000 {
+            md.push("flood ", &t);
+        }
+        // What stays open (laid out again every frame) is short; nothing was lost.
+        assert!(md.tail.len() <= MAX_OPEN_LINE, "{}", md.tail.len());
+        assert!(md.done_lines().len() >= 10);
+        // (Each piece is a line of its own on screen: the space ending it is not drawn.)
+        let mut words = 0;
+        for l in md.done_lines().iter().map(text).chain([md.tail.clone()]) {
+            assert!(l.split_whitespace().all(|w| w == "flood"));
+            words += l.split_whitespace().count();
+        }
+        assert_eq!(words, 5_000);
+        // A flood of one multi-byte character with no space is cut at a char boundary.
+        let mut md = StreamingMarkdown::new();
+        for _ in 0..3_000 {
+            md.push("é", &t);
+        }
+        let mut all: String = md.done_lines().iter().map(text).collect();
+        all.push_str(&md.tail);
+        assert!(all == "é".repeat(3_000), "{} bytes", all.len());
     }
 
     #[test]

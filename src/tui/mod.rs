@@ -142,6 +142,9 @@ pub async fn run(config: Config, demo: bool, resume_last: bool) -> Result<(), Tu
     result
 }
 
+/// Core events taken in one pass of the event loop before keys are looked at again.
+const CORE_EVENTS_PER_PASS: usize = 256;
+
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
@@ -173,7 +176,18 @@ async fn event_loop(
                 None => vec![Command::Quit],
             },
             ev = ev_rx.recv() => match ev {
-                Some(ev) => { app.on_core(ev); Vec::new() }
+                Some(ev) => {
+                    app.on_core(ev);
+                    // Whatever else already arrived goes in the same pass (a stream's
+                    // deltas come in bursts), up to a bound so keys are never kept waiting.
+                    for _ in 0..CORE_EVENTS_PER_PASS {
+                        match ev_rx.try_recv() {
+                            Ok(ev) => app.on_core(ev),
+                            Err(_) => break,
+                        }
+                    }
+                    Vec::new()
+                }
                 None => vec![Command::Quit],
             },
             _ = tick.tick() => {
