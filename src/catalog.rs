@@ -209,12 +209,25 @@ impl PriceCache {
             path: path.display().to_string(),
             message,
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+        // Private to the user, like the ledger: a 0700 folder, a 0600 file.
+        if let Some(dir) = path.parent().filter(|d| !d.exists()) {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir).map_err(|e| err(e.to_string()))?;
         }
         let json = serde_json::to_vec_pretty(self).map_err(|e| err(e.to_string()))?;
         let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, json).map_err(|e| err(e.to_string()))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        std::io::Write::write_all(
+            &mut options.open(&tmp).map_err(|e| err(e.to_string()))?,
+            &json,
+        )
+        .map_err(|e| err(e.to_string()))?;
         std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
     }
 }

@@ -924,3 +924,21 @@ async fn an_answer_the_history_cannot_keep_still_stands_and_says_what_was_lost()
         .unwrap();
     assert_eq!(kept, 2, "no prompt kept without its answer");
 }
+
+#[tokio::test]
+async fn a_usage_chunk_far_under_what_was_streamed_is_not_believed() {
+    // A server that streams ~1,000 tokens and reports 3 (and a near-zero cost).
+    let words = "word ".repeat(800);
+    let stream = format!(
+        "data: {{\"id\":\"gen-liar\",\"model\":\"moonshotai/kimi-k2\",\"choices\":[{{\"delta\":{{\"content\":\"{words}\"}}}}]}}\n\n\
+         data: {{\"choices\":[{{\"delta\":{{\"content\":\"\"}},\"finish_reason\":\"stop\"}}],\"usage\":{{\"prompt_tokens\":5,\"completion_tokens\":3,\"cost\":0.0000001}}}}\n\ndata: [DONE]\n\n"
+    );
+    let url = common::replay(vec![(200, "text/event-stream", stream, vec![])], 512).await;
+    let mut r = rig(|c| c.base_url = url.clone()).await;
+    let (out, _) = ask(&mut r.session, "hi", Choice::Override("kimi-k2".into())).await;
+    let out = out.unwrap();
+    assert_eq!(out.cost_source, "estimate");
+    assert!(out.completion_tokens >= 1_000, "{}", out.completion_tokens);
+    let kimi = Catalog::builtin().unwrap().get(FIRST).unwrap().clone();
+    assert!(out.cost >= kimi.cost(0, 1_000), "{}", out.cost);
+}

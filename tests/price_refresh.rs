@@ -173,4 +173,14 @@ async fn a_listing_over_a_day_old_is_read_again_in_the_background() {
         .unwrap();
     assert!(cache.fetched_at + 60 > codeforge::core::prices::now_s());
     assert!(cache.models.contains_key(KIMI));
+    // Private to the user, like the ledger.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(session.config.paths.models_cache_file())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
 }

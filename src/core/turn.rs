@@ -950,8 +950,14 @@ impl Session {
         prompt_estimate: u64,
         status: Status,
     ) -> TurnOutcome {
+        // What was streamed, at 4 bytes a token: a usage chunk reporting under half of it is
+        // not believed (a server that floods and under-bills): the streamed estimate is
+        // recorded, marked so, and the bill read from /generation replaces it.
+        let streamed = estimate_tokens(&c.content) + estimate_tokens(&c.reasoning);
+        let believable =
+            |u: &crate::provider::Usage| u.completion_tokens.saturating_mul(2) >= streamed;
         let (prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost, source) =
-            match c.usage {
+            match c.usage.filter(believable) {
                 Some(u) => (
                     u.prompt_tokens,
                     u.completion_tokens,
@@ -966,7 +972,7 @@ impl Session {
                     },
                 ),
                 None => {
-                    let ct = estimate_tokens(&c.content) + estimate_tokens(&c.reasoning);
+                    let ct = streamed;
                     (
                         prompt_estimate,
                         ct,
