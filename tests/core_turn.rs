@@ -216,7 +216,8 @@ async fn cancelling_settles_an_estimate_that_reconciles_later() {
     assert!(events.iter().any(|e| matches!(e, Event::Finished { .. })));
     let rows = ledger_rows(&r.session);
     assert_eq!(rows[0].2, "cancelled");
-    assert_eq!(rows[0].4.as_deref(), Some("estimate"));
+    // Counted at its worst case (the answer shows the estimate) until the bill comes.
+    assert_eq!(rows[0].4.as_deref(), Some("worst_case"));
     // The conversation keeps the partial answer.
     assert_eq!(r.session.conversation.messages.len(), 2);
 
@@ -803,11 +804,11 @@ async fn a_stream_that_breaks_before_its_first_token_is_not_recorded_as_free() {
     )
     .await;
     let rows = ledger_rows(&r.session);
-    // The provider began a generation: it may bill, so the row holds an estimate (marked
-    // so, to be corrected from /generation), not $0 "as billed".
+    // The provider began a generation: it may bill, so the row holds its worst case
+    // (marked so, replaced from /generation moments later), not $0 "as billed".
     assert_eq!(rows[0].2, "error");
     assert!(rows[0].3.unwrap_or(0) > 0, "{rows:?}");
-    assert_eq!(rows[0].4.as_deref(), Some("estimate"), "{rows:?}");
+    assert_eq!(rows[0].4.as_deref(), Some("worst_case"), "{rows:?}");
     // A request refused before any stream began is not billed, and is recorded so.
     let mut r = rig(|_| {}).await;
     r.sim.fail(
@@ -941,4 +942,30 @@ async fn a_usage_chunk_far_under_what_was_streamed_is_not_believed() {
     assert!(out.completion_tokens >= 1_000, "{}", out.completion_tokens);
     let kimi = Catalog::builtin().unwrap().get(FIRST).unwrap().clone();
     assert!(out.cost >= kimi.cost(0, 1_000), "{}", out.cost);
+}
+
+#[tokio::test]
+async fn a_worst_case_with_no_bill_to_be_had_falls_back_to_its_estimate() {
+    // A server without /generation: the cut answer counts at its worst case, then, the
+    // retries spent, at the estimate of what was streamed (not the worst case for good).
+    let words = "word ".repeat(100);
+    let stream = format!(
+        "data: {{\"id\":\"gen-cut\",\"model\":\"moonshotai/kimi-k2\",\"choices\":[{{\"delta\":{{\"content\":\"{words}\"}}}}]}}\n\n"
+    );
+    let url = common::replay(vec![(200, "text/event-stream", stream, vec![])], 512).await;
+    let mut r = rig(|c| c.base_url = url.clone()).await;
+    let (out, _) = ask(&mut r.session, "hi", Choice::Override("kimi-k2".into())).await;
+    assert!(out.is_err(), "cut");
+    let rows = ledger_rows(&r.session);
+    assert_eq!(rows[0].4.as_deref(), Some("worst_case"), "{rows:?}");
+    let worst = rows[0].3.unwrap();
+    // The next start's recovery asks /generation once more, then takes the estimate.
+    let rec = r.session.recover().await.unwrap();
+    assert_eq!(rec.estimates_fixed, 0);
+    let rows = ledger_rows(&r.session);
+    assert_eq!(rows[0].4.as_deref(), Some("estimate"), "{rows:?}");
+    let estimate = rows[0].3.unwrap();
+    assert!(estimate > 0 && estimate < worst, "{estimate} vs {worst}");
+    let (_, today, _) = r.session.spend().await.unwrap();
+    assert_eq!(today.committed, Usd::from_nanos(estimate));
 }

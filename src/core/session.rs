@@ -274,10 +274,10 @@ impl Session {
         Ok(session)
     }
 
-    /// Replace request `id`'s estimate by its bill from `GET /generation` in the background,
-    /// asking again a few times while OpenRouter has no record yet. A server that never
-    /// answers leaves it for the next start's recovery.
-    pub fn reconcile_in_background(&mut self, id: i64, generation: String) {
+    /// Replace request `id`'s worst case by its bill from `GET /generation` in the
+    /// background, asking again a few times while OpenRouter has no record yet; when no
+    /// bill comes, by `estimate`. A process that ends first leaves it to the next start.
+    pub fn reconcile_in_background(&mut self, id: i64, generation: String, estimate: Usd) {
         let (client, ledger) = (self.backend.client.clone(), self.ledger.clone());
         self.reconciles.retain(|t| !t.is_finished());
         self.reconciles.push(tokio::spawn(async move {
@@ -286,11 +286,14 @@ impl Session {
                 if let Ok(info) = client.generation(&generation).await {
                     let cost = Usd::from_dollars(info.total_cost);
                     let _ = ledger
-                        .call(move |l| l.reconcile(id, cost, calendar::now_ms()))
+                        .call(move |l| l.reconcile(id, cost, "generation", calendar::now_ms()))
                         .await;
                     return;
                 }
             }
+            let _ = ledger
+                .call(move |l| l.reconcile(id, estimate, "estimate", calendar::now_ms()))
+                .await;
         }));
     }
 
@@ -603,10 +606,22 @@ impl Session {
             if let Ok(info) = self.backend.client.generation(&gen_id).await {
                 let cost = Usd::from_dollars(info.total_cost);
                 self.ledger
-                    .call(move |l| l.reconcile(id, cost, calendar::now_ms()))
+                    .call(move |l| l.reconcile(id, cost, "generation", calendar::now_ms()))
                     .await?;
                 rec.estimates_fixed += 1;
             }
+        }
+        // Worst cases whose bill the provider cannot give (no `/generation` here): the
+        // estimate from their streamed tokens, rather than the worst case for good.
+        let unbilled = self.ledger.call(|l| l.worst_cases_left(20)).await?;
+        for (id, model, prompt_tokens, completion_tokens) in unbilled {
+            let Some(m) = self.backend.catalog.get(&model) else {
+                continue;
+            };
+            let estimate = m.cost(prompt_tokens, completion_tokens);
+            self.ledger
+                .call(move |l| l.reconcile(id, estimate, "estimate", calendar::now_ms()))
+                .await?;
         }
         Ok(rec)
     }

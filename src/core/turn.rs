@@ -834,16 +834,25 @@ impl Session {
         };
         let id = reservation.id;
         let settle_started = Instant::now();
-        let estimated = (settlement.cost_source == "estimate")
-            .then(|| settlement.generation_id.clone())
-            .flatten();
+        // An estimate (a cut, cancelled or broken stream) that OpenRouter can still report
+        // counts at its worst case, the reservation, until the bill replaces it moments
+        // later in the background (hidden reasoning is billed but never streamed, so the
+        // estimate may be short); if no bill comes, the estimate.
+        let estimate = settlement.cost;
+        let pending = match (&settlement.generation_id, &model.base_url) {
+            (Some(g), None) if settlement.cost_source == "estimate" => Some(g.clone()),
+            _ => None,
+        };
+        let mut settlement = settlement;
+        if pending.is_some() {
+            settlement.cost = reservation.reserved.max(estimate);
+            settlement.cost_source = "worst_case";
+        }
         self.ledger
             .call(move |l| l.settle(id, &settlement, calendar::now_ms()))
             .await?;
-        // An estimate (a cut, cancelled or broken stream) is replaced by the bill as soon
-        // as OpenRouter reports it, in the background.
-        if let (Some(generation), None) = (estimated, &model.base_url) {
-            self.reconcile_in_background(id, generation);
+        if let Some(generation) = pending {
+            self.reconcile_in_background(id, generation, estimate);
         }
         let mut outcome = outcome;
         outcome.overhead = Overhead {

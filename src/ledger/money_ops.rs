@@ -419,14 +419,14 @@ impl Ledger {
         Ok(orphans)
     }
 
-    /// Settled requests whose cost is only an estimate but whose generation id is known
-    /// (cancelled or cut streams): candidates for `GET /generation`.
+    /// Settled requests counted at an estimate or their worst case whose generation id
+    /// is known (cancelled or cut streams): candidates for `GET /generation`.
     pub fn estimates_to_reconcile(&self, limit: usize) -> Result<Vec<(i64, String)>, LedgerError> {
         let mut stmt = self
             .conn
             .prepare(
                 "SELECT id, generation_id FROM requests
-                 WHERE cost_source = 'estimate' AND generation_id IS NOT NULL
+                 WHERE cost_source IN ('estimate', 'worst_case') AND generation_id IS NOT NULL
                    AND status IN ('cancelled', 'cut', 'ok', 'error')
                  ORDER BY id DESC LIMIT ?1",
             )
@@ -438,9 +438,43 @@ impl Ledger {
         rows.map_err(|e| self.err(e))
     }
 
-    /// Replace a settled estimate with the provider's figure; the day totals move by the
-    /// difference. Orphans are settled instead.
-    pub fn reconcile(&mut self, id: i64, cost: Usd, now_ms: i64) -> Result<(), LedgerError> {
+    /// Requests still counted at their worst case (no bill came): (id, model, prompt and
+    /// completion tokens as streamed), oldest first.
+    pub fn worst_cases_left(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(i64, String, u64, u64)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, requested_model, prompt_tokens, completion_tokens FROM requests
+                 WHERE cost_source = 'worst_case' ORDER BY id LIMIT ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get::<_, i64>(2)?.max(0) as u64,
+                    r.get::<_, i64>(3)?.max(0) as u64,
+                ))
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>();
+        rows.map_err(|e| self.err(e))
+    }
+
+    /// Replace a settled estimate or worst case with `cost` (`source`: `generation` for the
+    /// provider's bill, `estimate`); the day totals move by the difference. Orphans are
+    /// settled instead.
+    pub fn reconcile(
+        &mut self,
+        id: i64,
+        cost: Usd,
+        source: &'static str,
+        now_ms: i64,
+    ) -> Result<(), LedgerError> {
         let path = self.path.clone();
         let sql = |e| LedgerError::from_sql(&path, e);
         let tx = self
@@ -451,12 +485,12 @@ impl Ledger {
             money_row::<Option<i64>>(&tx, id, "cost_nanos").map_err(sql)??;
         if status == "open" || status == "orphaned" {
             drop(tx);
-            return self.settle(id, &Settlement::process_died(cost, "generation"), now_ms);
+            return self.settle(id, &Settlement::process_died(cost, source), now_ms);
         }
         let delta = cost.nanos() - old.unwrap_or(0);
         tx.execute(
-            "UPDATE requests SET cost_nanos = ?2, cost_source = 'generation', settled_ms = ?3 WHERE id = ?1",
-            params![id, cost.nanos(), now_ms],
+            "UPDATE requests SET cost_nanos = ?2, cost_source = ?4, settled_ms = ?3 WHERE id = ?1",
+            params![id, cost.nanos(), now_ms, source],
         )
         .map_err(sql)?;
         adjust_totals(&tx, &day, &month, &model, delta, 0, 0).map_err(sql)?;
