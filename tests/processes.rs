@@ -171,6 +171,72 @@ async fn forty_concurrent_asks_on_a_tight_limit_spend_most_of_it_and_never_more(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rounds_of_concurrent_asks_stay_within_the_limit_when_billed_prices_drift() {
+    // The server bills a fifth more (then a fifth less) than the catalog lists and ignores
+    // max_price; rounds of 8 concurrent asks on $0.01 never spend past it.
+    for scale in [1.2, 0.8] {
+        let sim = Simulator::start(
+            Catalog::builtin().unwrap(),
+            Behaviour {
+                ttft: Duration::from_millis(30),
+                tokens_per_sec: 400.0,
+                max_answer_tokens: None,
+            },
+        )
+        .await
+        .unwrap();
+        sim.set_price_scale(scale);
+        sim.set_honour_max_price(false);
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(
+            home.path().join("config.toml"),
+            "[budget]\ndaily_usd = 0.01\n",
+        )
+        .unwrap();
+        for _round in 0..3 {
+            let children: Vec<_> = (0..8)
+                .map(|_| {
+                    ask(
+                        home.path(),
+                        &sim.url(),
+                        &[
+                            "-m",
+                            "claude-sonnet-4",
+                            "write a python function that sums a csv column",
+                        ],
+                    )
+                    .spawn()
+                    .unwrap()
+                })
+                .collect();
+            for child in children {
+                let out = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
+                    .await
+                    .expect("an ask process hung")
+                    .unwrap();
+                assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+            }
+            let (committed, reserved, _) = totals(home.path());
+            assert_eq!(reserved, 0);
+            assert!(
+                committed <= 10_000_000,
+                "prices ×{scale}: spent {committed} of 10,000,000 nano-dollars"
+            );
+        }
+        let (committed, _, _) = totals(home.path());
+        assert_eq!(
+            Usd::from_nanos(committed),
+            Usd::from_dollars(sim.billed()),
+            "ledger = billing"
+        );
+        assert!(
+            committed >= 5_000_000,
+            "prices ×{scale}: only {committed} spent"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_stream_is_recovered_at_the_next_start() {
     let sim = Simulator::start(
         Catalog::builtin().unwrap(),
