@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -124,18 +126,7 @@ proptest! {
                         };
                         let s = Settlement {
                             status,
-                            served_model: None,
-                            prompt_tokens: op.prompt_tokens,
-                            completion_tokens: 0,
-                            reasoning_tokens: 0,
-                            cached_tokens: 0,
-                            cost: Usd::from_nanos(cost as i64),
-                            cost_source: "provider",
-                            ttft_ms: None,
-                            latency_ms: None,
-                            error_kind: None,
-                            generation_id: None,
-                            baseline_cost: Usd::ZERO,
+                            ..common::billed("m", op.prompt_tokens, 0, Usd::from_nanos(cost as i64))
                         };
                         l.settle(r.id, &s, i as i64).unwrap();
                     }

@@ -15,7 +15,6 @@ use codeforge::core::{Choice, Event, Session};
 use codeforge::ledger::Ledger;
 use codeforge::money::Usd;
 use codeforge::simulator::{Behaviour, Fault, Simulator};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// The model the router picks for the everyday code prompt these tests send.
@@ -30,19 +29,7 @@ async fn turn(
     Result<codeforge::core::TurnOutcome, codeforge::core::CoreError>,
     Vec<Event>,
 ) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let r = tokio::time::timeout(
-        Duration::from_secs(30),
-        session.run_turn(1, prompt, &choice, cancel, &tx),
-    )
-    .await
-    .expect("turn hung");
-    drop(tx);
-    let mut events = Vec::new();
-    while let Some(e) = rx.recv().await {
-        events.push(e);
-    }
-    (r, events)
+    common::run_turn(session, prompt, choice, cancel).await
 }
 
 /// A turn nobody cancels.
@@ -901,13 +888,7 @@ async fn an_answer_the_history_cannot_keep_still_stands_and_says_what_was_lost()
     )
     .await;
     let out = out.expect("the answer stands");
-    let said = events
-        .iter()
-        .find_map(|e| match e {
-            Event::Notice(n) => Some(n.clone()),
-            _ => None,
-        })
-        .expect("the user is told");
+    let said = common::notice(&events).expect("the user is told");
     assert!(
         said.contains(&format!("request {}", out.request_id))
             && said.contains("could not be saved in the conversation history")

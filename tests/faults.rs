@@ -94,14 +94,7 @@ async fn an_unwritable_data_directory_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("not-a-dir");
     std::fs::write(&blocker, b"x").unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_codeforge"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CODEFORGE_HOME", blocker.join("home"))
-        .args(["ask", "--demo", "hello"])
-        .output()
-        .await
-        .unwrap();
+    let out = demo_ask_in(&blocker.join("home")).await;
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     // The first file CodeForge touches under it is the config; the error names it.
@@ -125,14 +118,7 @@ async fn an_unwritable_data_directory_is_a_clear_error() {
 async fn a_home_where_nothing_can_be_written_exits_2_naming_the_ledger() {
     // /proc takes no new directories, as a read-only home would not (works as root too).
     let home = std::path::Path::new("/proc/self/codeforge-home");
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_codeforge"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CODEFORGE_HOME", home)
-        .args(["ask", "--demo", "hello"])
-        .output()
-        .await
-        .unwrap();
+    let out = demo_ask_in(home).await;
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -143,4 +129,13 @@ async fn a_home_where_nothing_can_be_written_exits_2_naming_the_ledger() {
         "{err}"
     );
     assert!(out.stdout.is_empty());
+}
+
+/// `codeforge ask --demo hello` with `home` as its home.
+async fn demo_ask_in(home: &std::path::Path) -> std::process::Output {
+    common::codeforge(home)
+        .args(["ask", "--demo", "hello"])
+        .output()
+        .await
+        .unwrap()
 }

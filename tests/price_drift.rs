@@ -6,10 +6,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use codeforge::budget::Limits;
 use codeforge::calendar::LocalDay;
 use codeforge::catalog::Catalog;
-use codeforge::ledger::{Ledger, LedgerError, NewRequest, Settlement, Status};
+use codeforge::ledger::{Ledger, LedgerError, NewRequest};
 use codeforge::money::Usd;
 use codeforge::router::{Signals, reserved_prices};
 use proptest::prelude::*;
@@ -66,21 +68,7 @@ proptest! {
             let d = drift[which % drift.len()];
             let listed = m.cost(billed_prompt, completion);
             let bill = Usd::from_nanos((listed.nanos() as f64 * d).floor() as i64);
-            let s = Settlement {
-                status: Status::Ok,
-                served_model: Some(m.id.clone()),
-                prompt_tokens: billed_prompt,
-                completion_tokens: completion,
-                reasoning_tokens: 0,
-                cached_tokens: 0,
-                cost: bill,
-                cost_source: "provider",
-                ttft_ms: None,
-                latency_ms: None,
-                error_kind: None,
-                generation_id: None,
-                baseline_cost: Usd::ZERO,
-            };
+            let s = common::billed(&m.id, billed_prompt, completion, bill);
             l.settle(r.id, &s, i as i64).unwrap();
             prop_assert!(bill <= r.reserved, "billed {bill} over the {} held", r.reserved);
             signals.observe_bill(&m.id, bill.dollars(), billed_prompt, completion);

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use codeforge::catalog::{Catalog, PriceCache};
 use codeforge::core::{Choice, CoreError, Event, Session, TurnOutcome};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 const KIMI: &str = "moonshotai/kimi-k2";
@@ -23,19 +22,7 @@ async fn ask(
     prompt: &str,
     choice: Choice,
 ) -> (Result<TurnOutcome, CoreError>, Vec<Event>) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let r = tokio::time::timeout(
-        Duration::from_secs(30),
-        session.run_turn(1, prompt, &choice, &CancellationToken::new(), &tx),
-    )
-    .await
-    .expect("turn hung");
-    drop(tx);
-    let mut events = Vec::new();
-    while let Some(e) = rx.recv().await {
-        events.push(e);
-    }
-    (r, events)
+    common::run_turn(session, prompt, choice, &CancellationToken::new()).await
 }
 
 fn notices(events: &[Event]) -> Vec<String> {
@@ -146,13 +133,7 @@ async fn a_provider_dearer_than_the_reservation_is_refused_then_the_prices_are_r
     )
     .await;
     let out = out.unwrap();
-    let reserved = events
-        .iter()
-        .find_map(|e| match e {
-            Event::Reserved { reserved, .. } => Some(*reserved),
-            _ => None,
-        })
-        .unwrap();
+    let reserved = common::reserved(&events).unwrap();
     assert!(out.cost <= reserved, "{} over {}", out.cost, reserved);
 }
 

@@ -4,29 +4,31 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use codeforge::catalog::Catalog;
 use codeforge::money::Usd;
-use codeforge::simulator::{Behaviour, Simulator};
-use tokio::process::Command;
 
-fn ask(home: &Path, url: &str, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_codeforge"));
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CODEFORGE_HOME", home)
-        .env("OPENROUTER_BASE_URL", url)
-        .env("OPENROUTER_API_KEY", "k")
-        .arg("ask")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    c
+use common::{ask_process as ask, paced_sim, run_all};
+
+/// Claude asked for a short function: dear enough for a tiny limit to bind.
+const CLAUDE_ASK: [&str; 3] = [
+    "-m",
+    "claude-sonnet-4",
+    "write a python function that sums a csv column",
+];
+
+/// A home whose daily limit is `usd`.
+fn home_with_limit(usd: f64) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!("[budget]\ndaily_usd = {usd}\n"),
+    )
+    .unwrap();
+    home
 }
 
 fn totals(home: &Path) -> (i64, i64, i64) {
@@ -43,42 +45,19 @@ fn totals(home: &Path) -> (i64, i64, i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_processes_never_oversubscribe_a_tiny_limit() {
-    let sim = Simulator::start(
-        Catalog::builtin().unwrap(),
-        Behaviour {
-            ttft: Duration::from_millis(50),
-            tokens_per_sec: 300.0,
-            max_answer_tokens: None,
-        },
-    )
-    .await
-    .unwrap();
-    let home = tempfile::tempdir().unwrap();
-    std::fs::write(
-        home.path().join("config.toml"),
-        "[budget]\ndaily_usd = 0.006\n",
-    )
-    .unwrap();
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            ask(
-                home.path(),
-                &sim.url(),
-                &["-m", "claude-sonnet-4", "write a python function"],
-            )
-            .spawn()
-            .unwrap()
-        })
-        .collect();
-    let mut ok = 0;
-    let mut refused = 0;
-    for child in children {
-        let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-            .await
-            .expect("an ask process hung")
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        match out.status.code() {
+    let sim = paced_sim(50, 300.0).await;
+    let home = home_with_limit(0.006);
+    let results = run_all((0..8).map(|_| {
+        ask(
+            home.path(),
+            &sim.url(),
+            &["-m", "claude-sonnet-4", "write a python function"],
+        )
+    }))
+    .await;
+    let (mut ok, mut refused) = (0, 0);
+    for (code, stderr) in results {
+        match code {
             Some(0) => ok += 1,
             Some(1) => {
                 let last = stderr.lines().last().unwrap_or("");
@@ -104,50 +83,15 @@ async fn concurrent_processes_never_oversubscribe_a_tiny_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_concurrent_asks_on_a_tight_limit_spend_most_of_it_and_never_more() {
-    let sim = Simulator::start(
-        Catalog::builtin().unwrap(),
-        Behaviour {
-            ttft: Duration::from_millis(50),
-            tokens_per_sec: 300.0,
-            max_answer_tokens: None,
-        },
-    )
-    .await
-    .unwrap();
-    let home = tempfile::tempdir().unwrap();
-    std::fs::write(
-        home.path().join("config.toml"),
-        "[budget]\ndaily_usd = 0.02\n",
-    )
-    .unwrap();
-    let children: Vec<_> = (0..40)
-        .map(|_| {
-            ask(
-                home.path(),
-                &sim.url(),
-                &[
-                    "-m",
-                    "claude-sonnet-4",
-                    "write a python function that sums a csv column",
-                ],
-            )
-            .spawn()
-            .unwrap()
-        })
-        .collect();
+    let sim = paced_sim(50, 300.0).await;
+    let home = home_with_limit(0.02);
+    let results = run_all((0..40).map(|_| ask(home.path(), &sim.url(), &CLAUDE_ASK))).await;
     let (mut ok, mut refused) = (0, 0);
-    for child in children {
-        let out = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
-            .await
-            .expect("an ask process hung")
-            .unwrap();
-        match out.status.code() {
+    for (code, stderr) in results {
+        match code {
             Some(0) => ok += 1,
             Some(1) => refused += 1,
-            other => panic!(
-                "unexpected exit {other:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
+            other => panic!("unexpected exit {other:?}: {stderr}"),
         }
     }
     let (committed, reserved, rows) = totals(home.path());
@@ -175,46 +119,14 @@ async fn rounds_of_concurrent_asks_stay_within_the_limit_when_billed_prices_drif
     // The server bills a fifth more (then a fifth less) than the catalog lists and ignores
     // max_price; rounds of 8 concurrent asks on $0.01 never spend past it.
     for scale in [1.2, 0.8] {
-        let sim = Simulator::start(
-            Catalog::builtin().unwrap(),
-            Behaviour {
-                ttft: Duration::from_millis(30),
-                tokens_per_sec: 400.0,
-                max_answer_tokens: None,
-            },
-        )
-        .await
-        .unwrap();
+        let sim = paced_sim(30, 400.0).await;
         sim.set_price_scale(scale);
         sim.set_honour_max_price(false);
-        let home = tempfile::tempdir().unwrap();
-        std::fs::write(
-            home.path().join("config.toml"),
-            "[budget]\ndaily_usd = 0.01\n",
-        )
-        .unwrap();
+        let home = home_with_limit(0.01);
         for _round in 0..3 {
-            let children: Vec<_> = (0..8)
-                .map(|_| {
-                    ask(
-                        home.path(),
-                        &sim.url(),
-                        &[
-                            "-m",
-                            "claude-sonnet-4",
-                            "write a python function that sums a csv column",
-                        ],
-                    )
-                    .spawn()
-                    .unwrap()
-                })
-                .collect();
-            for child in children {
-                let out = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
-                    .await
-                    .expect("an ask process hung")
-                    .unwrap();
-                assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+            let results = run_all((0..8).map(|_| ask(home.path(), &sim.url(), &CLAUDE_ASK))).await;
+            for (code, stderr) in results {
+                assert!(matches!(code, Some(0 | 1)), "{code:?}: {stderr}");
             }
             let (committed, reserved, _) = totals(home.path());
             assert_eq!(reserved, 0);
@@ -238,16 +150,7 @@ async fn rounds_of_concurrent_asks_stay_within_the_limit_when_billed_prices_drif
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_stream_is_recovered_at_the_next_start() {
-    let sim = Simulator::start(
-        Catalog::builtin().unwrap(),
-        Behaviour {
-            ttft: Duration::ZERO,
-            tokens_per_sec: 15.0,
-            max_answer_tokens: None,
-        },
-    )
-    .await
-    .unwrap();
+    let sim = paced_sim(0, 15.0).await;
     let home = tempfile::tempdir().unwrap();
     let mut child = ask(
         home.path(),

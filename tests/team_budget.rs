@@ -9,41 +9,20 @@ mod common;
 
 use common::rig;
 
-use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use codeforge::catalog::Catalog;
 use codeforge::core::{Choice, CoreError, Event, Session, TurnOutcome};
 use codeforge::ledger::LedgerError;
 use codeforge::money::Usd;
 use codeforge::provider::ErrorKind;
-use codeforge::simulator::{Behaviour, Simulator};
-use tokio::sync::mpsc;
+use codeforge::simulator::Simulator;
 use tokio_util::sync::CancellationToken;
 
 const CLAUDE: &str = "anthropic/claude-sonnet-4";
 
 async fn ask(session: &mut Session, prompt: &str) -> (Result<TurnOutcome, CoreError>, Vec<Event>) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let r = tokio::time::timeout(
-        Duration::from_secs(30),
-        session.run_turn(
-            1,
-            prompt,
-            &Choice::Override(CLAUDE.into()),
-            &CancellationToken::new(),
-            &tx,
-        ),
-    )
-    .await
-    .expect("turn hung");
-    drop(tx);
-    let mut events = Vec::new();
-    while let Some(e) = rx.recv().await {
-        events.push(e);
-    }
-    (r, events)
+    let choice = Choice::Override(CLAUDE.into());
+    common::run_turn(session, prompt, choice, &CancellationToken::new()).await
 }
 
 fn posts(sim: &Simulator) -> Vec<serde_json::Value> {
@@ -66,13 +45,7 @@ async fn the_keys_limit_is_read_caps_the_reservation_and_is_shown() {
     .await;
     r.unwrap();
     // The request's worst case fits what the key had left ($0.02), not the local $3.33.
-    let reserved = events
-        .iter()
-        .find_map(|e| match e {
-            Event::Reserved { reserved, .. } => Some(*reserved),
-            _ => None,
-        })
-        .unwrap();
+    let reserved = common::reserved(&events).unwrap();
     assert!(reserved <= Usd::from_dollars(0.02), "held {reserved}");
     // What is left: the server's reading less what this turn was billed since.
     let snap = session.budget_snapshot().await.unwrap();
@@ -158,13 +131,7 @@ async fn a_402_can_only_afford_is_answered_within_what_can_be_paid() {
     let first = sent[0]["max_tokens"].as_u64().unwrap();
     let second = sent[1]["max_tokens"].as_u64().unwrap();
     assert!(second < first, "{second} < {first}");
-    let notice = events
-        .iter()
-        .find_map(|e| match e {
-            Event::Notice(n) => Some(n.clone()),
-            _ => None,
-        })
-        .expect("the user is told");
+    let notice = common::notice(&events).expect("the user is told");
     assert!(
         notice.contains(&format!("at most {second} output tokens")),
         "{notice}"
@@ -172,65 +139,43 @@ async fn a_402_can_only_afford_is_answered_within_what_can_be_paid() {
     assert!(rig.sim.billed() <= 0.01, "billed {}", rig.sim.billed());
 }
 
-fn ask_process(home: &Path, url: &str) -> tokio::process::Command {
-    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_codeforge"));
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CODEFORGE_HOME", home)
-        .env("OPENROUTER_BASE_URL", url)
-        .env("OPENROUTER_API_KEY", "k")
-        .args(["ask", "-m", "claude-sonnet-4", "write a python function"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    c
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_machines_sharing_a_key_never_spend_past_its_limit() {
-    let sim = Simulator::start(
-        Catalog::builtin().unwrap(),
-        Behaviour {
-            ttft: Duration::from_millis(30),
-            tokens_per_sec: 400.0,
-            max_answer_tokens: None,
-        },
-    )
-    .await
-    .unwrap();
+    let sim = common::paced_sim(30, 400.0).await;
     const LIMIT: f64 = 0.03;
     sim.set_key_limit(Some(LIMIT));
     // Two machines: two ledgers with roomy local limits, one key.
     let homes = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let mut children = Vec::new();
-    for round in 0..3 {
-        for home in &homes {
-            for _ in 0..4 {
-                children.push(ask_process(home.path(), &sim.url()).spawn().unwrap());
-            }
-        }
-        if round < 2 {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
+    let mut results = Vec::new();
+    for _round in 0..3 {
+        let commands = homes.iter().flat_map(|home| {
+            (0..4).map(|_| {
+                common::ask_process(
+                    home.path(),
+                    &sim.url(),
+                    &["-m", "claude-sonnet-4", "write a python function"],
+                )
+            })
+        });
+        // Rounds overlap: each starts while the one before is still streaming.
+        let round = tokio::spawn(common::run_all(commands.collect::<Vec<_>>()));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        results.push(round);
     }
     let (mut ok, mut refused) = (0, 0);
-    for child in children {
-        let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-            .await
-            .expect("an ask process hung")
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        match out.status.code() {
-            Some(0) => ok += 1,
-            Some(1) => {
-                assert!(
-                    stderr.contains("key") || stderr.contains("afford"),
-                    "a refusal names the key: {stderr}"
-                );
-                refused += 1;
+    for round in results {
+        for (code, stderr) in round.await.unwrap() {
+            match code {
+                Some(0) => ok += 1,
+                Some(1) => {
+                    assert!(
+                        stderr.contains("key") || stderr.contains("afford"),
+                        "a refusal names the key: {stderr}"
+                    );
+                    refused += 1;
+                }
+                other => panic!("unexpected exit {other:?}: {stderr}"),
             }
-            other => panic!("unexpected exit {other:?}: {stderr}"),
         }
     }
     let billed = sim.billed();

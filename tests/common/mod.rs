@@ -201,3 +201,127 @@ pub async fn rig_serving(served: Catalog, tune: impl FnOnce(&mut Config)) -> Rig
         _dir: dir,
     }
 }
+
+/// One turn through `session`, with the events it sent (the test fails after 30 s).
+pub async fn run_turn(
+    session: &mut Session,
+    prompt: &str,
+    choice: codeforge::core::Choice,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> (
+    Result<codeforge::core::TurnOutcome, codeforge::core::CoreError>,
+    Vec<codeforge::core::Event>,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        session.run_turn(1, prompt, &choice, cancel, &tx),
+    )
+    .await
+    .expect("turn hung");
+    drop(tx);
+    let mut events = Vec::new();
+    while let Some(e) = rx.recv().await {
+        events.push(e);
+    }
+    (r, events)
+}
+
+/// A simulator of the built-in catalog answering after `ttft_ms` at `tps` tokens a second.
+pub async fn paced_sim(ttft_ms: u64, tps: f64) -> Simulator {
+    Simulator::start(
+        Catalog::builtin().unwrap(),
+        Behaviour {
+            ttft: Duration::from_millis(ttft_ms),
+            tokens_per_sec: tps,
+            max_answer_tokens: None,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// The real `codeforge` binary with a clean environment and `home` as its home.
+pub fn codeforge(home: &Path) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_codeforge"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CODEFORGE_HOME", home)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    c
+}
+
+/// `codeforge ask ARGS` on `home` against the server at `url` (key "k"), output piped.
+pub fn ask_process(home: &Path, url: &str, args: &[&str]) -> tokio::process::Command {
+    let mut c = codeforge(home);
+    c.env("OPENROUTER_BASE_URL", url)
+        .env("OPENROUTER_API_KEY", "k")
+        .arg("ask")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    c
+}
+
+/// Start every command at once and wait for all: (exit code, stderr) each, in order.
+pub async fn run_all(
+    commands: impl IntoIterator<Item = tokio::process::Command>,
+) -> Vec<(Option<i32>, String)> {
+    let children: Vec<_> = commands
+        .into_iter()
+        .map(|mut c| c.spawn().unwrap())
+        .collect();
+    let mut out = Vec::new();
+    for child in children {
+        let o = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
+            .await
+            .expect("a codeforge process hung")
+            .unwrap();
+        out.push((
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        ));
+    }
+    out
+}
+
+/// What the provider billed for a complete answer, as a settlement.
+pub fn billed(
+    model: &str,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    cost: codeforge::money::Usd,
+) -> codeforge::ledger::Settlement {
+    codeforge::ledger::Settlement {
+        status: codeforge::ledger::Status::Ok,
+        served_model: Some(model.to_string()),
+        prompt_tokens,
+        completion_tokens,
+        reasoning_tokens: 0,
+        cached_tokens: 0,
+        cost,
+        cost_source: "provider",
+        ttft_ms: None,
+        latency_ms: None,
+        error_kind: None,
+        generation_id: None,
+        baseline_cost: codeforge::money::Usd::ZERO,
+    }
+}
+
+/// The first notice a turn sent, if any.
+pub fn notice(events: &[codeforge::core::Event]) -> Option<String> {
+    events.iter().find_map(|e| match e {
+        codeforge::core::Event::Notice(n) => Some(n.clone()),
+        _ => None,
+    })
+}
+
+/// What the turn's reservation held, if it got that far.
+pub fn reserved(events: &[codeforge::core::Event]) -> Option<codeforge::money::Usd> {
+    events.iter().find_map(|e| match e {
+        codeforge::core::Event::Reserved { reserved, .. } => Some(*reserved),
+        _ => None,
+    })
+}
