@@ -23,6 +23,19 @@ fn bucket(h: u64) -> u32 {
     (h as usize & (BUCKETS - 1)) as u32
 }
 
+/// The code symbols that are tokens of their own, as a table (a lookup per character,
+/// not a search of the list).
+const SYMBOL: [bool; 128] = {
+    let mut t = [false; 128];
+    let symbols = b"{}();=<>$^\\*+/#[]|:`!?.,%&@~";
+    let mut i = 0;
+    while i < symbols.len() {
+        t[symbols[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 /// Token byte ranges in `lower` (already lower-cased): words, single code symbols, and
 /// single CJK characters. No allocation per token.
 fn token_ranges(lower: &str) -> Vec<(usize, usize)> {
@@ -38,7 +51,7 @@ fn token_ranges(lower: &str) -> Vec<(usize, usize)> {
         if let Some(s) = start.take() {
             out.push((s, i));
         }
-        if cjk || (ch.is_ascii() && b"{}();=<>$^\\*+/#[]|:`!?.,%&@~".contains(&(ch as u8))) {
+        if cjk || (ch.is_ascii() && SYMBOL[ch as usize]) {
             out.push((i, i + ch.len_utf8()));
         }
     }

@@ -122,6 +122,14 @@ fn inside(t: &str) -> (bool, bool, bool) {
     (c, tr, l)
 }
 
+/// A compiler's source excerpt: a line number, spaces, then `| ` (`12 | let x = 1;`).
+fn line_number_gutter(t: &str) -> bool {
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = &t[digits..];
+    let after_spaces = rest.trim_start_matches(' ');
+    digits > 0 && after_spaces.len() < rest.len() && after_spaces.starts_with("| ")
+}
+
 /// A timestamp-like start: `2024-05-01`, `12:30:01`, `[2024`, `Jan 02`.
 fn timestamped(t: &str) -> bool {
     let b = t.trim_start_matches('[').as_bytes();
@@ -243,9 +251,7 @@ fn classify_line(line: &str, in_fence: bool, diffy: bool) -> Line {
     if start == Some(Line::Compiler)
         || (t.starts_with('|') && t.len() > 1)
         || compiler_inside
-        || (t
-            .split_once(" | ")
-            .is_some_and(|(n, _)| !n.is_empty() && n.trim().bytes().all(|c| c.is_ascii_digit())))
+        || line_number_gutter(t)
     {
         return Line::Compiler;
     }
