@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use codeforge::config::parse_config;
+use codeforge::provider::StreamEvent;
 use codeforge::provider::sse::{ChunkInterpreter, SseDecoder, SseItem};
 use codeforge::tui::markdown::StreamingMarkdown;
 use codeforge::tui::theme::Theme;
@@ -53,10 +54,17 @@ proptest! {
         let whole = decode(&[&bytes]);
         let pieces: Vec<&[u8]> = bytes.chunks(cut).collect();
         prop_assert_eq!(decode(&pieces), whole.clone());
-        // Interpreting arbitrary items never panics and ends at most once.
+        // Interpreting arbitrary items never panics and ends at most once: one `Done` at
+        // the most, and nothing after it.
         let mut it = ChunkInterpreter::new();
+        let mut events = Vec::new();
         for item in whole {
-            let _ = it.item(item);
+            events.extend(it.item(item).events);
+        }
+        let done = events.iter().filter(|e| matches!(e, StreamEvent::Done)).count();
+        prop_assert!(done <= 1, "{done} ends");
+        if let Some(at) = events.iter().position(|e| matches!(e, StreamEvent::Done)) {
+            prop_assert_eq!(at, events.len() - 1, "events after the end: {:?}", &events[at..]);
         }
     }
 

@@ -29,6 +29,9 @@ pub enum SseItem {
 pub struct SseDecoder {
     buf: Vec<u8>,
     data: Option<String>,
+    /// Bytes at the start of `buf` already read without finding a line's end: the next
+    /// push goes on from there (a long line in many pieces is read once, not once a piece).
+    scanned: usize,
 }
 
 impl SseDecoder {
@@ -41,8 +44,16 @@ impl SseDecoder {
         self.buf.extend_from_slice(bytes);
         let mut items = Vec::new();
         let mut start = 0;
-        let mut i = 0;
+        let mut i = self.scanned;
         while i < self.buf.len() {
+            // Straight to the next line end.
+            match self.buf[i..].iter().position(|&b| b == b'\n' || b == b'\r') {
+                Some(p) => i += p,
+                None => {
+                    i = self.buf.len();
+                    break;
+                }
+            }
             let b = self.buf[i];
             if b == b'\n' || b == b'\r' {
                 // A lone '\r' at the very end may be the first half of "\r\n": wait.
@@ -62,6 +73,7 @@ impl SseDecoder {
             }
         }
         self.buf.drain(..start);
+        self.scanned = i - start;
         if self.buf.len() > MAX_LINE_BYTES {
             return Err(ProviderError::Protocol {
                 detail: format!("an SSE line exceeded {MAX_LINE_BYTES} bytes"),
@@ -73,6 +85,7 @@ impl SseDecoder {
     /// End of input: a final event without its blank line is still delivered.
     pub fn finish(&mut self) -> Vec<SseItem> {
         let mut items = Vec::new();
+        self.scanned = 0;
         if !self.buf.is_empty() {
             let line = String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned();
             self.line(&line, &mut items);
@@ -147,6 +160,10 @@ impl ChunkInterpreter {
 
     /// Interpret one SSE item.
     pub fn item(&mut self, item: SseItem) -> Interpreted {
+        // The stream ends once: whatever a server sends after `[DONE]` is not read.
+        if self.done {
+            return Interpreted::default();
+        }
         match item {
             SseItem::Comment(_) => Interpreted {
                 events: vec![StreamEvent::KeepAlive],
@@ -246,6 +263,35 @@ impl ChunkInterpreter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_line_in_many_pieces_is_one_item_and_read_once() {
+        // 300 KB of data in 4 KB pieces, its "\r\n" split across two pushes.
+        let body = "y".repeat(300 * 1024);
+        let text = format!("data: {body}\r\n\r\n: ping\n\n");
+        let bytes = text.as_bytes();
+        let mut d = SseDecoder::new();
+        let mut items = Vec::new();
+        let cut = bytes.len() - 11; // between the first "\r" and its "\n"
+        for piece in bytes[..cut].chunks(4096) {
+            items.extend(d.push(piece).unwrap());
+        }
+        assert!(items.is_empty());
+        // Only the kept partial line is held, already read to its end.
+        assert_eq!(
+            d.scanned,
+            d.buf.len() - 1,
+            "the trailing '\\r' is read again"
+        );
+        items.extend(d.push(&bytes[cut..]).unwrap());
+        assert_eq!(items.len(), 2);
+        assert!(items[0] == SseItem::Data(body), "the data differs");
+        assert!(
+            matches!(&items[1], SseItem::Comment(c) if c.trim() == "ping"),
+            "{:?}",
+            items[1]
+        );
+    }
 
     fn all_items(chunks: &[&[u8]]) -> Vec<SseItem> {
         let mut d = SseDecoder::new();
