@@ -79,7 +79,11 @@ pub struct AskArgs {
     /// Continue the conversation with this id (`codeforge history` lists them).
     #[arg(long)]
     pub conversation: Option<i64>,
-    /// The prompt; read from stdin when absent.
+    /// Attach a file (repeatable): sent with the prompt, fenced, under its name.
+    #[arg(long = "file", short = 'f', value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The prompt (the instruction); read from stdin when absent. Given with stdin, stdin
+    /// is attached to it.
     pub prompt: Option<String>,
 }
 
@@ -179,7 +183,10 @@ pub struct RouteArgs {
     /// Quality ↔ cost preference for this prompt: 0 = cheapest that fits … 10 = best.
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=10))]
     pub preference: Option<u8>,
-    /// The prompt; read from stdin when absent.
+    /// Attach a file (repeatable), as `ask -f` does.
+    #[arg(long = "file", short = 'f', value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The prompt; read from stdin when absent (attached to it when both are given).
     pub prompt: Option<String>,
 }
 

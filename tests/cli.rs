@@ -1216,3 +1216,66 @@ async fn a_team_lead_creates_lists_and_disables_member_keys_with_their_own_limit
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no key named `bob`"), "{}", r.stderr);
 }
+
+#[tokio::test]
+async fn files_and_stdin_are_attached_to_the_prompt_never_dropped() {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("main.rs");
+    std::fs::write(&file, "fn main() {\n    println!(\"hi\");\n}\n").unwrap();
+    let sent_prompt = || {
+        let body = sim.completions().pop().unwrap().body.unwrap();
+        let msgs = body["messages"].as_array().unwrap().clone();
+        msgs.last().unwrap()["content"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // `ask "review this" < main.rs`: the instruction, and stdin attached to it.
+    let mut c = cmd(home.path());
+    c.env("OPENROUTER_BASE_URL", sim.url())
+        .env("OPENROUTER_API_KEY", "k")
+        .args(["ask", "review this"]);
+    let r = run(c, Some(b"fn main() { let x = 1; }\n")).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("attached stdin (1 line"), "{}", r.stderr);
+    assert_eq!(
+        sent_prompt(),
+        "review this\n\nstdin:\n```\nfn main() { let x = 1; }\n```"
+    );
+    // `-f FILE`: fenced under its name with its language; the router sees code to explain.
+    let mut c = cmd(home.path());
+    c.env("OPENROUTER_BASE_URL", sim.url())
+        .env("OPENROUTER_API_KEY", "k")
+        .args(["ask", "--json", "-f"])
+        .arg(&file)
+        .arg("what does this do");
+    let r = run(c, None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        sent_prompt().ends_with(&format!(
+            "{}:\n```rust\nfn main() {{\n    println!(\"hi\");\n}}\n```",
+            file.display()
+        )),
+        "{}",
+        sent_prompt()
+    );
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["decision"]["intent"], "explain", "{v}");
+    // A file that is not there: nothing is sent, the path is named, exit 2.
+    let before = sim.completions().len();
+    let mut c = cmd(home.path());
+    c.env("OPENROUTER_BASE_URL", sim.url())
+        .env("OPENROUTER_API_KEY", "k")
+        .args(["ask", "-f", "no-such-file.rs", "review"]);
+    let r = run(c, None).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot attach no-such-file.rs"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(sim.completions().len(), before);
+}

@@ -20,7 +20,8 @@ pub async fn run(
     demo: bool,
     out: &mut Output,
 ) -> Result<(), CommandError> {
-    let prompt = super::read_prompt(args.prompt.as_deref())?;
+    let composed = super::attach::compose(args.prompt.as_deref(), &args.files)?;
+    let prompt = composed.prompt;
     if let Some(w) = config.insecure_warning() {
         out.err_line(&w);
     }
@@ -29,6 +30,9 @@ pub async fn run(
         out.err_line(
             "demo mode: no OPENROUTER_API_KEY (or --demo); answers come from the built-in simulator",
         );
+    }
+    if !composed.attached.is_empty() {
+        out.err_line(&format!("attached {}", composed.attached.join(", ")));
     }
     if let Ok(rec) = session.recover().await
         && let Some(text) = crate::core::recovery_notice(&rec)

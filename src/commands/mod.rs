@@ -3,6 +3,7 @@
 //! The only place (with `main.rs`) that writes to stdout/stderr.
 
 mod ask;
+mod attach;
 mod eval;
 mod keys;
 mod ledger_cmds;
@@ -70,28 +71,6 @@ impl From<crate::core::CoreError> for CommandError {
             other => CommandError::Core(other),
         }
     }
-}
-
-/// The prompt of `ask` and `route`: the argument, else stdin (invalid UTF-8 replaced, not
-/// fatal: a stray byte must not lose the prompt). One with nothing but whitespace and control
-/// characters (NUL bytes, say) is refused: it would be sent and billed for nothing.
-pub(crate) fn read_prompt(arg: Option<&str>) -> Result<String, CommandError> {
-    let prompt = match arg {
-        Some(p) => p.to_string(),
-        None => {
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map_err(|e| {
-                CommandError::Usage(format!("cannot read the prompt from stdin: {e}"))
-            })?;
-            String::from_utf8_lossy(&bytes).into_owned()
-        }
-    };
-    if is_blank(&prompt) {
-        return Err(CommandError::Usage(
-            "empty prompt: pass it as an argument or on stdin".into(),
-        ));
-    }
-    Ok(prompt)
 }
 
 /// Nothing but whitespace and control characters.

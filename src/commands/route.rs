@@ -14,7 +14,7 @@ use crate::money::Usd;
 use crate::router::{self, Breakers, BudgetView, RouteRequest, Signals, UserChoice};
 
 pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), CommandError> {
-    let prompt = super::read_prompt(args.prompt.as_deref())?;
+    let prompt = super::attach::compose(args.prompt.as_deref(), &args.files)?.prompt;
     let cache = PriceCache::load(&config.paths.models_cache_file())?;
     let mut catalog = Catalog::load(&config.model_patches, cache.as_ref())?;
     // What was learned (ratings, performance) and the budget shares, as a session would

@@ -1,0 +1,191 @@
+//! The prompt of `ask` and `route`: the instruction (argument or stdin) with what is attached
+//! to it, files (`-f`) and stdin when a prompt argument is given too, as llm and aichat do.
+//! Nothing is dropped silently: a file that cannot be attached (missing, binary, too big)
+//! stops the command with its path and the reason.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use super::CommandError;
+
+/// The most one attachment may hold.
+pub const MAX_ATTACHMENT_BYTES: usize = 2 * 1024 * 1024;
+
+/// A prompt and, for the user, what was attached to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Composed {
+    pub prompt: String,
+    /// "src/main.rs (~1,703 tokens)", one per attachment.
+    pub attached: Vec<String>,
+}
+
+/// The instruction (`arg`, else stdin) with `files` attached, and stdin too when `arg` is
+/// given and stdin is not a terminal.
+pub fn compose(arg: Option<&str>, files: &[PathBuf]) -> Result<Composed, CommandError> {
+    let stdin = if std::io::stdin().is_terminal() {
+        None
+    } else {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| CommandError::Usage(format!("cannot read stdin: {e}")))?;
+        Some(bytes)
+    };
+    compose_from(arg, stdin, files)
+}
+
+/// [`compose`] with stdin given (`None`: a terminal, nothing read).
+pub fn compose_from(
+    arg: Option<&str>,
+    stdin: Option<Vec<u8>>,
+    files: &[PathBuf],
+) -> Result<Composed, CommandError> {
+    let mut attached = Vec::new();
+    let mut parts = Vec::new();
+    let instruction = match (arg, stdin) {
+        (Some(a), Some(bytes)) => {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            if !super::is_blank(&text) {
+                parts.push(block("stdin", &text, None));
+                attached.push(format!("stdin ({})", size(&text)));
+            }
+            a.to_string()
+        }
+        (Some(a), None) => a.to_string(),
+        (None, Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+        (None, None) => String::new(),
+    };
+    for path in files {
+        let text = read_attachment(path)?;
+        parts.push(block(&path.display().to_string(), &text, language(path)));
+        attached.push(format!("{} ({})", path.display(), size(&text)));
+    }
+    if super::is_blank(&instruction) && parts.is_empty() {
+        return Err(CommandError::Usage(
+            "empty prompt: pass it as an argument or on stdin".into(),
+        ));
+    }
+    let mut prompt = instruction;
+    for p in parts {
+        prompt.push_str("\n\n");
+        prompt.push_str(&p);
+    }
+    Ok(Composed { prompt, attached })
+}
+
+fn read_attachment(path: &Path) -> Result<String, CommandError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| CommandError::Usage(format!("cannot attach {}: {e}", path.display())))?;
+    if bytes.len() > MAX_ATTACHMENT_BYTES {
+        return Err(CommandError::Usage(format!(
+            "{} is {:.1} MB, over the {} MB an attachment may be: attach a part of it (e.g. `sed -n 1,400p {} | codeforge ask \"...\"`)",
+            path.display(),
+            bytes.len() as f64 / (1024.0 * 1024.0),
+            MAX_ATTACHMENT_BYTES / (1024 * 1024),
+            path.display()
+        )));
+    }
+    if bytes.iter().take(8192).any(|&b| b == 0) {
+        return Err(CommandError::Usage(format!(
+            "{} looks binary (it holds NUL bytes): not attached",
+            path.display()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// An attachment as the model sees it: its name, then its text fenced.
+fn block(name: &str, text: &str, lang: Option<&str>) -> String {
+    let body = text.trim_end_matches('\n');
+    // A fence longer than any run of backticks inside, so the text cannot close it.
+    let longest = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{name}:\n{fence}{}\n{body}\n{fence}", lang.unwrap_or(""))
+}
+
+fn size(text: &str) -> String {
+    let lines = text.lines().count();
+    format!(
+        "{lines} line{}, ~{} tokens",
+        if lines == 1 { "" } else { "s" },
+        text.len().div_ceil(4)
+    )
+}
+
+/// The fence's language tag from a file's extension.
+fn language(path: &Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "rs" => "rust",
+        "py" => "python",
+        "js" | "mjs" | "cjs" => "javascript",
+        "ts" | "tsx" => "typescript",
+        "go" => "go",
+        "java" => "java",
+        "kt" => "kotlin",
+        "swift" => "swift",
+        "c" | "h" => "c",
+        "cc" | "cpp" | "hpp" | "cxx" => "cpp",
+        "rb" => "ruby",
+        "php" => "php",
+        "sh" | "bash" => "bash",
+        "sql" => "sql",
+        "toml" => "toml",
+        "yaml" | "yml" => "yaml",
+        "json" => "json",
+        "md" => "markdown",
+        "html" => "html",
+        "css" => "css",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stdin_with_a_prompt_is_attached_not_dropped() {
+        let c = compose_from(Some("review this"), Some(b"fn main() {}\n".to_vec()), &[]).unwrap();
+        assert_eq!(c.prompt, "review this\n\nstdin:\n```\nfn main() {}\n```");
+        assert_eq!(c.attached, vec!["stdin (1 line, ~4 tokens)".to_string()]);
+        // Without a prompt argument stdin is the prompt, as before.
+        let c = compose_from(None, Some(b"just a question".to_vec()), &[]).unwrap();
+        assert_eq!(c.prompt, "just a question");
+        assert!(c.attached.is_empty());
+    }
+
+    #[test]
+    fn files_are_attached_fenced_with_their_language_and_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let rs = dir.path().join("main.rs");
+        std::fs::write(&rs, "let s = \"```\";\n").unwrap();
+        let c = compose_from(Some("explain"), None, std::slice::from_ref(&rs)).unwrap();
+        // A fence longer than the backticks inside.
+        assert!(
+            c.prompt.ends_with(&format!(
+                "{}:\n````rust\nlet s = \"```\";\n````",
+                rs.display()
+            )),
+            "{}",
+            c.prompt
+        );
+        let missing = dir.path().join("nope.rs");
+        let e = compose_from(Some("x"), None, std::slice::from_ref(&missing)).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with(&format!("cannot attach {}", missing.display())),
+            "{e}"
+        );
+        let bin = dir.path().join("a.out");
+        std::fs::write(&bin, [0x7f, b'E', 0, 1]).unwrap();
+        let e = compose_from(Some("x"), None, &[bin]).unwrap_err();
+        assert!(e.to_string().contains("looks binary"), "{e}");
+        let big = dir.path().join("big.log");
+        std::fs::write(&big, "x".repeat(MAX_ATTACHMENT_BYTES + 1)).unwrap();
+        let e = compose_from(Some("x"), None, &[big]).unwrap_err();
+        assert!(e.to_string().contains("over the 2 MB"), "{e}");
+        // Nothing at all: refused.
+        assert!(compose_from(None, Some(b"  \n".to_vec()), &[]).is_err());
+    }
+}
