@@ -419,7 +419,7 @@ fn draw_popup(frame: &mut Frame<'_>, app: &App, area: Rect) {
         }
         Popup::Conversations { list, selected } => {
             // When each was last used, so two with the same first prompt can be told apart.
-            let tz = jiff::tz::TimeZone::system();
+            let tz = crate::calendar::time_zone(None).unwrap_or(jiff::tz::TimeZone::UTC);
             let lines: Vec<Line<'static>> = list
                 .iter()
                 .enumerate()
