@@ -203,10 +203,10 @@ pub struct StatsArgs {
 #[derive(Debug, Args)]
 pub struct BudgetArgs {
     /// Set the daily limit in USD (takes effect at once, for every running codeforge).
-    #[arg(long, conflicts_with = "optimize")]
+    #[arg(long, conflicts_with = "optimize", allow_negative_numbers = true)]
     pub daily: Option<f64>,
     /// Set the monthly limit in USD.
-    #[arg(long, conflicts_with = "optimize")]
+    #[arg(long, conflicts_with = "optimize", allow_negative_numbers = true)]
     pub monthly: Option<f64>,
     /// Propose new per-model budget shares from the last `--days` of usage and feedback.
     #[arg(long)]

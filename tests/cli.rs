@@ -1279,3 +1279,50 @@ async fn files_and_stdin_are_attached_to_the_prompt_never_dropped() {
     );
     assert_eq!(sim.completions().len(), before);
 }
+
+#[tokio::test]
+async fn budget_says_what_is_wrong_with_a_limit_and_stats_lists_only_days_with_requests() {
+    let home = tempfile::tempdir().unwrap();
+    let budget = |args: &[&str]| {
+        let mut c = cmd(home.path());
+        c.arg("budget").args(args);
+        c
+    };
+    // A negative amount is ours to refuse, with the reason (not clap's "unexpected argument").
+    let r = run(budget(&["--daily", "-1"]), None).await;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("--daily must be an amount in USD from 0"),
+        "{}",
+        r.stderr
+    );
+    // A monthly limit under the daily one is taken, and said.
+    let r = run(budget(&["--daily", "5", "--monthly", "2"]), None).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("the monthly limit ($2.00) is below the daily one ($5.00)"),
+        "{}",
+        r.stderr
+    );
+    let r = run(budget(&["--daily", "1", "--monthly", "20"]), None).await;
+    assert!(!r.stderr.contains("below"), "{}", r.stderr);
+    // Stats: the day with a request, and the quiet ones counted.
+    let mut c = cmd(home.path());
+    c.args(["ask", "--demo", "hi"]);
+    assert_eq!(run(c, None).await.code, 0);
+    let mut c = cmd(home.path());
+    c.args(["stats", "--days", "14"]);
+    let r = run(c, None).await;
+    let day_rows = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" requests") && l.starts_with("20"))
+        .count();
+    assert_eq!(day_rows, 1, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("(13 days without requests)"),
+        "{}",
+        r.stdout
+    );
+}

@@ -157,12 +157,20 @@ pub fn stats(config: &Config, args: &StatsArgs, out: &mut Output) -> Result<(), 
         }
     }
     out.line("");
-    for d in &report.days {
+    // Days with requests only; the quiet ones are counted, not listed.
+    let quiet = report.days.iter().filter(|d| d.requests == 0).count();
+    for d in report.days.iter().filter(|d| d.requests > 0) {
         out.line(&format!(
             "{}  {:>10}  {:>4} requests",
             d.date,
             d.spend.committed.to_string(),
             d.requests
+        ));
+    }
+    if quiet > 0 {
+        out.line(&format!(
+            "({quiet} day{} without requests)",
+            if quiet == 1 { "" } else { "s" }
         ));
     }
     Ok(())
@@ -293,6 +301,13 @@ pub fn budget(config: &Config, args: &BudgetArgs, out: &mut Output) -> Result<()
         limits.monthly.exact(),
         month.total()
     ));
+    if limits.monthly < limits.daily {
+        out.err_line(&format!(
+            "note: the monthly limit ({}) is below the daily one ({}): the monthly limit stops requests first",
+            limits.monthly.exact(),
+            limits.daily.exact()
+        ));
+    }
     Ok(())
 }
 
