@@ -765,3 +765,22 @@ fn esc_stops_the_answer_growing_at_once_whatever_is_still_queued() {
     assert!(!shown.contains("flood"), "{shown}");
     assert!(shown.contains("[cancelling…]"), "{shown}");
 }
+
+#[test]
+fn budget_alone_says_where_the_budget_stands() {
+    let mut a = app(false);
+    a.on_core(Event::Budget(budget(0.5)));
+    type_text(&mut a, "/budget");
+    assert!(a.on_key(key(KeyCode::Enter)).is_empty());
+    let shown = screen(&mut a, 160, 30);
+    assert!(
+        shown.contains("today $1.67 spent, $0 held, of $3.33 a day · month $13.66 of $100.00"),
+        "{shown}"
+    );
+    // With an amount it sets today's limit.
+    type_text(&mut a, "/budget 5");
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Command::Core(Op::SetDailyLimit(5.0))]
+    );
+}

@@ -95,6 +95,22 @@ pub const FOLD_PASTE_LINES: usize = 200;
 /// See [`FOLD_PASTE_LINES`].
 pub const FOLD_PASTE_BYTES: usize = 32 * 1024;
 
+/// Where the budget stands, in one line (`/budget` alone).
+fn budget_line(b: &crate::core::BudgetSnapshot) -> String {
+    let key = b
+        .key
+        .map(|k| format!(" · key: {} of {} left", k.left, k.limit))
+        .unwrap_or_default();
+    format!(
+        "today {} spent, {} held, of {} a day · month {} of {}{key} · /budget <USD> sets today's limit",
+        b.today.committed,
+        b.today.reserved,
+        b.limits.daily.exact(),
+        b.month.total(),
+        b.limits.monthly.exact()
+    )
+}
+
 /// The token a folded paste shows in the input box.
 fn paste_token(n: usize, text: &str) -> String {
     let lines = text.lines().count();
@@ -668,6 +684,12 @@ impl App {
             "budget" => match arg.trim_start_matches('$').parse::<f64>() {
                 Ok(v) if crate::budget::valid_limit(v) => {
                     return vec![Command::Core(Op::SetDailyLimit(v))];
+                }
+                // `/budget` alone: where the budget stands.
+                _ if arg.is_empty() && self.budget.is_some() => {
+                    self.sidebar = true;
+                    let text = self.budget.as_ref().map(budget_line).unwrap_or_default();
+                    self.notice(&text, false);
                 }
                 _ => {
                     self.sidebar = true;
