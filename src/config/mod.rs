@@ -113,19 +113,20 @@ fn format_invalid(path: &Path, line: Option<usize>, key: &str, message: &str) ->
 }
 
 /// The 1-based line of the config text that sets the dotted `key` (`table.name`, or `name`
-/// at the top level), if any.
+/// at the top level), if any: where `toml`'s own parser found that key.
 pub fn line_of(text: &str, key: &str) -> Option<usize> {
-    let (table, name) = key.rsplit_once('.').unwrap_or(("", key));
-    let mut current = String::new();
-    for (i, l) in text.lines().enumerate() {
-        let t = l.trim();
-        if t.starts_with('[') {
-            current = t.trim_matches(|c| c == '[' || c == ']').trim().to_string();
-        } else if let Some((k, _)) = t.split_once('=')
-            && current == table
-            && k.trim().trim_matches('"') == name
-        {
-            return Some(i + 1);
+    let root = toml::de::DeTable::parse(text).ok()?;
+    let mut table = root.get_ref();
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (k, v) = table.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
+        if parts.peek().is_none() {
+            let at = k.span().start.min(text.len());
+            return Some(text[..at].matches('\n').count() + 1);
+        }
+        match v.get_ref() {
+            toml::de::DeValue::Table(t) => table = t,
+            _ => return None,
         }
     }
     None

@@ -180,6 +180,12 @@ fn line_of_finds_a_key_in_its_table_only() {
     assert_eq!(line_of(text, "preference"), Some(1));
     assert_eq!(line_of(text, "keys.help"), Some(6));
     assert_eq!(line_of(text, "budget.daily_usd"), None);
+    // What reading lines by hand got wrong: a dotted key, an inline table, and a
+    // multi-line string that looks like a table header.
+    let text =
+        "router.preference = 7\nbase_url = \"\"\"\n[budget]\n\"\"\"\nbudget = { daily_usd = -1 }\n";
+    assert_eq!(line_of(text, "router.preference"), Some(1));
+    assert_eq!(line_of(text, "budget.daily_usd"), Some(5));
 }
 
 #[test]
