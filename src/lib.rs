@@ -21,4 +21,5 @@ pub mod router;
 pub mod sanitize;
 pub mod simulator;
 pub mod task;
+pub mod tokens;
 pub mod tui;

@@ -79,3 +79,17 @@ fn the_provider_knows_nothing_of_routing_or_money_storage() {
         }
     }
 }
+
+#[test]
+fn the_core_never_reaches_into_the_simulator() {
+    // The turn engine works against any endpoint: the demo's simulator is chosen by the
+    // backend, never named by the core (token estimates live in `tokens`).
+    for (path, text) in sources("core") {
+        for line in code_lines(&text) {
+            assert!(
+                !line.contains("crate::simulator"),
+                "{path} names the simulator: {line}"
+            );
+        }
+    }
+}

@@ -505,7 +505,7 @@ async fn every_turn_ends_with_one_finished_or_failed_event_even_when_the_router_
 #[tokio::test]
 async fn the_router_and_the_reservation_agree_on_what_can_be_afforded() {
     use codeforge::budget::{MIN_OUTPUT_TOKENS, worst_case};
-    use codeforge::simulator::estimate_tokens;
+    use codeforge::tokens::estimate_tokens;
     // The least any model needs for "hi": its worst case at the smallest answer, on the
     // tokens the request will really count.
     let tokens = codeforge::core::tokens_besides_prompt(&[]) + estimate_tokens("hi");

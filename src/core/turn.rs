@@ -18,7 +18,7 @@ use crate::provider::{
     ChatRequest, Completion, ErrorKind, Message, ProviderError, StreamEvent, TimeoutPhase,
 };
 use crate::router::{self, BudgetView, Decision, Outcome, RouteRequest, RoutedBy, UserChoice};
-use crate::simulator::estimate_tokens;
+use crate::tokens::estimate_tokens;
 
 /// The system prompt sent with every turn.
 pub const SYSTEM_PROMPT: &str = "You are CodeForge, a concise coding assistant in a terminal. \

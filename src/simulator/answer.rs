@@ -315,11 +315,6 @@ pub fn tokens(text: &str) -> Vec<String> {
     out
 }
 
-/// Rough token estimate for text we did not tokenize (≈4 bytes per token).
-pub fn estimate_tokens(text: &str) -> u64 {
-    (text.len() as u64).div_ceil(4)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

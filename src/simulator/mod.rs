@@ -26,7 +26,9 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-pub use answer::{compose as compose_answer, estimate_tokens};
+pub use answer::compose as compose_answer;
+
+use crate::tokens::estimate_tokens;
 pub use faults::{Behaviour, Fault, FaultPlan, parse_fault};
 
 use crate::catalog::{Catalog, ModelSpec};
