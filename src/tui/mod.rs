@@ -190,7 +190,9 @@ async fn event_loop(
                 }
                 None => vec![Command::Quit],
             },
-            _ = tick.tick() => {
+            // Idle (nothing streaming, nothing changed) the loop sleeps until a key or an
+            // event: no wake-up every frame for nothing.
+            _ = tick.tick(), if app.dirty || app.running.is_some() => {
                 // While waiting for a first token, the elapsed time moves ~10×/s.
                 if app.running.is_some() && last_elapsed_draw.elapsed() >= Duration::from_millis(100) {
                     app.dirty = true;
