@@ -137,6 +137,21 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// A request that needs `needed` where only `left` is left (`held` by requests in
+    /// progress): naming the key's limit when that is the one that binds, not "today's".
+    pub fn too_expensive(needed: Usd, left: Usd, held: Usd, key: Option<KeyStanding>) -> Self {
+        match key.filter(|k| k.left <= left) {
+            Some(k) => Refusal::KeyTooSmall {
+                needed,
+                left,
+                limit: k.limit,
+                reset: k.reset,
+                held,
+            },
+            None => Refusal::TooExpensive { needed, left, held },
+        }
+    }
+
     /// What requests in progress hold (and give back, less their cost, when they end):
     /// a refusal with something held may pass once they have.
     pub fn held(&self) -> Usd {
@@ -322,21 +337,12 @@ pub fn admit(standing: &Standing, want: Want) -> Result<Admission, Refusal> {
             prompt_tokens,
             MIN_OUTPUT_TOKENS.min(wanted_max_tokens),
         );
-        // The key's limit is the one that binds: say so, not "today's budget".
-        if let Some(k) = standing.key.filter(|k| k.left == left) {
-            return Err(Refusal::KeyTooSmall {
-                needed,
-                left,
-                limit: k.limit,
-                reset: k.reset,
-                held: today.reserved,
-            });
-        }
-        return Err(Refusal::TooExpensive {
+        return Err(Refusal::too_expensive(
             needed,
             left,
-            held: today.reserved,
-        });
+            today.reserved,
+            standing.key,
+        ));
     }
     Ok(Admission {
         reserve: worst_case(prices, prompt_tokens, max_tokens),

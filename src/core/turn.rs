@@ -166,10 +166,47 @@ fn refused_for_money(e: &CoreError) -> bool {
     )
 }
 
-fn held_notice(held: Usd) -> Event {
-    Event::Notice(format!(
-        "waiting for requests in progress, which hold {held}, to end and free the budget"
-    ))
+/// Waiting, up to [`HELD_WAIT`], for money that requests in progress hold: they give back
+/// what they do not spend when they end.
+struct HeldWait {
+    until: Instant,
+    told: bool,
+}
+
+impl HeldWait {
+    fn new() -> Self {
+        Self {
+            until: Instant::now() + HELD_WAIT,
+            told: false,
+        }
+    }
+
+    /// Whether to try again after a refusal while `held` is held: something is held, time
+    /// is left and the turn is not cancelled. Then the user is told (once) and it pauses.
+    async fn again(
+        &mut self,
+        held: Usd,
+        cancel: &CancellationToken,
+        events: &UnboundedSender<Event>,
+    ) -> bool {
+        if held <= Usd::ZERO || Instant::now() >= self.until || cancel.is_cancelled() {
+            return false;
+        }
+        if !self.told {
+            self.told = true;
+            send(
+                events,
+                Event::Notice(format!(
+                    "waiting for requests in progress, which hold {held}, to end and free the budget"
+                )),
+            );
+        }
+        tokio::select! {
+            () = tokio::time::sleep(HELD_POLL) => {}
+            () = cancel.cancelled() => {}
+        }
+        true
+    }
 }
 
 /// `e` means the network, not the model: the endpoint shared by the catalog's models could
@@ -232,8 +269,7 @@ impl Session {
         // The key's own limit (a team's budget) read again when the last reading is over a
         // minute old; a server that cannot say leaves the last reading in force.
         self.refresh_key(false).await?;
-        let wait_until = Instant::now() + HELD_WAIT;
-        let mut told = false;
+        let mut wait = HeldWait::new();
         let (decision, limits, day, route_us) = loop {
             let (standing, model_spend, day) = self.standing().await?;
             let route_started = Instant::now();
@@ -247,22 +283,10 @@ impl Session {
             match decided {
                 Ok(decision) => break (decision, standing.limits, day, route_us),
                 // Refused only because requests in progress hold the money for now: wait
-                // for them to end (they give back what they do not spend).
+                // for them to end.
                 Err(e)
-                    if standing.today.reserved > Usd::ZERO
-                        && refused_for_money(&e)
-                        && Instant::now() < wait_until
-                        && !cancel.is_cancelled() =>
-                {
-                    if !told {
-                        told = true;
-                        send(events, held_notice(standing.today.reserved));
-                    }
-                    tokio::select! {
-                        () = tokio::time::sleep(HELD_POLL) => {}
-                        () = cancel.cancelled() => {}
-                    }
-                }
+                    if refused_for_money(&e)
+                        && wait.again(standing.today.reserved, cancel, events).await => {}
                 Err(e) => return Err(e.into()),
             }
         };
@@ -619,8 +643,7 @@ impl Session {
         let conv = self.conversation.id;
         // Refused only because other requests hold the money for now: wait for them to
         // end (they give back what they did not spend) rather than refuse at once.
-        let wait_until = Instant::now() + HELD_WAIT;
-        let mut told = false;
+        let mut wait = HeldWait::new();
         let reservation = loop {
             let (d, model_id, decision_json) =
                 (day.clone(), model_id.clone(), decision_json.clone());
@@ -647,20 +670,7 @@ impl Session {
                 })
                 .await;
             match reserved {
-                Err(LedgerError::Refused(r))
-                    if r.held() > Usd::ZERO
-                        && Instant::now() < wait_until
-                        && !cancel.is_cancelled() =>
-                {
-                    if !told {
-                        told = true;
-                        send(events, held_notice(r.held()));
-                    }
-                    tokio::select! {
-                        () = tokio::time::sleep(HELD_POLL) => {}
-                        () = cancel.cancelled() => {}
-                    }
-                }
+                Err(LedgerError::Refused(r)) if wait.again(r.held(), cancel, events).await => {}
                 other => break other?,
             }
         };

@@ -300,30 +300,31 @@ impl Signals {
 
     /// What the provider billed ÷ what the catalog's prices `m` say the same tokens cost,
     /// for `m`'s recent bills (at today's catalog prices, so a refresh moves it back).
-    pub fn billed_over_listed(&self, m: &ModelSpec) -> Vec<f64> {
-        self.bills.get(&m.id).map_or_else(Vec::new, |bills| {
-            bills
-                .iter()
-                .filter_map(|(usd, p, c)| {
-                    let listed = m.cost(*p, *c).dollars();
-                    (listed > 0.0).then(|| usd / listed)
-                })
-                .collect()
-        })
+    /// Read on every routing decision: no allocation.
+    pub fn billed_over_listed<'a>(&'a self, m: &'a ModelSpec) -> impl Iterator<Item = f64> + 'a {
+        self.bills
+            .get(&m.id)
+            .into_iter()
+            .flatten()
+            .filter_map(|(usd, p, c)| {
+                let listed = m.cost(*p, *c).dollars();
+                (listed > 0.0).then(|| usd / listed)
+            })
     }
 
     /// The factor on `m`'s listed prices a reservation holds: the largest billed ÷ listed
     /// ratio of its last bills with a little headroom (never below 1), and at least
     /// [`UNKNOWN_PRICE_MARGIN`] until it has been billed [`MIN_BILLS`] times.
     pub fn price_margin(&self, m: &ModelSpec) -> f64 {
-        let ratios = self.billed_over_listed(m);
-        let seen = ratios.iter().copied().fold(0.0, f64::max) * PRICE_HEADROOM;
-        let floor = if ratios.len() >= MIN_BILLS {
+        let (n, largest) = self
+            .billed_over_listed(m)
+            .fold((0, 0.0f64), |(n, max), r| (n + 1, max.max(r)));
+        let floor = if n >= MIN_BILLS {
             1.0
         } else {
             UNKNOWN_PRICE_MARGIN
         };
-        seen.max(floor).min(MAX_PRICE_MARGIN)
+        (largest * PRICE_HEADROOM).max(floor).min(MAX_PRICE_MARGIN)
     }
 
     /// A model's performance over all intents.
@@ -374,7 +375,7 @@ mod tests {
         // Garbage is ignored.
         s.observe_bill(&m.id, f64::NAN, 1000, 500);
         s.observe_bill(&m.id, 0.01, 0, 0);
-        assert_eq!(s.billed_over_listed(m).len(), 4);
+        assert_eq!(s.billed_over_listed(m).count(), 4);
     }
 
     #[test]

@@ -170,20 +170,7 @@ impl<'a> BudgetView<'a> {
     /// The refusal for a request that needs `needed` and does not fit: naming the key's
     /// limit when that is the one that binds.
     pub fn refusal(&self, needed: Usd) -> Refusal {
-        match self.key.filter(|k| k.left <= self.remaining) {
-            Some(k) => Refusal::KeyTooSmall {
-                needed,
-                left: self.remaining,
-                limit: k.limit,
-                reset: k.reset,
-                held: self.held,
-            },
-            None => Refusal::TooExpensive {
-                needed,
-                left: self.remaining,
-                held: self.held,
-            },
-        }
+        Refusal::too_expensive(needed, self.remaining, self.held, self.key)
     }
 
     /// Today's spend on `m` and its budget share in dollars.
