@@ -52,6 +52,9 @@ fn prompt(tokens: usize) -> String {
     s
 }
 
+/// Decisions timed per prompt size.
+const SAMPLES: usize = 20_000;
+
 /// Routing decision latency percentiles over many samples (divan reports medians only).
 fn decision_percentiles() {
     use codeforge::router::{self, Breakers, RouteRequest, Signals};
@@ -59,15 +62,17 @@ fn decision_percentiles() {
     let (signals, breakers) = (Signals::new(), Breakers::new());
     for tokens in [200usize, 2_000, 20_000] {
         let p = prompt(tokens);
-        let mut us = Vec::with_capacity(2000);
-        for i in 0..2100 {
+        // 20,000 samples: a p99 read from 2,000 is the 20th-slowest, and one burst of load
+        // on a shared machine moves it.
+        let mut us = Vec::with_capacity(SAMPLES);
+        for i in 0..SAMPLES + 1_000 {
             let t = std::time::Instant::now();
             let d =
                 router::decide(&catalog, &RouteRequest::simple(&p, &signals, &breakers)).unwrap();
             let ns = t.elapsed().as_nanos() as u64;
             std::hint::black_box(d);
-            if i >= 100 {
-                us.push(ns); // the first 100 warm the caches
+            if i >= 1_000 {
+                us.push(ns); // the first 1,000 warm the caches
             }
         }
         us.sort_unstable();

@@ -33,6 +33,11 @@ impl Intent {
         Intent::General,
     ];
 
+    /// Position in [`Intent::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Intent::Code => "code",

@@ -68,7 +68,7 @@ const FOLLOW_UP_STARTS: &[&str] = &[
 
 /// Keyword-only intent, used when the model asset is missing.
 fn keyword_intent(p: &str) -> [f64; 6] {
-    let hits = keyword_hits(head(p, 2000));
+    let hits = keyword_hits(&head(p, 2000).to_lowercase());
     let mut probs = [0.02; 6];
     let total: usize = hits.iter().sum();
     if total == 0 {

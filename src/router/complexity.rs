@@ -14,7 +14,7 @@ use crate::task::Complexity;
 
 /// Words that mark genuinely hard work, matched at the start of a word (lower case). Each
 /// distinct hit adds [`STRONG`]; CJK and Cyrillic stems match anywhere.
-const HARD: &[&str] = &[
+pub(super) const HARD: &[&str] = &[
     "lock-free",
     "lockfree",
     "lock free",
@@ -139,7 +139,7 @@ const HARD: &[&str] = &[
 ];
 
 /// Weaker cues: design and scale words that are hard only with other signals.
-const MEDIUM: &[&str] = &[
+pub(super) const MEDIUM: &[&str] = &[
     "design",
     "architect",
     "trade-off",
@@ -175,46 +175,6 @@ pub struct Hardness {
     pub label: Complexity,
 }
 
-/// Distinct HARD and MEDIUM words in `lower` (each counted once), in one automaton pass.
-fn hits(lower: &str) -> (usize, usize) {
-    struct Words {
-        ac: aho_corasick::AhoCorasick,
-        /// Per pattern: must start a word (ASCII patterns that begin with a letter).
-        anchored: Vec<bool>,
-    }
-    static WORDS: std::sync::OnceLock<Option<Words>> = std::sync::OnceLock::new();
-    let Some(w) = WORDS.get_or_init(|| {
-        let patterns: Vec<&str> = HARD.iter().chain(MEDIUM).copied().collect();
-        let anchored = patterns
-            .iter()
-            .map(|p| p.is_ascii() && p.starts_with(|c: char| c.is_alphanumeric()))
-            .collect();
-        aho_corasick::AhoCorasick::new(&patterns)
-            .ok()
-            .map(|ac| Words { ac, anchored })
-    }) else {
-        return (0, 0);
-    };
-    let mut seen = vec![false; HARD.len() + MEDIUM.len()];
-    for m in w.ac.find_overlapping_iter(lower) {
-        let id = m.pattern().as_usize();
-        let starts_word = lower[..m.start()]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric());
-        if let Some(slot) = seen.get_mut(id)
-            && (starts_word || !w.anchored.get(id).copied().unwrap_or(false))
-        {
-            *slot = true;
-        }
-    }
-    let (hard, medium) = seen.split_at(HARD.len());
-    (
-        hard.iter().filter(|x| **x).count(),
-        medium.iter().filter(|x| **x).count(),
-    )
-}
-
 /// Requirements listed: bullet or numbered lines, and "and"/"with"/commas in a long ask.
 fn requirements(instruction: &str) -> usize {
     let listed = instruction
@@ -246,14 +206,13 @@ pub fn signals(split: &Split, instruction_lower: &str) -> [f32; SIGNALS] {
     let words = instruction_lower.split_whitespace().count()
         // CJK text has no spaces: count characters as half-words.
         + instruction_lower.chars().filter(|c| (*c as u32) >= 0x2E80).count() / 2;
-    let payload_head = super::features::head(&split.payload, 2048).to_lowercase();
-    let (hard_asked, design) = hits(instruction_lower);
-    let hard = hard_asked + hits(&payload_head).0.min(1);
+    let asked = super::lexicon::scan(instruction_lower);
+    let hard = asked.hard + split.payload_words.hard.min(1);
     [
         (1.0 + words as f32).ln() / 5.0,
         (requirements(instruction_lower) as f32).min(8.0) / 4.0,
         (hard as f32).min(3.0) / 2.0,
-        (design as f32).min(3.0) / 3.0,
+        (asked.medium as f32).min(3.0) / 3.0,
         (1.0 + split.payload_lines as f32).ln() / 5.0,
     ]
 }

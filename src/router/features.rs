@@ -37,11 +37,14 @@ const SYMBOL: [bool; 128] = {
 };
 
 /// Token byte ranges in `lower` (already lower-cased): words, single code symbols, and
-/// single CJK characters. No allocation per token.
-fn token_ranges(lower: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::with_capacity(lower.len() / 4);
+/// single CJK characters, at most `limit` of them. No allocation per token.
+fn token_ranges(lower: &str, limit: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::with_capacity((lower.len() / 4).min(limit));
     let mut start: Option<usize> = None;
     for (i, ch) in lower.char_indices() {
+        if out.len() >= limit {
+            return out;
+        }
         let cjk = is_cjk(ch);
         let word = !cjk && (ch.is_alphanumeric() || ch == '_' || ch == '\'');
         if word {
@@ -321,82 +324,17 @@ pub const KEYWORDS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// The automaton over every keyword, each pattern's family, and whether it must start a word.
-struct Matcher {
-    ac: aho_corasick::AhoCorasick,
-    family: Vec<usize>,
-    word_start: Vec<bool>,
-}
-
-fn keyword_matcher() -> &'static Option<Matcher> {
-    static M: std::sync::OnceLock<Option<Matcher>> = std::sync::OnceLock::new();
-    M.get_or_init(|| {
-        let mut patterns = Vec::new();
-        let (mut family, mut word_start) = (Vec::new(), Vec::new());
-        for (i, (name, words)) in KEYWORDS.iter().enumerate() {
-            for w in *words {
-                patterns.push(*w);
-                family.push(i);
-                let first = w.chars().next().unwrap_or(' ');
-                let other_alphabet = !first.is_ascii() && first.is_alphabetic() && !is_cjk(first);
-                word_start.push(*name == "writing" || other_alphabet);
-            }
-        }
-        aho_corasick::AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            // A full DFA: the fastest search; short patterns keep it small.
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .build(&patterns)
-            .ok()
-            .map(|ac| Matcher {
-                ac,
-                family,
-                word_start,
-            })
-    })
-}
-
 /// Chinese, Japanese and Korean characters (written without spaces between words).
-fn is_cjk(ch: char) -> bool {
+pub(super) fn is_cjk(ch: char) -> bool {
     (ch as u32) >= 0x2E80 && ch.is_alphanumeric()
 }
 
 /// Number of keyword families.
 pub const FAMILIES: usize = 6;
 
-/// Hits per keyword family (in `KEYWORDS` order) in `text`.
-pub fn keyword_hits(text: &str) -> [usize; FAMILIES] {
-    let Some(Matcher {
-        ac,
-        family,
-        word_start,
-    }) = keyword_matcher()
-    else {
-        return [0; FAMILIES];
-    };
-    // Distinct keywords per family, as a set of pattern ids (fewer than 512 patterns).
-    let mut seen = [0u64; 8];
-    let mut hits = [0usize; FAMILIES];
-    for m in ac.find_overlapping_iter(text) {
-        let id = m.pattern().as_usize();
-        let inside_a_word = text[..m.start()]
-            .chars()
-            .next_back()
-            .is_some_and(char::is_alphanumeric);
-        if inside_a_word && word_start.get(id).copied().unwrap_or(false) {
-            continue;
-        }
-        let (word, bit) = (id / 64, 1u64 << (id % 64));
-        if let Some(w) = seen.get_mut(word)
-            && *w & bit == 0
-        {
-            *w |= bit;
-            if let Some(h) = family.get(id).and_then(|f| hits.get_mut(*f)) {
-                *h += 1;
-            }
-        }
-    }
-    hits
+/// Distinct keywords per family (in `KEYWORDS` order) in `lower` (already lower-cased).
+pub fn keyword_hits(lower: &str) -> [usize; FAMILIES] {
+    super::lexicon::scan(lower).families
 }
 
 /// The first `n` bytes of `s`, cut on a character boundary.
@@ -511,7 +449,7 @@ fn features_into(text: &str, acc: &mut Scratch) -> Vec<(u32, f32)> {
         text
     };
     let lower = text.to_lowercase();
-    let ranges = token_ranges(&lower);
+    let ranges = token_ranges(&lower, usize::MAX);
     let n_tokens = ranges.len();
     let picked: &mut dyn Iterator<Item = &(usize, usize)> = if n_tokens > HEAD_WORDS + TAIL_WORDS {
         &mut ranges[..HEAD_WORDS]
@@ -678,11 +616,14 @@ pub fn prompt_features_of(split: &super::payload::Split, prompt: &str) -> Vec<(u
         if split.instruction.trim().is_empty() {
             acc.add(bucket(fnv(b"p:bare", 11)), 1.0);
         }
-        let lower = head(&split.payload, 2048).to_lowercase();
-        for (a, b) in token_ranges(&lower).iter().take(PAYLOAD_WORDS) {
+        let lower = &split.payload_head;
+        for (a, b) in token_ranges(lower, PAYLOAD_WORDS)
+            .iter()
+            .take(PAYLOAD_WORDS)
+        {
             acc.add(bucket(fnv(&lower.as_bytes()[*a..*b], 12)), 1.0);
         }
-        for (family, hits) in KEYWORD_FEATURES.iter().zip(keyword_hits(&lower)) {
+        for (family, hits) in KEYWORD_FEATURES.iter().zip(split.payload_words.families) {
             if hits > 0 {
                 acc.add(bucket(fnv(family.as_bytes(), 13)), 1.0);
             }

@@ -174,16 +174,32 @@ pub struct Outcome {
     pub at_ms: i64,
 }
 
+/// A value per model and intent (indexed by [`Intent::index`]), looked up by `&str`
+/// without allocating: every routing decision reads these dozens of times.
+type PerIntent<T> = HashMap<String, [T; 6]>;
+
+fn slot<'a, T: Default + Copy>(
+    map: &'a mut PerIntent<T>,
+    model: &str,
+    intent: Intent,
+) -> &'a mut T {
+    &mut map.entry(model.to_string()).or_insert([T::default(); 6])[intent.index()]
+}
+
+fn read<T: Copy>(map: &PerIntent<T>, model: &str, intent: Intent) -> Option<T> {
+    map.get(model).map(|row| row[intent.index()])
+}
+
 /// Everything learned, keyed by model (and intent).
 #[derive(Debug, Clone, Default)]
 pub struct Signals {
-    quality: HashMap<(String, Intent), Beta>,
+    quality: PerIntent<Beta>,
     quality_model: HashMap<String, Beta>,
-    perf: HashMap<(String, Intent), Perf>,
+    perf: PerIntent<Perf>,
     perf_model: HashMap<String, Perf>,
     /// Billed output tokens over the visible answer length expected when the request was
     /// routed, per (model, intent): (answers, sum of the ratios).
-    output: HashMap<(String, Intent), (f64, f64)>,
+    output: PerIntent<(f64, f64)>,
     /// The last bills per model, (USD, prompt tokens, completion tokens), oldest first: what
     /// the provider really charges, against the catalog's prices (see `price_margin`).
     bills: HashMap<String, std::collections::VecDeque<(f64, u64, u64)>>,
@@ -214,10 +230,7 @@ impl Signals {
     /// a negative weight takes a rating back.
     pub fn rate(&mut self, model: &str, intent: Intent, up: bool, weight: f64) {
         let score = if up { 1.0 } else { 0.0 };
-        self.quality
-            .entry((model.to_string(), intent))
-            .or_default()
-            .add(score, weight);
+        slot(&mut self.quality, model, intent).add(score, weight);
         self.quality_model
             .entry(model.to_string())
             .or_default()
@@ -231,10 +244,7 @@ impl Signals {
     }
 
     pub fn quality(&self, model: &str, intent: Intent) -> Beta {
-        self.quality
-            .get(&(model.to_string(), intent))
-            .copied()
-            .unwrap_or_default()
+        read(&self.quality, model, intent).unwrap_or_default()
     }
 
     pub fn observe(&mut self, o: &Outcome) {
@@ -244,10 +254,7 @@ impl Signals {
             }
             _ => None,
         };
-        self.perf
-            .entry((o.model.clone(), o.intent))
-            .or_default()
-            .push(o.ok, o.ttft_ms, o.latency_ms, tps, o.at_ms);
+        slot(&mut self.perf, &o.model, o.intent).push(o.ok, o.ttft_ms, o.latency_ms, tps, o.at_ms);
         self.perf_model.entry(o.model.clone()).or_default().push(
             o.ok,
             o.ttft_ms,
@@ -263,7 +270,7 @@ impl Signals {
         if expected == 0 || billed == 0 {
             return;
         }
-        let e = self.output.entry((model.to_string(), intent)).or_default();
+        let e = slot(&mut self.output, model, intent);
         e.0 += 1.0;
         // One answer far off the expected length moves the factor, but cannot run away.
         e.1 += (billed as f64 / expected as f64).clamp(0.05, 20.0);
@@ -272,11 +279,7 @@ impl Signals {
     /// Billed output tokens per expected visible token for (model, intent): the catalog's
     /// `prior` blended with what the provider billed, by the number of answers.
     pub fn output_factor(&self, model: &str, intent: Intent, prior: f64) -> f64 {
-        let (n, sum) = self
-            .output
-            .get(&(model.to_string(), intent))
-            .copied()
-            .unwrap_or_default();
+        let (n, sum) = read(&self.output, model, intent).unwrap_or_default();
         (prior * OUTPUT_PRIOR_SAMPLES + sum) / (OUTPUT_PRIOR_SAMPLES + n)
     }
 
@@ -334,11 +337,9 @@ impl Signals {
 
     /// Performance for (model, intent), falling back to the model's overall numbers.
     pub fn perf(&self, model: &str, intent: Intent) -> Option<Perf> {
-        self.perf
-            .get(&(model.to_string(), intent))
+        read(&self.perf, model, intent)
             .filter(|p| p.samples >= 3)
-            .or_else(|| self.perf_model.get(model))
-            .copied()
+            .or_else(|| self.perf_model.get(model).copied())
     }
 }
 

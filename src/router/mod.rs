@@ -11,6 +11,7 @@ pub mod complexity;
 pub mod features;
 pub mod intent_model;
 pub mod learning;
+mod lexicon;
 pub mod payload;
 mod score;
 
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 pub use breaker::{Availability, Breakers};
 pub use classify::{Analysis, TEMPERATURE, analyze, classify, complexity_input};
 pub use learning::{Outcome, Signals};
+pub use lexicon::Lexicon;
 pub use payload::PayloadKind;
 pub use score::Components;
 pub use score::{cost_weight, quality};

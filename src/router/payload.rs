@@ -44,7 +44,14 @@ pub struct Split {
     pub kind: PayloadKind,
     /// Lines of payload (counted within the bounded window).
     pub payload_lines: usize,
+    /// The payload's first [`PAYLOAD_HEAD`] bytes, lower-cased: what both models read of it.
+    pub payload_head: String,
+    /// The router's words in `payload_head`, found once for both models.
+    pub payload_words: super::lexicon::Lexicon,
 }
+
+/// Bytes of the payload the models read (its start: its kind and vocabulary).
+pub const PAYLOAD_HEAD: usize = 2048;
 
 /// Lines read from the start of a prompt, and from its end: a longer paste is judged by
 /// its start, its instruction may follow it.
@@ -208,34 +215,31 @@ const STARTS: [(Line, &[&str]); 5] = [
     ),
 ];
 
-/// The kind of the highest-priority start `t` begins with: one anchored automaton pass.
+/// The kind of the highest-priority start `t` begins with. The starts are filed by their
+/// first byte, so a line is compared with the few that share its first byte, in priority
+/// order (an anchored automaton cost several times as much per line).
 fn start_kind(t: &str) -> Option<Line> {
-    struct Starts {
-        ac: aho_corasick::AhoCorasick,
-        kind: Vec<Line>,
-    }
-    static STARTS_AC: std::sync::OnceLock<Option<Starts>> = std::sync::OnceLock::new();
-    let starts = STARTS_AC
-        .get_or_init(|| {
-            let mut patterns = Vec::new();
-            let mut kind = Vec::new();
-            for (k, list) in STARTS {
-                for p in list {
-                    patterns.push(*p);
-                    kind.push(k);
+    static BY_FIRST_BYTE: std::sync::OnceLock<Vec<Vec<(&'static str, Line)>>> =
+        std::sync::OnceLock::new();
+    let table = BY_FIRST_BYTE.get_or_init(|| {
+        let mut table = vec![Vec::new(); 256];
+        for (kind, list) in STARTS {
+            for p in list {
+                if let Some(first) = p.bytes().next()
+                    && let Some(slot) = table.get_mut(usize::from(first))
+                {
+                    slot.push((*p, kind));
                 }
             }
-            aho_corasick::AhoCorasick::builder()
-                .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-                .start_kind(aho_corasick::StartKind::Anchored)
-                .build(patterns)
-                .ok()
-                .map(|ac| Starts { ac, kind })
-        })
-        .as_ref()?;
-    let input = aho_corasick::Input::new(t).anchored(aho_corasick::Anchored::Yes);
-    let m = starts.ac.find(input)?;
-    starts.kind.get(m.pattern().as_usize()).copied()
+        }
+        table
+    });
+    let first = t.bytes().next()?;
+    table
+        .get(usize::from(first))?
+        .iter()
+        .find(|(p, _)| t.starts_with(p))
+        .map(|(_, kind)| *kind)
 }
 
 /// `diffy`: the prompt has diff headers, so `+`/`-` lines are diff lines, not bullets.
@@ -299,37 +303,51 @@ const CODE_SYMBOL: [bool; 256] = {
     t
 };
 
+/// The first `n` lines of `text`, as `str::lines` gives them, and where the text after
+/// them starts if any is left: one vectorised newline search (core's is bytewise).
+fn lines_of(text: &str, n: usize) -> (Vec<&str>, Option<usize>) {
+    let mut out = Vec::new();
+    let mut from = 0;
+    for nl in memchr::memchr_iter(b'\n', text.as_bytes()) {
+        if out.len() == n {
+            return (out, Some(from));
+        }
+        let line = &text[from..nl];
+        out.push(line.strip_suffix('\r').unwrap_or(line));
+        from = nl + 1;
+    }
+    if from < text.len() {
+        if out.len() == n {
+            return (out, Some(from));
+        }
+        out.push(&text[from..]);
+    }
+    (out, None)
+}
+
 /// Split a prompt into the user's instruction and what they pasted.
 pub fn split(prompt: &str) -> Split {
     let mut kinds = Vec::new();
     let mut in_fence = false;
     // The head of a long paste, and its last lines: a question after 300 lines of code
     // ("why does this panic?") is the instruction.
-    let head_end = prompt
-        .match_indices('\n')
-        .nth(MAX_LINES - 1)
-        .map(|(i, _)| i + 1);
-    let lines: Vec<&str> = match head_end {
-        Some(end) if end < prompt.len() => {
+    let lines: Vec<&str> = match lines_of(prompt, MAX_LINES) {
+        (mut head, Some(end)) => {
             // The rest is read from its last few kilobytes only (bounded work).
             let rest = &prompt[end..];
             let mut from = rest.len().saturating_sub(TAIL_BYTES);
             while !rest.is_char_boundary(from) {
                 from += 1;
             }
-            let tail_text = &rest[from..];
-            let mut tail: Vec<&str> = tail_text.lines().collect();
+            let (mut tail, _) = lines_of(&rest[from..], usize::MAX);
             if from > 0 && !tail.is_empty() {
                 tail.remove(0); // a cut line
             }
             let keep = tail.len().saturating_sub(TAIL_LINES);
-            prompt
-                .lines()
-                .take(MAX_LINES)
-                .chain(tail.into_iter().skip(keep))
-                .collect()
+            head.extend(tail.into_iter().skip(keep));
+            head
         }
-        _ => prompt.lines().collect(),
+        (all, None) => all,
     };
     let diffy = lines
         .iter()
@@ -360,6 +378,8 @@ pub fn split(prompt: &str) -> Split {
             payload: String::new(),
             kind: PayloadKind::None,
             payload_lines: 0,
+            payload_head: String::new(),
+            payload_words: super::lexicon::Lexicon::default(),
         };
     }
     // Prose lines form the instruction; a prose line inside a paste run (a message such as
@@ -404,11 +424,15 @@ pub fn split(prompt: &str) -> Split {
     } else {
         PayloadKind::None
     };
+    let payload_head = super::features::head(&payload, PAYLOAD_HEAD).to_lowercase();
+    let payload_words = super::lexicon::scan(&payload_head);
     Split {
         instruction,
         payload,
         kind,
         payload_lines,
+        payload_head,
+        payload_words,
     }
 }
 
@@ -476,5 +500,27 @@ mod tests {
         let s = split(&huge);
         assert_eq!(s.kind, PayloadKind::Code);
         assert!(s.payload_lines <= MAX_LINES + TAIL_LINES);
+    }
+
+    proptest::proptest! {
+        /// `lines_of` gives the lines `str::lines` gives, cut after `n`, and says where the
+        /// rest starts exactly when lines are left.
+        #[test]
+        fn lines_of_agrees_with_str_lines(
+            text in "[a\\r\\n\u{e9}]{0,40}",
+            n in 0usize..8,
+        ) {
+            let all: Vec<&str> = text.lines().collect();
+            let (head, rest) = lines_of(&text, n);
+            proptest::prop_assert_eq!(&head[..], &all[..all.len().min(n)]);
+            match rest {
+                Some(from) => {
+                    proptest::prop_assert!(all.len() > n);
+                    let rest_lines: Vec<&str> = text[from..].lines().collect();
+                    proptest::prop_assert_eq!(&rest_lines[..], &all[n..]);
+                }
+                None => proptest::prop_assert!(all.len() <= n),
+            }
+        }
     }
 }
