@@ -32,6 +32,14 @@ pub enum Command {
     Models(ModelsArgs),
     /// Show the routing decision for a prompt (no network).
     Route(RouteArgs),
+    /// Apply the edits the last `ask -f` answer proposed (each checked against the file).
+    Apply {
+        /// Show the proposed edits as diffs without applying them.
+        #[arg(long)]
+        show: bool,
+    },
+    /// Take back the last applied edit (repeat for earlier ones).
+    Undo,
     /// Spend per day, model and intent; latency, success rate, feedback and savings.
     Stats(StatsArgs),
     /// Show or set the daily and monthly limits.
@@ -82,6 +90,10 @@ pub struct AskArgs {
     /// Attach a file (repeatable): sent with the prompt, fenced, under its name.
     #[arg(long = "file", short = 'f', value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Apply the edits the answer proposes to attached files right away (they are shown
+    /// as diffs either way; without this, `codeforge apply` applies them).
+    #[arg(long)]
+    pub apply: bool,
     /// The prompt (the instruction); read from stdin when absent. Given with stdin, stdin
     /// is attached to it.
     pub prompt: Option<String>,
@@ -186,6 +198,10 @@ pub struct RouteArgs {
     /// Attach a file (repeatable), as `ask -f` does.
     #[arg(long = "file", short = 'f', value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Apply the edits the answer proposes to attached files right away (they are shown
+    /// as diffs either way; without this, `codeforge apply` applies them).
+    #[arg(long)]
+    pub apply: bool,
     /// The prompt; read from stdin when absent (attached to it when both are given).
     pub prompt: Option<String>,
 }

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod core;
+pub mod edits;
 pub mod eval;
 pub mod ledger;
 pub mod money;

@@ -508,7 +508,8 @@ async fn the_router_and_the_reservation_agree_on_what_can_be_afforded() {
     use codeforge::tokens::estimate_tokens;
     // The least any model needs for "hi": its worst case at the smallest answer, on the
     // tokens the request will really count.
-    let tokens = codeforge::core::tokens_besides_prompt(&[]) + estimate_tokens("hi");
+    let tokens = codeforge::core::tokens_besides_prompt(codeforge::core::SYSTEM_PROMPT, &[])
+        + estimate_tokens("hi");
     let least = Catalog::builtin()
         .unwrap()
         .models()

@@ -21,11 +21,13 @@ pub async fn run(
     out: &mut Output,
 ) -> Result<(), CommandError> {
     let composed = super::attach::compose(args.prompt.as_deref(), &args.files)?;
-    let prompt = composed.prompt;
+    let prompt = composed.prompt.clone();
     if let Some(w) = config.insecure_warning() {
         out.err_line(&w);
     }
+    let edits_config = config.clone();
     let mut session = Session::open(config, demo).await?;
+    session.system = composed.system();
     if session.backend.demo {
         out.err_line(
             "demo mode: no OPENROUTER_API_KEY (or --demo); answers come from the built-in simulator",
@@ -187,6 +189,9 @@ pub async fn run(
             session.conversation.id,
             decision.as_ref(),
         ));
+        if !composed.files.is_empty() {
+            super::edit_cmds::review(&edits_config, &outcome.content, &composed, args.apply, out)?;
+        }
     }
     out.flush();
     Ok(())

@@ -17,6 +17,29 @@ pub struct Composed {
     pub prompt: String,
     /// "src/main.rs (~1,703 tokens)", one per attachment.
     pub attached: Vec<String>,
+    /// The attached files as the model was shown them: (path as given, text). Edits to
+    /// them are checked against this text.
+    pub files: Vec<(String, String)>,
+}
+
+impl Composed {
+    /// The system prompt for this prompt: with files attached, it says how to propose edits.
+    pub fn system(&self) -> String {
+        let mut s = crate::core::SYSTEM_PROMPT.to_string();
+        if !self.files.is_empty() {
+            s.push_str(crate::edits::EDIT_FORMAT);
+        }
+        s
+    }
+
+    /// The text `path` had when it was attached (`./src/a.rs` and `src/a.rs` are one file).
+    pub fn attached_text(&self, path: &str) -> Option<&str> {
+        let norm = |p: &str| p.trim_start_matches("./").to_string();
+        self.files
+            .iter()
+            .find(|(p, _)| norm(p) == norm(path))
+            .map(|(_, t)| t.as_str())
+    }
 }
 
 /// The instruction (`arg`, else stdin) with `files` attached, and stdin too when `arg` is
@@ -42,6 +65,7 @@ pub fn compose_from(
 ) -> Result<Composed, CommandError> {
     let mut attached = Vec::new();
     let mut parts = Vec::new();
+    let mut shown = Vec::new();
     let instruction = match (arg, stdin) {
         (Some(a), Some(bytes)) => {
             let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -59,6 +83,7 @@ pub fn compose_from(
         let text = read_attachment(path)?;
         parts.push(block(&path.display().to_string(), &text, language(path)));
         attached.push(format!("{} ({})", path.display(), size(&text)));
+        shown.push((path.display().to_string(), text));
     }
     if super::is_blank(&instruction) && parts.is_empty() {
         return Err(CommandError::Usage(
@@ -70,7 +95,11 @@ pub fn compose_from(
         prompt.push_str("\n\n");
         prompt.push_str(&p);
     }
-    Ok(Composed { prompt, attached })
+    Ok(Composed {
+        prompt,
+        attached,
+        files: shown,
+    })
 }
 
 fn read_attachment(path: &Path) -> Result<String, CommandError> {

@@ -4,6 +4,7 @@
 
 mod ask;
 mod attach;
+mod edit_cmds;
 mod eval;
 mod keys;
 mod ledger_cmds;
@@ -184,6 +185,8 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
             let config = load(cli.demo)?;
             ask::run(config, &args, cli.demo, &mut out).await
         }
+        Some(Command::Apply { show }) => edit_cmds::apply(&load(cli.demo)?, show, &mut out),
+        Some(Command::Undo) => edit_cmds::undo(&load(cli.demo)?, &mut out),
         Some(Command::Stats(args)) => ledger_cmds::stats(&load(cli.demo)?, &args, &mut out),
         Some(Command::Budget(args)) => ledger_cmds::budget(&load(cli.demo)?, &args, &mut out),
         Some(Command::Feedback(args)) => ledger_cmds::feedback(&load(cli.demo)?, &args, &mut out),

@@ -14,7 +14,8 @@ use crate::money::Usd;
 use crate::router::{self, Breakers, BudgetView, RouteRequest, Signals, UserChoice};
 
 pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), CommandError> {
-    let prompt = super::attach::compose(args.prompt.as_deref(), &args.files)?.prompt;
+    let composed = super::attach::compose(args.prompt.as_deref(), &args.files)?;
+    let (prompt, system) = (composed.prompt.clone(), composed.system());
     let cache = PriceCache::load(&config.paths.models_cache_file())?;
     let mut catalog = Catalog::load(&config.model_patches, cache.as_ref())?;
     // What was learned (ratings, performance) and the budget shares, as a session would
@@ -64,7 +65,7 @@ pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), Co
         &RouteRequest {
             prompt: &prompt,
             // What `ask` sends besides the prompt (system prompt, message overhead).
-            history_tokens: crate::core::tokens_besides_prompt(&[]),
+            history_tokens: crate::core::tokens_besides_prompt(&system, &[]),
             trimmable_tokens: 0,
             previous_intent: None,
             choice,

@@ -83,6 +83,9 @@ pub struct Session {
     pub preference: u8,
     /// Route on optimistic quality estimates (`[router] explore`).
     pub explore: bool,
+    /// The system prompt of every request ([`super::SYSTEM_PROMPT`], plus the edit format
+    /// while files are attached); counted in the tokens routing and reservations see.
+    pub system: String,
     /// The ledger's `data_version` when the learned state was last read.
     seen_version: i64,
     /// `GET /models` read in the background (see `super::prices`), until taken in.
@@ -263,6 +266,7 @@ impl Session {
             last_intent: None,
             preference,
             explore,
+            system: super::SYSTEM_PROMPT.to_string(),
             seen_version,
             prices_task: None,
             reconciles: Vec::new(),

@@ -52,12 +52,13 @@ fn send(events: &UnboundedSender<Event>, e: Event) {
 /// Messages to send: system, as much history as fits, the prompt. Returns how many
 /// history messages were dropped (oldest first).
 pub fn fit_history(
+    system: &str,
     history: &[Message],
     prompt: &str,
     context_window: u64,
     max_tokens: u64,
 ) -> (Vec<Message>, usize) {
-    let fixed = estimate_tokens(SYSTEM_PROMPT) + estimate_tokens(prompt) + 8;
+    let fixed = estimate_tokens(system) + estimate_tokens(prompt) + 8;
     let room = context_window
         .saturating_sub(max_tokens)
         .saturating_sub(fixed);
@@ -73,7 +74,7 @@ pub fn fit_history(
     }
     let dropped = history.len() - keep;
     let mut msgs = Vec::with_capacity(keep + 2);
-    msgs.push(Message::system(SYSTEM_PROMPT));
+    msgs.push(Message::system(system));
     msgs.extend(history[dropped..].iter().cloned());
     msgs.push(Message::user(prompt));
     (msgs, dropped)
@@ -87,8 +88,8 @@ fn prompt_tokens(msgs: &[Message]) -> u64 {
 /// history and every message's overhead, as [`prompt_tokens`] counts them for the
 /// reservation. The router adds the prompt's text to this, so a model it calls affordable
 /// is one the reservation admits.
-pub fn tokens_besides_prompt(history: &[Message]) -> u64 {
-    prompt_tokens(&[Message::system(SYSTEM_PROMPT)]) + prompt_tokens(history) + 4
+pub fn tokens_besides_prompt(system: &str, history: &[Message]) -> u64 {
+    prompt_tokens(&[Message::system(system)]) + prompt_tokens(history) + 4
 }
 
 /// What an attempt inherits from its turn.
@@ -520,7 +521,7 @@ impl Session {
             &self.backend.catalog,
             &RouteRequest {
                 prompt,
-                history_tokens: tokens_besides_prompt(&self.conversation.messages),
+                history_tokens: tokens_besides_prompt(&self.system, &self.conversation.messages),
                 // The conversation can be trimmed to fit a model (oldest turns first).
                 trimmable_tokens: prompt_tokens(&self.conversation.messages),
                 previous_intent: self.last_intent,
@@ -623,6 +624,7 @@ impl Session {
                 .max(1.0);
         let fair = ((2.0 * expected * 9.0 / 8.0).ceil() as u64 + 16).min(wanted);
         let (messages, dropped) = fit_history(
+            &self.system,
             &self.conversation.messages,
             prompt,
             model.context_length,

@@ -142,7 +142,8 @@ pub fn route_all(catalog: &Catalog, rows: &[Row], preference: u8) -> Vec<Option<
             let mut req = RouteRequest::simple(&r.prompt, &signals, &breakers);
             req.preference = preference;
             req.previous_intent = r.previous_intent;
-            req.history_tokens = crate::core::tokens_besides_prompt(&[]);
+            req.history_tokens =
+                crate::core::tokens_besides_prompt(crate::core::SYSTEM_PROMPT, &[]);
             router::decide(catalog, &req).ok().map(|d| Routed {
                 model: d.model,
                 intent: d.intent,
@@ -202,7 +203,8 @@ pub struct Baseline {
 /// Expected cost of answering `row` with `m` (visible answer by the labelled or routed
 /// complexity, plus the hidden reasoning the model bills).
 fn row_cost(m: &ModelSpec, row: &Row, complexity: Complexity) -> f64 {
-    let prompt = (row.prompt.len() as u64).div_ceil(4) + crate::core::tokens_besides_prompt(&[]);
+    let prompt = (row.prompt.len() as u64).div_ceil(4)
+        + crate::core::tokens_besides_prompt(crate::core::SYSTEM_PROMPT, &[]);
     m.expected_cost(prompt, router::expected_completion_tokens(complexity))
         .dollars()
 }

@@ -4,8 +4,91 @@
 //!
 //! Pure functions of the prompt text; no IO.
 
+/// An attached file (`NAME:` then a fenced block, as `ask -f` and `@path` attach it): its
+/// name, its fence's language tag and its text.
+fn attachments(prompt: &str) -> Vec<(String, String, String)> {
+    let lines: Vec<&str> = prompt.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 1 < lines.len() {
+        let (head, open) = (lines[i], lines[i + 1]);
+        let ticks = open.chars().take_while(|c| *c == '`').count();
+        if head.ends_with(':') && !head.contains(' ') && ticks >= 3 {
+            let fence = &open[..ticks];
+            let lang = open[ticks..].trim().to_string();
+            let body: Vec<&str> = lines[i + 2..]
+                .iter()
+                .take_while(|l| l.trim_end() != fence)
+                .copied()
+                .collect();
+            i += 2 + body.len();
+            out.push((
+                head.trim_end_matches(':').to_string(),
+                lang,
+                body.join("\n"),
+            ));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// "rename OLD to NEW" / "replace OLD with NEW" over an attached file: search/replace
+/// blocks, one per distinct line holding OLD, as a model answers the edit format.
+fn edit_answer(prompt: &str) -> Option<String> {
+    let instruction = prompt.lines().next()?.to_lowercase();
+    let clean = |w: &str| {
+        w.trim_matches(|c: char| c == '`' || c == '"' || c == '\'' || c == '.' || c == ',')
+            .to_string()
+    };
+    let words: Vec<&str> = instruction.split_whitespace().collect();
+    let (old, new) = words.windows(4).find_map(|w| match w {
+        ["rename", old, "to", new] | ["replace", old, "with", new] => {
+            Some((clean(old), clean(new)))
+        }
+        _ => None,
+    })?;
+    if old.is_empty() || new.is_empty() {
+        return None;
+    }
+    // The words as written (the instruction was lower-cased to find them).
+    let find = |w: &str| {
+        prompt
+            .lines()
+            .next()
+            .and_then(|l| {
+                l.split_whitespace()
+                    .map(clean)
+                    .find(|x| x.to_lowercase() == w)
+            })
+            .unwrap_or_else(|| w.to_string())
+    };
+    let (old, new) = (find(&old), find(&new));
+    let (path, lang, body) = attachments(prompt)
+        .into_iter()
+        .find(|(_, _, body)| body.contains(old.as_str()))?;
+    let mut seen = Vec::new();
+    let mut blocks = String::new();
+    for line in body.lines().filter(|l| l.contains(old.as_str())) {
+        if seen.contains(&line) {
+            continue;
+        }
+        seen.push(line);
+        blocks.push_str(&format!(
+            "{path}\n```{lang}\n<<<<<<< SEARCH\n{line}\n=======\n{}\n>>>>>>> REPLACE\n```\n\n",
+            line.replace(old.as_str(), &new)
+        ));
+    }
+    Some(format!(
+        "Renaming `{old}` to `{new}` in `{path}`:\n\n{blocks}Each block replaces one line; review them before applying."
+    ))
+}
+
 /// Compose the answer to the last user message.
 pub fn compose(prompt: &str, model_name: &str) -> String {
+    if let Some(answer) = edit_answer(prompt) {
+        return answer;
+    }
     let p = prompt.to_lowercase();
     if let Some(answer) = arithmetic(&p) {
         return answer;

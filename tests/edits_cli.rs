@@ -1,0 +1,151 @@
+//! Edits from the command line, through the real binary against the simulator: `ask -f`
+//! shows the answer's edits as diffs and writes nothing; `apply` writes them (refusing a
+//! file changed in between); `undo` takes them back; `ask --apply` does it at once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use codeforge::catalog::Catalog;
+use codeforge::simulator::{Behaviour, Simulator};
+
+const LIB: &str = "pub fn total(xs: &[i64]) -> i64 {\n    xs.iter().sum()\n}\n\npub fn twice(xs: &[i64]) -> i64 {\n    2 * total(xs)\n}\n";
+
+struct Ran {
+    code: Option<i32>,
+    stderr: String,
+}
+
+async fn run(home: &Path, project: &Path, url: &str, args: &[&str]) -> Ran {
+    let mut c = common::codeforge(home);
+    c.env("OPENROUTER_BASE_URL", url)
+        .env("OPENROUTER_API_KEY", "k")
+        .current_dir(project)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = tokio::time::timeout(Duration::from_secs(60), c.output())
+        .await
+        .expect("codeforge hung")
+        .unwrap();
+    Ran {
+        code: out.status.code(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("src/lib.rs"), LIB).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn an_edit_is_previewed_applied_and_undone_and_never_written_unasked() {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    let (home, proj) = (tempfile::tempdir().unwrap(), project());
+    let lib = proj.path().join("src/lib.rs");
+    let ask = ["ask", "-f", "src/lib.rs", "rename total to sum_all"];
+    let r = run(home.path(), proj.path(), &sim.url(), &ask).await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    // The model was told the edit format, in the system prompt.
+    let body = sim.completions().pop().unwrap().body.unwrap();
+    assert!(
+        body["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("<<<<<<< SEARCH")
+    );
+    // Both lines holding the name are proposed, as diffs; nothing is written yet.
+    assert!(
+        r.stderr.contains("proposed edit to src/lib.rs (+2 −2)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("+pub fn sum_all(xs: &[i64]) -> i64 {"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("+    2 * sum_all(xs)"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), LIB);
+    let r = run(home.path(), proj.path(), &sim.url(), &["apply", "--show"]).await;
+    assert!(r.stderr.contains("-pub fn total"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), LIB);
+    // Applied, then undone.
+    let r = run(home.path(), proj.path(), &sim.url(), &["apply"]).await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let renamed = LIB.replace("total", "sum_all");
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), renamed);
+    // A second change on top (`ask --apply`): undo takes the newest back first.
+    let ask = [
+        "ask",
+        "--apply",
+        "-f",
+        "src/lib.rs",
+        "rename twice to double",
+    ];
+    let r = run(home.path(), proj.path(), &sim.url(), &ask).await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&lib).unwrap(),
+        renamed.replace("twice", "double")
+    );
+    let r = run(home.path(), proj.path(), &sim.url(), &["undo"]).await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stderr.contains("1 more to undo"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), renamed);
+    run(home.path(), proj.path(), &sim.url(), &["undo"]).await;
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), LIB);
+    let r = run(home.path(), proj.path(), &sim.url(), &["undo"]).await;
+    assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("nothing to undo"), "{}", r.stderr);
+    // Nothing waits any more.
+    let r = run(home.path(), proj.path(), &sim.url(), &["apply"]).await;
+    assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("no edits are waiting"), "{}", r.stderr);
+}
+
+#[tokio::test]
+async fn a_file_changed_since_the_answer_is_not_overwritten() {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    let (home, proj) = (tempfile::tempdir().unwrap(), project());
+    let lib = proj.path().join("src/lib.rs");
+    let ask = ["ask", "-f", "src/lib.rs", "rename twice to double"];
+    let r = run(home.path(), proj.path(), &sim.url(), &ask).await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let hand = format!("{LIB}// edited by hand meanwhile\n");
+    std::fs::write(&lib, &hand).unwrap();
+    let r = run(home.path(), proj.path(), &sim.url(), &["apply"]).await;
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("changed since the edit was proposed"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), hand);
+    // `ask --apply` writes at once, from the file as it is now.
+    let ask = [
+        "ask",
+        "--apply",
+        "-f",
+        "src/lib.rs",
+        "rename twice to double",
+    ];
+    let r = run(home.path(), proj.path(), &sim.url(), &ask).await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stderr.contains("applied src/lib.rs"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&lib).unwrap(),
+        hand.replace("twice", "double")
+    );
+}
