@@ -5,6 +5,7 @@
 //! decisions, no IO); `provider` (OpenRouter HTTP + SSE); `simulator` (the loopback
 //! OpenRouter double); `backend` (which endpoint); `commands` (the CLI surface).
 
+pub mod attach;
 pub mod backend;
 pub mod budget;
 pub mod calendar;

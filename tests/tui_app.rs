@@ -784,3 +784,97 @@ fn budget_alone_says_where_the_budget_stands() {
         vec![Command::Core(Op::SetDailyLimit(5.0))]
     );
 }
+
+#[test]
+fn an_at_path_attaches_the_file_and_its_edits_are_reviewed_applied_and_undone() {
+    let proj = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    std::fs::create_dir(proj.path().join("src")).unwrap();
+    let lib = proj.path().join("src/lib.rs");
+    let text = "pub fn total(xs: &[i64]) -> i64 {\n    xs.iter().sum()\n}\n";
+    std::fs::write(&lib, text).unwrap();
+    let mut a = app(false);
+    a.root = proj.path().to_path_buf();
+    a.undo = Some(codeforge::edits::UndoLog::new(
+        state.path().join("undo.json"),
+    ));
+    type_text(&mut a, "rename total to sum_all in @src/lib.rs");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    // The edit format goes to the system prompt first, then the prompt with the file.
+    let turn = match &cmds[..] {
+        [
+            Command::Core(Op::SetSystem(system)),
+            Command::Core(Op::Submit {
+                turn, text: sent, ..
+            }),
+        ] => {
+            assert!(system.contains("<<<<<<< SEARCH"), "{system}");
+            assert!(
+                sent.ends_with(&format!("src/lib.rs:\n```rust\n{}\n```", text.trim_end())),
+                "{sent}"
+            );
+            *turn
+        }
+        other => panic!("{other:?}"),
+    };
+    let answer = codeforge::simulator::compose_answer(
+        &match &cmds[1] {
+            Command::Core(Op::Submit { text, .. }) => text.clone(),
+            _ => unreachable!(),
+        },
+        "m",
+    );
+    a.on_core(Event::Finished {
+        turn,
+        outcome: outcome(1, &answer),
+    });
+    // Reviewed before anything is written.
+    let s = screen(&mut a, 100, 24);
+    assert!(s.contains("Edit 1/1 · src/lib.rs (+1 −1)"), "{s}");
+    assert!(s.contains("+pub fn sum_all(xs: &[i64]) -> i64 {"), "{s}");
+    snap!("edit_review_popup", s);
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), text);
+    a.on_key(key(KeyCode::Char('y')));
+    assert_eq!(
+        std::fs::read_to_string(&lib).unwrap(),
+        text.replace("total", "sum_all")
+    );
+    assert!(screen(&mut a, 100, 24).contains("applied src/lib.rs (+1 −1)"));
+    type_text(&mut a, "/undo");
+    a.on_key(key(KeyCode::Enter));
+    assert_eq!(std::fs::read_to_string(&lib).unwrap(), text);
+    assert!(screen(&mut a, 100, 24).contains("undid the edit to src/lib.rs"));
+    // The next prompt without files takes the edit format out of the system prompt.
+    type_text(&mut a, "thanks");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    assert!(
+        matches!(&cmds[..], [Command::Core(Op::SetSystem(s)), Command::Core(Op::Submit { .. })] if !s.contains("SEARCH")),
+        "{cmds:?}"
+    );
+}
+
+#[test]
+fn an_edit_to_a_file_changed_since_it_was_attached_is_refused_and_nothing_written() {
+    let proj = tempfile::tempdir().unwrap();
+    std::fs::write(proj.path().join("a.py"), "x = 1\n").unwrap();
+    let mut a = app(false);
+    a.root = proj.path().to_path_buf();
+    type_text(&mut a, "rename x to y @a.py");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    let Some(Command::Core(Op::Submit { turn, text, .. })) = cmds.last() else {
+        panic!("{cmds:?}")
+    };
+    let answer = codeforge::simulator::compose_answer(text, "m");
+    std::fs::write(proj.path().join("a.py"), "x = 1  # mine\n").unwrap();
+    a.on_core(Event::Finished {
+        turn: *turn,
+        outcome: outcome(1, &answer),
+    });
+    let s = screen(&mut a, 100, 24);
+    assert!(!s.contains("Edit 1/1"), "{s}");
+    assert!(s.contains("changed since it was attached"), "{s}");
+    assert_eq!(
+        std::fs::read_to_string(proj.path().join("a.py")).unwrap(),
+        "x = 1  # mine\n"
+    );
+}

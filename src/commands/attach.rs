@@ -7,9 +7,7 @@ use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use super::CommandError;
-
-/// The most one attachment may hold.
-pub const MAX_ATTACHMENT_BYTES: usize = 2 * 1024 * 1024;
+use crate::attach::{block, language, size};
 
 /// A prompt and, for the user, what was attached to it.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,70 +101,7 @@ pub fn compose_from(
 }
 
 fn read_attachment(path: &Path) -> Result<String, CommandError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| CommandError::Usage(format!("cannot attach {}: {e}", path.display())))?;
-    if bytes.len() > MAX_ATTACHMENT_BYTES {
-        return Err(CommandError::Usage(format!(
-            "{} is {:.1} MB, over the {} MB an attachment may be: attach a part of it (e.g. `sed -n 1,400p {} | codeforge ask \"...\"`)",
-            path.display(),
-            bytes.len() as f64 / (1024.0 * 1024.0),
-            MAX_ATTACHMENT_BYTES / (1024 * 1024),
-            path.display()
-        )));
-    }
-    if bytes.iter().take(8192).any(|&b| b == 0) {
-        return Err(CommandError::Usage(format!(
-            "{} looks binary (it holds NUL bytes): not attached",
-            path.display()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// An attachment as the model sees it: its name, then its text fenced.
-fn block(name: &str, text: &str, lang: Option<&str>) -> String {
-    let body = text.trim_end_matches('\n');
-    // A fence longer than any run of backticks inside, so the text cannot close it.
-    let longest = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let fence = "`".repeat(longest.max(2) + 1);
-    format!("{name}:\n{fence}{}\n{body}\n{fence}", lang.unwrap_or(""))
-}
-
-fn size(text: &str) -> String {
-    let lines = text.lines().count();
-    format!(
-        "{lines} line{}, ~{} tokens",
-        if lines == 1 { "" } else { "s" },
-        text.len().div_ceil(4)
-    )
-}
-
-/// The fence's language tag from a file's extension.
-fn language(path: &Path) -> Option<&'static str> {
-    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    Some(match ext.as_str() {
-        "rs" => "rust",
-        "py" => "python",
-        "js" | "mjs" | "cjs" => "javascript",
-        "ts" | "tsx" => "typescript",
-        "go" => "go",
-        "java" => "java",
-        "kt" => "kotlin",
-        "swift" => "swift",
-        "c" | "h" => "c",
-        "cc" | "cpp" | "hpp" | "cxx" => "cpp",
-        "rb" => "ruby",
-        "php" => "php",
-        "sh" | "bash" => "bash",
-        "sql" => "sql",
-        "toml" => "toml",
-        "yaml" | "yml" => "yaml",
-        "json" => "json",
-        "md" => "markdown",
-        "html" => "html",
-        "css" => "css",
-        _ => return None,
-    })
+    crate::attach::read(path).map_err(CommandError::Usage)
 }
 
 #[cfg(test)]
@@ -211,7 +146,7 @@ mod tests {
         let e = compose_from(Some("x"), None, &[bin]).unwrap_err();
         assert!(e.to_string().contains("looks binary"), "{e}");
         let big = dir.path().join("big.log");
-        std::fs::write(&big, "x".repeat(MAX_ATTACHMENT_BYTES + 1)).unwrap();
+        std::fs::write(&big, "x".repeat(crate::attach::MAX_ATTACHMENT_BYTES + 1)).unwrap();
         let e = compose_from(Some("x"), None, &[big]).unwrap_err();
         assert!(e.to_string().contains("over the 2 MB"), "{e}");
         // Nothing at all: refused.

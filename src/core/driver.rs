@@ -207,6 +207,7 @@ pub async fn drive(
                     )),
                 );
             }
+            Op::SetSystem(text) => session.system = text,
             Op::SetExplore(on) => {
                 session.explore = on;
                 let text = if on {

@@ -217,5 +217,8 @@ pub enum Op {
     SetPreference(u8),
     /// Route on optimistic quality estimates (try what the ratings know least about).
     SetExplore(bool),
+    /// The system prompt of the next requests (the edit format is added while files are
+    /// attached).
+    SetSystem(String),
     Quit,
 }

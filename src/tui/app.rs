@@ -52,6 +52,11 @@ pub enum Popup {
         selected: usize,
     },
     ConfirmQuit,
+    /// Edits an answer proposes, reviewed one at a time (`index` is the one shown).
+    Edits {
+        proposals: Vec<crate::edits::Proposal>,
+        index: usize,
+    },
 }
 
 pub struct App {
@@ -81,6 +86,14 @@ pub struct App {
     pub dirty: bool,
     /// Quality ↔ cost preference shown in the status bar.
     pub preference: u8,
+    /// Where `@path` mentions are read and edits are written (the working directory).
+    pub root: std::path::PathBuf,
+    /// Applied edits, for `/undo` (none in tests that do not set one).
+    pub undo: Option<crate::edits::UndoLog>,
+    /// The files each turn attached, as the model was shown them.
+    pub turn_files: std::collections::HashMap<TurnId, Vec<(String, String)>>,
+    /// The core's system prompt has the edit format (files were attached last time).
+    pub system_edits: bool,
     /// The router explores (shown in the status bar).
     pub explore: bool,
     /// Long pastes kept out of the input box (shown there as a one-line token, expanded
@@ -161,6 +174,10 @@ impl App {
             dirty: true,
             preference: 5,
             explore: false,
+            root: std::path::PathBuf::from("."),
+            undo: None,
+            turn_files: std::collections::HashMap::new(),
+            system_edits: false,
         };
         if demo {
             app.cells.push(Cell::notice(
@@ -190,7 +207,7 @@ impl App {
         })
     }
 
-    fn answer_mut(&mut self, turn: TurnId) -> Option<&mut Answer> {
+    pub(super) fn answer_mut(&mut self, turn: TurnId) -> Option<&mut Answer> {
         self.cells.iter_mut().rev().find_map(|c| match c {
             Cell::Answer(a) if a.turn == turn => Some(a.as_mut()),
             _ => None,
@@ -204,7 +221,7 @@ impl App {
             .map_or(id.to_string(), |(_, n)| n.clone())
     }
 
-    fn notice(&mut self, text: &str, error: bool) {
+    pub(super) fn notice(&mut self, text: &str, error: bool) {
         let style = if error {
             self.theme.danger
         } else {
@@ -258,6 +275,9 @@ impl App {
                     _ => Popup::None,
                 };
                 return Vec::new();
+            }
+            Popup::Edits { proposals, index } => {
+                return self.edits_key(key, proposals, index);
             }
             Popup::ConfirmQuit => {
                 // The quit key again confirms, as y does (Ctrl-C twice quits).
@@ -649,8 +669,31 @@ impl App {
                 Choice::Pinned(m)
             }
         };
+        let mentions = crate::attach::mentions(&text, &self.root);
+        for reason in &mentions.refused {
+            self.notice(reason, true);
+        }
         let turn = self.start_turn(&text);
-        vec![Command::Core(Op::Submit { turn, text, choice })]
+        let mut cmds = Vec::new();
+        let edits = !mentions.files.is_empty();
+        if edits != self.system_edits {
+            self.system_edits = edits;
+            let mut system = crate::core::SYSTEM_PROMPT.to_string();
+            if edits {
+                system.push_str(crate::edits::EDIT_FORMAT);
+            }
+            cmds.push(Command::Core(Op::SetSystem(system)));
+        }
+        if edits {
+            self.notice(&format!("attached {}", mentions.attached.join(", ")), false);
+            self.turn_files.insert(turn, mentions.files);
+        }
+        cmds.push(Command::Core(Op::Submit {
+            turn,
+            text: mentions.prompt,
+            choice,
+        }));
+        cmds
     }
 
     fn slash(&mut self, cmd: &str) -> Vec<Command> {
@@ -660,6 +703,7 @@ impl App {
         match name {
             "help" => self.popup = Popup::Help(0),
             "new" => return vec![Command::Core(Op::NewConversation)],
+            "undo" => self.undo_edit(),
             "auto" => self.set_mode(Mode::Auto),
             "model" | "pin" => {
                 if arg.is_empty() {
@@ -826,6 +870,7 @@ impl App {
                 }
                 self.running = None;
                 self.close_stale_quit_question();
+                self.review_edits(turn);
             }
             Event::Failed {
                 turn,

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod cells;
+mod edits;
 pub mod highlight;
 pub mod keymap;
 pub mod markdown;
@@ -82,6 +83,10 @@ pub fn build_app(config: &Config, session: &Session) -> Result<App, TuiError> {
     );
     app.preference = session.preference;
     app.explore = session.explore;
+    app.root = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+    app.undo = Some(crate::edits::UndoLog::new(
+        config.paths.data_dir.join("undo.json"),
+    ));
     if let Some(w) = config.insecure_warning() {
         app.warn(&w);
     }

@@ -336,7 +336,7 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn centered(area: Rect, w: u16, h: u16) -> Rect {
+pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width.saturating_sub(2)).max(10);
     let h = h.min(area.height.saturating_sub(2)).max(3);
     Rect::new(
@@ -442,6 +442,9 @@ fn draw_popup(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 Paragraph::new(lines).block(popup_block("Resume a conversation")),
                 r,
             );
+        }
+        Popup::Edits { proposals, index } => {
+            super::edits::draw(frame, app, area, proposals, *index)
         }
         Popup::ConfirmQuit => {
             let r = centered(area, 50, 3);

@@ -1,0 +1,156 @@
+//! Attaching files to a prompt: a file's text (refused with the reason when missing,
+//! binary or too big), fenced under its name with its language, and `@path` mentions in a
+//! TUI prompt. Reads files; must not import `tui`, `core` or `commands`.
+
+use std::path::Path;
+
+/// The most one attachment may hold.
+pub const MAX_ATTACHMENT_BYTES: usize = 2 * 1024 * 1024;
+
+/// A file's text, or why it cannot be attached (missing, binary, too big).
+pub fn read(path: &Path) -> Result<String, String> {
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot attach {}: {e}", path.display()))?;
+    if bytes.len() > MAX_ATTACHMENT_BYTES {
+        return Err(format!(
+            "{} is {:.1} MB, over the {} MB an attachment may be: attach a part of it (e.g. `sed -n 1,400p {} | codeforge ask \"...\"`)",
+            path.display(),
+            bytes.len() as f64 / (1024.0 * 1024.0),
+            MAX_ATTACHMENT_BYTES / (1024 * 1024),
+            path.display()
+        ));
+    }
+    if bytes.iter().take(8192).any(|&b| b == 0) {
+        return Err(format!(
+            "{} looks binary (it holds NUL bytes): not attached",
+            path.display()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// An attachment as the model sees it: its name, then its text fenced.
+pub fn block(name: &str, text: &str, lang: Option<&str>) -> String {
+    let body = text.trim_end_matches('\n');
+    // A fence longer than any run of backticks inside, so the text cannot close it.
+    let longest = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{name}:\n{fence}{}\n{body}\n{fence}", lang.unwrap_or(""))
+}
+
+pub fn size(text: &str) -> String {
+    let lines = text.lines().count();
+    format!(
+        "{lines} line{}, ~{} tokens",
+        if lines == 1 { "" } else { "s" },
+        text.len().div_ceil(4)
+    )
+}
+
+/// The fence's language tag from a file's extension.
+pub fn language(path: &Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "rs" => "rust",
+        "py" => "python",
+        "js" | "mjs" | "cjs" => "javascript",
+        "ts" | "tsx" => "typescript",
+        "go" => "go",
+        "java" => "java",
+        "kt" => "kotlin",
+        "swift" => "swift",
+        "c" | "h" => "c",
+        "cc" | "cpp" | "hpp" | "cxx" => "cpp",
+        "rb" => "ruby",
+        "php" => "php",
+        "sh" | "bash" => "bash",
+        "sql" => "sql",
+        "toml" => "toml",
+        "yaml" | "yml" => "yaml",
+        "json" => "json",
+        "md" => "markdown",
+        "html" => "html",
+        "css" => "css",
+        _ => return None,
+    })
+}
+
+/// A prompt with its `@path` mentions attached.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Mentions {
+    /// The prompt as typed, then each attached file fenced under its name.
+    pub prompt: String,
+    /// (path as written, text) of each attached file.
+    pub files: Vec<(String, String)>,
+    /// "src/lib.rs (7 lines, ~28 tokens)", one per file.
+    pub attached: Vec<String>,
+    /// Mentions of files that exist but could not be attached, with the reason.
+    pub refused: Vec<String>,
+}
+
+/// Attach the files that `@path` words of `text` name under `root`. A word whose path is
+/// not a file (`@team`, an e-mail address) stays plain text.
+pub fn mentions(text: &str, root: &Path) -> Mentions {
+    let mut m = Mentions {
+        prompt: text.to_string(),
+        ..Mentions::default()
+    };
+    let mut parts = Vec::new();
+    for word in text.split_whitespace() {
+        let Some(rel) = word.strip_prefix('@') else {
+            continue;
+        };
+        let rel = rel.trim_end_matches([',', ';', '?', '!', ')']);
+        let path = root.join(rel);
+        if rel.is_empty() || !path.is_file() || m.files.iter().any(|(p, _)| p == rel) {
+            continue;
+        }
+        match read(&path) {
+            Ok(body) => {
+                parts.push(block(rel, &body, language(&path)));
+                m.attached.push(format!("{rel} ({})", size(&body)));
+                m.files.push((rel.to_string(), body));
+            }
+            Err(reason) => m.refused.push(reason),
+        }
+    }
+    for p in parts {
+        m.prompt.push_str("\n\n");
+        m.prompt.push_str(&p);
+    }
+    m
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_paths_attach_files_and_leave_other_words_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/lib.rs"), "fn f() {}\n").unwrap();
+        std::fs::write(dir.path().join("blob.bin"), b"\0\0\0").unwrap();
+        let m = mentions(
+            "why is @src/lib.rs slow? ask @team, mail a@b.c, see @blob.bin",
+            dir.path(),
+        );
+        assert_eq!(
+            m.files,
+            vec![("src/lib.rs".to_string(), "fn f() {}\n".to_string())]
+        );
+        assert!(m.prompt.starts_with("why is @src/lib.rs slow?"));
+        assert!(
+            m.prompt.ends_with("src/lib.rs:\n```rust\nfn f() {}\n```"),
+            "{}",
+            m.prompt
+        );
+        assert_eq!(
+            m.attached,
+            vec!["src/lib.rs (1 line, ~3 tokens)".to_string()]
+        );
+        assert!(m.refused[0].contains("looks binary"), "{:?}", m.refused);
+        assert!(mentions("no mentions here", dir.path()).files.is_empty());
+    }
+}

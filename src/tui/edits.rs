@@ -1,0 +1,196 @@
+//! Reviewing the edits an answer proposes: when an answer to a prompt with attached files
+//! ends, its search/replace blocks become proposals shown one at a time as a coloured diff
+//! (y apply, n skip, a apply all, Esc skip the rest); `/undo` takes the newest applied
+//! change back. Writing, refusing and undoing are `crate::edits`'s; this file owns the keys
+//! and the popup. Must not import `core::Session`, `provider` or `ledger`.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
+use super::app::{App, Command, Popup};
+use crate::core::TurnId;
+use crate::edits::{Parsed, Proposal, Workspace};
+
+impl App {
+    /// After turn `turn` ended: its edits, if it attached files and the answer has some.
+    pub(super) fn review_edits(&mut self, turn: TurnId) {
+        let Some(files) = self.turn_files.remove(&turn) else {
+            return;
+        };
+        let Some(content) = self
+            .answer_mut(turn)
+            .and_then(|a| a.outcome.as_ref())
+            .map(|o| o.content.clone())
+        else {
+            return;
+        };
+        let mut blocks = Vec::new();
+        for p in crate::edits::parse(&content, true) {
+            match p {
+                Parsed::Edit(b) => blocks.push(b),
+                Parsed::Malformed { path, reason } => self.notice(
+                    &format!(
+                        "malformed edit{}: {reason}; nothing changed",
+                        path.map_or(String::new(), |p| format!(" to {p}"))
+                    ),
+                    true,
+                ),
+            }
+        }
+        let shown = |path: &str| {
+            files
+                .iter()
+                .find(|(p, _)| p.trim_start_matches("./") == path.trim_start_matches("./"))
+                .map(|(_, t)| t.as_str())
+        };
+        let (proposals, errors) = Workspace::new(&self.root).propose_all(&blocks, shown);
+        for e in errors {
+            self.notice(&format!("edit not usable: {e}"), true);
+        }
+        if !proposals.is_empty() {
+            self.popup = Popup::Edits {
+                proposals,
+                index: 0,
+            };
+        }
+    }
+
+    pub(super) fn edits_key(
+        &mut self,
+        key: KeyEvent,
+        proposals: Vec<Proposal>,
+        index: usize,
+    ) -> Vec<Command> {
+        let next = |app: &mut App, from: usize| {
+            app.popup = if from < proposals.len() {
+                Popup::Edits {
+                    proposals: proposals.clone(),
+                    index: from,
+                }
+            } else {
+                Popup::None
+            };
+        };
+        match key.code {
+            KeyCode::Char('y') | KeyCode::Enter => {
+                if let Some(p) = proposals.get(index) {
+                    self.apply_edit(p);
+                }
+                next(self, index + 1);
+            }
+            KeyCode::Char('n') => {
+                if let Some(p) = proposals.get(index) {
+                    self.notice(&format!("skipped the edit to {}", p.path), false);
+                }
+                next(self, index + 1);
+            }
+            KeyCode::Char('a') => {
+                for p in proposals.iter().skip(index) {
+                    self.apply_edit(p);
+                }
+                self.popup = Popup::None;
+            }
+            KeyCode::Esc => {
+                let left = proposals.len().saturating_sub(index);
+                self.notice(&format!("{left} edit(s) not applied"), false);
+                self.popup = Popup::None;
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn apply_edit(&mut self, p: &Proposal) {
+        match Workspace::new(&self.root).apply(p) {
+            Ok(applied) => {
+                let logged = self.undo.as_ref().map(|log| log.push(applied));
+                let (added, removed) = p.stat();
+                match logged {
+                    Some(Err(e)) => self.notice(
+                        &format!("applied {} but it cannot be undone: {e}", p.path),
+                        true,
+                    ),
+                    _ => self.notice(
+                        &format!(
+                            "applied {} (+{added} −{removed}) · /undo takes it back",
+                            p.path
+                        ),
+                        false,
+                    ),
+                }
+            }
+            Err(e) => self.notice(&e.to_string(), true),
+        }
+    }
+
+    pub(super) fn undo_edit(&mut self) {
+        let Some(log) = &self.undo else {
+            self.notice("no edits were applied here", true);
+            return;
+        };
+        match log.undo() {
+            Ok(a) => {
+                let text = format!("undid the edit to {}", a.path);
+                self.notice(&text, false);
+            }
+            Err(e) => self.notice(&e.to_string(), true),
+        }
+    }
+}
+
+/// The popup: which edit of how many, its file, and its diff coloured.
+pub(super) fn draw(
+    frame: &mut Frame<'_>,
+    app: &App,
+    area: Rect,
+    proposals: &[Proposal],
+    index: usize,
+) {
+    let Some(p) = proposals.get(index) else {
+        return;
+    };
+    let (added, removed) = p.stat();
+    let new = if p.before.is_none() { "new file " } else { "" };
+    let title = format!(
+        " Edit {}/{} · {new}{} (+{added} −{removed}) · y apply · n skip · a all · Esc none ",
+        index + 1,
+        proposals.len(),
+        p.path
+    );
+    let lines: Vec<Line<'static>> = p
+        .diff
+        .lines()
+        .map(|l| {
+            let style = if l.starts_with("+++") || l.starts_with("---") {
+                app.theme.muted
+            } else if l.starts_with('+') {
+                app.theme.ok
+            } else if l.starts_with('-') {
+                app.theme.danger
+            } else if l.starts_with("@@") {
+                app.theme.accent
+            } else {
+                app.theme.text
+            };
+            Line::from(Span::styled(crate::sanitize::for_terminal(l), style))
+        })
+        .collect();
+    let r = super::ui::centered(
+        area,
+        area.width.saturating_sub(4),
+        (lines.len() as u16 + 2).min(area.height.saturating_sub(2)),
+    );
+    frame.render_widget(Clear, r);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(app.theme.accent)
+                .title(Span::styled(title, app.theme.accent)),
+        ),
+        r,
+    );
+}
