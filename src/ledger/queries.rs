@@ -444,7 +444,12 @@ impl Ledger {
     ) -> Result<(), LedgerError> {
         let path = self.path.clone();
         let sql = |e| LedgerError::from_sql(&path, e);
-        let tx = self.conn.transaction().map_err(sql)?;
+        // IMMEDIATE: a deferred transaction that reads then writes gets SQLITE_BUSY at once
+        // (no busy wait) when another process wrote in between.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
         for (model, p, c, ctx) in prices {
             tx.execute(
                 "INSERT INTO price_cache (model, prompt_price, completion_price, context_length, fetched_ms)

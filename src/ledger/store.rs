@@ -56,7 +56,12 @@ impl Ledger {
     ) -> Result<i64, LedgerError> {
         let path = self.path.clone();
         let sql = |e| LedgerError::from_sql(&path, e);
-        let tx = self.conn.transaction().map_err(sql)?;
+        // IMMEDIATE: a deferred transaction that reads then writes gets SQLITE_BUSY at once
+        // (no busy wait) when another process wrote in between.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
         let id = match conversation_id {
             Some(id) => id,
             None => {
