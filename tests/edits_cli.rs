@@ -149,3 +149,48 @@ async fn a_file_changed_since_the_answer_is_not_overwritten() {
         hand.replace("twice", "double")
     );
 }
+
+#[tokio::test]
+async fn the_repositorys_agents_md_and_the_configs_system_prompt_are_the_system_prompt() {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    let (home, proj) = (tempfile::tempdir().unwrap(), project());
+    std::fs::create_dir(proj.path().join(".git")).unwrap();
+    std::fs::write(
+        proj.path().join("AGENTS.md"),
+        "Always answer in British English.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "system_prompt = \"Prefer the standard library.\"\n",
+    )
+    .unwrap();
+    // From a directory below the repository's root.
+    let r = run(
+        home.path(),
+        &proj.path().join("src"),
+        &sim.url(),
+        &["ask", "hi there"],
+    )
+    .await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("project instructions from")
+            && r.stderr.contains("AGENTS.md (~9 tokens)"),
+        "{}",
+        r.stderr
+    );
+    let body = sim.completions().pop().unwrap().body.unwrap();
+    let system = body["messages"][0]["content"].as_str().unwrap();
+    assert!(
+        system.starts_with(codeforge::core::SYSTEM_PROMPT),
+        "{system}"
+    );
+    assert!(
+        system.ends_with("Prefer the standard library.\n\nThe project's instructions (AGENTS.md), to follow:\nAlways answer in British English."),
+        "{system}"
+    );
+    assert_eq!(body["messages"].as_array().unwrap().len(), 2);
+}

@@ -27,7 +27,10 @@ pub async fn run(
     }
     let edits_config = config.clone();
     let mut session = Session::open(config, demo).await?;
-    session.system = composed.system();
+    session.system = composed.system(&session.system);
+    if let Some(text) = &session.instructions {
+        out.err_line(text);
+    }
     if session.backend.demo {
         out.err_line(
             "demo mode: no OPENROUTER_API_KEY (or --demo); answers come from the built-in simulator",

@@ -21,9 +21,10 @@ pub struct Composed {
 }
 
 impl Composed {
-    /// The system prompt for this prompt: with files attached, it says how to propose edits.
-    pub fn system(&self) -> String {
-        let mut s = crate::core::SYSTEM_PROMPT.to_string();
+    /// The system prompt for this prompt, from the session's `base`: with files attached,
+    /// it says how to propose edits.
+    pub fn system(&self, base: &str) -> String {
+        let mut s = base.to_string();
         if !self.files.is_empty() {
             s.push_str(crate::edits::EDIT_FORMAT);
         }

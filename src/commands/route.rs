@@ -15,7 +15,13 @@ use crate::router::{self, Breakers, BudgetView, RouteRequest, Signals, UserChoic
 
 pub fn run(config: &Config, args: &RouteArgs, out: &mut Output) -> Result<(), CommandError> {
     let composed = super::attach::compose(args.prompt.as_deref(), &args.files)?;
-    let (prompt, system) = (composed.prompt.clone(), composed.system());
+    let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+    let base = crate::instructions::system_prompt(
+        crate::core::SYSTEM_PROMPT,
+        config.system_prompt.as_deref(),
+        &cwd,
+    );
+    let (prompt, system) = (composed.prompt.clone(), composed.system(&base.text));
     let cache = PriceCache::load(&config.paths.models_cache_file())?;
     let mut catalog = Catalog::load(&config.model_patches, cache.as_ref())?;
     // What was learned (ratings, performance) and the budget shares, as a session would

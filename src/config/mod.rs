@@ -140,6 +140,8 @@ pub struct ConfigFile {
     pub base_url: Option<String>,
     /// Allow plain `http://` to a host other than this machine (the key travels in clear).
     pub allow_insecure_http: Option<bool>,
+    /// Added to the system prompt of every request (after CodeForge's own).
+    pub system_prompt: Option<String>,
     #[serde(default)]
     pub timeouts: TimeoutsFile,
     #[serde(default)]
@@ -266,6 +268,8 @@ pub struct Config {
     pub model_patches: Vec<ModelPatch>,
     pub keys: std::collections::BTreeMap<String, String>,
     pub theme: String,
+    /// `system_prompt` from the config file.
+    pub system_prompt: Option<String>,
 }
 
 impl Config {
@@ -331,6 +335,7 @@ impl Config {
             model_patches: Vec::new(),
             keys: Default::default(),
             theme: "dark".to_string(),
+            system_prompt: None,
         }
     }
 
@@ -601,6 +606,7 @@ fn resolve(
         model_patches: file.models,
         keys: file.keys,
         theme: file.ui.theme.unwrap_or_else(|| "dark".to_string()),
+        system_prompt: file.system_prompt.filter(|s| !s.trim().is_empty()),
     })
 }
 

@@ -86,6 +86,8 @@ pub struct Session {
     /// The system prompt of every request ([`super::SYSTEM_PROMPT`], plus the edit format
     /// while files are attached); counted in the tokens routing and reservations see.
     pub system: String,
+    /// What to tell the user about the project's instructions in `system`, if any.
+    pub instructions: Option<String>,
     /// The ledger's `data_version` when the learned state was last read.
     seen_version: i64,
     /// `GET /models` read in the background (see `super::prices`), until taken in.
@@ -222,6 +224,12 @@ impl Session {
 
     /// Open the ledger and connect (demo mode without a key).
     pub async fn open(config: Config, demo: bool) -> Result<Self, CoreError> {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+        let system = crate::instructions::system_prompt(
+            super::SYSTEM_PROMPT,
+            config.system_prompt.as_deref(),
+            &cwd,
+        );
         // The router's one-time set-up runs on the other core while the ledger opens (if no
         // thread can be made, the first decision builds it instead).
         let _ = std::thread::Builder::new()
@@ -266,7 +274,8 @@ impl Session {
             last_intent: None,
             preference,
             explore,
-            system: super::SYSTEM_PROMPT.to_string(),
+            instructions: system.notice(),
+            system: system.text,
             seen_version,
             prices_task: None,
             reconciles: Vec::new(),

@@ -94,6 +94,8 @@ pub struct App {
     pub turn_files: std::collections::HashMap<TurnId, Vec<(String, String)>>,
     /// The core's system prompt has the edit format (files were attached last time).
     pub system_edits: bool,
+    /// The session's system prompt without the edit format.
+    pub base_system: String,
     /// The router explores (shown in the status bar).
     pub explore: bool,
     /// Long pastes kept out of the input box (shown there as a one-line token, expanded
@@ -178,6 +180,7 @@ impl App {
             undo: None,
             turn_files: std::collections::HashMap::new(),
             system_edits: false,
+            base_system: crate::core::SYSTEM_PROMPT.to_string(),
         };
         if demo {
             app.cells.push(Cell::notice(
@@ -191,6 +194,11 @@ impl App {
     /// A warning shown at the top of the transcript (start-up: insecure transport).
     pub fn warn(&mut self, text: &str) {
         self.cells.push(Cell::notice(text, self.theme.warn));
+    }
+
+    /// A plain note at the top of the transcript (start-up: project instructions in use).
+    pub fn note(&mut self, text: &str) {
+        self.cells.push(Cell::notice(text, self.theme.muted));
     }
 
     fn last_answer(&self) -> Option<&Answer> {
@@ -678,7 +686,7 @@ impl App {
         let edits = !mentions.files.is_empty();
         if edits != self.system_edits {
             self.system_edits = edits;
-            let mut system = crate::core::SYSTEM_PROMPT.to_string();
+            let mut system = self.base_system.clone();
             if edits {
                 system.push_str(crate::edits::EDIT_FORMAT);
             }

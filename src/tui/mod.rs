@@ -83,6 +83,10 @@ pub fn build_app(config: &Config, session: &Session) -> Result<App, TuiError> {
     );
     app.preference = session.preference;
     app.explore = session.explore;
+    app.base_system = session.system.clone();
+    if let Some(text) = &session.instructions {
+        app.note(text);
+    }
     app.root = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
     app.undo = Some(crate::edits::UndoLog::new(
         config.paths.data_dir.join("undo.json"),
