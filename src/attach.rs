@@ -75,6 +75,44 @@ pub fn language(path: &Path) -> Option<&'static str> {
     })
 }
 
+/// The most files one directory mention attaches, and the most bytes they may hold.
+pub const MAX_DIR_FILES: usize = 100;
+pub const MAX_DIR_BYTES: u64 = 512 * 1024;
+
+/// The files under `dir` as ripgrep lists them (`.gitignore`, `.ignore` and hidden files
+/// respected), sorted, named relative to `root`; refused when there are more than
+/// [`MAX_DIR_FILES`] or they hold more than [`MAX_DIR_BYTES`] (name a smaller directory).
+fn dir_files(root: &Path, dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, String> {
+    let mut out = Vec::new();
+    let mut bytes = 0u64;
+    let walk = ignore::WalkBuilder::new(dir)
+        // `.gitignore` counts in a directory that is not (yet) a git repository too.
+        .require_git(false)
+        .sort_by_file_name(std::ffi::OsStr::cmp)
+        .build();
+    for entry in walk {
+        let entry = entry.map_err(|e| e.to_string())?;
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
+        let path = entry.into_path();
+        let name = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .into_owned();
+        out.push((name, path));
+        if out.len() > MAX_DIR_FILES || bytes > MAX_DIR_BYTES {
+            return Err(format!(
+                "more than {MAX_DIR_FILES} files or {} KB: name a smaller directory or the files",
+                MAX_DIR_BYTES / 1024
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// A prompt with its `@path` mentions attached.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Mentions {
@@ -88,8 +126,9 @@ pub struct Mentions {
     pub refused: Vec<String>,
 }
 
-/// Attach the files that `@path` words of `text` name under `root`. A word whose path is
-/// not a file (`@team`, an e-mail address) stays plain text.
+/// Attach the files that `@path` words of `text` name under `root` (a directory: its files,
+/// `.gitignore` respected). A word whose path is not there (`@team`, an e-mail address)
+/// stays plain text.
 pub fn mentions(text: &str, root: &Path) -> Mentions {
     let mut m = Mentions {
         prompt: text.to_string(),
@@ -102,16 +141,34 @@ pub fn mentions(text: &str, root: &Path) -> Mentions {
         };
         let rel = rel.trim_end_matches([',', ';', '?', '!', ')']);
         let path = root.join(rel);
-        if rel.is_empty() || !path.is_file() || m.files.iter().any(|(p, _)| p == rel) {
+        if rel.is_empty() {
             continue;
         }
-        match read(&path) {
-            Ok(body) => {
-                parts.push(block(rel, &body, language(&path)));
-                m.attached.push(format!("{rel} ({})", size(&body)));
-                m.files.push((rel.to_string(), body));
+        let files = if path.is_file() {
+            vec![(rel.to_string(), path)]
+        } else if path.is_dir() {
+            match dir_files(root, &path) {
+                Ok(files) => files,
+                Err(reason) => {
+                    m.refused.push(format!("@{rel}: {reason}"));
+                    continue;
+                }
             }
-            Err(reason) => m.refused.push(reason),
+        } else {
+            continue;
+        };
+        for (name, path) in files {
+            if m.files.iter().any(|(p, _)| *p == name) {
+                continue;
+            }
+            match read(&path) {
+                Ok(body) => {
+                    parts.push(block(&name, &body, language(&path)));
+                    m.attached.push(format!("{name} ({})", size(&body)));
+                    m.files.push((name, body));
+                }
+                Err(reason) => m.refused.push(reason),
+            }
         }
     }
     for p in parts {
@@ -152,5 +209,31 @@ mod tests {
         );
         assert!(m.refused[0].contains("looks binary"), "{:?}", m.refused);
         assert!(mentions("no mentions here", dir.path()).files.is_empty());
+    }
+
+    #[test]
+    fn a_directory_attaches_its_files_as_git_would_see_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(src.join("gen")).unwrap();
+        std::fs::write(src.join(".gitignore"), "gen/\n*.log\n").unwrap();
+        std::fs::write(src.join("b.rs"), "fn b() {}\n").unwrap();
+        std::fs::write(src.join("a.rs"), "fn a() {}\n").unwrap();
+        std::fs::write(src.join("run.log"), "noise\n").unwrap();
+        std::fs::write(src.join("gen/out.rs"), "generated\n").unwrap();
+        let m = mentions("review @src", dir.path());
+        let names: Vec<&str> = m.files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["src/a.rs", "src/b.rs"], "{:?}", m.attached);
+        // Too big a directory is named, not half attached.
+        for i in 0..=MAX_DIR_FILES {
+            std::fs::write(src.join(format!("f{i}.rs")), "x\n").unwrap();
+        }
+        let m = mentions("review @src", dir.path());
+        assert!(m.files.is_empty());
+        assert!(
+            m.refused[0].starts_with("@src: more than 100 files"),
+            "{:?}",
+            m.refused
+        );
     }
 }

@@ -22,6 +22,7 @@ pub mod money;
 pub mod provider;
 pub mod router;
 pub mod sanitize;
+pub mod shell;
 pub mod simulator;
 pub mod task;
 pub mod tokens;

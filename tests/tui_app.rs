@@ -878,3 +878,45 @@ fn an_edit_to_a_file_changed_since_it_was_attached_is_refused_and_nothing_writte
         "x = 1  # mine\n"
     );
 }
+
+#[tokio::test]
+async fn a_bang_command_runs_and_its_output_is_attached_to_the_next_prompt() {
+    let proj = tempfile::tempdir().unwrap();
+    std::fs::write(proj.path().join("notes.txt"), "x").unwrap();
+    let mut a = app(false);
+    a.root = proj.path().to_path_buf();
+    type_text(&mut a, "!ls; exit 2");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    let [Command::Shell(cmd)] = &cmds[..] else {
+        panic!("{cmds:?}")
+    };
+    // The event loop runs it; here the test does, for real.
+    let out = codeforge::shell::run(cmd, &a.root, codeforge::shell::TIMEOUT).await;
+    a.on_shell(out);
+    let s = screen(&mut a, 100, 20);
+    assert!(
+        s.contains("$ ls; exit 2 → exit 2 · 1 lines, attached to your next prompt"),
+        "{s}"
+    );
+    assert!(s.contains("  notes.txt"), "{s}");
+    type_text(&mut a, "why does it fail?");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    let Some(Command::Core(Op::Submit { text, turn, .. })) = cmds.last() else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(
+        text,
+        "why does it fail?\n\nOutput of `ls; exit 2` (exit 2):\n\nstdout:\n```\nnotes.txt\n```"
+    );
+    a.on_core(Event::Finished {
+        turn: *turn,
+        outcome: outcome(1, "It exits 2 on purpose."),
+    });
+    // Attached once: the prompt after that goes without it.
+    type_text(&mut a, "and now?");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    assert!(
+        matches!(cmds.last(), Some(Command::Core(Op::Submit { text, .. })) if text == "and now?"),
+        "{cmds:?}"
+    );
+}

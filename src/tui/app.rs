@@ -18,6 +18,8 @@ pub enum Command {
     Core(Op),
     /// Put text on the clipboard (OSC 52, works over SSH).
     Copy(String),
+    /// Run a shell command the user typed (`!cmd`); its output comes back to `on_shell`.
+    Shell(String),
     Quit,
 }
 
@@ -96,6 +98,8 @@ pub struct App {
     pub system_edits: bool,
     /// The session's system prompt without the edit format.
     pub base_system: String,
+    /// Output of `!command`s, attached to the next prompt.
+    pub shell_outputs: Vec<crate::shell::ShellOutput>,
     /// The router explores (shown in the status bar).
     pub explore: bool,
     /// Long pastes kept out of the input box (shown there as a one-line token, expanded
@@ -181,6 +185,7 @@ impl App {
             turn_files: std::collections::HashMap::new(),
             system_edits: false,
             base_system: crate::core::SYSTEM_PROMPT.to_string(),
+            shell_outputs: Vec::new(),
         };
         if demo {
             app.cells.push(Cell::notice(
@@ -663,6 +668,18 @@ impl App {
         if let Some(cmd) = text.trim().strip_prefix('/') {
             return self.slash(cmd.trim());
         }
+        if let Some(cmd) = text.trim().strip_prefix('!') {
+            let cmd = cmd.trim();
+            if cmd.is_empty() {
+                self.notice(
+                    "!command runs a shell command here and attaches its output to your next prompt",
+                    true,
+                );
+                return Vec::new();
+            }
+            self.notice(&format!("running `{cmd}`…"), false);
+            return vec![Command::Shell(cmd.to_string())];
+        }
         let choice = match std::mem::replace(&mut self.mode, Mode::Auto) {
             Mode::Auto => Choice::Auto,
             Mode::Next(m) => {
@@ -677,7 +694,12 @@ impl App {
                 Choice::Pinned(m)
             }
         };
-        let mentions = crate::attach::mentions(&text, &self.root);
+        let mut mentions = crate::attach::mentions(&text, &self.root);
+        for out in std::mem::take(&mut self.shell_outputs) {
+            self.notice(&format!("attached the output of `{}`", out.command), false);
+            mentions.prompt.push_str("\n\n");
+            mentions.prompt.push_str(&out.attachment());
+        }
         for reason in &mentions.refused {
             self.notice(reason, true);
         }

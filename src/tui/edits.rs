@@ -1,8 +1,9 @@
 //! Reviewing the edits an answer proposes: when an answer to a prompt with attached files
 //! ends, its search/replace blocks become proposals shown one at a time as a coloured diff
 //! (y apply, n skip, a apply all, Esc skip the rest); `/undo` takes the newest applied
-//! change back. Writing, refusing and undoing are `crate::edits`'s; this file owns the keys
-//! and the popup. Must not import `core::Session`, `provider` or `ledger`.
+//! change back; a `!command`'s output is shown and kept for the next prompt. Writing,
+//! refusing and undoing are `crate::edits`'s, running `crate::shell`'s; this file owns the
+//! keys and the popup. Must not import `core::Session`, `provider` or `ledger`.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -11,6 +12,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::app::{App, Command, Popup};
+
+/// Last lines of a `!command`'s output shown in the transcript (all of it is attached).
+const SHELL_PREVIEW_LINES: usize = 8;
 use crate::core::TurnId;
 use crate::edits::{Parsed, Proposal, Workspace};
 
@@ -124,6 +128,31 @@ impl App {
             }
             Err(e) => self.notice(&e.to_string(), true),
         }
+    }
+
+    /// A `!command` ended: say how, show its last lines, keep it for the next prompt.
+    pub fn on_shell(&mut self, out: crate::shell::ShellOutput) {
+        let text = if out.stderr.trim().is_empty() {
+            out.stdout.clone()
+        } else {
+            format!("{}{}", out.stdout, out.stderr)
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        let shown = lines.len().saturating_sub(SHELL_PREVIEW_LINES);
+        let mut note = format!(
+            "$ {} → {} · {} lines, attached to your next prompt",
+            out.command,
+            out.status(),
+            lines.len()
+        );
+        for l in &lines[shown..] {
+            note.push_str("\n  ");
+            note.push_str(l);
+        }
+        let failed = out.code != Some(0);
+        self.notice(&crate::sanitize::for_terminal(&note), failed);
+        self.shell_outputs.push(out);
+        self.dirty = true;
     }
 
     pub(super) fn undo_edit(&mut self) {

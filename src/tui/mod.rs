@@ -168,6 +168,7 @@ async fn event_loop(
     let mut term_signal =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut last_elapsed_draw = std::time::Instant::now();
+    let (shell_tx, mut shell_rx) = mpsc::unbounded_channel();
     terminal.draw(|f| ui::draw(f, app))?;
     loop {
         #[cfg(unix)]
@@ -213,6 +214,12 @@ async fn event_loop(
                 }
                 Vec::new()
             }
+            out = shell_rx.recv() => {
+                if let Some(out) = out {
+                    app.on_shell(out);
+                }
+                Vec::new()
+            }
             _ = sigterm => vec![Command::Quit],
         };
         for c in commands {
@@ -221,6 +228,13 @@ async fn event_loop(
                     let _ = op_tx.send(op);
                 }
                 Command::Copy(text) => copy_osc52(&text)?,
+                Command::Shell(cmd) => {
+                    let (tx, root) = (shell_tx.clone(), app.root.clone());
+                    tokio::spawn(async move {
+                        let out = crate::shell::run(&cmd, &root, crate::shell::TIMEOUT).await;
+                        let _ = tx.send(out);
+                    });
+                }
                 Command::Quit => return Ok(()),
             }
         }
