@@ -40,6 +40,14 @@ pub enum Command {
     },
     /// Take back the last applied edit (repeat for earlier ones).
     Undo,
+    /// Write a conversation as Markdown (the last one without an ID).
+    Export {
+        /// The conversation (each answer names it; `ask --json` prints conversation_id).
+        id: Option<i64>,
+        /// Write to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Spend per day, model and intent; latency, success rate, feedback and savings.
     Stats(StatsArgs),
     /// Show or set the daily and monthly limits.

@@ -16,6 +16,7 @@ pub mod config;
 pub mod core;
 pub mod edits;
 pub mod eval;
+pub mod export;
 pub mod instructions;
 pub mod ledger;
 pub mod money;

@@ -445,3 +445,39 @@ async fn a_new_conversation_drops_the_thread_and_a_resumed_one_restores_it() {
     assert_eq!(resumed.intent, Intent::Code, "{}", resumed.reason);
     d.quit().await;
 }
+
+#[tokio::test]
+async fn slash_export_writes_the_running_conversation_as_markdown() {
+    let r = rig(|_| {}).await;
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("talk.md");
+    let mut d = Driven::start(r.session);
+    let mut app = d.app();
+    // Before anything was asked there is nothing to export.
+    d.forward(enter(&mut app, &format!("/export {}", file.display())));
+    let said = d
+        .until(|e| match e {
+            Event::Error(m) => Some(m),
+            _ => None,
+        })
+        .await;
+    assert!(said.contains("nothing to export yet"), "{said}");
+    d.answer(1, "write a rust function that adds two numbers")
+        .await;
+    d.forward(enter(&mut app, &format!("/export {}", file.display())));
+    let said = d
+        .until(|e| match e {
+            Event::Notice(m) if m.starts_with("wrote") => Some(m),
+            _ => None,
+        })
+        .await;
+    d.quit().await;
+    assert!(said.ends_with(&format!("to {}", file.display())), "{said}");
+    let md = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        md.contains("## You\n\nwrite a rust function that adds two numbers\n"),
+        "{md}"
+    );
+    assert!(md.contains("### moonshotai/kimi-k2 · code · "), "{md}");
+    assert!(md.contains("pub fn add(a: i64, b: i64) -> i64"), "{md}");
+}

@@ -194,3 +194,62 @@ async fn the_repositorys_agents_md_and_the_configs_system_prompt_are_the_system_
     );
     assert_eq!(body["messages"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn export_writes_the_conversation_as_markdown_with_a_card_line_per_answer() {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    let (home, proj) = (tempfile::tempdir().unwrap(), project());
+    let r = run(home.path(), proj.path(), &sim.url(), &["export"]).await;
+    assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("no conversation yet"), "{}", r.stderr);
+    let r = run(
+        home.path(),
+        proj.path(),
+        &sim.url(),
+        &["ask", "what is 12 * 7?"],
+    )
+    .await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let r = run(
+        home.path(),
+        proj.path(),
+        &sim.url(),
+        &["ask", "-c", "and 12 * 8?"],
+    )
+    .await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let r = run(
+        home.path(),
+        proj.path(),
+        &sim.url(),
+        &["export", "-o", "talk.md"],
+    )
+    .await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let md = std::fs::read_to_string(proj.path().join("talk.md")).unwrap();
+    assert!(
+        md.starts_with(
+            "# what is 12 * 7?\n\n*CodeForge conversation 1*\n\n## You\n\nwhat is 12 * 7?\n\n### "
+        ),
+        "{md}"
+    );
+    assert_eq!(md.matches("## You").count(), 2, "{md}");
+    assert!(
+        md.contains("12 × 7 = 84") && md.contains("\n\nand 12 * 8?\n"),
+        "{md}"
+    );
+    // Each answer's card: the model, intent · complexity, cost, latency.
+    let cards: Vec<&str> = md.lines().filter(|l| l.starts_with("### ")).collect();
+    assert_eq!(cards.len(), 2, "{md}");
+    assert!(
+        cards
+            .iter()
+            .all(|c| c.split(" · ").count() == 5 && c.contains(" · $") && c.ends_with(" ms")),
+        "{cards:?}"
+    );
+    let r = run(home.path(), proj.path(), &sim.url(), &["export", "9"]).await;
+    assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("no conversation 9"), "{}", r.stderr);
+}

@@ -187,6 +187,28 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         }
         Some(Command::Apply { show }) => edit_cmds::apply(&load(cli.demo)?, show, &mut out),
         Some(Command::Undo) => edit_cmds::undo(&load(cli.demo)?, &mut out),
+        Some(Command::Export { id, output }) => {
+            let config = load(cli.demo)?;
+            let file = config.paths.ledger_file();
+            let doc = if file.exists() {
+                crate::ledger::Ledger::open(&file)?.export(id)?
+            } else {
+                None
+            };
+            let Some((_, text)) = doc else {
+                return Err(CommandError::Usage(match id {
+                    Some(id) => format!("no conversation {id}"),
+                    None => "no conversation yet".into(),
+                }));
+            };
+            match output {
+                Some(path) => std::fs::write(&path, text).map_err(|e| {
+                    CommandError::Io(format!("cannot write {}: {e}", path.display()))
+                })?,
+                None => out.write_out(&text),
+            }
+            Ok(())
+        }
         Some(Command::Stats(args)) => ledger_cmds::stats(&load(cli.demo)?, &args, &mut out),
         Some(Command::Budget(args)) => ledger_cmds::budget(&load(cli.demo)?, &args, &mut out),
         Some(Command::Feedback(args)) => ledger_cmds::feedback(&load(cli.demo)?, &args, &mut out),

@@ -208,6 +208,29 @@ pub async fn drive(
                 );
             }
             Op::SetSystem(text) => session.system = text,
+            Op::Export(file) => {
+                let Some(id) = session.conversation.id else {
+                    send(
+                        &events,
+                        Event::Error("nothing to export yet: ask something first".into()),
+                    );
+                    continue;
+                };
+                let doc = session.ledger.call(move |l| l.export(Some(id))).await;
+                let event = match doc {
+                    Ok(Some((id, text))) => {
+                        let file =
+                            file.unwrap_or_else(|| format!("codeforge-conversation-{id}.md"));
+                        match std::fs::write(&file, text) {
+                            Ok(()) => Event::Notice(format!("wrote conversation {id} to {file}")),
+                            Err(e) => Event::Error(format!("cannot write {file}: {e}")),
+                        }
+                    }
+                    Ok(None) => Event::Error(format!("no conversation {id} in the ledger")),
+                    Err(e) => Event::Error(e.to_string()),
+                };
+                send(&events, event);
+            }
             Op::SetExplore(on) => {
                 session.explore = on;
                 let text = if on {

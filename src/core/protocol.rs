@@ -217,6 +217,9 @@ pub enum Op {
     SetPreference(u8),
     /// Route on optimistic quality estimates (try what the ratings know least about).
     SetExplore(bool),
+    /// Write the conversation as Markdown to this file (a name in the working directory
+    /// when `None`).
+    Export(Option<String>),
     /// The system prompt of the next requests (the edit format is added while files are
     /// attached).
     SetSystem(String),

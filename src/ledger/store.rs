@@ -173,4 +173,29 @@ impl Ledger {
             .optional()
             .map_err(|e| self.err(e))
     }
+
+    /// A conversation's title, `None` if there is no such conversation.
+    pub fn conversation_title(&self, id: i64) -> Result<Option<String>, LedgerError> {
+        self.conn
+            .query_row("SELECT title FROM conversations WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Conversation `id` (the last one when `None`) as Markdown, or `None` if there is none.
+    pub fn export(&self, id: Option<i64>) -> Result<Option<(i64, String)>, LedgerError> {
+        let Some(id) = (match id {
+            Some(id) => Some(id),
+            None => self.last_conversation()?,
+        }) else {
+            return Ok(None);
+        };
+        let Some(title) = self.conversation_title(id)? else {
+            return Ok(None);
+        };
+        let messages = self.messages(id)?;
+        Ok(Some((id, crate::export::markdown(id, &title, &messages))))
+    }
 }

@@ -734,6 +734,10 @@ impl App {
             "help" => self.popup = Popup::Help(0),
             "new" => return vec![Command::Core(Op::NewConversation)],
             "undo" => self.undo_edit(),
+            "export" => {
+                let file = (!arg.is_empty()).then(|| arg.to_string());
+                return vec![Command::Core(Op::Export(file))];
+            }
             "auto" => self.set_mode(Mode::Auto),
             "model" | "pin" => {
                 if arg.is_empty() {
