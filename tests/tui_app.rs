@@ -920,3 +920,36 @@ async fn a_bang_command_runs_and_its_output_is_attached_to_the_next_prompt() {
         "{cmds:?}"
     );
 }
+
+#[test]
+fn up_and_down_recall_earlier_prompts_from_the_first_and_last_line() {
+    let state = tempfile::tempdir().unwrap();
+    let mut a = app(false);
+    a.history = codeforge::tui::history::History::load(state.path().join("history.jsonl"));
+    type_text(&mut a, "first prompt");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    let Some(Command::Core(Op::Submit { turn, .. })) = cmds.last() else {
+        panic!("{cmds:?}")
+    };
+    a.on_core(Event::Finished {
+        turn: *turn,
+        outcome: outcome(1, "ok"),
+    });
+    type_text(&mut a, "a draft");
+    a.on_key(key(KeyCode::Up));
+    assert_eq!(a.input.lines().join("\n"), "first prompt");
+    a.on_key(key(KeyCode::Down));
+    assert_eq!(a.input.lines().join("\n"), "a draft");
+    // In a two-line input Up first moves to the first line, then recalls.
+    a.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT));
+    type_text(&mut a, "second line");
+    a.on_key(key(KeyCode::Up));
+    assert_eq!(a.input.lines().join("\n"), "a draft\nsecond line");
+    a.on_key(key(KeyCode::Up));
+    assert_eq!(a.input.lines().join("\n"), "first prompt");
+    // A new session reads the same history.
+    let mut b = app(false);
+    b.history = codeforge::tui::history::History::load(state.path().join("history.jsonl"));
+    b.on_key(key(KeyCode::Up));
+    assert_eq!(b.input.lines().join("\n"), "first prompt");
+}

@@ -98,6 +98,8 @@ pub struct App {
     pub system_edits: bool,
     /// The session's system prompt without the edit format.
     pub base_system: String,
+    /// Earlier prompts, recalled with Up and Down.
+    pub history: super::history::History,
     /// Output of `!command`s, attached to the next prompt.
     pub shell_outputs: Vec<crate::shell::ShellOutput>,
     /// The router explores (shown in the status bar).
@@ -186,6 +188,7 @@ impl App {
             system_edits: false,
             base_system: crate::core::SYSTEM_PROMPT.to_string(),
             shell_outputs: Vec::new(),
+            history: super::history::History::default(),
         };
         if demo {
             app.cells.push(Cell::notice(
@@ -199,6 +202,16 @@ impl App {
     /// A warning shown at the top of the transcript (start-up: insecure transport).
     pub fn warn(&mut self, text: &str) {
         self.cells.push(Cell::notice(text, self.theme.warn));
+    }
+
+    /// Replace the input's text, the cursor at its end.
+    fn set_input(&mut self, text: &str) {
+        let mut t = TextArea::new(text.split('\n').map(str::to_string).collect());
+        t.set_placeholder_text("Ask anything · Enter sends · Alt-Enter new line · F1 help");
+        t.set_cursor_line_style(ratatui::style::Style::default());
+        t.move_cursor(ratatui_textarea::CursorMove::Bottom);
+        t.move_cursor(ratatui_textarea::CursorMove::End);
+        self.input = t;
     }
 
     /// A plain note at the top of the transcript (start-up: project instructions in use).
@@ -313,6 +326,23 @@ impl App {
         }
         if let Some(action) = self.keymap.action(&key) {
             return self.act(action);
+        }
+        // Up on the first line and Down on the last browse earlier prompts.
+        if key.modifiers.is_empty() {
+            let row = self.input.cursor().0;
+            let last = self.input.lines().len().saturating_sub(1);
+            let recalled = match key.code {
+                KeyCode::Up if row == 0 => {
+                    let current = self.input.lines().join("\n");
+                    self.history.older(&current)
+                }
+                KeyCode::Down if row == last => self.history.newer(),
+                _ => None,
+            };
+            if let Some(text) = recalled {
+                self.set_input(&text);
+                return Vec::new();
+            }
         }
         // Everything else edits the input.
         self.input.input(key);
@@ -659,12 +689,8 @@ impl App {
             return Vec::new();
         }
         self.pastes.clear();
-        self.input = {
-            let mut t = TextArea::default();
-            t.set_placeholder_text("Ask anything · Enter sends · Alt-Enter new line · F1 help");
-            t.set_cursor_line_style(ratatui::style::Style::default());
-            t
-        };
+        self.history.push(&text);
+        self.set_input("");
         if let Some(cmd) = text.trim().strip_prefix('/') {
             return self.slash(cmd.trim());
         }

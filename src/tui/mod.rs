@@ -7,6 +7,7 @@ pub mod app;
 pub mod cells;
 mod edits;
 pub mod highlight;
+pub mod history;
 pub mod keymap;
 pub mod markdown;
 pub mod theme;
@@ -84,6 +85,7 @@ pub fn build_app(config: &Config, session: &Session) -> Result<App, TuiError> {
     app.preference = session.preference;
     app.explore = session.explore;
     app.base_system = session.system.clone();
+    app.history = history::History::load(config.paths.data_dir.join("history.jsonl"));
     if let Some(text) = &session.instructions {
         app.note(text);
     }
