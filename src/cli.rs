@@ -98,6 +98,9 @@ pub struct AskArgs {
     /// Attach a file (repeatable): sent with the prompt, fenced, under its name.
     #[arg(long = "file", short = 'f', value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Use a role from the config (`[roles.NAME]`: its system prompt, preference, model).
+    #[arg(long)]
+    pub role: Option<String>,
     /// Apply the edits the answer proposes to attached files right away (they are shown
     /// as diffs either way; without this, `codeforge apply` applies them).
     #[arg(long)]

@@ -253,3 +253,59 @@ async fn export_writes_the_conversation_as_markdown_with_a_card_line_per_answer(
     assert_eq!(r.code, Some(2));
     assert!(r.stderr.contains("no conversation 9"), "{}", r.stderr);
 }
+
+#[tokio::test]
+async fn ask_role_uses_the_roles_prompt_and_model_and_an_unknown_role_is_named() {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    let (home, proj) = (tempfile::tempdir().unwrap(), project());
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[roles.reviewer]\nsystem_prompt = \"Review strictly.\"\nmodel = \"openai/o3\"\n",
+    )
+    .unwrap();
+    let r = run(
+        home.path(),
+        proj.path(),
+        &sim.url(),
+        &["ask", "--role", "reviewer", "hi"],
+    )
+    .await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let body = sim.completions().pop().unwrap().body.unwrap();
+    assert_eq!(body["model"], "openai/o3");
+    assert!(
+        body["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .ends_with("\n\nReview strictly.")
+    );
+    let r = run(
+        home.path(),
+        proj.path(),
+        &sim.url(),
+        &["ask", "--role", "poet", "hi"],
+    )
+    .await;
+    assert_eq!(r.code, Some(2));
+    assert!(
+        r.stderr
+            .contains("no role `poet` in the config; roles: reviewer"),
+        "{}",
+        r.stderr
+    );
+    // A role's preference out of range is the config's error, with file and line.
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[roles.x]\npreference = 11\n",
+    )
+    .unwrap();
+    let r = run(home.path(), proj.path(), &sim.url(), &["ask", "hi"]).await;
+    assert_eq!(r.code, Some(2));
+    assert!(
+        r.stderr.contains("roles.x.preference") && r.stderr.contains("11 is out of range"),
+        "{}",
+        r.stderr
+    );
+}

@@ -953,3 +953,59 @@ fn up_and_down_recall_earlier_prompts_from_the_first_and_last_line() {
     b.on_key(key(KeyCode::Up));
     assert_eq!(b.input.lines().join("\n"), "first prompt");
 }
+
+#[test]
+fn a_role_sets_the_system_prompt_preference_and_pinned_model_until_it_is_turned_off() {
+    let mut a = app(false);
+    a.roles.insert(
+        "reviewer".into(),
+        codeforge::config::Role {
+            system_prompt: Some("Review strictly.".into()),
+            preference: Some(8),
+            model: Some("openai/o3".into()),
+        },
+    );
+    type_text(&mut a, "/role reviewer");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    match &cmds[..] {
+        [
+            Command::Core(Op::SetSystem(system)),
+            Command::Core(Op::SetPreference(8)),
+        ] => assert!(system.ends_with("\n\nReview strictly."), "{system}"),
+        other => panic!("{other:?}"),
+    }
+    type_text(&mut a, "look at this function");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    assert!(
+        matches!(&cmds[..], [Command::Core(Op::Submit { choice: Choice::Pinned(m), turn, .. })] if m == "openai/o3" && *turn > 0),
+        "{cmds:?}"
+    );
+    let Some(Command::Core(Op::Submit { turn, .. })) = cmds.last() else {
+        unreachable!()
+    };
+    a.on_core(Event::Finished {
+        turn: *turn,
+        outcome: outcome(1, "ok"),
+    });
+    type_text(&mut a, "/role off");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    assert!(
+        matches!(&cmds[..], [Command::Core(Op::SetSystem(s))] if !s.contains("Review")),
+        "{cmds:?}"
+    );
+    type_text(&mut a, "/role nope");
+    a.on_key(key(KeyCode::Enter));
+    assert!(screen(&mut a, 100, 30).contains("no role `nope`; roles: reviewer"));
+    type_text(&mut a, "next one");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    assert!(
+        matches!(
+            &cmds[..],
+            [Command::Core(Op::Submit {
+                choice: Choice::Auto,
+                ..
+            })]
+        ),
+        "{cmds:?}"
+    );
+}

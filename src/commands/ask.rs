@@ -27,7 +27,16 @@ pub async fn run(
     }
     let edits_config = config.clone();
     let mut session = Session::open(config, demo).await?;
-    session.system = composed.system(&session.system);
+    let role = match &args.role {
+        Some(name) => Some(role_named(&edits_config, name)?),
+        None => None,
+    };
+    let mut base = session.system.clone();
+    if let Some(extra) = role.and_then(|r| r.system_prompt.as_deref()) {
+        base.push_str("\n\n");
+        base.push_str(extra.trim());
+    }
+    session.system = composed.system(&base);
     if let Some(text) = &session.instructions {
         out.err_line(text);
     }
@@ -44,7 +53,7 @@ pub async fn run(
     {
         out.err_line(&text);
     }
-    if let Some(p) = args.preference {
+    if let Some(p) = args.preference.or(role.and_then(|r| r.preference)) {
         session.preference = p;
     }
     let resume = match (args.continue_last, args.conversation) {
@@ -74,9 +83,10 @@ pub async fn run(
             )));
         }
     }
-    let choice = match &args.model {
-        Some(m) => Choice::Override(m.clone()),
-        None => Choice::Auto,
+    let choice = match (&args.model, role.and_then(|r| r.model.as_ref())) {
+        (Some(m), _) => Choice::Override(m.clone()),
+        (None, Some(m)) => Choice::Pinned(m.clone()),
+        (None, None) => Choice::Auto,
     };
     let cancel = CancellationToken::new();
     let ctrl_c = {
@@ -198,6 +208,24 @@ pub async fn run(
     }
     out.flush();
     Ok(())
+}
+
+/// The config's role `name`, or why there is none.
+pub(super) fn role_named<'a>(
+    config: &'a Config,
+    name: &str,
+) -> Result<&'a crate::config::Role, CommandError> {
+    config.roles.get(name).ok_or_else(|| {
+        let known: Vec<&str> = config.roles.keys().map(String::as_str).collect();
+        CommandError::Usage(if known.is_empty() {
+            format!("no role `{name}`: define one under [roles.{name}] in the config")
+        } else {
+            format!(
+                "no role `{name}` in the config; roles: {}",
+                known.join(", ")
+            )
+        })
+    })
 }
 
 fn summary(o: &TurnOutcome, conversation: Option<i64>, decision: Option<&Decision>) -> String {

@@ -155,6 +155,21 @@ pub struct ConfigFile {
     pub keys: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub ui: UiFile,
+    /// Named roles: `[roles.reviewer]` with its own system prompt, preference and model.
+    #[serde(default)]
+    pub roles: std::collections::BTreeMap<String, Role>,
+}
+
+/// A named way of working, chosen with `/role NAME` or `ask --role NAME`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Role {
+    /// Added to the system prompt while the role is in use.
+    pub system_prompt: Option<String>,
+    /// Quality ↔ cost preference (0–10) while the role is in use.
+    pub preference: Option<u8>,
+    /// A model id every request of the role goes to (pinned).
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -270,6 +285,8 @@ pub struct Config {
     pub theme: String,
     /// `system_prompt` from the config file.
     pub system_prompt: Option<String>,
+    /// `[roles.NAME]` from the config file.
+    pub roles: std::collections::BTreeMap<String, Role>,
 }
 
 impl Config {
@@ -336,6 +353,7 @@ impl Config {
             keys: Default::default(),
             theme: "dark".to_string(),
             system_prompt: None,
+            roles: std::collections::BTreeMap::new(),
         }
     }
 
@@ -567,6 +585,17 @@ fn resolve(
         ));
     }
 
+    for (name, role) in &file.roles {
+        if let Some(p) = role.preference
+            && p > 10
+        {
+            return Err(invalid(
+                &format!("roles.{name}.preference"),
+                format!("{p} is out of range 0..=10"),
+            ));
+        }
+    }
+
     let mut budget = BudgetSettings::default();
     if let Some(d) = file.budget.daily_usd {
         if !(d.is_finite() && d >= 0.0) {
@@ -607,6 +636,7 @@ fn resolve(
         keys: file.keys,
         theme: file.ui.theme.unwrap_or_else(|| "dark".to_string()),
         system_prompt: file.system_prompt.filter(|s| !s.trim().is_empty()),
+        roles: file.roles,
     })
 }
 

@@ -98,6 +98,9 @@ pub struct App {
     pub system_edits: bool,
     /// The session's system prompt without the edit format.
     pub base_system: String,
+    /// Roles from the config, and the one in use.
+    pub roles: std::collections::BTreeMap<String, crate::config::Role>,
+    pub role: Option<String>,
     /// Earlier prompts, recalled with Up and Down.
     pub history: super::history::History,
     /// Output of `!command`s, attached to the next prompt.
@@ -189,6 +192,8 @@ impl App {
             base_system: crate::core::SYSTEM_PROMPT.to_string(),
             shell_outputs: Vec::new(),
             history: super::history::History::default(),
+            roles: std::collections::BTreeMap::new(),
+            role: None,
         };
         if demo {
             app.cells.push(Cell::notice(
@@ -734,11 +739,7 @@ impl App {
         let edits = !mentions.files.is_empty();
         if edits != self.system_edits {
             self.system_edits = edits;
-            let mut system = self.base_system.clone();
-            if edits {
-                system.push_str(crate::edits::EDIT_FORMAT);
-            }
-            cmds.push(Command::Core(Op::SetSystem(system)));
+            cmds.push(Command::Core(Op::SetSystem(self.system_prompt(edits))));
         }
         if edits {
             self.notice(&format!("attached {}", mentions.attached.join(", ")), false);
@@ -806,6 +807,7 @@ impl App {
                     );
                 }
             },
+            "role" => return self.role_command(arg),
             "pref" => match arg.parse::<u8>() {
                 Ok(v) if v <= 10 => {
                     self.preference = v;

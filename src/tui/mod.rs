@@ -10,6 +10,7 @@ pub mod highlight;
 pub mod history;
 pub mod keymap;
 pub mod markdown;
+mod roles;
 pub mod theme;
 pub mod ui;
 pub mod wrap;
@@ -85,6 +86,7 @@ pub fn build_app(config: &Config, session: &Session) -> Result<App, TuiError> {
     app.preference = session.preference;
     app.explore = session.explore;
     app.base_system = session.system.clone();
+    app.roles = config.roles.clone();
     app.history = history::History::load(config.paths.data_dir.join("history.jsonl"));
     if let Some(text) = &session.instructions {
         app.note(text);
