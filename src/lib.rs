@@ -20,6 +20,7 @@ pub mod export;
 pub mod instructions;
 pub mod ledger;
 pub mod money;
+pub mod project_files;
 pub mod provider;
 pub mod router;
 pub mod sanitize;

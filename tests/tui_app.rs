@@ -1009,3 +1009,40 @@ fn a_role_sets_the_system_prompt_preference_and_pinned_model_until_it_is_turned_
         "{cmds:?}"
     );
 }
+
+#[test]
+fn typing_an_at_word_lists_matching_files_and_tab_puts_the_path_in() {
+    let mut a = app(false);
+    let index = codeforge::project_files::SharedIndex::default();
+    index.set(codeforge::project_files::FileIndex::from_paths(
+        [
+            "README.md",
+            "src/router/payload.rs",
+            "src/router/features.rs",
+            "src/tui/app.rs",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ));
+    a.files = Some(index);
+    type_text(&mut a, "explain @rout");
+    let s = screen(&mut a, 80, 16);
+    assert!(s.contains("files · Tab puts it in"), "{s}");
+    snap!("at_completion_popup", s);
+    // Down chooses the second, Tab puts it in with a space after.
+    a.on_key(key(KeyCode::Down));
+    let second = a.completion.as_ref().unwrap().items[1].clone();
+    a.on_key(key(KeyCode::Tab));
+    assert_eq!(a.input.lines().join("\n"), format!("explain @{second} "));
+    assert!(a.completion.is_none());
+    // Esc closes the list for that word; typing on opens it again for the new word.
+    type_text(&mut a, "@app");
+    assert!(a.completion.is_some());
+    a.on_key(key(KeyCode::Esc));
+    assert!(a.completion.is_none());
+    type_text(&mut a, "x");
+    assert!(a.completion.is_none(), "no file matches @appx");
+    // Plain words list nothing.
+    type_text(&mut a, " and more");
+    assert!(a.completion.is_none());
+}

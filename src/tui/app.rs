@@ -98,6 +98,11 @@ pub struct App {
     pub system_edits: bool,
     /// The session's system prompt without the edit format.
     pub base_system: String,
+    /// The project's files for `@` completion (none: no completion).
+    pub files: Option<crate::project_files::SharedIndex>,
+    /// The `@` completion list shown, and the word it was closed for with Esc.
+    pub completion: Option<super::complete::Completion>,
+    pub completion_closed_for: Option<String>,
     /// Roles from the config, and the one in use.
     pub roles: std::collections::BTreeMap<String, crate::config::Role>,
     pub role: Option<String>,
@@ -194,6 +199,9 @@ impl App {
             history: super::history::History::default(),
             roles: std::collections::BTreeMap::new(),
             role: None,
+            files: None,
+            completion: None,
+            completion_closed_for: None,
         };
         if demo {
             app.cells.push(Cell::notice(
@@ -329,6 +337,9 @@ impl App {
                 return self.conversations_key(key, list, selected);
             }
         }
+        if self.completion_key(&key) {
+            return Vec::new();
+        }
         if let Some(action) = self.keymap.action(&key) {
             return self.act(action);
         }
@@ -351,6 +362,7 @@ impl App {
         }
         // Everything else edits the input.
         self.input.input(key);
+        self.refresh_completion();
         Vec::new()
     }
 

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod cells;
+mod complete;
 mod edits;
 pub mod highlight;
 pub mod history;
@@ -92,6 +93,8 @@ pub fn build_app(config: &Config, session: &Session) -> Result<App, TuiError> {
         app.note(text);
     }
     app.root = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+    // Listed once in the background, for `@` completion.
+    app.files = Some(crate::project_files::SharedIndex::spawn(app.root.clone()));
     app.undo = Some(crate::edits::UndoLog::new(
         config.paths.data_dir.join("undo.json"),
     ));

@@ -57,6 +57,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         ));
     app.input.set_block(block);
     frame.render_widget(&app.input, input);
+    super::complete::draw(frame, app, input);
     draw_popup(frame, app, area);
 }
 
