@@ -1046,3 +1046,33 @@ fn typing_an_at_word_lists_matching_files_and_tab_puts_the_path_in() {
     type_text(&mut a, " and more");
     assert!(a.completion.is_none());
 }
+
+#[test]
+fn alt_y_copies_the_whole_answer_and_ctrl_g_hands_the_message_to_the_editor() {
+    let mut a = app(false);
+    type_text(&mut a, "hello");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    let Some(Command::Core(Op::Submit { turn, .. })) = cmds.last() else {
+        panic!("{cmds:?}")
+    };
+    a.on_core(Event::Finished {
+        turn: *turn,
+        outcome: outcome(1, "Hi!\n\n```rust\nfn x() {}\n```\n"),
+    });
+    assert_eq!(
+        a.on_key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::ALT)),
+        vec![Command::Copy("Hi!\n\n```rust\nfn x() {}\n```\n".into())]
+    );
+    type_text(&mut a, "a draft");
+    assert_eq!(a.on_key(ctrl('g')), vec![Command::Editor("a draft".into())]);
+    // What the editor saves comes back as the message.
+    #[cfg(unix)]
+    {
+        let edited =
+            codeforge::tui::edit_with("sed -i s/draft/finished\\ message/", "a draft").unwrap();
+        assert_eq!(edited, "a finished message");
+        a.set_input(edited.trim_end());
+        assert_eq!(a.input.lines().join("\n"), "a finished message");
+        assert!(codeforge::tui::edit_with("false", "x").is_err());
+    }
+}

@@ -20,6 +20,8 @@ pub enum Command {
     Copy(String),
     /// Run a shell command the user typed (`!cmd`); its output comes back to `on_shell`.
     Shell(String),
+    /// Open this text in `$VISUAL` / `$EDITOR`; what is saved becomes the input.
+    Editor(String),
     Quit,
 }
 
@@ -218,7 +220,7 @@ impl App {
     }
 
     /// Replace the input's text, the cursor at its end.
-    fn set_input(&mut self, text: &str) {
+    pub fn set_input(&mut self, text: &str) {
         let mut t = TextArea::new(text.split('\n').map(str::to_string).collect());
         t.set_placeholder_text("Ask anything · Enter sends · Alt-Enter new line · F1 help");
         t.set_cursor_line_style(ratatui::style::Style::default());
@@ -453,6 +455,20 @@ impl App {
                     }
                 }
             }
+            Action::CopyAnswer => match self
+                .last_answer()
+                .and_then(|a| a.outcome.as_ref().map(|o| o.content.clone()))
+            {
+                Some(text) if !text.is_empty() => {
+                    self.notice("copied the last answer to the clipboard", false);
+                    vec![Command::Copy(text)]
+                }
+                _ => {
+                    self.notice("no answer to copy yet", false);
+                    Vec::new()
+                }
+            },
+            Action::Editor => vec![Command::Editor(self.input.lines().join("\n"))],
             Action::Copy => {
                 let code = self
                     .last_answer()

@@ -17,6 +17,8 @@ pub enum Action {
     ThumbsUp,
     ThumbsDown,
     Copy,
+    CopyAnswer,
+    Editor,
     ScrollUp,
     ScrollDown,
     NewConversation,
@@ -27,7 +29,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 19] = [
         Action::Send,
         Action::Newline,
         Action::Cancel,
@@ -38,6 +40,8 @@ impl Action {
         Action::ThumbsUp,
         Action::ThumbsDown,
         Action::Copy,
+        Action::CopyAnswer,
+        Action::Editor,
         Action::ScrollUp,
         Action::ScrollDown,
         Action::NewConversation,
@@ -59,6 +63,8 @@ impl Action {
             Action::ThumbsUp => "thumbs_up",
             Action::ThumbsDown => "thumbs_down",
             Action::Copy => "copy_code",
+            Action::CopyAnswer => "copy_answer",
+            Action::Editor => "editor",
             Action::ScrollUp => "scroll_up",
             Action::ScrollDown => "scroll_down",
             Action::NewConversation => "new_conversation",
@@ -81,6 +87,8 @@ impl Action {
             Action::ThumbsUp => "rate the last answer up",
             Action::ThumbsDown => "rate the last answer down",
             Action::Copy => "copy the last code block (OSC 52)",
+            Action::CopyAnswer => "copy the whole last answer (OSC 52)",
+            Action::Editor => "edit the message in $VISUAL / $EDITOR",
             Action::ScrollUp => "scroll up",
             Action::ScrollDown => "scroll down",
             Action::NewConversation => "new conversation",
@@ -103,6 +111,8 @@ impl Action {
             Action::ThumbsUp => &["alt-up"],
             Action::ThumbsDown => &["alt-down"],
             Action::Copy => &["ctrl-y"],
+            Action::CopyAnswer => &["alt-y"],
+            Action::Editor => &["ctrl-g"],
             Action::ScrollUp => &["pageup"],
             Action::ScrollDown => &["pagedown"],
             Action::NewConversation => &["ctrl-n"],

@@ -235,6 +235,22 @@ async fn event_loop(
                     let _ = op_tx.send(op);
                 }
                 Command::Copy(text) => copy_osc52(&text)?,
+                Command::Editor(text) => {
+                    restore_terminal();
+                    let edited = edit_in_editor(&text);
+                    *terminal = ratatui::init();
+                    crossterm::execute!(
+                        std::io::stdout(),
+                        EnableBracketedPaste,
+                        EnableMouseCapture
+                    )?;
+                    terminal.clear()?;
+                    match edited {
+                        Ok(text) => app.set_input(text.trim_end_matches('\n')),
+                        Err(e) => app.warn(&format!("the editor did not run: {e}")),
+                    }
+                    app.dirty = true;
+                }
                 Command::Shell(cmd) => {
                     let (tx, root) = (shell_tx.clone(), app.root.clone());
                     tokio::spawn(async move {
@@ -246,6 +262,37 @@ async fn event_loop(
             }
         }
     }
+}
+
+/// `text` edited in `$VISUAL`, else `$EDITOR`, else `vi` (the terminal is the editor's
+/// meanwhile): what the file holds when the editor exits.
+fn edit_in_editor(text: &str) -> std::io::Result<String> {
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".to_string());
+    edit_with(&editor, text)
+}
+
+/// `text` edited by the shell command `editor`, given the file's path as its argument.
+pub fn edit_with(editor: &str, text: &str) -> std::io::Result<String> {
+    let file = tempfile::Builder::new()
+        .prefix("codeforge-message-")
+        .suffix(".md")
+        .tempfile()?;
+    std::fs::write(file.path(), text)?;
+    // Through the shell, so `EDITOR="code --wait"` works; the path is passed as $1.
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(file.path())
+        .status()?;
+    if !status.success() {
+        return Err(std::io::Error::other(format!(
+            "{editor} exited with {status}"
+        )));
+    }
+    std::fs::read_to_string(file.path())
 }
 
 /// Write text to the clipboard with OSC 52 (works over SSH and in tmux with set-clipboard).

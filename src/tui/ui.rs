@@ -379,7 +379,11 @@ fn draw_popup(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 app.theme.muted,
             ));
             lines.push(Line::styled(
-                "/budget <USD>  /stats  /new  /help",
+                "/budget <USD>  /stats  /new  /role [name|off]  /undo  /export [file]  /help",
+                app.theme.muted,
+            ));
+            lines.push(Line::styled(
+                "@path attaches a file or directory  ·  !command attaches its output",
                 app.theme.muted,
             ));
             lines.push(Line::styled(
