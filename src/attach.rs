@@ -113,6 +113,52 @@ fn dir_files(root: &Path, dir: &Path) -> Result<Vec<(String, std::path::PathBuf)
     Ok(out)
 }
 
+/// Attachments above this many tokens are sent only when the user says how (a default;
+/// `attach_confirm_tokens` in the config).
+pub const CONFIRM_TOKENS: u64 = 20_000;
+
+/// Estimated tokens of attached files (4 bytes a token, as everywhere before sending).
+pub fn tokens(files: &[(String, String)]) -> u64 {
+    files
+        .iter()
+        .map(|(_, t)| (t.len() as u64).div_ceil(4))
+        .sum()
+}
+
+/// `mentions` with each file cut to its first lines, so that together they fit in about
+/// `limit` tokens, each cut marked with how much was left out. The files' full texts stay
+/// in `files` (an edit is checked against the file, not the excerpt).
+pub fn trimmed(text: &str, mentions: &Mentions, limit: u64) -> Mentions {
+    let per_file = (limit as usize * 4) / mentions.files.len().max(1);
+    let mut out = Mentions {
+        prompt: text.to_string(),
+        files: mentions.files.clone(),
+        refused: mentions.refused.clone(),
+        attached: Vec::new(),
+    };
+    for (name, body) in &mentions.files {
+        let mut end = 0;
+        for line in body.split_inclusive('\n') {
+            if end + line.len() > per_file {
+                break;
+            }
+            end += line.len();
+        }
+        let kept = &body[..end];
+        let left = body[end..].lines().count();
+        let mut excerpt = kept.to_string();
+        if left > 0 {
+            excerpt.push_str(&format!("[… {left} more lines left out]\n"));
+        }
+        out.prompt.push_str("\n\n");
+        out.prompt
+            .push_str(&block(name, &excerpt, language(Path::new(name))));
+        out.attached
+            .push(format!("{name} (excerpt: {})", size(kept)));
+    }
+    out
+}
+
 /// A prompt with its `@path` mentions attached.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Mentions {

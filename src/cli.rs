@@ -98,6 +98,12 @@ pub struct AskArgs {
     /// Attach a file (repeatable): sent with the prompt, fenced, under its name.
     #[arg(long = "file", short = 'f', value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Send attached files whole even over `attach_confirm_tokens`.
+    #[arg(long, conflicts_with = "trim")]
+    pub whole: bool,
+    /// Send an excerpt of each attached file when they are over `attach_confirm_tokens`.
+    #[arg(long)]
+    pub trim: bool,
     /// Use a role from the config (`[roles.NAME]`: its system prompt, preference, model).
     #[arg(long)]
     pub role: Option<String>,

@@ -309,3 +309,80 @@ async fn ask_role_uses_the_roles_prompt_and_model_and_an_unknown_role_is_named()
         r.stderr
     );
 }
+
+#[tokio::test]
+async fn in_a_git_repository_applying_says_which_files_git_now_shows_modified() {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    let (home, proj) = (tempfile::tempdir().unwrap(), project());
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(proj.path())
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .expect("git is needed for this test")
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "start"]);
+    let ask = [
+        "ask",
+        "--apply",
+        "-f",
+        "src/lib.rs",
+        "rename twice to double",
+    ];
+    let r = run(home.path(), proj.path(), &sim.url(), &ask).await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stderr.contains("git: M src/lib.rs"), "{}", r.stderr);
+}
+
+#[tokio::test]
+async fn big_attachments_are_sent_only_when_the_user_says_whole_or_trimmed() {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    let (home, proj) = (tempfile::tempdir().unwrap(), project());
+    std::fs::write(
+        home.path().join("config.toml"),
+        "attach_confirm_tokens = 20\n",
+    )
+    .unwrap();
+    let ask = |extra: &'static str| {
+        let mut a = vec!["ask", "-f", "src/lib.rs"];
+        if !extra.is_empty() {
+            a.push(extra);
+        }
+        a.push("review this");
+        a
+    };
+    let r = run(home.path(), proj.path(), &sim.url(), &ask("")).await;
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("over attach_confirm_tokens (20)"),
+        "{}",
+        r.stderr
+    );
+    assert!(sim.completions().is_empty(), "nothing was sent");
+    let sent = || {
+        let body = sim.completions().pop().unwrap().body.unwrap();
+        body["messages"].as_array().unwrap().last().unwrap()["content"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let r = run(home.path(), proj.path(), &sim.url(), &ask("--trim")).await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let trimmed = sent();
+    assert!(trimmed.contains("more lines left out]"), "{trimmed}");
+    assert!(!trimmed.contains("2 * total(xs)"), "{trimmed}");
+    let r = run(home.path(), proj.path(), &sim.url(), &ask("--whole")).await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(sent().contains(LIB.trim_end()));
+}

@@ -1076,3 +1076,35 @@ fn alt_y_copies_the_whole_answer_and_ctrl_g_hands_the_message_to_the_editor() {
         assert!(codeforge::tui::edit_with("false", "x").is_err());
     }
 }
+
+#[test]
+fn a_big_attachment_waits_for_whole_excerpt_or_not_at_all() {
+    let proj = tempfile::tempdir().unwrap();
+    let body: String = (0..200).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(proj.path().join("big.txt"), &body).unwrap();
+    let mut a = app(false);
+    a.root = proj.path().to_path_buf();
+    a.attach_confirm_tokens = 100;
+    type_text(&mut a, "summarise @big.txt");
+    assert!(a.on_key(key(KeyCode::Enter)).is_empty(), "nothing sent yet");
+    let s = screen(&mut a, 100, 20);
+    assert!(
+        s.contains("Big attachment") && s.contains("w: send whole"),
+        "{s}"
+    );
+    // Esc: not sent, the message is back.
+    a.on_key(key(KeyCode::Esc));
+    assert_eq!(a.input.lines().join("\n"), "summarise @big.txt");
+    // t: an excerpt within the limit, marked.
+    let cmds = a.on_key(key(KeyCode::Enter));
+    assert!(cmds.is_empty());
+    let cmds = a.on_key(key(KeyCode::Char('t')));
+    let Some(Command::Core(Op::Submit { text, .. })) = cmds.last() else {
+        panic!("{cmds:?}")
+    };
+    assert!(
+        text.contains("line 0\n") && text.contains("more lines left out]"),
+        "{text}"
+    );
+    assert!(text.len() < 100 * 4 + 200, "{}", text.len());
+}

@@ -20,7 +20,18 @@ pub async fn run(
     demo: bool,
     out: &mut Output,
 ) -> Result<(), CommandError> {
-    let composed = super::attach::compose(args.prompt.as_deref(), &args.files)?;
+    let mut composed = super::attach::compose(args.prompt.as_deref(), &args.files)?;
+    let tokens = crate::attach::tokens(&composed.files);
+    let limit = config.attach_confirm_tokens;
+    if tokens > limit {
+        if args.trim {
+            composed.trim_files(limit);
+        } else if !args.whole {
+            return Err(CommandError::Usage(format!(
+                "the attached files are ~{tokens} tokens, over attach_confirm_tokens ({limit}); they count against the context window and today's budget: --whole sends them as they are, --trim an excerpt of each"
+            )));
+        }
+    }
     let prompt = composed.prompt.clone();
     if let Some(w) = config.insecure_warning() {
         out.err_line(&w);

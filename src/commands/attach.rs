@@ -13,6 +13,8 @@ use crate::attach::{block, language, size};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Composed {
     pub prompt: String,
+    /// The prompt without the files (the instruction, and stdin if attached).
+    pub head: String,
     /// "src/main.rs (~1,703 tokens)", one per attachment.
     pub attached: Vec<String>,
     /// The attached files as the model was shown them: (path as given, text). Edits to
@@ -29,6 +31,18 @@ impl Composed {
             s.push_str(crate::edits::EDIT_FORMAT);
         }
         s
+    }
+
+    /// The files cut to an excerpt each, so that together they fit in `limit` tokens.
+    pub fn trim_files(&mut self, limit: u64) {
+        let m = crate::attach::Mentions {
+            prompt: self.head.clone(),
+            files: self.files.clone(),
+            ..Default::default()
+        };
+        let t = crate::attach::trimmed(&self.head, &m, limit);
+        self.prompt = t.prompt;
+        self.attached = t.attached;
     }
 
     /// The text `path` had when it was attached (`./src/a.rs` and `src/a.rs` are one file).
@@ -90,11 +104,20 @@ pub fn compose_from(
         ));
     }
     let mut prompt = instruction;
-    for p in parts {
+    let stdin_parts = parts.len() - shown.len();
+    let mut head = String::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i == stdin_parts {
+            head = prompt.clone();
+        }
         prompt.push_str("\n\n");
-        prompt.push_str(&p);
+        prompt.push_str(p);
+    }
+    if shown.is_empty() {
+        head = prompt.clone();
     }
     Ok(Composed {
+        head,
         prompt,
         attached,
         files: shown,

@@ -127,6 +127,12 @@ fn apply_all(
             }
         }
     }
+    let paths: Vec<&str> = proposals.iter().map(|p| p.path.as_str()).collect();
+    if failed < proposals.len()
+        && let Some(git) = crate::edits::git::summary(ws.root(), &paths)
+    {
+        out.err_line(&git);
+    }
     if failed > 0 {
         return Err(CommandError::Usage(format!(
             "{failed} of {} edits not applied",

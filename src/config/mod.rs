@@ -142,6 +142,8 @@ pub struct ConfigFile {
     pub allow_insecure_http: Option<bool>,
     /// Added to the system prompt of every request (after CodeForge's own).
     pub system_prompt: Option<String>,
+    /// Attachments above this many tokens are sent only when the user says how.
+    pub attach_confirm_tokens: Option<u64>,
     #[serde(default)]
     pub timeouts: TimeoutsFile,
     #[serde(default)]
@@ -287,6 +289,8 @@ pub struct Config {
     pub system_prompt: Option<String>,
     /// `[roles.NAME]` from the config file.
     pub roles: std::collections::BTreeMap<String, Role>,
+    /// `attach_confirm_tokens` from the config file.
+    pub attach_confirm_tokens: u64,
 }
 
 impl Config {
@@ -354,6 +358,7 @@ impl Config {
             theme: "dark".to_string(),
             system_prompt: None,
             roles: std::collections::BTreeMap::new(),
+            attach_confirm_tokens: crate::attach::CONFIRM_TOKENS,
         }
     }
 
@@ -637,6 +642,9 @@ fn resolve(
         theme: file.ui.theme.unwrap_or_else(|| "dark".to_string()),
         system_prompt: file.system_prompt.filter(|s| !s.trim().is_empty()),
         roles: file.roles,
+        attach_confirm_tokens: file
+            .attach_confirm_tokens
+            .unwrap_or(crate::attach::CONFIRM_TOKENS),
     })
 }
 

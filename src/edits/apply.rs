@@ -88,6 +88,10 @@ impl Workspace {
         Self { root: root.into() }
     }
 
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The file `path` names inside the root; `..`, absolute paths and symbolic links that
     /// lead out are refused.
     fn resolve(&self, path: &str) -> Result<PathBuf, EditError> {

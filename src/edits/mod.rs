@@ -9,6 +9,7 @@
 //! the file exactly is refused, never half-applied.
 
 mod apply;
+pub mod git;
 mod parse;
 
 pub use apply::{Applied, EditError, Proposal, UndoLog, Workspace};

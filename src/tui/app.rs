@@ -56,6 +56,12 @@ pub enum Popup {
         selected: usize,
     },
     ConfirmQuit,
+    /// Attachments over `attach_confirm_tokens`: send whole (w), an excerpt (t), or not.
+    ConfirmAttach {
+        text: String,
+        mentions: Box<crate::attach::Mentions>,
+        tokens: u64,
+    },
     /// Edits an answer proposes, reviewed one at a time (`index` is the one shown).
     Edits {
         proposals: Vec<crate::edits::Proposal>,
@@ -105,6 +111,8 @@ pub struct App {
     /// The `@` completion list shown, and the word it was closed for with Esc.
     pub completion: Option<super::complete::Completion>,
     pub completion_closed_for: Option<String>,
+    /// Attachments above this many tokens are sent only when the user says how.
+    pub attach_confirm_tokens: u64,
     /// Roles from the config, and the one in use.
     pub roles: std::collections::BTreeMap<String, crate::config::Role>,
     pub role: Option<String>,
@@ -202,6 +210,7 @@ impl App {
             roles: std::collections::BTreeMap::new(),
             role: None,
             files: None,
+            attach_confirm_tokens: crate::attach::CONFIRM_TOKENS,
             completion: None,
             completion_closed_for: None,
         };
@@ -320,6 +329,11 @@ impl App {
             Popup::Edits { proposals, index } => {
                 return self.edits_key(key, proposals, index);
             }
+            Popup::ConfirmAttach {
+                text,
+                mentions,
+                tokens,
+            } => return self.confirm_attach_key(key, text, *mentions, tokens),
             Popup::ConfirmQuit => {
                 // The quit key again confirms, as y does (Ctrl-C twice quits).
                 let again = self.keymap.action(&key) == Some(Action::Quit);
@@ -739,6 +753,30 @@ impl App {
             self.notice(&format!("running `{cmd}`…"), false);
             return vec![Command::Shell(cmd.to_string())];
         }
+        let mentions = crate::attach::mentions(&text, &self.root);
+        for reason in &mentions.refused {
+            self.notice(reason, true);
+        }
+        // Big attachments: the user chooses (whole, an excerpt, or not at all).
+        let tokens = crate::attach::tokens(&mentions.files);
+        if tokens > self.attach_confirm_tokens {
+            self.popup = Popup::ConfirmAttach {
+                text,
+                mentions: Box::new(mentions),
+                tokens,
+            };
+            return Vec::new();
+        }
+        self.submit(&text, mentions)
+    }
+
+    /// Send `text` as a prompt with what `mentions` attached (and the pending `!command`
+    /// output).
+    pub(super) fn submit(
+        &mut self,
+        text: &str,
+        mut mentions: crate::attach::Mentions,
+    ) -> Vec<Command> {
         let choice = match std::mem::replace(&mut self.mode, Mode::Auto) {
             Mode::Auto => Choice::Auto,
             Mode::Next(m) => {
@@ -753,16 +791,12 @@ impl App {
                 Choice::Pinned(m)
             }
         };
-        let mut mentions = crate::attach::mentions(&text, &self.root);
         for out in std::mem::take(&mut self.shell_outputs) {
             self.notice(&format!("attached the output of `{}`", out.command), false);
             mentions.prompt.push_str("\n\n");
             mentions.prompt.push_str(&out.attachment());
         }
-        for reason in &mentions.refused {
-            self.notice(reason, true);
-        }
-        let turn = self.start_turn(&text);
+        let turn = self.start_turn(text);
         let mut cmds = Vec::new();
         let edits = !mentions.files.is_empty();
         if edits != self.system_edits {

@@ -117,16 +117,53 @@ impl App {
                         &format!("applied {} but it cannot be undone: {e}", p.path),
                         true,
                     ),
-                    _ => self.notice(
-                        &format!(
-                            "applied {} (+{added} −{removed}) · /undo takes it back",
-                            p.path
-                        ),
-                        false,
-                    ),
+                    _ => {
+                        let git = crate::edits::git::summary(&self.root, &[p.path.as_str()])
+                            .map_or(String::new(), |g| format!(" · {g}"));
+                        self.notice(
+                            &format!(
+                                "applied {} (+{added} −{removed}){git} · /undo takes it back",
+                                p.path
+                            ),
+                            false,
+                        )
+                    }
                 }
             }
             Err(e) => self.notice(&e.to_string(), true),
+        }
+    }
+
+    /// A key in the big-attachment question.
+    pub(super) fn confirm_attach_key(
+        &mut self,
+        key: KeyEvent,
+        text: String,
+        mentions: crate::attach::Mentions,
+        tokens: u64,
+    ) -> Vec<Command> {
+        match key.code {
+            KeyCode::Char('w') | KeyCode::Enter => {
+                self.popup = Popup::None;
+                self.submit(&text, mentions)
+            }
+            KeyCode::Char('t') => {
+                self.popup = Popup::None;
+                let trimmed = crate::attach::trimmed(&text, &mentions, self.attach_confirm_tokens);
+                self.submit(&text, trimmed)
+            }
+            KeyCode::Esc | KeyCode::Char('n') => {
+                self.popup = Popup::None;
+                self.set_input(&text);
+                self.notice(
+                    &format!(
+                        "not sent (~{tokens} tokens attached); the message is back in the input"
+                    ),
+                    false,
+                );
+                Vec::new()
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -168,6 +205,47 @@ impl App {
             Err(e) => self.notice(&e.to_string(), true),
         }
     }
+}
+
+/// The big-attachment question.
+pub(super) fn draw_confirm_attach(
+    frame: &mut Frame<'_>,
+    app: &App,
+    area: Rect,
+    mentions: &crate::attach::Mentions,
+    tokens: u64,
+) {
+    let mut lines: Vec<Line<'static>> = mentions
+        .attached
+        .iter()
+        .map(|a| Line::styled(format!(" {a}"), app.theme.text))
+        .collect();
+    lines.push(Line::styled(
+        format!(
+            " ~{tokens} tokens, over the {} set (attach_confirm_tokens): they count against the",
+            app.attach_confirm_tokens
+        ),
+        app.theme.warn,
+    ));
+    lines.push(Line::styled(
+        " context window and today's budget. w: send whole · t: send an excerpt · Esc: don't send",
+        app.theme.warn,
+    ));
+    let r = super::ui::centered(
+        area,
+        area.width.saturating_sub(4).min(96),
+        lines.len() as u16 + 2,
+    );
+    frame.render_widget(Clear, r);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(app.theme.accent)
+                .title(Span::styled(" Big attachment ", app.theme.accent)),
+        ),
+        r,
+    );
 }
 
 /// The popup: which edit of how many, its file, and its diff coloured.

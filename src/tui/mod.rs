@@ -88,6 +88,7 @@ pub fn build_app(config: &Config, session: &Session) -> Result<App, TuiError> {
     app.explore = session.explore;
     app.base_system = session.system.clone();
     app.roles = config.roles.clone();
+    app.attach_confirm_tokens = config.attach_confirm_tokens;
     app.history = history::History::load(config.paths.data_dir.join("history.jsonl"));
     if let Some(text) = &session.instructions {
         app.note(text);

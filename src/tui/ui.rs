@@ -448,6 +448,9 @@ fn draw_popup(frame: &mut Frame<'_>, app: &App, area: Rect) {
                 r,
             );
         }
+        Popup::ConfirmAttach {
+            mentions, tokens, ..
+        } => super::edits::draw_confirm_attach(frame, app, area, mentions, *tokens),
         Popup::Edits { proposals, index } => {
             super::edits::draw(frame, app, area, proposals, *index)
         }
