@@ -79,10 +79,45 @@ pub fn language(path: &Path) -> Option<&'static str> {
 pub const MAX_DIR_FILES: usize = 100;
 pub const MAX_DIR_BYTES: u64 = 512 * 1024;
 
+/// The files under `root` whose relative path matches the glob `pattern` (`src/**/*.rs`),
+/// listed as [`dir_files`] lists them, with its limits.
+fn glob_files(root: &Path, pattern: &str) -> Result<Vec<(String, std::path::PathBuf)>, String> {
+    let glob = globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| format!("not a pattern: {e}"))?
+        .compile_matcher();
+    let all = list(root, root, crate::project_files::MAX_FILES, u64::MAX)?;
+    let mut bytes = 0u64;
+    let mut out = Vec::new();
+    for (name, path) in all.into_iter().filter(|(name, _)| glob.is_match(name)) {
+        bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        out.push((name, path));
+        if out.len() > MAX_DIR_FILES || bytes > MAX_DIR_BYTES {
+            return Err(format!(
+                "more than {MAX_DIR_FILES} files or {} KB match: name fewer",
+                MAX_DIR_BYTES / 1024
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// The files under `dir` as ripgrep lists them (`.gitignore`, `.ignore` and hidden files
 /// respected), sorted, named relative to `root`; refused when there are more than
 /// [`MAX_DIR_FILES`] or they hold more than [`MAX_DIR_BYTES`] (name a smaller directory).
 fn dir_files(root: &Path, dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, String> {
+    list(root, dir, MAX_DIR_FILES, MAX_DIR_BYTES)
+}
+
+/// The files under `dir`, named relative to `root`; an error past `max_files` or
+/// `max_bytes`.
+fn list(
+    root: &Path,
+    dir: &Path,
+    max_files: usize,
+    max_bytes: u64,
+) -> Result<Vec<(String, std::path::PathBuf)>, String> {
     let mut out = Vec::new();
     let mut bytes = 0u64;
     let walk = ignore::WalkBuilder::new(dir)
@@ -101,12 +136,12 @@ fn dir_files(root: &Path, dir: &Path) -> Result<Vec<(String, std::path::PathBuf)
             .strip_prefix(root)
             .unwrap_or(&path)
             .to_string_lossy()
-            .into_owned();
+            .replace('\\', "/");
         out.push((name, path));
-        if out.len() > MAX_DIR_FILES || bytes > MAX_DIR_BYTES {
+        if out.len() > max_files || bytes > max_bytes {
             return Err(format!(
-                "more than {MAX_DIR_FILES} files or {} KB: name a smaller directory or the files",
-                MAX_DIR_BYTES / 1024
+                "more than {max_files} files or {} KB: name a smaller directory or the files",
+                max_bytes / 1024
             ));
         }
     }
@@ -190,7 +225,19 @@ pub fn mentions(text: &str, root: &Path) -> Mentions {
         if rel.is_empty() {
             continue;
         }
-        let files = if path.is_file() {
+        let files = if rel.contains(['*', '?', '[']) {
+            match glob_files(root, rel) {
+                Ok(files) if files.is_empty() => {
+                    m.refused.push(format!("@{rel}: no file matches"));
+                    continue;
+                }
+                Ok(files) => files,
+                Err(reason) => {
+                    m.refused.push(format!("@{rel}: {reason}"));
+                    continue;
+                }
+            }
+        } else if path.is_file() {
             vec![(rel.to_string(), path)]
         } else if path.is_dir() {
             match dir_files(root, &path) {
@@ -255,6 +302,20 @@ mod tests {
         );
         assert!(m.refused[0].contains("looks binary"), "{:?}", m.refused);
         assert!(mentions("no mentions here", dir.path()).files.is_empty());
+    }
+
+    #[test]
+    fn a_glob_attaches_the_files_it_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("src/a")).unwrap();
+        std::fs::write(dir.path().join("src/a/x.rs"), "x\n").unwrap();
+        std::fs::write(dir.path().join("src/y.rs"), "y\n").unwrap();
+        std::fs::write(dir.path().join("src/z.py"), "z\n").unwrap();
+        let m = mentions("check @src/**/*.rs", dir.path());
+        let names: Vec<&str> = m.files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["src/a/x.rs", "src/y.rs"]);
+        let m = mentions("check @src/*.go", dir.path());
+        assert_eq!(m.refused, ["@src/*.go: no file matches"]);
     }
 
     #[test]

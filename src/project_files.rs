@@ -85,30 +85,77 @@ impl FileIndex {
 }
 
 /// An index filled in the background: empty until the first walk ends, then replaced by
-/// each refresh.
+/// each refresh (at most one walk at a time).
 #[derive(Debug, Clone, Default)]
-pub struct SharedIndex(Arc<RwLock<Arc<FileIndex>>>);
+pub struct SharedIndex {
+    index: Arc<RwLock<Arc<FileIndex>>>,
+    /// When the last walk started, while one runs or after it ended.
+    walked_at: Arc<RwLock<Option<std::time::Instant>>>,
+    walking: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A file list older than this is listed again when `@` completion opens.
+pub const REFRESH_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl SharedIndex {
     /// Start listing `root` on a thread of its own.
     pub fn spawn(root: std::path::PathBuf) -> Self {
         let shared = Self::default();
-        let filled = shared.clone();
-        let _ = std::thread::Builder::new()
-            .name("file-index".into())
-            .spawn(move || filled.set(FileIndex::walk(&root)));
+        shared.refresh(root);
         shared
     }
 
+    /// List `root` again in the background, unless a walk is running.
+    pub fn refresh(&self, root: std::path::PathBuf) {
+        use std::sync::atomic::Ordering;
+        if self.walking.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Ok(mut at) = self.walked_at.write() {
+            *at = Some(std::time::Instant::now());
+        }
+        let filled = self.clone();
+        let started = std::thread::Builder::new()
+            .name("file-index".into())
+            .spawn(move || {
+                filled.set(FileIndex::walk(&root));
+                filled.walking.store(false, Ordering::Release);
+            });
+        if started.is_err() {
+            self.walking.store(false, Ordering::Release);
+        }
+    }
+
+    /// [`Self::refresh`] when the list is older than [`REFRESH_AFTER`].
+    pub fn refresh_if_stale(&self, root: &std::path::Path) {
+        let stale = self
+            .walked_at
+            .read()
+            .map(|at| at.is_none_or(|t| t.elapsed() >= REFRESH_AFTER))
+            .unwrap_or(false);
+        if stale {
+            self.refresh(root.to_path_buf());
+        }
+    }
+
+    /// Put in a listed index (it counts as fresh).
     pub fn set(&self, index: FileIndex) {
-        if let Ok(mut slot) = self.0.write() {
+        if let Ok(mut slot) = self.index.write() {
             *slot = Arc::new(index);
+        }
+        if let Ok(mut at) = self.walked_at.write()
+            && at.is_none()
+        {
+            *at = Some(std::time::Instant::now());
         }
     }
 
     /// The index as last listed.
     pub fn get(&self) -> Arc<FileIndex> {
-        self.0.read().map(|i| Arc::clone(&i)).unwrap_or_default()
+        self.index
+            .read()
+            .map(|i| Arc::clone(&i))
+            .unwrap_or_default()
     }
 }
 
@@ -137,5 +184,29 @@ mod tests {
         assert_eq!(index.best("srapp", 5), ["src/tui/app.rs"]);
         assert_eq!(index.best("", 1), ["README.md"], "shortest first");
         assert!(index.best("zzzz", 5).is_empty());
+    }
+
+    #[test]
+    fn the_background_list_is_filled_and_refreshed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.rs"), "x").unwrap();
+        let shared = SharedIndex::spawn(dir.path().to_path_buf());
+        let wait = |n: usize| {
+            for _ in 0..500 {
+                if shared.get().len() == n {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            panic!("the list never had {n} files");
+        };
+        wait(1);
+        std::fs::write(dir.path().join("b.rs"), "x").unwrap();
+        // Fresh: not listed again; then forced.
+        shared.refresh_if_stale(dir.path());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(shared.get().len(), 1);
+        shared.refresh(dir.path().to_path_buf());
+        wait(2);
     }
 }

@@ -481,3 +481,47 @@ async fn slash_export_writes_the_running_conversation_as_markdown() {
     assert!(md.contains("### moonshotai/kimi-k2 · code · "), "{md}");
     assert!(md.contains("pub fn add(a: i64, b: i64) -> i64"), "{md}");
 }
+
+#[tokio::test]
+async fn an_at_file_reaches_the_server_byte_for_byte_with_the_edit_format_and_its_edit_applies() {
+    let r = rig(|_| {}).await;
+    let proj = tempfile::tempdir().unwrap();
+    let text = "def total(xs):\n    return sum(xs)  \t# trailing whitespace kept\n";
+    std::fs::write(proj.path().join("calc.py"), text).unwrap();
+    let sim = r.sim;
+    let mut d = Driven::start(r.session);
+    let mut app = d.app();
+    app.root = proj.path().to_path_buf();
+    d.forward(enter(&mut app, "rename total to grand_total in @calc.py"));
+    let outcome = d
+        .until(|e| match e {
+            Event::Finished { outcome, .. } => Some(outcome),
+            _ => None,
+        })
+        .await;
+    let body = sim.completions().pop().unwrap().body.unwrap();
+    let msgs = body["messages"].as_array().unwrap();
+    assert!(
+        msgs[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("<<<<<<< SEARCH")
+    );
+    let sent = msgs.last().unwrap()["content"].as_str().unwrap();
+    assert!(
+        sent.ends_with(&format!(
+            "calc.py:\n```python\n{}\n```",
+            text.trim_end_matches('\n')
+        )),
+        "{sent}"
+    );
+    // The simulator's answer holds the edit; reviewed in the app, applied with y.
+    app.on_core(Event::Finished { turn: 1, outcome });
+    d.quit().await;
+    assert!(screen(&mut app, 100, 24).contains("Edit 1/1 · calc.py (+1 −1)"));
+    press(&mut app, KeyCode::Char('y'), KeyModifiers::NONE);
+    assert_eq!(
+        std::fs::read_to_string(proj.path().join("calc.py")).unwrap(),
+        text.replace("def total", "def grand_total")
+    );
+}

@@ -50,6 +50,9 @@ impl App {
         if self.completion.as_ref().is_some_and(|c| c.query == query) {
             return;
         }
+        // A list older than half a minute is walked again in the background; this key
+        // is answered from the one there is.
+        files.refresh_if_stale(&self.root);
         let items = files.get().best(&query, SHOWN);
         self.completion = (!items.is_empty()).then_some(Completion {
             query,
