@@ -824,6 +824,22 @@ fn an_at_path_attaches_the_file_and_its_edits_are_reviewed_applied_and_undone() 
         },
         "m",
     );
+    // While it streams, the edits ended so far are counted beside the speed.
+    a.on_core(Event::Routed {
+        turn,
+        decision: decision("rename total to sum_all"),
+    });
+    let cut = answer.find(">>>>>>> REPLACE").unwrap() + 3;
+    a.on_core(Event::Content {
+        turn,
+        text: answer[..cut].to_string(),
+    });
+    assert!(!screen(&mut a, 100, 24).contains("so far"));
+    a.on_core(Event::Content {
+        turn,
+        text: answer[cut..].to_string(),
+    });
+    assert!(screen(&mut a, 100, 24).contains("✎ 1 edit so far"));
     a.on_core(Event::Finished {
         turn,
         outcome: outcome(1, &answer),

@@ -13,7 +13,7 @@ pub mod git;
 mod parse;
 
 pub use apply::{Applied, EditError, Proposal, UndoLog, Workspace};
-pub use parse::{Block, Parsed, parse};
+pub use parse::{Block, Parsed, ends_block, parse};
 
 /// What the model is told when files are attached (appended to the system prompt).
 pub const EDIT_FORMAT: &str = "\n\nWhen you change an attached file, give each change as a \

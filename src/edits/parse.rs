@@ -27,6 +27,12 @@ fn marker(line: &str, ch: char, word: &str) -> bool {
     (5..=9).contains(&run) && t[run..].trim() == word
 }
 
+/// The line that ends a block (`>>>>>>> REPLACE`): counting these as an answer streams
+/// says how many edits are on the way.
+pub fn ends_block(line: &str) -> bool {
+    marker(line, '>', "REPLACE")
+}
+
 fn is_fence(line: &str) -> bool {
     let t = line.trim_start();
     t.starts_with("```") || t.starts_with("~~~")

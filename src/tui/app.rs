@@ -118,6 +118,9 @@ pub struct App {
     pub role: Option<String>,
     /// Earlier prompts, recalled with Up and Down.
     pub history: super::history::History,
+    /// Edits seen so far in the answer streaming for a turn with files: (turn, the
+    /// unfinished last line, blocks ended).
+    pub streamed_edits: Option<(TurnId, String, usize)>,
     /// Output of `!command`s, attached to the next prompt.
     pub shell_outputs: Vec<crate::shell::ShellOutput>,
     /// The router explores (shown in the status bar).
@@ -206,6 +209,7 @@ impl App {
             system_edits: false,
             base_system: crate::core::SYSTEM_PROMPT.to_string(),
             shell_outputs: Vec::new(),
+            streamed_edits: None,
             history: super::history::History::default(),
             roles: std::collections::BTreeMap::new(),
             role: None,
@@ -804,7 +808,13 @@ impl App {
             cmds.push(Command::Core(Op::SetSystem(self.system_prompt(edits))));
         }
         if edits {
-            self.notice(&format!("attached {}", mentions.attached.join(", ")), false);
+            // Above the answer's card: what went with the prompt, and its tokens.
+            let note = Cell::notice(
+                &format!("attached {}", mentions.attached.join(", ")),
+                self.theme.muted,
+            );
+            let at = self.cells.len().saturating_sub(1);
+            self.cells.insert(at, note);
             self.turn_files.insert(turn, mentions.files);
         }
         cmds.push(Command::Core(Op::Submit {
@@ -978,6 +988,7 @@ impl App {
             }
             Event::Content { turn, text } => {
                 self.first_token_at.get_or_insert_with(Instant::now);
+                self.count_streamed_edits(turn, &text);
                 if let Some(a) = self.answer_mut(turn) {
                     a.push_content(&text, &theme);
                 }
@@ -1085,7 +1096,13 @@ impl App {
                     })
                     .unwrap_or(0);
                 let secs = t.elapsed().as_secs_f64().max(0.001);
-                format!("streaming {:.0} tok/s", tokens as f64 / secs)
+                let edits = match &self.streamed_edits {
+                    Some((t, _, n)) if *t == turn && *n > 0 => {
+                        format!(" · ✎ {n} edit{} so far", if *n == 1 { "" } else { "s" })
+                    }
+                    _ => String::new(),
+                };
+                format!("streaming {:.0} tok/s{edits}", tokens as f64 / secs)
             }
         }
     }

@@ -134,6 +134,36 @@ impl App {
         }
     }
 
+    /// Count the edit blocks an answer to a prompt with files has ended so far (shown
+    /// beside the stream's speed; they are reviewed when the answer ends).
+    pub(super) fn count_streamed_edits(&mut self, turn: TurnId, text: &str) {
+        if !self.turn_files.contains_key(&turn) {
+            return;
+        }
+        let (t, line, n) = self
+            .streamed_edits
+            .get_or_insert_with(|| (turn, String::new(), 0));
+        if *t != turn {
+            *t = turn;
+            line.clear();
+            *n = 0;
+        }
+        for piece in text.split_inclusive('\n') {
+            line.push_str(piece);
+            // A long line is no marker: keep it from growing (and from ever reading as one).
+            if line.len() > 64 && !line.ends_with('\n') {
+                line.clear();
+                line.push('…');
+            }
+            if line.ends_with('\n') {
+                if crate::edits::ends_block(line) {
+                    *n += 1;
+                }
+                line.clear();
+            }
+        }
+    }
+
     /// A key in the big-attachment question.
     pub(super) fn confirm_attach_key(
         &mut self,
