@@ -1124,3 +1124,36 @@ fn a_big_attachment_waits_for_whole_excerpt_or_not_at_all() {
     );
     assert!(text.len() < 100 * 4 + 200, "{}", text.len());
 }
+
+#[test]
+fn a_malformed_edit_is_named_with_its_reason_and_changes_nothing() {
+    let proj = tempfile::tempdir().unwrap();
+    std::fs::write(proj.path().join("a.py"), "x = 1\n").unwrap();
+    let mut a = app(false);
+    a.root = proj.path().to_path_buf();
+    type_text(&mut a, "change x in @a.py");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    let Some(Command::Core(Op::Submit { turn, .. })) = cmds.last() else {
+        panic!("{cmds:?}")
+    };
+    // The divider is missing, and a second block does not match the file.
+    let answer = "a.py\n```python\n<<<<<<< SEARCH\nx = 1\n>>>>>>> REPLACE\n```\n\na.py\n```python\n<<<<<<< SEARCH\nx = 3\n=======\nx = 4\n>>>>>>> REPLACE\n```\n";
+    a.on_core(Event::Finished {
+        turn: *turn,
+        outcome: outcome(1, answer),
+    });
+    let s = screen(&mut a, 110, 24);
+    assert!(
+        s.contains("malformed edit to a.py: a SEARCH part without its ======= divider"),
+        "{s}"
+    );
+    assert!(
+        s.contains("edit not usable: a.py: the SEARCH text is not in the file"),
+        "{s}"
+    );
+    assert!(!s.contains("Edit 1/"), "{s}");
+    assert_eq!(
+        std::fs::read_to_string(proj.path().join("a.py")).unwrap(),
+        "x = 1\n"
+    );
+}
