@@ -1157,3 +1157,31 @@ fn a_malformed_edit_is_named_with_its_reason_and_changes_nothing() {
         "x = 1\n"
     );
 }
+
+#[test]
+fn the_input_takes_readline_keys() {
+    let alt = |c: char| KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT);
+    let text = |a: &App| a.input.lines().join("\n");
+    let mut a = app(false);
+    type_text(&mut a, "fix the parser now");
+    // Ctrl-A to the start, Alt-F to the next word, Ctrl-K kills to the end.
+    a.on_key(ctrl('a'));
+    a.on_key(alt('f'));
+    a.on_key(ctrl('k'));
+    assert_eq!(text(&a), "fix ");
+    // Ctrl-E to the end (text in the input), Ctrl-W kills the word before the cursor.
+    type_text(&mut a, "the lexer");
+    a.on_key(ctrl('a'));
+    a.on_key(ctrl('e'));
+    a.on_key(ctrl('w'));
+    assert_eq!(text(&a), "fix the ");
+    // Alt-B back a word, then Ctrl-U kills to the line's start; Ctrl-Z undoes it.
+    a.on_key(alt('b'));
+    a.on_key(ctrl('u'));
+    assert_eq!(text(&a), "the ");
+    a.on_key(ctrl('z'));
+    assert_eq!(text(&a), "fix the ");
+    // With the input empty, Ctrl-E is still the route card's key (no answer yet: nothing).
+    a.set_input("");
+    assert!(a.on_key(ctrl('e')).is_empty());
+}

@@ -232,6 +232,29 @@ impl App {
         self.cells.push(Cell::notice(text, self.theme.warn));
     }
 
+    /// Readline's keys where the text area differs: Ctrl-U kills to the line's start (the
+    /// text area's Ctrl-U is undo, which moves to Ctrl-Z), and with text in the input
+    /// Ctrl-E goes to the line's end (with the input empty it is still the card's key).
+    fn readline_key(&mut self, key: &KeyEvent) -> bool {
+        use ratatui_textarea::CursorMove;
+        if key.modifiers != KeyModifiers::CONTROL {
+            return false;
+        }
+        let has_text = self.input.lines().iter().any(|l| !l.is_empty());
+        match key.code {
+            KeyCode::Char('u') => {
+                self.input.delete_line_by_head();
+            }
+            KeyCode::Char('z') => {
+                self.input.undo();
+            }
+            KeyCode::Char('e') if has_text => self.input.move_cursor(CursorMove::End),
+            KeyCode::Char('a') => self.input.move_cursor(CursorMove::Head),
+            _ => return false,
+        }
+        true
+    }
+
     /// Replace the input's text, the cursor at its end.
     pub fn set_input(&mut self, text: &str) {
         let mut t = TextArea::new(text.split('\n').map(str::to_string).collect());
@@ -358,6 +381,9 @@ impl App {
             }
         }
         if self.completion_key(&key) {
+            return Vec::new();
+        }
+        if self.readline_key(&key) {
             return Vec::new();
         }
         if let Some(action) = self.keymap.action(&key) {
