@@ -1185,3 +1185,32 @@ fn the_input_takes_readline_keys() {
     a.set_input("");
     assert!(a.on_key(ctrl('e')).is_empty());
 }
+
+#[test]
+fn tab_completes_slash_commands() {
+    let mut a = app(false);
+    type_text(&mut a, "/ro");
+    a.on_key(key(KeyCode::Tab));
+    assert_eq!(a.input.lines().join("\n"), "/role ");
+    a.set_input("/p");
+    a.on_key(key(KeyCode::Tab));
+    assert_eq!(
+        a.input.lines().join("\n"),
+        "/p",
+        "two fit: listed, not guessed"
+    );
+    assert!(screen(&mut a, 100, 20).contains("/pin  /pref"));
+    // Every listed command is one the app knows (none answers "unknown").
+    for c in [
+        "auto", "budget", "explore", "export", "help", "model", "new", "pin", "pref", "role",
+        "stats", "undo",
+    ] {
+        a.popup = codeforge::tui::app::Popup::None;
+        a.set_input(&format!("/{c}"));
+        a.on_key(key(KeyCode::Enter));
+        assert!(
+            !screen(&mut a, 100, 20).contains(&format!("unknown command /{c}")),
+            "/{c}"
+        );
+    }
+}

@@ -153,6 +153,12 @@ fn budget_line(b: &crate::core::BudgetSnapshot) -> String {
     )
 }
 
+/// The slash commands, for Tab completion.
+const SLASH_COMMANDS: [&str; 12] = [
+    "auto", "budget", "explore", "export", "help", "model", "new", "pin", "pref", "role", "stats",
+    "undo",
+];
+
 /// The token a folded paste shows in the input box.
 fn paste_token(n: usize, text: &str) -> String {
     let lines = text.lines().count();
@@ -230,6 +236,35 @@ impl App {
     /// A warning shown at the top of the transcript (start-up: insecure transport).
     pub fn warn(&mut self, text: &str) {
         self.cells.push(Cell::notice(text, self.theme.warn));
+    }
+
+    /// Tab after `/` and part of a command's name: the name completed when one fits, the
+    /// names that fit listed when several do. `false` if the input is no command name.
+    fn complete_slash(&mut self) -> bool {
+        let text = self.input.lines().join("\n");
+        let Some(part) = text.strip_prefix('/') else {
+            return false;
+        };
+        if part.contains(char::is_whitespace) {
+            return false;
+        }
+        let fits: Vec<&str> = SLASH_COMMANDS
+            .iter()
+            .copied()
+            .filter(|c| c.starts_with(part))
+            .collect();
+        match fits.as_slice() {
+            [one] => self.set_input(&format!("/{one} ")),
+            [] => self.notice(
+                &format!("no command starts with /{part}; /help lists them"),
+                true,
+            ),
+            many => {
+                let list: Vec<String> = many.iter().map(|c| format!("/{c}")).collect();
+                self.notice(&list.join("  "), false);
+            }
+        }
+        true
     }
 
     /// Readline's keys where the text area differs: Ctrl-U kills to the line's start (the
@@ -384,6 +419,9 @@ impl App {
             return Vec::new();
         }
         if self.readline_key(&key) {
+            return Vec::new();
+        }
+        if key.code == KeyCode::Tab && key.modifiers.is_empty() && self.complete_slash() {
             return Vec::new();
         }
         if let Some(action) = self.keymap.action(&key) {
