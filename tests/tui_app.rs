@@ -1214,3 +1214,49 @@ fn tab_completes_slash_commands() {
         );
     }
 }
+
+#[test]
+fn scrolled_up_the_text_stays_put_while_the_answer_grows_and_end_follows_again() {
+    let mut a = app(false);
+    type_text(&mut a, "write a long answer");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    let Some(Command::Core(Op::Submit { turn, .. })) = cmds.last() else {
+        panic!("{cmds:?}")
+    };
+    let turn = *turn;
+    a.on_core(Event::Routed {
+        turn,
+        decision: decision("write a long answer"),
+    });
+    let para = |i: usize| format!("Paragraph {i} of the answer.\n\n");
+    for i in 0..40 {
+        a.on_core(Event::Content {
+            turn,
+            text: para(i),
+        });
+    }
+    screen(&mut a, 80, 20);
+    a.on_key(key(KeyCode::PageUp));
+    let before = screen(&mut a, 80, 20);
+    let top = |s: &str| s.lines().take(12).collect::<Vec<_>>().join("\n");
+    for i in 40..50 {
+        a.on_core(Event::Content {
+            turn,
+            text: para(i),
+        });
+        let now = screen(&mut a, 80, 20);
+        assert_eq!(top(&now), top(&before), "the text being read moved");
+    }
+    let now = screen(&mut a, 80, 20);
+    assert!(now.contains("new lines · End follows"), "{now}");
+    // End: the bottom, following again.
+    a.on_key(key(KeyCode::End));
+    let bottom = screen(&mut a, 80, 20);
+    assert!(bottom.contains("Paragraph 49"), "{bottom}");
+    assert!(!bottom.contains("End follows"), "{bottom}");
+    a.on_core(Event::Content {
+        turn,
+        text: para(50),
+    });
+    assert!(screen(&mut a, 80, 20).contains("Paragraph 50"));
+}

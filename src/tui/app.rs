@@ -87,6 +87,12 @@ pub struct App {
     /// Lines scrolled up from the bottom (0 = follow the stream).
     pub scroll: usize,
     pub page: usize,
+    /// The transcript's height and width at the last frame: growth while scrolled up moves
+    /// the view up with it, so what is being read stays put.
+    pub last_total: usize,
+    pub last_width: u16,
+    /// Lines that arrived below while scrolled up.
+    pub new_lines: usize,
     /// Width of the terminal at the last draw.
     pub width: u16,
     next_turn: TurnId,
@@ -200,6 +206,9 @@ impl App {
             sidebar: true,
             budget: None,
             scroll: 0,
+            last_total: 0,
+            last_width: 0,
+            new_lines: 0,
             page: 20,
             width: u16::MAX,
             next_turn: 1,
@@ -422,6 +431,15 @@ impl App {
             return Vec::new();
         }
         if key.code == KeyCode::Tab && key.modifiers.is_empty() && self.complete_slash() {
+            return Vec::new();
+        }
+        // End (input empty) or Ctrl-End: back to the bottom, following the answer again.
+        let to_bottom = key.code == KeyCode::End
+            && (key.modifiers == KeyModifiers::CONTROL
+                || (key.modifiers.is_empty() && self.input.lines().iter().all(|l| l.is_empty())));
+        if to_bottom && self.scroll > 0 {
+            self.scroll = 0;
+            self.new_lines = 0;
             return Vec::new();
         }
         if let Some(action) = self.keymap.action(&key) {

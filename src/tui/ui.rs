@@ -71,8 +71,18 @@ fn draw_transcript(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
         c.layout(width, &theme);
         total += c.height();
     }
+    // Scrolled up while the transcript grows: the view moves up with it, so the lines
+    // being read stay where they are (a new width re-wraps everything: no anchor then).
+    if app.scroll > 0 && width == app.last_width && total > app.last_total {
+        let grown = total - app.last_total;
+        app.scroll += grown;
+        app.new_lines += grown;
+    }
+    app.last_total = total;
+    app.last_width = width;
     let max_scroll = total.saturating_sub(height);
     app.scroll = app.scroll.min(max_scroll);
+    app.new_lines = app.new_lines.min(app.scroll);
     let end = total - app.scroll;
     let start = end.saturating_sub(height);
     let mut lines: Vec<Line<'static>> = Vec::with_capacity(height);
@@ -102,7 +112,11 @@ fn draw_transcript(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
     }
     frame.render_widget(Paragraph::new(lines), area);
     if app.scroll > 0 {
-        let hint = format!(" ↓ {} more lines (PgDn) ", app.scroll);
+        let hint = if app.new_lines > 0 {
+            format!(" ↓ {} new lines · End follows ", app.new_lines)
+        } else {
+            format!(" ↓ {} more lines (PgDn) ", app.scroll)
+        };
         let w = hint.chars().count() as u16;
         if area.width > w && area.height > 0 {
             let r = Rect::new(area.x + area.width - w, area.y + area.height - 1, w, 1);
