@@ -1260,3 +1260,35 @@ fn scrolled_up_the_text_stays_put_while_the_answer_grows_and_end_follows_again()
     });
     assert!(screen(&mut a, 80, 20).contains("Paragraph 50"));
 }
+
+#[test]
+fn a_held_worst_case_is_shown_lighter_and_does_not_turn_the_gauge_red() {
+    let theme = Theme::dark(false);
+    let mut a = app(false);
+    // 10 % spent, and a reservation of half the limit held for a running answer.
+    let mut b = budget(0.10);
+    b.today.reserved = Usd::from_dollars(3.33 / 2.0);
+    b.pressure = Pressure::from_fraction(0.60);
+    a.on_core(Event::Budget(b));
+    let mut t = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    t.draw(|f| ui::draw(f, &mut a)).unwrap();
+    let buf = t.backend().buffer();
+    let row: String = (67..100)
+        .map(|x| buf[(x, 1)].symbol().to_string())
+        .collect();
+    assert!(row.contains("$0.3330 · $1.67 held / $3.33"), "{row}");
+    let x0 = 100 - 33;
+    // Spent: solid in the calm colour; held: the lighter (muted) style; the rest plain.
+    let reversed = |x: u16| {
+        buf[(x, 1)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    };
+    assert!(reversed(x0) && buf[(x0, 1)].fg == theme.ok.fg.unwrap());
+    assert!(reversed(x0 + 10) && buf[(x0 + 10, 1)].fg == theme.muted.fg.unwrap());
+    assert!(!reversed(x0 + 30));
+    let status = (0..100)
+        .map(|x| buf[(x, 26)].symbol().to_string())
+        .collect::<String>();
+    assert!(status.contains("$0.3330 / $3.33"), "{status}");
+}

@@ -1189,6 +1189,21 @@ impl App {
         }
     }
 
+    /// The running answer's expected cost (its route card's estimate), zero when idle.
+    pub fn expected_cost(&self) -> crate::money::Usd {
+        let Some((turn, _)) = self.running else {
+            return crate::money::Usd::ZERO;
+        };
+        self.cells
+            .iter()
+            .rev()
+            .find_map(|c| match c {
+                Cell::Answer(a) if a.turn == turn => a.decision.as_ref().map(|d| d.estimated_cost),
+                _ => None,
+            })
+            .unwrap_or(crate::money::Usd::ZERO)
+    }
+
     pub fn mode_label(&self) -> String {
         match &self.mode {
             Mode::Auto if self.explore => format!("AUTO pref {} explore", self.preference),

@@ -9,7 +9,6 @@ use ratatui::widgets::{Block, Borders, Clear, Gauge, Paragraph, Sparkline, Wrap}
 
 use super::app::{App, Mode, PickerPurpose, Popup};
 use super::keymap::Action;
-use crate::budget::Pressure;
 use crate::money::Usd;
 
 const SIDEBAR_WIDTH: u16 = 34;
@@ -125,13 +124,61 @@ fn draw_transcript(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
     }
 }
 
-fn pressure_style(app: &App, p: Pressure) -> Style {
-    match p {
-        Pressure::Normal => app.theme.ok,
-        Pressure::Elevated => app.theme.warn,
-        Pressure::High | Pressure::Critical => app.theme.danger,
-        Pressure::Exhausted => app.theme.danger.add_modifier(Modifier::REVERSED),
+/// The budget's colour: spent plus what the running answer is expected to cost, against
+/// 50 / 80 / 95 % of today's limit (held worst cases do not colour it).
+fn calm_style(app: &App, b: &crate::core::BudgetSnapshot, expected: Usd) -> Style {
+    let f = ratio(b.today.committed.saturating_add(expected), b.limits.daily);
+    if f >= 0.95 {
+        app.theme.danger.add_modifier(Modifier::BOLD)
+    } else if f >= 0.80 {
+        app.theme.danger
+    } else if f >= 0.50 {
+        app.theme.warn
+    } else {
+        app.theme.ok
     }
+}
+
+/// Today's gauge, calm: spent solid, held (reservations, mostly worst cases that will not
+/// be billed) lighter, and the colour set by spent + the running answer's expected cost
+/// against 50 / 80 / 95 % of the limit, not by the worst case.
+fn today_gauge(app: &App, b: &crate::core::BudgetSnapshot, width: u16) -> Paragraph<'static> {
+    let limit = b.limits.daily;
+    let expected = app.expected_cost();
+    let label = if b.today.reserved > Usd::ZERO {
+        format!(
+            " {} · {} held / {}",
+            b.today.committed,
+            b.today.reserved,
+            limit.exact()
+        )
+    } else {
+        format!(" {} / {}", b.today.committed, limit.exact())
+    };
+    let colour = calm_style(app, b, expected);
+    let w = usize::from(width);
+    let cells = |x: Usd| ((ratio(x, limit) * w as f64).round() as usize).min(w);
+    let spent = cells(b.today.committed);
+    let held = cells(b.today.committed.saturating_add(b.today.reserved)).saturating_sub(spent);
+    let mut text: Vec<char> = label.chars().collect();
+    text.resize(w.max(text.len()), ' ');
+    let span = |from: usize, to: usize, style: Style| {
+        Span::styled(
+            text[from.min(text.len())..to.min(text.len())]
+                .iter()
+                .collect::<String>(),
+            style,
+        )
+    };
+    Paragraph::new(Line::from(vec![
+        span(0, spent, colour.add_modifier(Modifier::REVERSED)),
+        span(
+            spent,
+            spent + held,
+            app.theme.muted.add_modifier(Modifier::REVERSED),
+        ),
+        span(spent + held, w, colour),
+    ]))
 }
 
 fn ratio(a: Usd, b: Usd) -> f64 {
@@ -177,23 +224,7 @@ fn draw_sidebar(frame: &mut Frame<'_>, app: &App, area: Rect) {
     .split(inner);
     let title = |s: &str| Paragraph::new(Span::styled(format!(" {s}"), app.theme.accent));
     frame.render_widget(title(&format!("Today {}", b.day)), rows[0]);
-    let label = format!(
-        "{} / {}{}",
-        b.today.total(),
-        b.limits.daily.exact(),
-        if b.today.reserved > Usd::ZERO {
-            format!(" ({} held)", b.today.reserved)
-        } else {
-            String::new()
-        }
-    );
-    frame.render_widget(
-        Gauge::default()
-            .gauge_style(pressure_style(app, b.pressure))
-            .ratio(ratio(b.today.total(), b.limits.daily))
-            .label(label),
-        rows[1],
-    );
+    frame.render_widget(today_gauge(app, b, rows[1].width), rows[1]);
     // The OpenRouter key's own limit, shared by everyone using the key.
     if let Some(k) = &b.key {
         let style = if k.left.nanos() <= 0 {
@@ -329,8 +360,8 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
     }
     if let Some(b) = &app.budget {
         spans.push(Span::styled(
-            format!(" {} / {} ", b.today.total(), b.limits.daily.exact()),
-            pressure_style(app, b.pressure),
+            format!(" {} / {} ", b.today.committed, b.limits.daily.exact()),
+            calm_style(app, b, app.expected_cost()),
         ));
     }
     let k = |a: Action| app.keymap.keys_for(a).first().cloned().unwrap_or_default();
