@@ -1292,3 +1292,32 @@ fn a_held_worst_case_is_shown_lighter_and_does_not_turn_the_gauge_red() {
         .collect::<String>();
     assert!(status.contains("$0.3330 / $3.33"), "{status}");
 }
+
+#[test]
+fn hints_name_the_keys_as_they_are_bound() {
+    let overrides: std::collections::BTreeMap<String, String> = [
+        ("expand".to_string(), "ctrl-x".to_string()),
+        ("help".to_string(), "f5".to_string()),
+    ]
+    .into();
+    let keymap = Keymap::with_overrides(&overrides).unwrap();
+    let models = Catalog::builtin()
+        .unwrap()
+        .models()
+        .iter()
+        .map(|m| (m.id.clone(), m.name.clone()))
+        .collect();
+    let mut a = App::new(Theme::dark(false), keymap, false, models);
+    assert!(screen(&mut a, 100, 20).contains("Enter sends · Alt-Enter new line · F5 help"));
+    type_text(&mut a, "write a rust function that adds two numbers");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    let Some(Command::Core(Op::Submit { turn, .. })) = cmds.last() else {
+        panic!("{cmds:?}")
+    };
+    a.on_core(Event::Routed {
+        turn: *turn,
+        decision: decision("write a rust function that adds two numbers"),
+    });
+    let s = screen(&mut a, 100, 20);
+    assert!(s.contains("[Ctrl-X details]"), "{s}");
+}

@@ -159,6 +159,25 @@ fn budget_line(b: &crate::core::BudgetSnapshot) -> String {
     )
 }
 
+/// The input's placeholder, naming the keys as they are bound.
+fn placeholder(keymap: &Keymap) -> String {
+    let k = |a: Action| {
+        // Shift-Enter reaches few terminals as itself: name another key when there is one.
+        let keys = keymap.keys_for(a);
+        keys.iter()
+            .find(|k| *k != "Shift-Enter")
+            .or(keys.first())
+            .cloned()
+            .unwrap_or_default()
+    };
+    format!(
+        "Ask anything · {} sends · {} new line · {} help",
+        k(Action::Send),
+        k(Action::Newline),
+        k(Action::Help)
+    )
+}
+
 /// The slash commands, for Tab completion.
 const SLASH_COMMANDS: [&str; 12] = [
     "auto", "budget", "explore", "export", "help", "model", "new", "pin", "pref", "role", "stats",
@@ -191,7 +210,7 @@ fn group_thousands(n: usize) -> String {
 impl App {
     pub fn new(theme: Theme, keymap: Keymap, demo: bool, models: Vec<(String, String)>) -> Self {
         let mut input = TextArea::default();
-        input.set_placeholder_text("Ask anything · Enter sends · Alt-Enter new line · F1 help");
+        input.set_placeholder_text(placeholder(&keymap));
         input.set_cursor_line_style(ratatui::style::Style::default());
         let mut app = Self {
             theme: std::sync::Arc::new(theme),
@@ -302,7 +321,7 @@ impl App {
     /// Replace the input's text, the cursor at its end.
     pub fn set_input(&mut self, text: &str) {
         let mut t = TextArea::new(text.split('\n').map(str::to_string).collect());
-        t.set_placeholder_text("Ask anything · Enter sends · Alt-Enter new line · F1 help");
+        t.set_placeholder_text(placeholder(&self.keymap));
         t.set_cursor_line_style(ratatui::style::Style::default());
         t.move_cursor(ratatui_textarea::CursorMove::Bottom);
         t.move_cursor(ratatui_textarea::CursorMove::End);
@@ -796,10 +815,9 @@ impl App {
         let turn = self.next_turn;
         self.next_turn += 1;
         self.cells.push(Cell::user(prompt));
-        self.cells.push(Cell::Answer(Box::new(Answer::new(
-            turn,
-            prompt.to_string(),
-        ))));
+        let mut answer = Answer::new(turn, prompt.to_string());
+        answer.expand_key = self.key_name(Action::Expand);
+        self.cells.push(Cell::Answer(Box::new(answer)));
         self.running = Some((turn, Instant::now()));
         self.first_token_at = None;
         self.scroll = 0;
@@ -1124,6 +1142,7 @@ impl App {
                         let turn = self.next_turn;
                         self.next_turn += 1;
                         let mut a = Answer::new(turn, pending_prompt.clone());
+                        a.expand_key = self.key_name(Action::Expand);
                         a.push_content(&m.content, &theme);
                         a.finish(&theme);
                         a.state = match m.outcome.as_ref().map(|o| o.status) {
@@ -1187,6 +1206,15 @@ impl App {
                 format!("streaming {:.0} tok/s{edits}", tokens as f64 / secs)
             }
         }
+    }
+
+    /// The first key bound to `action`, as the help names it.
+    fn key_name(&self, action: Action) -> String {
+        self.keymap
+            .keys_for(action)
+            .first()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The running answer's expected cost (its route card's estimate), zero when idle.

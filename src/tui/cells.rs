@@ -41,6 +41,8 @@ pub struct Answer {
     pub tokens: u64,
     /// Esc was pressed: nothing more is shown, whatever is still on its way.
     pub stopped: bool,
+    /// The key that expands the card, as the hint names it (keys can be rebound).
+    pub expand_key: String,
     // layout cache
     width: u16,
     wrapped_done: Vec<Line<'static>>,
@@ -67,6 +69,7 @@ impl Answer {
             state: AnswerState::Routing,
             tokens: 0,
             stopped: false,
+            expand_key: "Ctrl-E".into(),
             width: 0,
             wrapped_done: Vec::new(),
             tail: Vec::new(),
@@ -199,11 +202,11 @@ impl Answer {
                     }
                 }
                 cost.push(Span::styled(
-                    if self.expanded {
-                        "  [^E hide]"
-                    } else {
-                        "  [^E details]"
-                    },
+                    format!(
+                        "  [{} {}]",
+                        self.expand_key,
+                        if self.expanded { "hide" } else { "details" }
+                    ),
                     theme.muted,
                 ));
                 lines.push(Line::from(cost));
