@@ -386,3 +386,32 @@ async fn big_attachments_are_sent_only_when_the_user_says_whole_or_trimmed() {
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(sent().contains(LIB.trim_end()));
 }
+
+#[tokio::test]
+async fn stats_give_time_to_first_token_beside_the_whole_answers_latency() {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    let (home, proj) = (tempfile::tempdir().unwrap(), project());
+    let r = run(home.path(), proj.path(), &sim.url(), &["ask", "hi there"]).await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let mut c = common::codeforge(home.path());
+    c.arg("stats");
+    let out = c.output().await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let header = text.lines().find(|l| l.starts_with("model ")).unwrap();
+    assert!(
+        header.contains("1st tok p50") && header.contains("p50 ms"),
+        "{text}"
+    );
+    // The answering model's row has a number under each.
+    let row = text
+        .lines()
+        .find(|l| l.contains("kimi-k2") || l.contains("flash"))
+        .unwrap();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert!(
+        cols[4].parse::<u64>().is_ok() && cols[5].parse::<u64>().is_ok(),
+        "{row}"
+    );
+}

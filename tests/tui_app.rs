@@ -1321,3 +1321,16 @@ fn hints_name_the_keys_as_they_are_bound() {
     let s = screen(&mut a, 100, 20);
     assert!(s.contains("[Ctrl-X details]"), "{s}");
 }
+
+#[test]
+fn slash_stats_gives_the_first_token_apart_from_the_whole_answer() {
+    let mut a = app(false);
+    a.on_core(Event::Budget(budget(0.3)));
+    type_text(&mut a, "/stats");
+    a.on_key(key(KeyCode::Enter));
+    let s = screen(&mut a, 160, 30);
+    assert!(
+        s.contains("first token ~420 ms, whole answer ~1840 ms"),
+        "{s}"
+    );
+}

@@ -121,8 +121,8 @@ pub fn stats(config: &Config, args: &StatsArgs, out: &mut Output) -> Result<(), 
     }
     out.line("");
     out.line(&format!(
-        "{:<28} {:>6} {:>8} {:>10} {:>9} {:>9} {:>14}",
-        "model", "reqs", "success", "spend", "p50 ms", "p95 ms", "est. error"
+        "{:<28} {:>6} {:>8} {:>10} {:>11} {:>9} {:>9} {:>14}",
+        "model", "reqs", "success", "spend", "1st tok p50", "p50 ms", "p95 ms", "est. error"
     ));
     for m in &report.models {
         let success = if m.finished > 0 {
@@ -140,11 +140,12 @@ pub fn stats(config: &Config, args: &StatsArgs, out: &mut Output) -> Result<(), 
             _ => "-".into(),
         };
         out.line(&format!(
-            "{:<28} {:>6} {:>8} {:>10} {:>9} {:>9} {:>14}",
+            "{:<28} {:>6} {:>8} {:>10} {:>11} {:>9} {:>9} {:>14}",
             m.model,
             m.requests,
             success,
             m.spend.to_string(),
+            m.ttft_p50_ms.map_or("-".into(), |v| v.to_string()),
             m.latency_p50_ms.map_or("-".into(), |v| v.to_string()),
             m.latency_p95_ms.map_or("-".into(), |v| v.to_string()),
             est,

@@ -1027,10 +1027,11 @@ impl App {
                 // and latency (`codeforge stats` gives the ledger's percentiles).
                 for m in &b.model_stats {
                     s.push_str(&format!(
-                        "\n{}: {} requests today · {:.0}% ok recently · latency ~{} (moving average)",
+                        "\n{}: {} requests today · {:.0}% ok recently · first token ~{}, whole answer ~{} (moving averages)",
                         self.name_of(&m.model),
                         m.requests,
                         m.success_rate * 100.0,
+                        m.ttft_p50_ms.map_or("-".into(), |v| format!("{v} ms")),
                         m.latency_p50_ms.map_or("-".into(), |v| format!("{v} ms"))
                     ));
                 }
