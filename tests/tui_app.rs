@@ -1334,3 +1334,29 @@ fn slash_stats_gives_the_first_token_apart_from_the_whole_answer() {
         "{s}"
     );
 }
+
+#[test]
+fn the_route_card_says_the_estimate_once() {
+    let mut a = app(false);
+    type_text(&mut a, "write a rust function that adds two numbers");
+    let cmds = a.on_key(key(KeyCode::Enter));
+    let Some(Command::Core(Op::Submit { turn, .. })) = cmds.last() else {
+        panic!("{cmds:?}")
+    };
+    let d = decision("write a rust function that adds two numbers");
+    assert!(
+        d.reason.contains("est $"),
+        "the router's reason has it: {}",
+        d.reason
+    );
+    a.on_core(Event::Routed {
+        turn: *turn,
+        decision: d,
+    });
+    let s = screen(&mut a, 80, 24);
+    assert_eq!(s.matches("est $").count(), 1, "{s}");
+    assert!(
+        !s.contains("pref 5/10\n") && s.matches("pref 5").count() == 2,
+        "{s}"
+    );
+}

@@ -360,10 +360,16 @@ fn short(model: &str) -> String {
 
 /// The reason line without its "intent · complexity · model:" prefix (shown separately).
 fn reason_tail(reason: &str) -> String {
-    match reason.split_once(": ") {
-        Some((_, rest)) => rest.to_string(),
-        None => reason.to_string(),
-    }
+    let rest = match reason.split_once(": ") {
+        Some((_, rest)) => rest,
+        None => reason,
+    };
+    // The estimate has its own line on the card and the preference is in the status bar:
+    // said once each.
+    rest.split(" · ")
+        .filter(|part| !part.starts_with("est $") && !part.starts_with("pref "))
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// One transcript entry.
