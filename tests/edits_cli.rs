@@ -38,6 +38,14 @@ async fn run(home: &Path, project: &Path, url: &str, args: &[&str]) -> Ran {
     }
 }
 
+/// The simulator, a home for CodeForge's state, and a project with `src/lib.rs`.
+async fn start() -> (Simulator, tempfile::TempDir, tempfile::TempDir) {
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    (sim, tempfile::tempdir().unwrap(), project())
+}
+
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("src")).unwrap();
@@ -47,10 +55,7 @@ fn project() -> tempfile::TempDir {
 
 #[tokio::test]
 async fn an_edit_is_previewed_applied_and_undone_and_never_written_unasked() {
-    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
-        .await
-        .unwrap();
-    let (home, proj) = (tempfile::tempdir().unwrap(), project());
+    let (sim, home, proj) = start().await;
     let lib = proj.path().join("src/lib.rs");
     let ask = ["ask", "-f", "src/lib.rs", "rename total to sum_all"];
     let r = run(home.path(), proj.path(), &sim.url(), &ask).await;
@@ -115,10 +120,7 @@ async fn an_edit_is_previewed_applied_and_undone_and_never_written_unasked() {
 
 #[tokio::test]
 async fn a_file_changed_since_the_answer_is_not_overwritten() {
-    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
-        .await
-        .unwrap();
-    let (home, proj) = (tempfile::tempdir().unwrap(), project());
+    let (sim, home, proj) = start().await;
     let lib = proj.path().join("src/lib.rs");
     let ask = ["ask", "-f", "src/lib.rs", "rename twice to double"];
     let r = run(home.path(), proj.path(), &sim.url(), &ask).await;
@@ -152,10 +154,7 @@ async fn a_file_changed_since_the_answer_is_not_overwritten() {
 
 #[tokio::test]
 async fn the_repositorys_agents_md_and_the_configs_system_prompt_are_the_system_prompt() {
-    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
-        .await
-        .unwrap();
-    let (home, proj) = (tempfile::tempdir().unwrap(), project());
+    let (sim, home, proj) = start().await;
     std::fs::create_dir(proj.path().join(".git")).unwrap();
     std::fs::write(
         proj.path().join("AGENTS.md"),
@@ -197,10 +196,7 @@ async fn the_repositorys_agents_md_and_the_configs_system_prompt_are_the_system_
 
 #[tokio::test]
 async fn export_writes_the_conversation_as_markdown_with_a_card_line_per_answer() {
-    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
-        .await
-        .unwrap();
-    let (home, proj) = (tempfile::tempdir().unwrap(), project());
+    let (sim, home, proj) = start().await;
     let r = run(home.path(), proj.path(), &sim.url(), &["export"]).await;
     assert_eq!(r.code, Some(2));
     assert!(r.stderr.contains("no conversation yet"), "{}", r.stderr);
@@ -256,10 +252,7 @@ async fn export_writes_the_conversation_as_markdown_with_a_card_line_per_answer(
 
 #[tokio::test]
 async fn ask_role_uses_the_roles_prompt_and_model_and_an_unknown_role_is_named() {
-    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
-        .await
-        .unwrap();
-    let (home, proj) = (tempfile::tempdir().unwrap(), project());
+    let (sim, home, proj) = start().await;
     std::fs::write(
         home.path().join("config.toml"),
         "[roles.reviewer]\nsystem_prompt = \"Review strictly.\"\nmodel = \"openai/o3\"\n",
@@ -312,10 +305,7 @@ async fn ask_role_uses_the_roles_prompt_and_model_and_an_unknown_role_is_named()
 
 #[tokio::test]
 async fn in_a_git_repository_applying_says_which_files_git_now_shows_modified() {
-    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
-        .await
-        .unwrap();
-    let (home, proj) = (tempfile::tempdir().unwrap(), project());
+    let (sim, home, proj) = start().await;
     let git = |args: &[&str]| {
         let ok = std::process::Command::new("git")
             .arg("-C")
@@ -345,10 +335,7 @@ async fn in_a_git_repository_applying_says_which_files_git_now_shows_modified() 
 
 #[tokio::test]
 async fn big_attachments_are_sent_only_when_the_user_says_whole_or_trimmed() {
-    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
-        .await
-        .unwrap();
-    let (home, proj) = (tempfile::tempdir().unwrap(), project());
+    let (sim, home, proj) = start().await;
     std::fs::write(
         home.path().join("config.toml"),
         "attach_confirm_tokens = 20\n",
@@ -389,10 +376,7 @@ async fn big_attachments_are_sent_only_when_the_user_says_whole_or_trimmed() {
 
 #[tokio::test]
 async fn stats_give_time_to_first_token_beside_the_whole_answers_latency() {
-    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
-        .await
-        .unwrap();
-    let (home, proj) = (tempfile::tempdir().unwrap(), project());
+    let (sim, home, proj) = start().await;
     let r = run(home.path(), proj.path(), &sim.url(), &["ask", "hi there"]).await;
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let mut c = common::codeforge(home.path());

@@ -41,6 +41,16 @@ fn type_text(app: &mut App, text: &str) {
     }
 }
 
+/// Type `text`, press Enter, and return the turn it was sent as.
+fn send(app: &mut App, text: &str) -> u64 {
+    type_text(app, text);
+    let cmds = app.on_key(key(KeyCode::Enter));
+    match cmds.last() {
+        Some(Command::Core(Op::Submit { turn, .. })) => *turn,
+        _ => panic!("{text:?} was not sent: {cmds:?}"),
+    }
+}
+
 fn screen(app: &mut App, w: u16, h: u16) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| ui::draw(f, app)).unwrap();
@@ -942,13 +952,9 @@ fn up_and_down_recall_earlier_prompts_from_the_first_and_last_line() {
     let state = tempfile::tempdir().unwrap();
     let mut a = app(false);
     a.history = codeforge::tui::history::History::load(state.path().join("history.jsonl"));
-    type_text(&mut a, "first prompt");
-    let cmds = a.on_key(key(KeyCode::Enter));
-    let Some(Command::Core(Op::Submit { turn, .. })) = cmds.last() else {
-        panic!("{cmds:?}")
-    };
+    let turn = send(&mut a, "first prompt");
     a.on_core(Event::Finished {
-        turn: *turn,
+        turn,
         outcome: outcome(1, "ok"),
     });
     type_text(&mut a, "a draft");
@@ -1066,13 +1072,9 @@ fn typing_an_at_word_lists_matching_files_and_tab_puts_the_path_in() {
 #[test]
 fn alt_y_copies_the_whole_answer_and_ctrl_g_hands_the_message_to_the_editor() {
     let mut a = app(false);
-    type_text(&mut a, "hello");
-    let cmds = a.on_key(key(KeyCode::Enter));
-    let Some(Command::Core(Op::Submit { turn, .. })) = cmds.last() else {
-        panic!("{cmds:?}")
-    };
+    let turn = send(&mut a, "hello");
     a.on_core(Event::Finished {
-        turn: *turn,
+        turn,
         outcome: outcome(1, "Hi!\n\n```rust\nfn x() {}\n```\n"),
     });
     assert_eq!(
@@ -1131,15 +1133,11 @@ fn a_malformed_edit_is_named_with_its_reason_and_changes_nothing() {
     std::fs::write(proj.path().join("a.py"), "x = 1\n").unwrap();
     let mut a = app(false);
     a.root = proj.path().to_path_buf();
-    type_text(&mut a, "change x in @a.py");
-    let cmds = a.on_key(key(KeyCode::Enter));
-    let Some(Command::Core(Op::Submit { turn, .. })) = cmds.last() else {
-        panic!("{cmds:?}")
-    };
+    let turn = send(&mut a, "change x in @a.py");
     // The divider is missing, and a second block does not match the file.
     let answer = "a.py\n```python\n<<<<<<< SEARCH\nx = 1\n>>>>>>> REPLACE\n```\n\na.py\n```python\n<<<<<<< SEARCH\nx = 3\n=======\nx = 4\n>>>>>>> REPLACE\n```\n";
     a.on_core(Event::Finished {
-        turn: *turn,
+        turn,
         outcome: outcome(1, answer),
     });
     let s = screen(&mut a, 110, 24);
@@ -1218,12 +1216,7 @@ fn tab_completes_slash_commands() {
 #[test]
 fn scrolled_up_the_text_stays_put_while_the_answer_grows_and_end_follows_again() {
     let mut a = app(false);
-    type_text(&mut a, "write a long answer");
-    let cmds = a.on_key(key(KeyCode::Enter));
-    let Some(Command::Core(Op::Submit { turn, .. })) = cmds.last() else {
-        panic!("{cmds:?}")
-    };
-    let turn = *turn;
+    let turn = send(&mut a, "write a long answer");
     a.on_core(Event::Routed {
         turn,
         decision: decision("write a long answer"),
@@ -1309,13 +1302,9 @@ fn hints_name_the_keys_as_they_are_bound() {
         .collect();
     let mut a = App::new(Theme::dark(false), keymap, false, models);
     assert!(screen(&mut a, 100, 20).contains("Enter sends · Alt-Enter new line · F5 help"));
-    type_text(&mut a, "write a rust function that adds two numbers");
-    let cmds = a.on_key(key(KeyCode::Enter));
-    let Some(Command::Core(Op::Submit { turn, .. })) = cmds.last() else {
-        panic!("{cmds:?}")
-    };
+    let turn = send(&mut a, "write a rust function that adds two numbers");
     a.on_core(Event::Routed {
-        turn: *turn,
+        turn,
         decision: decision("write a rust function that adds two numbers"),
     });
     let s = screen(&mut a, 100, 20);
@@ -1338,21 +1327,14 @@ fn slash_stats_gives_the_first_token_apart_from_the_whole_answer() {
 #[test]
 fn the_route_card_says_the_estimate_once() {
     let mut a = app(false);
-    type_text(&mut a, "write a rust function that adds two numbers");
-    let cmds = a.on_key(key(KeyCode::Enter));
-    let Some(Command::Core(Op::Submit { turn, .. })) = cmds.last() else {
-        panic!("{cmds:?}")
-    };
+    let turn = send(&mut a, "write a rust function that adds two numbers");
     let d = decision("write a rust function that adds two numbers");
     assert!(
         d.reason.contains("est $"),
         "the router's reason has it: {}",
         d.reason
     );
-    a.on_core(Event::Routed {
-        turn: *turn,
-        decision: d,
-    });
+    a.on_core(Event::Routed { turn, decision: d });
     let s = screen(&mut a, 80, 24);
     assert_eq!(s.matches("est $").count(), 1, "{s}");
     assert!(

@@ -7,7 +7,6 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::app::App;
 
@@ -125,14 +124,11 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, input: Rect) {
         width: width.min(input.width.saturating_sub(1)),
         height,
     };
-    frame.render_widget(Clear, r);
-    frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(app.theme.accent)
-                .title(Span::styled(" files · Tab puts it in ", app.theme.muted)),
-        ),
+    super::ui::boxed(
+        frame,
+        app,
         r,
+        lines,
+        Span::styled(" files · Tab puts it in ", app.theme.muted),
     );
 }

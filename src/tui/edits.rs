@@ -9,7 +9,6 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::app::{App, Command, Popup};
 
@@ -266,15 +265,12 @@ pub(super) fn draw_confirm_attach(
         area.width.saturating_sub(4).min(96),
         lines.len() as u16 + 2,
     );
-    frame.render_widget(Clear, r);
-    frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(app.theme.accent)
-                .title(Span::styled(" Big attachment ", app.theme.accent)),
-        ),
+    super::ui::boxed(
+        frame,
+        app,
         r,
+        lines,
+        Span::styled(" Big attachment ", app.theme.accent),
     );
 }
 
@@ -320,14 +316,5 @@ pub(super) fn draw(
         area.width.saturating_sub(4),
         (lines.len() as u16 + 2).min(area.height.saturating_sub(2)),
     );
-    frame.render_widget(Clear, r);
-    frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(app.theme.accent)
-                .title(Span::styled(title, app.theme.accent)),
-        ),
-        r,
-    );
+    super::ui::boxed(frame, app, r, lines, Span::styled(title, app.theme.accent));
 }

@@ -382,6 +382,26 @@ fn draw_status(frame: &mut Frame<'_>, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// A popup's frame: accent borders and a title.
+pub(super) fn popup_block(app: &App, title: Span<'static>) -> Block<'static> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(app.theme.accent)
+        .title(title)
+}
+
+/// `lines` in a popup frame over whatever is at `r`.
+pub(super) fn boxed(
+    frame: &mut Frame<'_>,
+    app: &App,
+    r: Rect,
+    lines: Vec<Line<'static>>,
+    title: Span<'static>,
+) {
+    frame.render_widget(Clear, r);
+    frame.render_widget(Paragraph::new(lines).block(popup_block(app, title)), r);
+}
+
 pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width.saturating_sub(2)).max(10);
     let h = h.min(area.height.saturating_sub(2)).max(3);
@@ -394,12 +414,8 @@ pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 fn draw_popup(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let popup_block = |title: &str| {
-        Block::default()
-            .borders(Borders::ALL)
-            .border_style(app.theme.accent)
-            .title(Span::styled(format!(" {title} "), app.theme.accent))
-    };
+    let popup_block =
+        |title: &str| popup_block(app, Span::styled(format!(" {title} "), app.theme.accent));
     match &app.popup {
         Popup::None => {}
         Popup::Help(top) => {
