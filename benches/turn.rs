@@ -52,6 +52,72 @@ fn prompt(tokens: usize) -> String {
     s
 }
 
+/// Routing decisions over the project's realistic prompts (`assets/eval/realistic`: what
+/// people type, in many languages), each timed once, and each as its best of 5 (the
+/// prompt's own cost, without the machine's noise); the slowest prompts are named.
+fn realistic_percentiles() {
+    use codeforge::router::{self, Breakers, RouteRequest, Signals};
+    let mut prompts = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir("assets/eval/realistic")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    for f in files {
+        for l in std::fs::read_to_string(&f).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if let Some(s) = v["prompt"].as_str() {
+                prompts.push(s.to_string());
+            }
+        }
+    }
+    let catalog = Catalog::builtin().unwrap();
+    let (signals, breakers) = (Signals::new(), Breakers::new());
+    let time = |p: &str| {
+        let t = std::time::Instant::now();
+        std::hint::black_box(
+            router::decide(&catalog, &RouteRequest::simple(p, &signals, &breakers)).unwrap(),
+        );
+        t.elapsed().as_nanos() as u64
+    };
+    for p in &prompts {
+        time(p); // warm
+    }
+    let once: Vec<u64> = prompts.iter().map(|p| time(p)).collect();
+    let best: Vec<(u64, usize)> = prompts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| ((0..5).map(|_| time(p)).min().unwrap_or(0), i))
+        .collect();
+    let at = |v: &[u64], q: f64| {
+        let mut v = v.to_vec();
+        v.sort_unstable();
+        v[((v.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0
+    };
+    let best_ns: Vec<u64> = best.iter().map(|b| b.0).collect();
+    println!(
+        "routing decision, {} realistic prompts: once p50 {:.1} µs · p99 {:.1} µs; best of 5 p50 {:.1} µs · p99 {:.1} µs",
+        prompts.len(),
+        at(&once, 0.5),
+        at(&once, 0.99),
+        at(&best_ns, 0.5),
+        at(&best_ns, 0.99)
+    );
+    let mut slowest = best;
+    slowest.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    for (ns, i) in slowest.iter().take(3) {
+        let p = &prompts[*i];
+        println!(
+            "  slowest: {:.1} µs · {} bytes · {} · {:?}",
+            *ns as f64 / 1000.0,
+            p.len(),
+            if p.is_ascii() { "ASCII" } else { "not ASCII" },
+            p.chars().take(40).collect::<String>()
+        );
+    }
+}
+
 /// Decisions timed per prompt size.
 const SAMPLES: usize = 20_000;
 
@@ -91,6 +157,7 @@ fn decision_percentiles() {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     decision_percentiles();
+    realistic_percentiles();
     let turns: usize = std::env::var("TURNS")
         .ok()
         .and_then(|v| v.parse().ok())
