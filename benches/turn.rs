@@ -105,7 +105,7 @@ fn realistic_percentiles() {
         at(&best_ns, 0.99)
     );
     let mut slowest = best;
-    slowest.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_unstable_by_key(|b| std::cmp::Reverse(b.0));
     for (ns, i) in slowest.iter().take(3) {
         let p = &prompts[*i];
         println!(
