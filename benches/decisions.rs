@@ -1,18 +1,45 @@
-//! A loop of routing decisions on a 2,000-token prompt, for counting instructions with
-//! callgrind (`scripts/decision_instructions.sh`): unlike wall-clock time, the count does not
-//! move with the load of a shared machine. `ITERS` decisions (default 2,000).
+//! A loop of routing decisions, for counting instructions with callgrind
+//! (`scripts/decision_instructions.sh`): unlike wall-clock time, the count does not move with
+//! the load of a shared machine. `ITERS` rounds (default 2,000) of: a 2,000-token ASCII
+//! prompt; with `PROMPT=ru` a Russian prose prompt of the same size (the slowest realistic
+//! prompts are prose outside ASCII); with `PROMPT=realistic` every prompt of
+//! `assets/eval/realistic` once per round.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use codeforge::catalog::Catalog;
 use codeforge::router::{Breakers, RouteRequest, Signals, decide};
 
-fn main() {
-    let unit = "Please refactor this function and explain the borrow error: fn main() { let v = vec![1, 2, 3]; for x in &v { println!(\"{x}\"); } }\n";
-    let mut prompt = String::new();
-    while prompt.len() < 8_000 {
-        prompt.push_str(unit);
+fn realistic() -> Vec<String> {
+    let mut files: Vec<_> = std::fs::read_dir("assets/eval/realistic")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    let mut prompts = Vec::new();
+    for f in files {
+        for l in std::fs::read_to_string(&f).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if let Some(s) = v["prompt"].as_str() {
+                prompts.push(s.to_string());
+            }
+        }
     }
+    prompts
+}
+
+fn main() {
+    let sized = |unit: &str| unit.repeat(8_000 / unit.len() + 1);
+    let prompts = match std::env::var("PROMPT").as_deref() {
+        Ok("ru") => vec![sized(
+            "Объясните, пожалуйста, почему эта функция возвращает неправильный результат, когда список пуст, и как её переписать. ",
+        )],
+        Ok("realistic") => realistic(),
+        _ => vec![sized(
+            "Please refactor this function and explain the borrow error: fn main() { let v = vec![1, 2, 3]; for x in &v { println!(\"{x}\"); } }\n",
+        )],
+    };
     let iters: u32 = std::env::var("ITERS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -22,16 +49,15 @@ fn main() {
     let started = std::time::Instant::now();
     let mut tokens = 0;
     for _ in 0..iters {
-        let d = decide(
-            &catalog,
-            &RouteRequest::simple(&prompt, &signals, &breakers),
-        )
-        .unwrap();
-        tokens += d.context_tokens;
+        for prompt in &prompts {
+            let d = decide(&catalog, &RouteRequest::simple(prompt, &signals, &breakers)).unwrap();
+            tokens += d.context_tokens;
+        }
     }
+    let n = u64::from(iters.max(1)) * prompts.len() as u64;
     println!(
-        "{iters} decisions of a {}-token prompt: {:?} each",
-        tokens / u64::from(iters.max(1)),
-        started.elapsed() / iters.max(1)
+        "{n} decisions of prompts of {} tokens on average: {:?} each",
+        tokens / n.max(1),
+        started.elapsed() / u32::try_from(n.max(1)).unwrap_or(u32::MAX)
     );
 }

@@ -126,8 +126,14 @@ fn decision_percentiles() {
     use codeforge::router::{self, Breakers, RouteRequest, Signals};
     let catalog = Catalog::builtin().unwrap();
     let (signals, breakers) = (Signals::new(), Breakers::new());
-    for tokens in [200usize, 2_000, 20_000] {
-        let p = prompt(tokens);
+    // The slowest realistic prompts are prose outside ASCII: a Russian one of the same size.
+    let unit = "Объясните, пожалуйста, почему эта функция возвращает неправильный результат, когда список пуст, и как её переписать. ";
+    let russian = unit.repeat(8_000 / unit.len() + 1);
+    let cases = [200usize, 2_000, 20_000]
+        .map(|t| (format!("{t}-token prompt"), prompt(t)))
+        .into_iter()
+        .chain([("2,000-token Russian prompt".to_string(), russian)]);
+    for (name, p) in cases {
         // 20,000 samples: a p99 read from 2,000 is the 20th-slowest, and one burst of load
         // on a shared machine moves it.
         let mut us = Vec::with_capacity(SAMPLES);
@@ -144,7 +150,7 @@ fn decision_percentiles() {
         us.sort_unstable();
         let at = |q: f64| us[((us.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
         println!(
-            "routing decision, {tokens}-token prompt: n {} · min {:.1} µs · p50 {:.1} µs · p99 {:.1} µs · max {:.1} µs",
+            "routing decision, {name}: n {} · min {:.1} µs · p50 {:.1} µs · p99 {:.1} µs · max {:.1} µs",
             us.len(),
             at(0.0),
             at(0.5),

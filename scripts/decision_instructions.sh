@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# Instructions per routing decision (2,000-token prompt), counted by callgrind: a figure
-# that does not move with the load of the machine, unlike the p99 of `cargo bench --bench
-# turn`. Needs valgrind. Usage: scripts/decision_instructions.sh
+# Instructions per routing decision, counted by callgrind: a figure that does not move with
+# the load of the machine, unlike the p99 of `cargo bench --bench turn`. Three cases: the
+# 2,000-token ASCII prompt, a 2,000-token Russian prose prompt, and the mean over the
+# realistic prompts (assets/eval/realistic). Needs valgrind.
+# Usage: scripts/decision_instructions.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(cargo bench --bench decisions --no-run --message-format=json 2>/dev/null \
   | grep -o '"executable":"[^"]*decisions[^"]*"' | tail -1 | cut -d'"' -f4)
 count() {
-  ITERS=$1 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" 2>&1 \
+  PROMPT=$1 ITERS=$2 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" 2>&1 \
     | grep -o 'Collected : [0-9]*' | grep -o '[0-9]*'
 }
-one=$(count 1)
-many=$(count 1001)
-echo "instructions per routing decision (2,000-token prompt): $(( (many - one) / 1000 ))"
+per() { # $1 prompt set, $2 rounds, $3 decisions per round
+  local one many
+  one=$(count "$1" 1)
+  many=$(count "$1" $(( $2 + 1 )))
+  echo $(( (many - one) / ($2 * $3) ))
+}
+realistic=$(cat assets/eval/realistic/*.jsonl | grep -c '"prompt"')
+echo "instructions per routing decision:"
+echo "  2,000-token ASCII prompt:   $(per ascii 1000 1)"
+echo "  2,000-token Russian prompt: $(per ru 1000 1)"
+echo "  realistic prompts (mean of $realistic): $(per realistic 2 "$realistic")"

@@ -68,7 +68,7 @@ const FOLLOW_UP_STARTS: &[&str] = &[
 
 /// Keyword-only intent, used when the model asset is missing.
 fn keyword_intent(p: &str) -> [f64; 6] {
-    let hits = keyword_hits(&head(p, 2000).to_lowercase());
+    let hits = keyword_hits(&super::chars::lowercase(head(p, 2000)));
     let mut probs = [0.02; 6];
     let total: usize = hits.iter().sum();
     if total == 0 {
@@ -105,7 +105,7 @@ fn intent_probs(features: &[(u32, f32)], prompt: &str) -> [f64; 6] {
 /// The complexity model's input for a prompt (what `codeforge eval train` fits it on).
 pub fn complexity_input(prompt: &str) -> Vec<(u32, f32)> {
     let parts = split(prompt);
-    let lower = head(parts.instruction.trim_start(), 2000).to_lowercase();
+    let lower = super::chars::lowercase(head(parts.instruction.trim_start(), 2000));
     super::complexity::complexity_features(&parts, prompt, &lower)
 }
 
@@ -136,8 +136,8 @@ pub fn analyze(prompt: &str, history_tokens: u64, previous: Option<Intent>) -> A
     } else {
         intent_probs(&features, prompt)
     };
-    let lower = head(parts.instruction.trim_start(), 2000).to_lowercase();
-    let words = lower.split_whitespace().count();
+    let lower = super::chars::lowercase(head(parts.instruction.trim_start(), 2000));
+    let words = super::chars::word_count(&lower);
     let mut follow_up = false;
     if let Some(prev) = previous
         && !chat

@@ -203,7 +203,7 @@ pub const SIGNALS: usize = 5;
 /// instruction words; requirements listed; hard-domain words; design/scale words; log
 /// payload lines.
 pub fn signals(split: &Split, instruction_lower: &str) -> [f32; SIGNALS] {
-    let words = instruction_lower.split_whitespace().count()
+    let words = super::chars::word_count(instruction_lower)
         // CJK text has no spaces: count characters as half-words.
         + instruction_lower.chars().filter(|c| (*c as u32) >= 0x2E80).count() / 2;
     let asked = super::lexicon::scan(instruction_lower);

@@ -46,7 +46,7 @@ fn token_ranges(lower: &str, limit: usize) -> Vec<(usize, usize)> {
             return out;
         }
         let cjk = is_cjk(ch);
-        let word = !cjk && (ch.is_alphanumeric() || ch == '_' || ch == '\'');
+        let word = !cjk && (super::chars::is_alnum(ch) || ch == '_' || ch == '\'');
         if word {
             start.get_or_insert(i);
             continue;
@@ -326,7 +326,7 @@ pub const KEYWORDS: &[(&str, &[&str])] = &[
 
 /// Chinese, Japanese and Korean characters (written without spaces between words).
 pub(super) fn is_cjk(ch: char) -> bool {
-    (ch as u32) >= 0x2E80 && ch.is_alphanumeric()
+    (ch as u32) >= 0x2E80 && super::chars::is_alnum(ch)
 }
 
 /// Number of keyword families.
@@ -448,7 +448,7 @@ fn features_into(text: &str, acc: &mut Scratch) -> Vec<(u32, f32)> {
     } else {
         text
     };
-    let lower = text.to_lowercase();
+    let lower = super::chars::lowercase(text);
     let ranges = token_ranges(&lower, usize::MAX);
     let n_tokens = ranges.len();
     let picked: &mut dyn Iterator<Item = &(usize, usize)> = if n_tokens > HEAD_WORDS + TAIL_WORDS {
@@ -538,7 +538,7 @@ fn features_into(text: &str, acc: &mut Scratch) -> Vec<(u32, f32)> {
     let mut run = 0usize;
     let start = head(&lower, CHAR_GRAM_BYTES);
     for (i, ch) in start.char_indices().chain([(start.len(), ' ')]) {
-        if ch.is_alphanumeric() {
+        if super::chars::is_alnum(ch) {
             chars[run % 5] = i;
             run += 1;
             if run >= 4 {

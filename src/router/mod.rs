@@ -5,6 +5,7 @@
 //! catalog, the budget as plain numbers, and what was learned ([`Signals`], [`Breakers`]).
 
 pub mod breaker;
+mod chars;
 pub mod chat;
 mod classify;
 pub mod complexity;

@@ -284,7 +284,8 @@ fn classify_line(line: &str, in_fence: bool, diffy: bool) -> Line {
     }
     // Symbol density, counted only when the ends did not decide.
     let symbols = t.bytes().filter(|b| CODE_SYMBOL[usize::from(*b)]).count();
-    let words = t.split_whitespace().count();
+    // Dense when symbols * 4 > words * 3: words are counted only as far as that needs.
+    let words = super::chars::word_count_up_to(t, symbols * 4 / 3 + 1);
     if (indented && symbols > 0) || (symbols * 4 > words.max(1) * 3 && t.len() > 3) {
         return Line::Code;
     }
@@ -424,7 +425,7 @@ pub fn split(prompt: &str) -> Split {
     } else {
         PayloadKind::None
     };
-    let payload_head = super::features::head(&payload, PAYLOAD_HEAD).to_lowercase();
+    let payload_head = super::chars::lowercase(super::features::head(&payload, PAYLOAD_HEAD));
     let payload_words = super::lexicon::scan(&payload_head);
     Split {
         instruction,
