@@ -3,7 +3,7 @@
 //! the load of a shared machine. `ITERS` rounds (default 2,000) of: a 2,000-token ASCII
 //! prompt; with `PROMPT=ru` a Russian prose prompt of the same size (the slowest realistic
 //! prompts are prose outside ASCII); with `PROMPT=realistic` every prompt of
-//! `assets/eval/realistic` once per round.
+//! `assets/eval/realistic` once per round; with `PROMPT=realistic-other` those not in ASCII.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -36,6 +36,7 @@ fn main() {
             "Объясните, пожалуйста, почему эта функция возвращает неправильный результат, когда список пуст, и как её переписать. ",
         )],
         Ok("realistic") => realistic(),
+        Ok("realistic-other") => realistic().into_iter().filter(|p| !p.is_ascii()).collect(),
         _ => vec![sized(
             "Please refactor this function and explain the borrow error: fn main() { let v = vec![1, 2, 3]; for x in &v { println!(\"{x}\"); } }\n",
         )],

@@ -15,6 +15,14 @@ pub struct Lexicon {
     pub medium: usize,
 }
 
+impl Lexicon {
+    const ZERO: Lexicon = Lexicon {
+        families: [0; FAMILIES],
+        hard: 0,
+        medium: 0,
+    };
+}
+
 /// What a pattern counts towards.
 #[derive(Debug, Clone, Copy)]
 enum Role {
@@ -139,8 +147,37 @@ fn count(out: &mut Lexicon, seen: &mut [u64], id: usize, role: Role) {
     }
 }
 
+thread_local! {
+    /// The last text scanned on this thread and what was found: a prompt without a paste
+    /// is read by the intent model and the complexity model alike, so the second scan of a
+    /// decision is often of the same text.
+    static LAST: std::cell::RefCell<(String, Lexicon)> =
+        const { std::cell::RefCell::new((String::new(), Lexicon::ZERO)) };
+}
+
 /// Distinct list words in `lower` (already lower-cased), each counted once per list entry.
 pub fn scan(lower: &str) -> Lexicon {
+    let cached = LAST.with(|last| {
+        last.try_borrow()
+            .ok()
+            .filter(|l| !lower.is_empty() && l.0 == lower)
+            .map(|l| l.1)
+    });
+    if let Some(found) = cached {
+        return found;
+    }
+    let found = scan_uncached(lower);
+    LAST.with(|last| {
+        if let Ok(mut l) = last.try_borrow_mut() {
+            l.0.clear();
+            l.0.push_str(lower);
+            l.1 = found;
+        }
+    });
+    found
+}
+
+fn scan_uncached(lower: &str) -> Lexicon {
     let mut out = Lexicon::default();
     let Some(m) = matcher() else {
         return out;
@@ -194,6 +231,17 @@ mod tests {
         let l = scan("设计 a lock-free queue");
         assert_eq!((l.hard, l.medium), (1, 1), "{l:?}");
         assert_eq!(scan("a lock-free queue").medium, 0);
+    }
+
+    #[test]
+    fn the_last_scan_is_remembered_and_never_stale() {
+        let a = scan("design a lock-free queue");
+        let b = scan("prove it");
+        assert_ne!(a, b);
+        assert_eq!(scan("design a lock-free queue"), a);
+        assert_eq!(scan("design a lock-free queue"), a);
+        assert_eq!(scan("prove it"), b);
+        assert_eq!(scan(""), Lexicon::default());
     }
 
     #[test]
