@@ -79,7 +79,7 @@ proptest! {
             let _ = streamed.tail_line(&theme);
         }
         streamed.finish(&theme);
-        prop_assert_eq!(whole.done_lines(), streamed.done_lines());
+        prop_assert_eq!(whole.done_blocks(), streamed.done_blocks());
     }
 
     #[test]

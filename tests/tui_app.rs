@@ -257,6 +257,7 @@ fn snapshot_sidebar_at_30_85_and_100_percent() {
         (1.0, "sidebar_100"),
     ] {
         let mut a = app(false);
+        a.sidebar = Some(true);
         a.on_core(Event::Budget(budget(pct)));
         snap!(name, screen(&mut a, 100, 30));
     }
@@ -271,6 +272,7 @@ fn the_gauge_colour_follows_the_threshold() {
         (0.85, theme.danger.fg),
     ] {
         let mut a = app(false);
+        a.sidebar = Some(true);
         a.on_core(Event::Budget(budget(pct)));
         let mut t = Terminal::new(TestBackend::new(100, 30)).unwrap();
         t.draw(|f| ui::draw(f, &mut a)).unwrap();
@@ -687,16 +689,33 @@ fn f2_on_a_narrow_terminal_says_why_there_is_no_sidebar() {
     let mut a = app(false);
     screen(&mut a, 60, 20);
     a.on_key(key(KeyCode::F(2)));
-    assert!(a.sidebar, "the setting is kept for a wider terminal");
+    assert_eq!(a.sidebar, None, "nothing to toggle at 60 columns");
     let shown = screen(&mut a, 60, 20);
     assert!(
         shown.contains("the sidebar needs 80 columns; this terminal has 60"),
         "{shown}"
     );
     // Wide enough: F2 toggles it.
-    screen(&mut a, 120, 30);
+    screen(&mut a, 140, 30);
+    assert!(a.sidebar_shown(140));
     a.on_key(key(KeyCode::F(2)));
-    assert!(!a.sidebar);
+    assert!(!a.sidebar_shown(140));
+}
+
+#[test]
+fn the_sidebar_is_hidden_by_default_below_120_columns_and_f2_shows_it() {
+    let mut a = app(false);
+    a.on_core(Event::Budget(budget(0.3)));
+    // 80 columns: the answer keeps the width; the status bar still carries the budget.
+    let narrow = screen(&mut a, 80, 24);
+    assert!(!narrow.contains("Month"), "{narrow}");
+    a.on_key(key(KeyCode::F(2)));
+    let shown = screen(&mut a, 80, 24);
+    assert!(shown.contains("Month"), "{shown}");
+    // 140 columns: shown by default.
+    let mut b = app(false);
+    b.on_core(Event::Budget(budget(0.3)));
+    assert!(screen(&mut b, 140, 30).contains("Month"));
 }
 
 #[test]
@@ -1258,6 +1277,7 @@ fn scrolled_up_the_text_stays_put_while_the_answer_grows_and_end_follows_again()
 fn a_held_worst_case_is_shown_lighter_and_does_not_turn_the_gauge_red() {
     let theme = Theme::dark(false);
     let mut a = app(false);
+    a.sidebar = Some(true);
     // 10 % spent, and a reservation of half the limit held for a running answer.
     let mut b = budget(0.10);
     b.today.reserved = Usd::from_dollars(3.33 / 2.0);
@@ -1341,4 +1361,114 @@ fn the_route_card_says_the_estimate_once() {
         !s.contains("pref 5/10\n") && s.matches("pref 5").count() == 2,
         "{s}"
     );
+}
+
+/// An answer with a table, a code line too long for narrow panes, and a list item.
+const RICH: &str = "Compared:\n\n| language | typing | speed |\n|:--|:--:|--:|\n| Rust | static, checked at compile time | fast |\n| Python | dynamic | slower |\n\n```rust\nlet total: u64 = orders.iter().filter(|o| o.paid).map(|o| o.amount_cents).sum();\n```\n\n- a list item long enough to wrap onto a second line at sixty columns\n";
+
+#[test]
+fn snapshot_table_code_and_card_at_60x15_80x24_and_140x45() {
+    for (w, h) in [(60u16, 15u16), (80, 24), (140, 45)] {
+        let mut a = app(false);
+        a.on_core(Event::Budget(budget(0.3)));
+        let turn = ask(&mut a, "compare rust and python", &[RICH]);
+        a.on_core(Event::Finished {
+            turn,
+            outcome: outcome(1, RICH),
+        });
+        let s = screen(&mut a, w, h);
+        // Columns line up: every row of the table has its separators at the same columns.
+        let rows: Vec<&str> = s
+            .lines()
+            .filter(|l| {
+                ["language", "Rust ", "Python"]
+                    .iter()
+                    .any(|w| l.contains(w))
+            })
+            .collect();
+        assert!(rows.len() >= 2, "{s}");
+        let cols = |l: &str| -> Vec<usize> {
+            l.char_indices()
+                .filter(|(_, c)| *c == '│')
+                .map(|(i, _)| l[..i].chars().count())
+                .collect()
+        };
+        if let Some(first) = rows.first() {
+            for r in &rows {
+                assert_eq!(cols(r)[..2], cols(first)[..2], "{s}");
+            }
+        }
+        // Code keeps its gutter when it wraps.
+        for l in s
+            .lines()
+            .filter(|l| l.contains("amount_cents") || l.contains(".sum()"))
+        {
+            assert!(l.trim_start_matches('"').starts_with("│ "), "{s}");
+        }
+        // Narrow: the route card is one line until Ctrl-E.
+        if w < 80 {
+            let tall = screen(&mut a, w, 40);
+            assert!(
+                tall.contains("◆ kimi-k2 · code/medium · est $0.0016 → $0.0016 [Ctrl-E]"),
+                "{tall}"
+            );
+        }
+        snap!(format!("rich_answer_{w}x{h}"), s);
+    }
+}
+
+#[test]
+fn snapshot_gauge_at_each_threshold_and_the_scroll_marker() {
+    for (pct, name) in [
+        (0.3, "calm"),
+        (0.6, "past_50"),
+        (0.85, "past_80"),
+        (0.97, "past_95"),
+    ] {
+        let mut a = app(false);
+        a.on_core(Event::Budget(budget(pct)));
+        snap!(format!("gauge_{name}_140x45"), screen(&mut a, 140, 45));
+    }
+    let mut a = app(false);
+    let turn = send(&mut a, "write a long answer");
+    a.on_core(Event::Routed {
+        turn,
+        decision: decision("write a long answer"),
+    });
+    for i in 0..40 {
+        a.on_core(Event::Content {
+            turn,
+            text: format!("Paragraph {i} of the answer.\n\n"),
+        });
+    }
+    screen(&mut a, 80, 24);
+    a.on_key(key(KeyCode::PageUp));
+    a.on_core(Event::Content {
+        turn,
+        text: "More.\n\nAnd more.\n".into(),
+    });
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("new lines · End follows"), "{s}");
+    snap!("scroll_marker_80x24", s);
+}
+
+#[test]
+fn a_flag_is_deleted_whole_and_never_left_half_on_screen() {
+    let mut a = app(false);
+    type_text(&mut a, "Grüße aus 🇩🇪");
+    a.on_key(key(KeyCode::Backspace));
+    assert_eq!(a.input.lines(), ["Grüße aus "]);
+    // In the transcript a run of flags wraps between flags, never inside one.
+    let flags = "🇩🇪".repeat(40);
+    let turn = ask(&mut a, "flags", &[&flags]);
+    a.on_core(Event::Finished {
+        turn,
+        outcome: outcome(1, &flags),
+    });
+    let s = screen(&mut a, 61, 20);
+    for l in s.lines().filter(|l| l.contains('🇩')) {
+        // The row between its quotes (the backend notes the cells wide glyphs hide after).
+        let inner = l.split('"').nth(1).unwrap_or("").trim_end();
+        assert_eq!(inner.chars().count() % 2, 0, "a half flag in {inner:?}");
+    }
 }

@@ -82,7 +82,9 @@ pub struct App {
     /// The pin a one-message override interrupts: back in force after that message.
     pub pin_after_next: Option<String>,
     pub popup: Popup,
-    pub sidebar: bool,
+    /// The sidebar as F2 last set it; `None`: shown from [`super::ui::SIDEBAR_AUTO_WIDTH`]
+    /// columns up, so that an 80-column terminal keeps its width for the answer.
+    pub sidebar: Option<bool>,
     pub budget: Option<BudgetSnapshot>,
     /// Lines scrolled up from the bottom (0 = follow the stream).
     pub scroll: usize,
@@ -222,7 +224,7 @@ impl App {
             mode: Mode::Auto,
             pin_after_next: None,
             popup: Popup::None,
-            sidebar: true,
+            sidebar: None,
             budget: None,
             scroll: 0,
             last_total: 0,
@@ -331,6 +333,15 @@ impl App {
     /// A plain note at the top of the transcript (start-up: project instructions in use).
     pub fn note(&mut self, text: &str) {
         self.cells.push(Cell::notice(text, self.theme.muted));
+    }
+
+    /// The sidebar is drawn at this width (F2's choice, or by default from
+    /// [`super::ui::SIDEBAR_AUTO_WIDTH`] up; never below [`super::ui::SIDEBAR_MIN_WIDTH`]).
+    pub fn sidebar_shown(&self, width: u16) -> bool {
+        width >= super::ui::SIDEBAR_MIN_WIDTH
+            && self
+                .sidebar
+                .unwrap_or(width >= super::ui::SIDEBAR_AUTO_WIDTH)
     }
 
     fn last_answer(&self) -> Option<&Answer> {
@@ -447,6 +458,10 @@ impl App {
             return Vec::new();
         }
         if self.readline_key(&key) {
+            return Vec::new();
+        }
+        if super::graphemes::key(&mut self.input, &key) {
+            self.refresh_completion();
             return Vec::new();
         }
         if key.code == KeyCode::Tab && key.modifiers.is_empty() && self.complete_slash() {
@@ -623,7 +638,7 @@ impl App {
             }
             Action::Sidebar => {
                 if self.width >= super::ui::SIDEBAR_MIN_WIDTH {
-                    self.sidebar = !self.sidebar;
+                    self.sidebar = Some(!self.sidebar_shown(self.width));
                 } else {
                     self.notice(
                         &format!(
@@ -964,12 +979,12 @@ impl App {
                 }
                 // `/budget` alone: where the budget stands.
                 _ if arg.is_empty() && self.budget.is_some() => {
-                    self.sidebar = true;
+                    self.sidebar = Some(true);
                     let text = self.budget.as_ref().map(budget_line).unwrap_or_default();
                     self.notice(&text, false);
                 }
                 _ => {
-                    self.sidebar = true;
+                    self.sidebar = Some(true);
                     self.notice(
                         &format!(
                             "/budget <USD> sets today's limit, from 0 up to {}, e.g. /budget 5",
@@ -1001,7 +1016,7 @@ impl App {
                 ),
             },
             "stats" => {
-                self.sidebar = true;
+                self.sidebar = Some(true);
                 let text = self.stats_text();
                 self.notice(&text, false);
             }

@@ -108,9 +108,42 @@ impl Answer {
         self.head_dirty = true;
     }
 
-    fn head_lines(&self, theme: &Theme) -> Vec<Line<'static>> {
+    /// The card in one line, for a narrow pane: model, task, estimate (and cost), and the
+    /// key for the rest.
+    fn one_line_card(&self, d: &Decision, theme: &Theme) -> Line<'static> {
+        let model = match (&self.outcome, &self.serving) {
+            (Some(o), _) => short(&o.served_model),
+            (None, Some(to)) => to.clone(),
+            (None, None) => d.model_name.clone(),
+        };
+        let mut spans = vec![
+            Span::styled("◆ ", theme.route_card),
+            Span::styled(model, theme.route_card.add_modifier(Modifier::BOLD)),
+            Span::styled(format!(" · {}/{}", d.intent, d.complexity), theme.muted),
+        ];
+        if !self.fallbacks.is_empty() {
+            spans.push(Span::styled(" · fallback", theme.warn));
+        }
+        spans.push(Span::styled(
+            format!(" · est {}", d.estimated_cost),
+            theme.muted,
+        ));
+        if let Some(o) = &self.outcome {
+            spans.push(Span::styled(format!(" → {}", o.cost), theme.ok));
+            if o.finish_reason.as_deref() == Some("length") {
+                spans.push(Span::styled(" · cut at max_tokens", theme.warn));
+            }
+        }
+        spans.push(Span::styled(format!(" [{}]", self.expand_key), theme.muted));
+        Line::from(spans)
+    }
+
+    fn head_lines(&self, theme: &Theme, width: u16) -> Vec<Line<'static>> {
         let mut lines = Vec::new();
         match &self.decision {
+            Some(d) if width < ONE_LINE_CARD_BELOW && !self.expanded => {
+                lines.push(self.one_line_card(d, theme));
+            }
             None => {
                 // No decision: still routing, refused before a model was chosen, or an
                 // answer resumed from a ledger that has no decision for it.
@@ -290,18 +323,23 @@ impl Answer {
         }
         if self.head_dirty {
             self.head = self
-                .head_lines(theme)
+                .head_lines(theme, width)
                 .iter()
                 .flat_map(|l| wrap(l, width))
                 .collect();
             self.head_dirty = false;
         }
-        let done = self.md.done_lines();
-        for l in &done[self.done_seen..] {
-            self.wrapped_done.extend(wrap(l, width));
+        let done = self.md.done_blocks();
+        for b in &done[self.done_seen..] {
+            for l in b.lines(width) {
+                self.wrapped_done.extend(wrap(&l, width));
+            }
         }
         self.done_seen = done.len();
         self.tail.clear();
+        if let Some(table) = self.md.open_table(theme) {
+            self.tail.extend(table.lines(width));
+        }
         if let Some(t) = self.md.tail_line(theme) {
             self.tail.extend(wrap(&t, width));
         }
@@ -357,6 +395,9 @@ impl Answer {
 fn short(model: &str) -> String {
     model.rsplit('/').next().unwrap_or(model).to_string()
 }
+
+/// Narrower than this, the route card is one line until it is expanded.
+pub const ONE_LINE_CARD_BELOW: u16 = 80;
 
 /// The reason line without its "intent · complexity · model:" prefix (shown separately).
 fn reason_tail(reason: &str) -> String {

@@ -10,7 +10,31 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::highlight::CodeHighlighter;
+use super::table::{Table, delimiter, split_row};
 use super::theme::Theme;
+
+/// A finished piece of the document: a line (wrapped later to the pane), or a table (laid
+/// out for the pane's width as a whole, so that its columns line up).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block {
+    Line(Line<'static>),
+    Table(Table),
+}
+
+impl Block {
+    /// The block's lines at `width` (a table fits them to it; a line is wrapped by the
+    /// caller).
+    pub fn lines(&self, width: u16) -> Vec<Line<'static>> {
+        match self {
+            Block::Line(l) => vec![l.clone()],
+            Block::Table(t) => t.lines(width),
+        }
+    }
+}
+
+/// Rows a table may hold back before the part so far is shown as finished (a table that
+/// never ends stays bounded).
+const MAX_TABLE_ROWS: usize = 200;
 
 struct Fence {
     marker: &'static str,
@@ -33,7 +57,9 @@ fn floor_char_boundary(s: &str, at: usize) -> usize {
 
 /// A Markdown document that grows by deltas.
 pub struct StreamingMarkdown {
-    done: Vec<Line<'static>>,
+    done: Vec<Block>,
+    /// Source rows of a table still open: its columns are aligned once it ends.
+    table: Vec<String>,
     tail: String,
     fence: Option<Fence>,
     code_blocks: Vec<String>,
@@ -49,6 +75,7 @@ impl StreamingMarkdown {
     pub fn new() -> Self {
         Self {
             done: Vec::new(),
+            table: Vec::new(),
             tail: String::new(),
             fence: None,
             code_blocks: Vec::new(),
@@ -94,15 +121,32 @@ impl StreamingMarkdown {
             let line = std::mem::take(&mut self.tail);
             self.finish_line(&line, theme);
         }
+        self.end_table(theme);
         if let Some(f) = self.fence.take() {
             self.code_blocks.push(f.source);
-            self.done.push(Line::styled("╰─", theme.muted));
+            self.push_line(Line::styled("╰─", theme.muted));
         }
     }
 
-    /// Rendered finished lines (stable: only ever appended to).
-    pub fn done_lines(&self) -> &[Line<'static>] {
+    /// Rendered finished blocks (stable: only ever appended to).
+    pub fn done_blocks(&self) -> &[Block] {
         &self.done
+    }
+
+    /// The table still open (its rows so far, aligned), if one is.
+    pub fn open_table(&self, theme: &Theme) -> Option<Table> {
+        (!self.table.is_empty()).then(|| table_of(&self.table, theme))
+    }
+
+    fn push_line(&mut self, line: Line<'static>) {
+        self.done.push(Block::Line(line));
+    }
+
+    fn end_table(&mut self, theme: &Theme) {
+        if !self.table.is_empty() {
+            let rows = std::mem::take(&mut self.table);
+            self.done.push(Block::Table(table_of(&rows, theme)));
+        }
     }
 
     /// The open last line, rendered now (not cached).
@@ -123,6 +167,14 @@ impl StreamingMarkdown {
 
     fn finish_line(&mut self, line: &str, theme: &Theme) {
         let trimmed = line.trim_start();
+        if self.fence.is_none() && trimmed.starts_with('|') {
+            self.table.push(line.to_string());
+            if self.table.len() >= MAX_TABLE_ROWS {
+                self.end_table(theme);
+            }
+            return;
+        }
+        self.end_table(theme);
         if let Some(f) = self.fence.as_mut() {
             if trimmed.starts_with(f.marker)
                 && trimmed.trim_start_matches(f.marker).trim().is_empty()
@@ -131,13 +183,13 @@ impl StreamingMarkdown {
                 if let Some(f) = f {
                     self.code_blocks.push(f.source);
                 }
-                self.done.push(Line::styled("╰─", theme.muted));
+                self.push_line(Line::styled("╰─", theme.muted));
                 return;
             }
             f.source.push_str(line);
             f.source.push('\n');
             let spans = f.highlighter.line(line);
-            self.done.push(code_line(spans, theme));
+            self.push_line(code_line(spans, theme));
             return;
         }
         for marker in ["```", "~~~"] {
@@ -148,7 +200,7 @@ impl StreamingMarkdown {
                 } else {
                     lang.clone()
                 };
-                self.done.push(Line::from(vec![
+                self.push_line(Line::from(vec![
                     Span::styled("╭─ ", theme.muted),
                     Span::styled(label, theme.accent),
                 ]));
@@ -161,7 +213,7 @@ impl StreamingMarkdown {
                 return;
             }
         }
-        self.done.push(block_line(line, theme));
+        self.push_line(block_line(line, theme));
     }
 
     /// The language of the open fence, if any.
@@ -239,29 +291,34 @@ fn block_line(line: &str, theme: &Theme) -> Line<'static> {
         spans.extend(inline(&trimmed[digits + 2..], theme, theme.text));
         return Line::from(spans);
     }
-    if trimmed.starts_with('|') {
-        let cells: Vec<&str> = trimmed
-            .trim_matches('|')
-            .split('|')
-            .map(str::trim)
-            .collect();
-        if cells
-            .iter()
-            .all(|c| !c.is_empty() && c.chars().all(|ch| matches!(ch, '-' | ':')))
-        {
-            let rule: Vec<String> = cells.iter().map(|c| "─".repeat(c.len().max(3))).collect();
-            return Line::styled(rule.join("─┼─"), theme.muted);
-        }
-        let mut spans = Vec::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i > 0 {
-                spans.push(Span::styled(" │ ", theme.muted));
-            }
-            spans.extend(inline(c, theme, theme.text));
-        }
-        return Line::from(spans);
-    }
     Line::from(inline(line, theme, theme.text))
+}
+
+/// A table from its source rows: a header when the second row is a delimiter row (GFM);
+/// delimiter rows are not drawn, the rule under the header stands for them.
+fn table_of(rows: &[String], theme: &Theme) -> Table {
+    let cells = |row: &str| -> Vec<Line<'static>> {
+        split_row(row)
+            .iter()
+            .map(|c| Line::from(inline(c, theme, theme.text)))
+            .collect()
+    };
+    let mut t = Table {
+        rule_style: theme.muted,
+        ..Table::default()
+    };
+    let mut rest = rows.iter().peekable();
+    if let (Some(first), Some(align)) = (rows.first(), rows.get(1).and_then(|r| delimiter(r))) {
+        t.header = Some(cells(first));
+        t.align = align;
+        rest.next();
+        rest.next();
+    }
+    t.rows = rest
+        .filter(|r| delimiter(r).is_none())
+        .map(|r| cells(r))
+        .collect();
+    t
 }
 
 /// Inline Markdown of one line → spans.
@@ -316,6 +373,13 @@ mod tests {
         l.spans.iter().map(|s| s.content.as_ref()).collect()
     }
 
+    fn lines(md: &StreamingMarkdown, width: u16) -> Vec<Line<'static>> {
+        md.done_blocks()
+            .iter()
+            .flat_map(|b| b.lines(width))
+            .collect()
+    }
+
     #[test]
     fn a_line_that_never_ends_is_finished_in_pieces_and_loses_nothing() {
         let t = Theme::dark(false);
@@ -325,10 +389,10 @@ mod tests {
         }
         // What stays open (laid out again every frame) is short; nothing was lost.
         assert!(md.tail.len() <= MAX_OPEN_LINE, "{}", md.tail.len());
-        assert!(md.done_lines().len() >= 10);
+        assert!(md.done_blocks().len() >= 10);
         // (Each piece is a line of its own on screen: the space ending it is not drawn.)
         let mut words = 0;
-        for l in md.done_lines().iter().map(text).chain([md.tail.clone()]) {
+        for l in lines(&md, 80).iter().map(text).chain([md.tail.clone()]) {
             assert!(l.split_whitespace().all(|w| w == "flood"));
             words += l.split_whitespace().count();
         }
@@ -338,7 +402,7 @@ mod tests {
         for _ in 0..3_000 {
             md.push("é", &t);
         }
-        let mut all: String = md.done_lines().iter().map(text).collect();
+        let mut all: String = lines(&md, 80).iter().map(text).collect();
         all.push_str(&md.tail);
         assert!(all == "é".repeat(3_000), "{} bytes", all.len());
     }
@@ -350,17 +414,18 @@ mod tests {
             "# Title\nSome **bold** and `code` and [a link](https://x.y).\n- item\n1. first\n> quote\n| a | b |\n|---|---|\n| 1 | 2 |\n---\n",
             &t,
         );
-        let lines: Vec<String> = md.done_lines().iter().map(text).collect();
+        let all = lines(&md, 80);
+        let lines: Vec<String> = all.iter().map(text).collect();
         assert_eq!(lines[0], "Title");
         assert_eq!(lines[1], "Some bold and code and a link (https://x.y).");
         assert_eq!(lines[2], "• item");
         assert_eq!(lines[3], "1. first");
         assert_eq!(lines[4], "▎ quote");
         assert_eq!(lines[5], "a │ b");
-        assert_eq!(lines[6], "────┼────");
+        assert_eq!(lines[6], "──┼──");
         assert_eq!(lines[7], "1 │ 2");
         assert!(lines[8].starts_with("────"));
-        let bold = &md.done_lines()[1].spans[1];
+        let bold = &all[1].spans[1];
         assert!(bold.style.add_modifier.contains(Modifier::BOLD));
     }
 
@@ -374,12 +439,12 @@ mod tests {
             streamed.push(&ch.to_string(), &t);
         }
         streamed.finish(&t);
-        assert_eq!(whole.done_lines(), streamed.done_lines());
+        assert_eq!(whole.done_blocks(), streamed.done_blocks());
         assert_eq!(
             whole.code_blocks(),
             ["fn main() {\n    println!(\"hi\");\n}\n"]
         );
-        let lines: Vec<String> = whole.done_lines().iter().map(text).collect();
+        let lines: Vec<String> = lines(&whole, 80).iter().map(text).collect();
         assert_eq!(lines[2], "╭─ rust");
         assert_eq!(lines[3], "│ fn main() {");
         assert_eq!(lines[6], "╰─");
@@ -390,10 +455,46 @@ mod tests {
         let t = Theme::dark(false);
         let mut md = StreamingMarkdown::new();
         md.push("partial **bo", &t);
-        assert!(md.done_lines().is_empty());
+        assert!(md.done_blocks().is_empty());
         assert_eq!(text(&md.tail_line(&t).unwrap()), "partial **bo");
         md.push("ld**\n", &t);
-        assert_eq!(text(&md.done_lines()[0]), "partial bold");
+        assert_eq!(text(&lines(&md, 80)[0]), "partial bold");
         assert!(md.tail_line(&t).is_none());
+    }
+
+    #[test]
+    fn a_table_is_held_open_then_aligned_as_a_whole() {
+        let t = Theme::dark(false);
+        let mut md = StreamingMarkdown::new();
+        md.push(
+            "| language | typing | speed |\n|---|---|--:|\n| Rust | static | fast |\n",
+            &t,
+        );
+        // Still open: shown aligned so far, nothing finished yet.
+        assert!(md.done_blocks().is_empty());
+        let open: Vec<String> = md
+            .open_table(&t)
+            .unwrap()
+            .lines(80)
+            .iter()
+            .map(text)
+            .collect();
+        assert_eq!(open[2], "Rust     │ static │  fast");
+        md.push("| Python | dynamic | slower |\nAfter.\n", &t);
+        assert!(md.open_table(&t).is_none());
+        let lines: Vec<String> = lines(&md, 80).iter().map(text).collect();
+        assert_eq!(
+            lines,
+            [
+                "language │ typing  │  speed",
+                "─────────┼─────────┼───────",
+                "Rust     │ static  │   fast",
+                "Python   │ dynamic │ slower",
+                "After.",
+            ]
+        );
+        // The header is bold.
+        let header = &md.done_blocks()[0].lines(80)[0];
+        assert!(header.spans[0].style.add_modifier.contains(Modifier::BOLD));
     }
 }

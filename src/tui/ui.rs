@@ -34,7 +34,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         );
     }
     app.width = main.width;
-    let show_sidebar = app.sidebar && main.width >= SIDEBAR_MIN_WIDTH;
+    let show_sidebar = app.sidebar_shown(main.width);
     let (transcript, sidebar) = if show_sidebar {
         let [t, s] = Layout::horizontal([Constraint::Min(40), Constraint::Length(SIDEBAR_WIDTH)])
             .areas(main);
@@ -191,6 +191,9 @@ fn ratio(a: Usd, b: Usd) -> f64 {
 
 /// Narrower than this, the sidebar is left out (F2 says so).
 pub const SIDEBAR_MIN_WIDTH: u16 = 80;
+/// From this width up the sidebar is shown unless F2 hid it; below it, only after F2 (or
+/// `/budget`, `/stats`): at 80 columns its 34 would leave the answer 46.
+pub const SIDEBAR_AUTO_WIDTH: u16 = 120;
 
 fn draw_sidebar(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let block = Block::default()
