@@ -111,6 +111,11 @@ pub struct AskArgs {
     /// as diffs either way; without this, `codeforge apply` applies them).
     #[arg(long)]
     pub apply: bool,
+    /// Print the answer as it arrives, its Markdown as written. On a terminal `ask`
+    /// otherwise renders it (highlighted code, aligned tables) a finished line at a time;
+    /// into a pipe or a file it is always raw.
+    #[arg(long, conflicts_with = "json")]
+    pub raw: bool,
     /// The prompt (the instruction); read from stdin when absent. Given with stdin, stdin
     /// is attached to it.
     pub prompt: Option<String>,
@@ -280,7 +285,7 @@ pub struct SimulateArgs {
     pub port: u16,
     /// Inject a fault: MODEL=KIND[:ARG][xN], e.g. `x-ai/grok-4=503:5`, `kimi-k2=disconnect:20`,
     /// `o3=429:2x3`. Kinds: 401 402 403 429 500 502 503 refuse stall stall-mid:N
-    /// disconnect:N error:N malformed:N no-usage huge:BYTES. Repeatable.
+    /// disconnect:N error:N malformed:N no-usage huge:BYTES flood:TOKENS lines:N. Repeatable.
     #[arg(long = "fault", value_name = "MODEL=KIND")]
     pub faults: Vec<String>,
     /// Delay before the first token, in milliseconds.

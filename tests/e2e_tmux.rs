@@ -215,3 +215,167 @@ fn continue_resumes_the_last_conversation() {
     assert!(s.contains("in short"), "the stored answer is shown: {s}");
     t.send(&["C-c"]);
 }
+
+fn start_tmux(name: &str, cmd: &str) -> Tmux {
+    let session = format!("cf-e2e-{name}-{}", std::process::id());
+    let status = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            cmd,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    Tmux { session }
+}
+
+/// The highest "Line N" on the screen.
+fn last_line_number(screen: &str) -> usize {
+    screen
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("Line ")?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn scrolled_up_during_a_stream_the_top_line_stays_and_end_follows_again() {
+    if !tmux_available() {
+        assert!(std::env::var_os("CI").is_none(), "tmux is required in CI");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_codeforge");
+    // A simulator that answers every model with 2,000 numbered lines, 25 a second.
+    let mut sim = Command::new(bin);
+    sim.env("CODEFORGE_HOME", home.path()).args([
+        "simulate",
+        "--port",
+        "0",
+        "--ttft-ms",
+        "0",
+        "--tps",
+        "25",
+    ]);
+    for m in [
+        "x-ai/grok-4",
+        "anthropic/claude-sonnet-4",
+        "moonshotai/kimi-k2",
+        "google/gemini-2.5-flash",
+        "openai/o3",
+    ] {
+        sim.args(["--fault", &format!("{m}=lines:2000")]);
+    }
+    let mut sim = sim.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let url = {
+        use std::io::BufRead;
+        let mut first = String::new();
+        std::io::BufReader::new(sim.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        first
+            .trim()
+            .strip_prefix("simulator listening on ")
+            .unwrap()
+            .to_string()
+    };
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+        }
+    }
+    let _sim = Kill(sim);
+    let t = start_tmux(
+        "scroll",
+        &format!(
+            "env OPENROUTER_API_KEY=sk-test OPENROUTER_BASE_URL={url} CODEFORGE_HOME={} {bin}; sleep 30",
+            home.path().display()
+        ),
+    );
+    t.wait_for("Ask");
+    t.type_text("tell me a long story");
+    t.send(&["Enter"]);
+    t.wait_for("Line 60 of");
+    t.send(&["PPage"]);
+    let top = |s: &str| s.lines().take(5).collect::<Vec<_>>().join("\n");
+    let first = t.wait_for("End follows");
+    // Tokens keep arriving; what is being read does not move.
+    std::thread::sleep(Duration::from_millis(1500));
+    let later = t.screen();
+    assert_eq!(
+        top(&later),
+        top(&first),
+        "the text being read moved:\n{later}"
+    );
+    let count = |s: &str| -> usize {
+        s.lines()
+            .find_map(|l| l.split("↓ ").nth(1)?.split(' ').next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        count(&later) > count(&first),
+        "new lines are counted:\n{first}\n---\n{later}"
+    );
+    // End: back to the bottom, following the stream again.
+    let seen = last_line_number(&later);
+    t.send(&["End"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let a = t.screen();
+    std::thread::sleep(Duration::from_millis(800));
+    let b = t.screen();
+    assert!(!b.contains("End follows"), "{b}");
+    assert!(last_line_number(&a) > seen, "{a}");
+    assert!(
+        last_line_number(&b) > last_line_number(&a),
+        "following:\n{b}"
+    );
+    t.send(&["Escape"]);
+}
+
+#[test]
+fn ask_renders_markdown_on_a_terminal_and_stays_raw_in_a_pipe() {
+    if !tmux_available() {
+        assert!(std::env::var_os("CI").is_none(), "tmux is required in CI");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_codeforge");
+    let prompt = "write a rust function that adds two numbers";
+    let t = start_tmux(
+        "ask",
+        &format!(
+            "env -u OPENROUTER_API_KEY CODEFORGE_HOME={} {bin} ask --demo '{prompt}'; echo EXIT-$?; sleep 30",
+            home.path().display()
+        ),
+    );
+    let s = t.wait_for("EXIT-");
+    assert!(s.contains("EXIT-0"), "{s}");
+    assert!(s.contains("╭─ rust"), "rendered on a terminal: {s}");
+    assert!(s.contains("│ pub fn add(a: i64, b: i64) -> i64 {"), "{s}");
+    assert!(!s.contains("```"), "{s}");
+    // Piped: the Markdown as written.
+    let out = Command::new(bin)
+        .env("CODEFORGE_HOME", home.path())
+        .env_remove("OPENROUTER_API_KEY")
+        .args(["ask", "--demo", prompt])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("```rust"), "{stdout}");
+    assert!(!stdout.contains('\u{1b}'), "{stdout}");
+}

@@ -1,7 +1,7 @@
 //! `codeforge ask`: one prompt through the whole path (route, reserve, stream, settle,
 //! record), the answer streamed to stdout, or one JSON object at the end.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -110,6 +110,15 @@ pub async fn run(
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let json_mode = args.json;
+    // On a terminal the answer is rendered as the TUI renders it; piped, it stays raw.
+    let mut rendered = (!json_mode && !args.raw && std::io::stdout().is_terminal())
+        .then(|| {
+            let width = crossterm::terminal::size().map_or(80, |(w, _)| w);
+            crate::tui::check_config(&edits_config)
+                .ok()
+                .map(|(theme, _)| crate::tui::ansi::TerminalMarkdown::new(theme, width))
+        })
+        .flatten();
     let turn = async {
         let r = session.run_turn(1, &prompt, &choice, &cancel, &tx).await;
         drop(tx);
@@ -134,12 +143,19 @@ pub async fn run(
                 Event::Notice(text) => out.err_line(&text),
                 Event::Content { text, .. } if !json_mode => {
                     let safe = sanitizer.push(&text);
-                    out.write_out(&safe);
+                    match rendered.as_mut() {
+                        Some(md) => out.write_out(&md.push(&safe)),
+                        None => out.write_out(&safe),
+                    }
                     wrote.push_str(&safe);
                 }
                 Event::Failed {
                     outcome: Some(o), ..
                 } => {
+                    if let Some(md) = rendered.as_mut() {
+                        out.write_out(&md.finish());
+                        wrote.push('\n');
+                    }
                     if !json_mode {
                         if !wrote.is_empty() && !wrote.ends_with('\n') {
                             out.write_out("\n");
@@ -149,6 +165,10 @@ pub async fn run(
                     cut = Some(o);
                 }
                 Event::Finished { outcome, .. } if !json_mode => {
+                    if let Some(md) = rendered.as_mut() {
+                        out.write_out(&md.finish());
+                        wrote.push('\n');
+                    }
                     if !wrote.ends_with('\n') {
                         out.write_out("\n");
                     }

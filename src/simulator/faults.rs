@@ -28,6 +28,9 @@ pub enum Fault {
     /// Ignore `max_tokens` and stream this many tokens (billing them all), as a faulty or
     /// hostile server would.
     Flood { tokens: usize },
+    /// Answer with this many numbered lines ("Line 7 of a long answer."), one token each:
+    /// a long answer whose every line can be told apart (scrolling tests).
+    Lines { lines: usize },
 }
 
 /// A fault and how many more requests it applies to (`None` = all).
@@ -71,7 +74,8 @@ impl Behaviour {
 
 /// Parse `KIND[:ARG]`: `401`, `402`, `403`, `429[:SECS]`, `500`, `502`, `503[:SECS]`,
 /// `refuse`, `stall`, `stall-mid:N`, `disconnect:N`, `error:N`, `malformed:N`,
-/// `no-usage`, `huge:BYTES`. A trailing `xN` applies it to the next N requests only.
+/// `no-usage`, `huge:BYTES`, `flood:TOKENS`, `lines:N`. A trailing `xN` applies it to the
+/// next N requests only.
 pub fn parse_fault(spec: &str) -> Result<FaultPlan, String> {
     let (body, remaining) = match spec.rsplit_once('x') {
         Some((b, n)) if !b.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() => {
@@ -109,6 +113,9 @@ pub fn parse_fault(spec: &str) -> Result<FaultPlan, String> {
         },
         "flood" => Fault::Flood {
             tokens: num("TOKENS")?,
+        },
+        "lines" => Fault::Lines {
+            lines: num("LINES")?,
         },
         code => {
             let code: u16 = code

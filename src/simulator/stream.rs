@@ -66,6 +66,12 @@ impl Plan {
             let big: String = "x".repeat(bytes);
             content = vec![big];
         }
+        if let Some(Fault::Lines { lines }) = fault {
+            content = (1..=lines)
+                .map(|i| format!("Line {i} of a long answer.\n"))
+                .collect();
+            finish_reason = "stop";
+        }
         if let Some(Fault::Flood { tokens }) = fault {
             content = vec!["flood ".to_string(); tokens];
             finish_reason = "stop";

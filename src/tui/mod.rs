@@ -3,6 +3,7 @@
 //!
 //! Must not be imported by `router`, `provider`, `ledger`, `config` or `core`.
 
+pub mod ansi;
 pub mod app;
 pub mod cells;
 mod complete;
