@@ -171,7 +171,7 @@ fn too_expensive(needed: Usd, left: Usd, held: Usd) -> String {
         String::new()
     };
     format!(
-        "this request could cost up to {needed} but only {left} is left today{held}. Pick a cheaper model, shorten the prompt, or raise the limit with `codeforge budget --daily <USD>`"
+        "this request could cost up to {needed} but only {left} is left today{held}. Pick a cheaper model, shorten the prompt, or raise the limit with `codeforge budget --daily <USD>` (or /budget in the TUI)"
     )
 }
 

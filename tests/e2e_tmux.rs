@@ -378,4 +378,15 @@ fn ask_renders_markdown_on_a_terminal_and_stays_raw_in_a_pipe() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("```rust"), "{stdout}");
     assert!(!stdout.contains('\u{1b}'), "{stdout}");
+    // No prompt and a terminal on stdin: a usage line at once, not a silent wait.
+    let t = start_tmux(
+        "ask-empty",
+        &format!(
+            "env -u OPENROUTER_API_KEY CODEFORGE_HOME={} {bin} ask --demo; echo EXIT-$?; sleep 30",
+            home.path().display()
+        ),
+    );
+    let s = t.wait_for("EXIT-");
+    assert!(s.contains("EXIT-2"), "{s}");
+    assert!(s.contains("pass it as an argument or on stdin"), "{s}");
 }
