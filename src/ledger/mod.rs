@@ -10,6 +10,7 @@ mod key_limit;
 mod money_ops;
 mod queries;
 mod store;
+mod verified;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -51,6 +52,23 @@ pub struct Ledger {
     conn: Connection,
     path: PathBuf,
     owner: Owner,
+    /// The whole file was checked when this ledger opened.
+    checked_at_open: bool,
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        if self.path == Path::new(":memory:") {
+            return;
+        }
+        // Close first (the last connection checkpoints and removes the log), then stamp.
+        if let Ok(placeholder) = Connection::open_in_memory() {
+            let conn = std::mem::replace(&mut self.conn, placeholder);
+            if conn.close().is_ok() {
+                verified::stamp_clean_close(&self.path);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Ledger {
@@ -124,9 +142,16 @@ impl Ledger {
                 known: SCHEMA_VERSION,
             });
         }
-        if on_disk && version > 0 {
-            // A damaged page can sit where a given query never looks, and a write there
-            // would spread the damage: check the whole file once, before anything writes.
+        // A damaged page can sit where a given query never looks, and a write there would
+        // spread the damage: the whole file is checked before anything writes, unless it is
+        // exactly as a clean close of CodeForge left it (see `verified`).
+        let checked = on_disk
+            && version > 0
+            && (version < SCHEMA_VERSION || !verified::unchanged_since_clean_close(&path));
+        if on_disk {
+            verified::forget(&path);
+        }
+        if checked {
             let verdict: String = conn
                 .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
                 .map_err(sql)?;
@@ -158,7 +183,13 @@ impl Ledger {
                 pid: std::process::id(),
                 start_ms: crate::calendar::now_ms(),
             },
+            checked_at_open: checked,
         })
+    }
+
+    /// Whether opening read the whole file to check it (see [`verified`]).
+    pub fn checked_at_open(&self) -> bool {
+        self.checked_at_open
     }
 
     pub fn path(&self) -> &Path {

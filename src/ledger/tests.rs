@@ -279,6 +279,42 @@ fn a_damaged_page_anywhere_is_refused_before_anything_writes() {
 }
 
 #[test]
+fn the_whole_file_is_checked_only_when_it_may_hold_unchecked_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let created = Ledger::open(&path).unwrap();
+    assert!(!created.checked_at_open(), "nothing to check in a new file");
+    drop(created);
+    let mut l = Ledger::open(&path).unwrap();
+    assert!(
+        !l.checked_at_open(),
+        "created and closed cleanly by CodeForge"
+    );
+    l.set_setting("k", "v").unwrap();
+    drop(l);
+    // Closed cleanly by CodeForge and untouched since: no full scan.
+    let l = Ledger::open(&path).unwrap();
+    assert!(!l.checked_at_open());
+    // While another process has it open (its log is there), a second open checks.
+    let other = Ledger::open(&path).unwrap();
+    assert!(other.checked_at_open());
+    drop(other);
+    drop(l);
+    assert!(!Ledger::open(&path).unwrap().checked_at_open());
+    // Changed by anything else since (its bytes rewritten as they were): checked again.
+    let bytes = std::fs::read(&path).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(Ledger::open(&path).unwrap().checked_at_open());
+    // A process that ended without closing leaves its log: the next open checks.
+    let mut l = Ledger::open(&path).unwrap();
+    assert!(!l.checked_at_open());
+    l.set_setting("k", "w").unwrap();
+    std::mem::forget(l);
+    assert!(Ledger::open(&path).unwrap().checked_at_open());
+}
+
+#[test]
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
