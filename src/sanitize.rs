@@ -22,7 +22,7 @@ struct Collector {
 }
 
 /// Characters that reorder the text around them when displayed.
-fn is_bidi_control(c: char) -> bool {
+pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}')
 }
 

@@ -52,15 +52,25 @@ impl LedgerError {
         let path = path.to_path_buf();
         match e.sqlite_error_code() {
             Some(C::DatabaseBusy | C::DatabaseLocked) => LedgerError::Locked { path },
-            Some(C::NotADatabase | C::DatabaseCorrupt) => LedgerError::Corrupt {
-                path,
-                detail: e.to_string(),
-            },
+            Some(C::NotADatabase | C::DatabaseCorrupt) => {
+                super::verified::saw_damage(&path);
+                LedgerError::Corrupt {
+                    path,
+                    detail: e.to_string(),
+                }
+            }
             Some(C::CannotOpen | C::ReadOnly | C::PermissionDenied) => LedgerError::Open {
                 path,
                 detail: format!("{e} (is the data directory writable?)"),
             },
-            Some(C::DiskFull | C::SystemIoFailure) => LedgerError::Write {
+            Some(C::SystemIoFailure) => {
+                super::verified::saw_damage(&path);
+                LedgerError::Write {
+                    path,
+                    detail: e.to_string(),
+                }
+            }
+            Some(C::DiskFull) => LedgerError::Write {
                 path,
                 detail: e.to_string(),
             },

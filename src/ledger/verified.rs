@@ -3,9 +3,31 @@
 //! may hold damage CodeForge did not check: a schema migration is due, the last process did
 //! not close cleanly (a write-ahead log is left), or the file changed since the last clean
 //! close (its size, modification time or inode differ from the stamp that close left in
-//! `<ledger>.db-ok`). Owns that stamp; must not import the rest of the ledger.
+//! `<ledger>.db-ok`), and never after a session that met damage in it. Damage that keeps the
+//! size, time and inode (a failing disk) is found by SQLite when a query reads it, not at
+//! start. Owns that stamp; must not import the rest of the ledger.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Ledgers this process saw damage in (a corrupt page, an I/O error): never stamped clean.
+static DAMAGED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+
+/// Remember that `db` reported damage, so that closing it does not stamp it clean.
+pub fn saw_damage(db: &Path) {
+    if let Ok(mut set) = DAMAGED.lock() {
+        set.get_or_insert_with(HashSet::new)
+            .insert(db.to_path_buf());
+    }
+}
+
+fn damaged(db: &Path) -> bool {
+    // A poisoned lock: assume the worst.
+    DAMAGED
+        .lock()
+        .map_or(true, |set| set.as_ref().is_some_and(|s| s.contains(db)))
+}
 
 fn stamp_path(db: &Path) -> PathBuf {
     let mut p = db.as_os_str().to_owned();
@@ -56,7 +78,7 @@ pub fn unchanged_since_clean_close(db: &Path) -> bool {
 /// as cleanly closed. Best effort: a missing stamp only means one more check.
 pub fn stamp_clean_close(db: &Path) {
     let stamp = stamp_path(db);
-    if wal_left(db) {
+    if wal_left(db) || damaged(db) {
         let _ = std::fs::remove_file(&stamp);
         return;
     }
@@ -69,4 +91,31 @@ pub fn stamp_clean_close(db: &Path) {
 /// as stamped).
 pub fn forget(db: &Path) {
     let _ = std::fs::remove_file(stamp_path(db));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ledger_that_reported_damage_is_never_stamped_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.db"), dir.path().join("b.db"));
+        for p in [&a, &b] {
+            std::fs::write(p, b"SQLite format 3\0").unwrap();
+        }
+        saw_damage(&a);
+        stamp_clean_close(&a);
+        stamp_clean_close(&b);
+        assert!(
+            !unchanged_since_clean_close(&a),
+            "damaged: checked at the next open"
+        );
+        assert!(
+            unchanged_since_clean_close(&b),
+            "the other ledger is unaffected"
+        );
+        forget(&b);
+        assert!(!unchanged_since_clean_close(&b));
+    }
 }

@@ -338,7 +338,9 @@ impl Answer {
         self.done_seen = done.len();
         self.tail.clear();
         if let Some(table) = self.md.open_table(theme) {
-            self.tail.extend(table.lines(width));
+            for l in table.lines(width) {
+                self.tail.extend(wrap(&l, width));
+            }
         }
         if let Some(t) = self.md.tail_line(theme) {
             self.tail.extend(wrap(&t, width));

@@ -25,7 +25,8 @@ fn cluster_len(input: &TextArea<'_>, after: bool) -> Option<usize> {
 /// Handle `key` if it steps over or deletes a grapheme of several characters; `false`
 /// leaves it to the text area.
 pub fn key(input: &mut TextArea<'static>, key: &KeyEvent) -> bool {
-    if !key.modifiers.is_empty() {
+    // With a selection the keys act on it (delete it, or end it), as the text area does.
+    if !key.modifiers.is_empty() || input.is_selecting() {
         return false;
     }
     let after = match key.code {

@@ -45,6 +45,8 @@ struct Fence {
 
 /// Bytes an open line may reach before it is finished in pieces.
 const MAX_OPEN_LINE: usize = 2048;
+/// The same for a table row (held whole so that it stays one row).
+const MAX_OPEN_TABLE_ROW: usize = 64 * 1024;
 
 /// The largest char boundary at or before `at`.
 fn floor_char_boundary(s: &str, at: usize) -> usize {
@@ -104,11 +106,19 @@ impl StreamingMarkdown {
         }
         // A line that never ends (a flood) is finished in pieces at a space, so what is
         // laid out again each frame stays short and the whole stays linear.
-        while self.tail.len() > MAX_OPEN_LINE {
-            let cut = self.tail[..MAX_OPEN_LINE]
+        // A table row is held whole up to a larger bound: cut, its rest would read as text.
+        let table_row = self.fence.is_none() && self.tail.trim_start().starts_with('|');
+        let limit = if table_row {
+            MAX_OPEN_TABLE_ROW
+        } else {
+            MAX_OPEN_LINE
+        };
+        while self.tail.len() > limit {
+            let at = floor_char_boundary(&self.tail, limit);
+            let cut = self.tail[..at]
                 .rfind(' ')
                 .filter(|&p| p > 0)
-                .map_or_else(|| floor_char_boundary(&self.tail, MAX_OPEN_LINE), |p| p + 1);
+                .map_or(at, |p| p + 1);
             let line: String = self.tail[..cut].to_string();
             self.tail.drain(..cut);
             self.finish_line(&line, theme);
@@ -321,6 +331,20 @@ fn table_of(rows: &[String], theme: &Theme) -> Table {
     t
 }
 
+/// Text as pulldown-cmark gives it, made safe again: it decodes character references, so
+/// `&#27;]52;…&#7;` in an answer becomes a real escape sequence, and `&#x202E;` a bidi
+/// override, after the stream was sanitised.
+fn clean(text: &str) -> String {
+    if text
+        .chars()
+        .any(|c| c.is_control() || crate::sanitize::is_bidi_control(c))
+    {
+        crate::sanitize::for_terminal(text)
+    } else {
+        text.to_string()
+    }
+}
+
 /// Inline Markdown of one line → spans.
 fn inline(text: &str, theme: &Theme, base: Style) -> Vec<Span<'static>> {
     let mut spans = Vec::new();
@@ -334,7 +358,7 @@ fn inline(text: &str, theme: &Theme, base: Style) -> Vec<Span<'static>> {
             Md::Start(Tag::Strong) => stack.push(top.add_modifier(Modifier::BOLD)),
             Md::Start(Tag::Strikethrough) => stack.push(top.add_modifier(Modifier::CROSSED_OUT)),
             Md::Start(Tag::Link { dest_url, .. }) => {
-                link = Some(dest_url.to_string());
+                link = Some(clean(&dest_url));
                 stack.push(top.add_modifier(Modifier::UNDERLINED).patch(theme.accent));
             }
             Md::End(TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough) => {
@@ -346,21 +370,21 @@ fn inline(text: &str, theme: &Theme, base: Style) -> Vec<Span<'static>> {
                     spans.push(Span::styled(format!(" ({url})"), theme.muted));
                 }
             }
-            Md::Text(t) => spans.push(Span::styled(t.to_string(), top)),
+            Md::Text(t) => spans.push(Span::styled(clean(&t), top)),
             Md::Code(c) => spans.push(Span::styled(
-                c.to_string(),
+                clean(&c),
                 theme
                     .accent
                     .remove_modifier(Modifier::BOLD)
                     .bg(theme.code_bg),
             )),
             Md::SoftBreak | Md::HardBreak => spans.push(Span::raw(" ")),
-            Md::Html(h) | Md::InlineHtml(h) => spans.push(Span::styled(h.to_string(), top)),
+            Md::Html(h) | Md::InlineHtml(h) => spans.push(Span::styled(clean(&h), top)),
             _ => {}
         }
     }
     if spans.is_empty() && !text.trim().is_empty() {
-        spans.push(Span::styled(text.to_string(), base));
+        spans.push(Span::styled(clean(text), base));
     }
     spans
 }
@@ -397,7 +421,15 @@ mod tests {
             words += l.split_whitespace().count();
         }
         assert_eq!(words, 5_000);
-        // A flood of one multi-byte character with no space is cut at a char boundary.
+        // A flood of one multi-byte character with no space is cut at a char boundary
+        // (three-byte characters do not divide the limit).
+        let mut md = StreamingMarkdown::new();
+        for _ in 0..3_000 {
+            md.push("日", &t);
+        }
+        let mut all: String = lines(&md, 80).iter().map(text).collect();
+        all.push_str(&md.tail);
+        assert!(all == "日".repeat(3_000), "{} bytes", all.len());
         let mut md = StreamingMarkdown::new();
         for _ in 0..3_000 {
             md.push("é", &t);
@@ -460,6 +492,41 @@ mod tests {
         md.push("ld**\n", &t);
         assert_eq!(text(&lines(&md, 80)[0]), "partial bold");
         assert!(md.tail_line(&t).is_none());
+    }
+
+    #[test]
+    fn character_references_never_become_escape_sequences_or_bidi_overrides() {
+        let t = Theme::dark(false);
+        let md = StreamingMarkdown::render(
+            "a &#27;]52;c;ZXZpbA==&#7; b &#x9b;31m c &#x202E; d [x](https://a&#27;[2Jb) `&#27;`\n| &#27;[2J | &#7; |\n",
+            &t,
+        );
+        for l in lines(&md, 80) {
+            for s in &l.spans {
+                assert!(
+                    !s.content.chars().any(|c| c.is_control() || c == '\u{202E}'),
+                    "{:?}",
+                    s.content
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_table_row_streamed_in_pieces_stays_one_row() {
+        let t = Theme::dark(false);
+        let doc = format!(
+            "| a | b |\n|---|---|\n| {} | x |\n| c | d |\n",
+            "w ".repeat(1500)
+        );
+        let whole = StreamingMarkdown::render(&doc, &t);
+        let mut streamed = StreamingMarkdown::new();
+        for piece in doc.as_bytes().chunks(100) {
+            streamed.push(std::str::from_utf8(piece).unwrap(), &t);
+        }
+        streamed.finish(&t);
+        assert_eq!(whole.done_blocks(), streamed.done_blocks());
+        assert_eq!(whole.done_blocks().len(), 1, "one table");
     }
 
     #[test]

@@ -5,7 +5,6 @@
 
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use unicode_width::UnicodeWidthStr;
 
 use super::wrap::wrap;
 
@@ -82,8 +81,12 @@ pub fn delimiter(line: &str) -> Option<Vec<Align>> {
         .collect()
 }
 
+/// Display width as ratatui draws it (grapheme by grapheme, as wrapping measures it).
 fn width_of(line: &Line<'_>) -> usize {
-    line.spans.iter().map(|s| s.content.width()).sum()
+    line.spans
+        .iter()
+        .map(|s| super::wrap::display_width(&s.content))
+        .sum()
 }
 
 impl Table {

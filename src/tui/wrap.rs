@@ -78,9 +78,23 @@ pub fn wrap(line: &Line<'static>, width: u16) -> Vec<Line<'static>> {
             col = hang_w + w;
             continue;
         }
-        // A word longer than the width: break it between graphemes.
+        // A word longer than the width: break it between graphemes (and a grapheme wider
+        // than a line, such as a long Indic conjunct, between its characters).
+        let room = width.saturating_sub(hang_w).max(1);
+        let units: Vec<&str> = piece
+            .graphemes(true)
+            .flat_map(|g| {
+                if g.width() > room {
+                    g.char_indices()
+                        .map(|(i, c)| &g[i..i + c.len_utf8()])
+                        .collect::<Vec<_>>()
+                } else {
+                    vec![g]
+                }
+            })
+            .collect();
         let mut chunk = String::new();
-        for g in piece.graphemes(true) {
+        for g in units {
             let cw = g.width();
             if col + cw > width && col > start {
                 if !chunk.is_empty() {
@@ -153,6 +167,10 @@ mod tests {
         let lines = texts(&wrap(&flags, 4));
         assert_eq!(lines, ["🇩🇪🇫🇷", "🇯🇵👩‍💻", "🇩🇪"]);
         assert_eq!(display_width("👩‍💻"), 2);
+        // One grapheme wider than the line is broken between its characters.
+        for l in wrap(&Line::from("क्क्क्क्क्क्क"), 3) {
+            assert!(l.width() <= 3, "{l:?}");
+        }
     }
 
     #[test]
