@@ -10,24 +10,8 @@
 use codeforge::catalog::Catalog;
 use codeforge::router::{Breakers, RouteRequest, Signals, decide};
 
-fn realistic() -> Vec<String> {
-    let mut files: Vec<_> = std::fs::read_dir("assets/eval/realistic")
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .collect();
-    files.sort();
-    let mut prompts = Vec::new();
-    for f in files {
-        for l in std::fs::read_to_string(&f).unwrap().lines() {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            if let Some(s) = v["prompt"].as_str() {
-                prompts.push(s.to_string());
-            }
-        }
-    }
-    prompts
-}
+#[path = "common/realistic.rs"]
+mod realistic;
 
 fn main() {
     let sized = |unit: &str| unit.repeat(8_000 / unit.len() + 1);
@@ -35,8 +19,11 @@ fn main() {
         Ok("ru") => vec![sized(
             "Объясните, пожалуйста, почему эта функция возвращает неправильный результат, когда список пуст, и как её переписать. ",
         )],
-        Ok("realistic") => realistic(),
-        Ok("realistic-other") => realistic().into_iter().filter(|p| !p.is_ascii()).collect(),
+        Ok("realistic") => realistic::prompts(),
+        Ok("realistic-other") => realistic::prompts()
+            .into_iter()
+            .filter(|p| !p.is_ascii())
+            .collect(),
         _ => vec![sized(
             "Please refactor this function and explain the borrow error: fn main() { let v = vec![1, 2, 3]; for x in &v { println!(\"{x}\"); } }\n",
         )],

@@ -13,6 +13,9 @@ use codeforge::simulator::{Behaviour, Fault, Simulator};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+#[path = "common/realistic.rs"]
+mod realistic;
+
 fn summary(name: &str, mut us: Vec<u64>) {
     us.sort_unstable();
     let at = |q: f64| us[((us.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
@@ -57,21 +60,7 @@ fn prompt(tokens: usize) -> String {
 /// prompt's own cost, without the machine's noise); the slowest prompts are named.
 fn realistic_percentiles() {
     use codeforge::router::{self, Breakers, RouteRequest, Signals};
-    let mut prompts = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir("assets/eval/realistic")
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .collect();
-    files.sort();
-    for f in files {
-        for l in std::fs::read_to_string(&f).unwrap().lines() {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            if let Some(s) = v["prompt"].as_str() {
-                prompts.push(s.to_string());
-            }
-        }
-    }
+    let prompts = realistic::prompts();
     let catalog = Catalog::builtin().unwrap();
     let (signals, breakers) = (Signals::new(), Breakers::new());
     let time = |p: &str| {

@@ -90,29 +90,14 @@ fn tui_answers_pins_and_records_in_the_ledger() {
         return;
     }
     let home = tempfile::tempdir().unwrap();
-    let session = format!("cf-e2e-{}", std::process::id());
     let bin = env!("CARGO_BIN_EXE_codeforge");
-    let cmd = format!(
-        "env -u OPENROUTER_API_KEY CODEFORGE_HOME={} {} --demo; sleep 30",
-        home.path().display(),
-        bin
+    let t = start_tmux(
+        "tui",
+        &format!(
+            "env -u OPENROUTER_API_KEY CODEFORGE_HOME={} {bin} --demo; sleep 30",
+            home.path().display()
+        ),
     );
-    let status = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &session,
-            "-x",
-            "120",
-            "-y",
-            "40",
-            &cmd,
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let t = Tmux { session };
 
     t.wait_for("DEMO");
     t.type_text("write a rust function that adds two numbers");
@@ -187,30 +172,13 @@ fn continue_resumes_the_last_conversation() {
         .unwrap();
     assert!(out.status.success());
     // ask records its exchange too; --continue shows it.
-    let session = format!("cf-e2e-cont-{}", std::process::id());
-    let cmd = format!(
-        "env -u OPENROUTER_API_KEY CODEFORGE_HOME={} {} --demo --continue; sleep 30",
-        home.path().display(),
-        bin
+    let t = start_tmux(
+        "cont",
+        &format!(
+            "env -u OPENROUTER_API_KEY CODEFORGE_HOME={} {bin} --demo --continue; sleep 30",
+            home.path().display()
+        ),
     );
-    assert!(
-        Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &session,
-                "-x",
-                "120",
-                "-y",
-                "40",
-                &cmd
-            ])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let t = Tmux { session };
     let s = t.wait_for("explain what a mutex is");
     assert!(s.contains("in short"), "the stored answer is shown: {s}");
     t.send(&["C-c"]);
