@@ -43,6 +43,8 @@ struct Word {
 struct Part {
     ac: aho_corasick::AhoCorasick,
     words: Vec<Vec<(usize, Word)>>,
+    /// Length in bytes of the shortest pattern.
+    shortest: usize,
 }
 
 impl Part {
@@ -65,7 +67,11 @@ impl Part {
             .kind(Some(kind))
             .build(&patterns)
             .ok()
-            .map(|ac| Part { ac, words })
+            .map(|ac| Part {
+                ac,
+                words,
+                shortest: patterns.iter().map(|p| p.len()).min().unwrap_or(0).max(1),
+            })
     }
 }
 
@@ -184,28 +190,49 @@ fn scan_uncached(lower: &str) -> Lexicon {
     };
     // Entries already counted, as a bit set (a few hundred entries).
     let mut seen = vec![0u64; m.entries.div_ceil(64)];
-    let parts = if lower.is_ascii() {
-        [Some(&m.ascii), None]
-    } else {
-        [Some(&m.ascii), Some(&m.other)]
-    };
-    for part in parts.into_iter().flatten() {
-        for hit in part.ac.find_overlapping_iter(lower) {
-            let Some(words) = part.words.get(hit.pattern().as_usize()) else {
-                continue;
-            };
-            let inside_a_word = lower[..hit.start()]
-                .chars()
-                .next_back()
-                .is_some_and(char::is_alphanumeric);
-            for (id, word) in words {
-                if !(inside_a_word && word.word_start) {
-                    count(&mut out, &mut seen, *id, word.role);
-                }
+    if lower.is_ascii() {
+        find(&m.ascii, lower, 0..lower.len(), &mut out, &mut seen);
+        return out;
+    }
+    // An ASCII word can only be found inside a run of ASCII bytes: in prose of another
+    // alphabet those are spaces and punctuation, mostly too short to hold one.
+    let bytes = lower.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        let start = at + bytes[at..].iter().take_while(|b| !b.is_ascii()).count();
+        let end = start + bytes[start..].iter().take_while(|b| b.is_ascii()).count();
+        if end - start >= m.ascii.shortest {
+            find(&m.ascii, lower, start..end, &mut out, &mut seen);
+        }
+        at = end;
+    }
+    find(&m.other, lower, 0..lower.len(), &mut out, &mut seen);
+    out
+}
+
+/// Count the words of `part` found in `lower[span]` (positions stay those of `lower`).
+fn find(
+    part: &Part,
+    lower: &str,
+    span: std::ops::Range<usize>,
+    out: &mut Lexicon,
+    seen: &mut [u64],
+) {
+    let input = aho_corasick::Input::new(lower).span(span);
+    for hit in part.ac.find_overlapping_iter(input) {
+        let Some(words) = part.words.get(hit.pattern().as_usize()) else {
+            continue;
+        };
+        let inside_a_word = lower[..hit.start()]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric);
+        for (id, word) in words {
+            if !(inside_a_word && word.word_start) {
+                count(out, seen, *id, word.role);
             }
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -231,6 +258,22 @@ mod tests {
         let l = scan("设计 a lock-free queue");
         assert_eq!((l.hard, l.medium), (1, 1), "{l:?}");
         assert_eq!(scan("a lock-free queue").medium, 0);
+    }
+
+    #[test]
+    fn ascii_words_in_other_prose_keep_their_word_starts() {
+        // Read run by run, an ASCII word at either end of the text or glued to a word of
+        // another alphabet is judged on the whole text, as before.
+        assert_eq!(scan("lock-free очередь").hard, 1);
+        assert_eq!(scan("очередь, lock-free").hard, 1);
+        assert_eq!(scan("очередьlock-free").hard, 0);
+        // "error" may sit inside a word: found between Cyrillic letters too.
+        let debug = KEYWORDS
+            .iter()
+            .position(|(n, _)| *n == "debug")
+            .unwrap_or(0);
+        assert_eq!(scan("этоerrorздесь").families[debug], 1);
+        assert_eq!(scan("это ош, да").families[debug], 0);
     }
 
     #[test]
