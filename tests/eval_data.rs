@@ -13,11 +13,14 @@ fn data_dir() -> Option<&'static Path> {
     if p.exists() {
         Some(p)
     } else {
-        // CI lays shared/ beside the clone; there its absence is a failure.
+        // Under CI (`.ci/run`), with shared/ laid beside the clone, its eval data missing is
+        // a failure, not a skip (`.ci/run` warns when shared/ itself is absent).
+        let shared = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
         assert!(
-            std::env::var_os("CI").is_none(),
+            std::env::var_os("CI").is_none() || !shared.exists(),
             "../shared/eval-data is missing"
         );
+        eprintln!("skipped: ../shared/eval-data is not beside the project");
         None
     }
 }

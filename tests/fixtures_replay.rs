@@ -9,7 +9,10 @@ mod common;
 use std::time::Instant;
 
 use codeforge::money::Usd;
-use codeforge::provider::{ChatRequest, Completion, ErrorKind, Message, drive, sse};
+use codeforge::provider::{
+    ChatRequest, Completion, ErrorKind, Message, Pump, StreamEnd, StreamEvent, StreamLimits, drive,
+    sse,
+};
 use common::{client, recorded, replay};
 
 fn request() -> ChatRequest {
@@ -269,4 +272,51 @@ async fn simonw_models_listing_gives_prices_per_million() {
         .unwrap();
     let (p, c) = sonnet.prices_per_million().unwrap();
     assert!((p - 3.0).abs() < 1e-9 && (c - 15.0).abs() < 1e-9, "{p} {c}");
+}
+
+/// The turn engine's stream step (the `Pump` every answer goes through) on a real
+/// recording: a server that goes past `max_tokens` is cut after the piece that crossed the
+/// cap, which is still given; a cancelled turn ends at once with what had arrived.
+#[tokio::test]
+async fn the_engines_pump_cuts_a_recorded_answer_at_its_cap_and_stops_when_cancelled() {
+    let name = "pydantic-ai__test_openrouter_stream_with_native_options.yaml";
+    let full = stream_fixture(name, 0, 13).await.unwrap().content;
+    let r = recorded(name).remove(0);
+    let url = replay(vec![(200, "text/event-stream", r.body.clone(), vec![])], 13).await;
+    let stream = client(&url).stream(&request()).await.unwrap();
+    let limits = StreamLimits {
+        max_tokens: Some(8),
+        ..StreamLimits::NONE
+    };
+    let never = tokio_util::sync::CancellationToken::new();
+    let mut pump = Pump::new(stream, Instant::now(), limits);
+    let mut shown = String::new();
+    let end = loop {
+        match pump.next(&never).await {
+            Ok(StreamEvent::Content(t)) => shown.push_str(&t),
+            Ok(_) => {}
+            Err(end) => break end,
+        }
+    };
+    let c = pump.finish();
+    // The cap: 8 tokens plus the slack (8/8 + 16) = 25 tokens, ~100 bytes.
+    match &end {
+        StreamEnd::Failed(e) => assert!(e.to_string().contains("past max_tokens (8)"), "{e}"),
+        other => panic!("not cut: {other:?}"),
+    }
+    assert_eq!(c.content, shown, "every piece kept was shown");
+    assert!(
+        c.content.len() > 100 && c.content.len() < full.len(),
+        "{}",
+        c.content.len()
+    );
+    assert!(full.starts_with(&c.content));
+
+    let url = replay(vec![(200, "text/event-stream", r.body, vec![])], 13).await;
+    let stream = client(&url).stream(&request()).await.unwrap();
+    let cancelled = tokio_util::sync::CancellationToken::new();
+    cancelled.cancel();
+    let mut pump = Pump::new(stream, Instant::now(), StreamLimits::NONE);
+    assert_eq!(pump.next(&cancelled).await, Err(StreamEnd::Cancelled));
+    assert_eq!(pump.finish().content, "");
 }

@@ -3,6 +3,7 @@
 //!
 //! Must not import `tui`, `ratatui`, `crossterm` or `syntect`.
 
+mod attempt;
 mod driver;
 mod ledger_handle;
 pub mod prices;

@@ -7,17 +7,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{Event, Overhead, TurnId, TurnOutcome};
+use super::attempt::{AttemptEnd, Io, Plan, Timing, offline};
+use super::protocol::{Event, TurnId, TurnOutcome};
 use super::session::{CoreError, Session};
 use crate::budget::Standing;
 use crate::calendar;
-use crate::catalog::ModelSpec;
-use crate::ledger::{LedgerError, NewRequest, Settlement, Status};
+use crate::ledger::LedgerError;
 use crate::money::Usd;
-use crate::provider::{
-    ChatRequest, Completion, ErrorKind, Message, ProviderError, StreamEvent, TimeoutPhase,
-};
-use crate::router::{self, BudgetView, Decision, Outcome, RouteRequest, RoutedBy, UserChoice};
+use crate::provider::{ErrorKind, Message, ProviderError, TimeoutPhase};
+use crate::router::{self, BudgetView, Decision, RouteRequest, RoutedBy, UserChoice};
 use crate::tokens::estimate_tokens;
 
 /// The system prompt sent with every turn.
@@ -44,7 +42,7 @@ pub enum Choice {
     Pinned(String),
 }
 
-fn send(events: &UnboundedSender<Event>, e: Event) {
+pub(super) fn send(events: &UnboundedSender<Event>, e: Event) {
     // A closed receiver means the UI is gone; the turn still settles its cost.
     let _ = events.send(e);
 }
@@ -80,7 +78,7 @@ pub fn fit_history(
     (msgs, dropped)
 }
 
-fn prompt_tokens(msgs: &[Message]) -> u64 {
+pub(super) fn prompt_tokens(msgs: &[Message]) -> u64 {
     msgs.iter().map(|m| estimate_tokens(&m.content) + 4).sum()
 }
 
@@ -90,28 +88,6 @@ fn prompt_tokens(msgs: &[Message]) -> u64 {
 /// is one the reservation admits.
 pub fn tokens_besides_prompt(system: &str, history: &[Message]) -> u64 {
     prompt_tokens(&[Message::system(system)]) + prompt_tokens(history) + 4
-}
-
-/// What an attempt inherits from its turn.
-#[derive(Debug, Clone, Copy)]
-struct Timing {
-    limits: crate::budget::Limits,
-    /// When the turn started (for the time CodeForge adds before sending).
-    turn_started: Instant,
-    /// When the previous model failed, if this attempt is a fallback.
-    failed_at: Option<Instant>,
-    /// The most output tokens OpenRouter said the key or account can pay for (a 402's
-    /// "can only afford M"), when this attempt asks again within it.
-    affordable: Option<u64>,
-}
-
-/// Why an attempt ended without a complete answer.
-enum AttemptEnd {
-    /// Failed before any token: another model may be tried.
-    BeforeFirstToken(ProviderError),
-    /// Failed after the answer started: the partial answer is kept, marked cut.
-    Cut(ProviderError, Box<TurnOutcome>),
-    Cancelled(Box<TurnOutcome>),
 }
 
 /// Why a turn ended without a complete answer: the error, and the partial answer when the
@@ -130,34 +106,6 @@ impl<E: Into<CoreError>> From<E> for TurnFailure {
     }
 }
 
-/// Tokens over `max_tokens` the client lets a stream run before it stops it: its count (4
-/// bytes a token, as the settlement estimates it) is not the provider's.
-fn slack(max_tokens: u64) -> u64 {
-    max_tokens / 8 + 16
-}
-
-/// The `max_tokens` sent for a reservation of `reserved` output tokens: less by the
-/// client's slack, so that a stream the client cuts at `max_tokens + slack` still settles
-/// within what was reserved.
-fn sent_max_tokens(reserved: u64) -> u64 {
-    (reserved.saturating_sub(16) * 8 / 9).max(1)
-}
-
-/// The answer streamed so far is past `max_tokens` by the slack: a server that ignores the
-/// limit, and would bill past the reservation, is cut off by the client whatever it sends.
-/// An honest server stops at `max_tokens` itself first.
-fn past_max_tokens(streamed_bytes: usize, max_tokens: u64) -> Result<(), ProviderError> {
-    let streamed = (streamed_bytes as u64).div_ceil(4);
-    if streamed > max_tokens + slack(max_tokens) {
-        return Err(ProviderError::StreamCut {
-            reason: format!(
-                "the server sent past max_tokens ({max_tokens}): stopped after ~{streamed} tokens"
-            ),
-        });
-    }
-    Ok(())
-}
-
 /// A refusal for money (a limit, the key's, too little left), not for anything else.
 fn refused_for_money(e: &CoreError) -> bool {
     matches!(
@@ -169,13 +117,13 @@ fn refused_for_money(e: &CoreError) -> bool {
 
 /// Waiting, up to [`HELD_WAIT`], for money that requests in progress hold: they give back
 /// what they do not spend when they end.
-struct HeldWait {
+pub(super) struct HeldWait {
     until: Instant,
     told: bool,
 }
 
 impl HeldWait {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             until: Instant::now() + HELD_WAIT,
             told: false,
@@ -184,7 +132,7 @@ impl HeldWait {
 
     /// Whether to try again after a refusal while `held` is held: something is held, time
     /// is left and the turn is not cancelled. Then the user is told (once) and it pauses.
-    async fn again(
+    pub(super) async fn again(
         &mut self,
         held: Usd,
         cancel: &CancellationToken,
@@ -208,21 +156,6 @@ impl HeldWait {
         }
         true
     }
-}
-
-/// `e` means the network, not the model: the endpoint shared by the catalog's models could
-/// not be reached at all. (A model with its own `base_url` failing to connect is that
-/// model's failure: the others may still answer.)
-fn offline(model: &ModelSpec, e: &ProviderError) -> bool {
-    let unreachable = e.kind() == crate::provider::ErrorKind::Connect
-        || matches!(
-            e,
-            ProviderError::Timeout {
-                phase: crate::provider::TimeoutPhase::Connect,
-                ..
-            }
-        );
-    unreachable && model.base_url.is_none()
 }
 
 impl Session {
@@ -342,24 +275,21 @@ impl Session {
             // more within M (never another model: the key or account is the same).
             let mut affordable = None;
             let ended = loop {
-                let ended = self
-                    .attempt(
-                        turn,
-                        prompt,
-                        &model,
-                        routed_by,
-                        &decision,
-                        &day,
-                        cancel,
-                        events,
-                        Timing {
-                            limits,
-                            turn_started,
-                            failed_at,
-                            affordable,
-                        },
-                    )
-                    .await?;
+                let plan = Plan {
+                    turn,
+                    prompt,
+                    model: &model,
+                    routed_by,
+                    decision: &decision,
+                    day: &day,
+                    timing: Timing {
+                        limits,
+                        turn_started,
+                        failed_at,
+                        affordable,
+                    },
+                };
+                let ended = self.attempt(&plan, Io { cancel, events }).await;
                 if let Err(AttemptEnd::BeforeFirstToken(e)) = &ended {
                     let within = e
                         .affordable_tokens()
@@ -379,6 +309,7 @@ impl Session {
                 break ended;
             };
             match ended {
+                Err(AttemptEnd::Fatal(e)) => return Err(e.into()),
                 Ok(mut outcome) => {
                     outcome.overhead.route_us = route_us;
                     self.record_or_say(prompt, &outcome, events).await;
@@ -540,7 +471,7 @@ impl Session {
         )
     }
 
-    async fn emit_budget(&self, events: &UnboundedSender<Event>) {
+    pub(super) async fn emit_budget(&self, events: &UnboundedSender<Event>) {
         if let Ok(s) = self.budget_snapshot().await {
             send(events, Event::Budget(s));
         }
@@ -585,450 +516,5 @@ impl Session {
             .await?;
         self.conversation.id = Some(id);
         Ok(())
-    }
-
-    /// One model, one request. The outer `Result` is for ledger failures (fatal); the
-    /// inner one says how the attempt ended.
-    #[allow(clippy::too_many_arguments)]
-    async fn attempt(
-        &mut self,
-        turn: TurnId,
-        prompt: &str,
-        model: &ModelSpec,
-        routed_by: RoutedBy,
-        decision: &Decision,
-        day: &calendar::LocalDay,
-        cancel: &CancellationToken,
-        events: &UnboundedSender<Event>,
-        timing: Timing,
-    ) -> Result<Result<TurnOutcome, AttemptEnd>, CoreError> {
-        let Timing {
-            limits,
-            turn_started,
-            failed_at,
-            affordable,
-        } = timing;
-        let reserve_started = Instant::now();
-        // Within what OpenRouter said it can pay for: the reservation whose sent
-        // `max_tokens` (see `sent_max_tokens`) is that many.
-        let wanted = model
-            .max_output
-            .min(MAX_TOKENS_CAP)
-            .min(affordable.map_or(u64::MAX, |m| (m * 9).div_ceil(8) + 16));
-        // A fair part when the budget is tight: twice the expected answer (hidden reasoning
-        // included), plus the client's slack (see `sent_max_tokens`).
-        let expected = crate::router::expected_completion_tokens(decision.complexity) as f64
-            * self
-                .signals
-                .output_factor(&model.id, decision.intent, model.output_factor)
-                .max(1.0);
-        let fair = ((2.0 * expected * 9.0 / 8.0).ceil() as u64 + 16).min(wanted);
-        let (messages, dropped) = fit_history(
-            &self.system,
-            &self.conversation.messages,
-            prompt,
-            model.context_length,
-            wanted,
-        );
-        let mut decision = decision.clone();
-        decision.history_trimmed = dropped;
-        let ptoks = prompt_tokens(&messages);
-        let decision_json = serde_json::to_string(&decision).unwrap_or_default();
-        let (model_id, routed, intent, complexity) = (
-            model.id.clone(),
-            routed_by.as_str(),
-            decision.intent.as_str(),
-            decision.complexity.as_str(),
-        );
-        // The listed prices with the margin learned from what the provider billed.
-        let prices = router::reserved_prices(model, &self.signals);
-        let conv = self.conversation.id;
-        // Refused only because other requests hold the money for now: wait for them to
-        // end (they give back what they did not spend) rather than refuse at once.
-        let mut wait = HeldWait::new();
-        let reservation = loop {
-            let (d, model_id, decision_json) =
-                (day.clone(), model_id.clone(), decision_json.clone());
-            let reserved = self
-                .ledger
-                .call(move |l| {
-                    l.reserve(
-                        &NewRequest {
-                            conversation_id: conv,
-                            requested_model: &model_id,
-                            routed_by: routed,
-                            intent: Some(intent),
-                            complexity: Some(complexity),
-                            decision_json: Some(&decision_json),
-                            prices,
-                            prompt_tokens: ptoks,
-                            wanted_max_tokens: wanted,
-                            fair_max_tokens: Some(fair),
-                        },
-                        limits,
-                        calendar::now_ms(),
-                        &d,
-                    )
-                })
-                .await;
-            match reserved {
-                Err(LedgerError::Refused(r)) if wait.again(r.held(), cancel, events).await => {}
-                other => break other?,
-            }
-        };
-        let reserve_us = reserve_started.elapsed().as_micros() as u64;
-        send(
-            events,
-            Event::Reserved {
-                turn,
-                model: model.id.clone(),
-                reserved: reservation.reserved,
-                max_tokens: sent_max_tokens(reservation.max_tokens),
-                history_trimmed: dropped,
-            },
-        );
-
-        let request = ChatRequest {
-            model: model.request_id().to_string(),
-            messages,
-            max_tokens: Some(sent_max_tokens(reservation.max_tokens)),
-            temperature: None,
-            // On OpenRouter, no provider dearer than the prices reserved with may serve it
-            // (one model is routed to providers at different prices). Own endpoints get no
-            // OpenRouter-only field.
-            max_price: model
-                .base_url
-                .is_none()
-                .then_some(crate::provider::MaxPrice {
-                    prompt: prices.prompt,
-                    completion: prices.completion,
-                }),
-        };
-        let client = self
-            .backend
-            .client_for(&model.id, &self.config)
-            .map_err(CoreError::Backend)?;
-        self.breakers.on_attempt(&model.id, calendar::now_ms());
-        let reroute_us = failed_at.map_or(0, |t| t.elapsed().as_micros() as u64);
-        let pre_send_us = turn_started.elapsed().as_micros() as u64;
-        let started = Instant::now();
-        let first_token = self.config.timeouts.first_token;
-        let mut completion = Completion::default();
-        let mut seen_token = false;
-        // Answer bytes streamed so far (counted as they come: no rescan per token).
-        let mut streamed_bytes = 0usize;
-        // The provider accepted the request (a stream began): from here it may bill.
-        let mut opened = false;
-        // The turn's deadline for a first token, over every model it tries.
-        let turn_limit = self.config.timeouts.turn;
-        let turn_left = turn_limit.saturating_sub(turn_started.elapsed());
-        let turn_over = ProviderError::Timeout {
-            phase: TimeoutPhase::Turn,
-            after: turn_limit,
-        };
-        let result: Result<(), (ProviderError, bool)> = async {
-            let mut stream = tokio::select! {
-                r = client.stream(&request) => r.map_err(|e| (e, false))?,
-                _ = cancel.cancelled() => return Err((ProviderError::StreamCut { reason: "cancelled".into() }, true)),
-                _ = tokio::time::sleep(turn_left) => return Err((turn_over.clone(), false)),
-            };
-            opened = true;
-            completion.generation_id = stream.generation_id().map(str::to_string);
-            // The request is out: now the gauge can move (the reservation counts).
-            self.emit_budget(events).await;
-            if let Some(g) = completion.generation_id.clone() {
-                let id = reservation.id;
-                let _ = self.ledger.call(move |l| l.mark_started(id, &g)).await;
-            }
-            loop {
-                let (deadline, over) = if seen_token {
-                    (Duration::MAX, None)
-                } else {
-                    let model_left = first_token.saturating_sub(started.elapsed());
-                    let turn_left = turn_left.saturating_sub(started.elapsed());
-                    if turn_left < model_left {
-                        (turn_left, Some(turn_over.clone()))
-                    } else {
-                        (model_left, Some(ProviderError::Timeout { phase: TimeoutPhase::FirstToken, after: first_token }))
-                    }
-                };
-                let next = tokio::select! {
-                    ev = stream.next() => ev,
-                    _ = cancel.cancelled() => return Err((ProviderError::StreamCut { reason: "cancelled".into() }, true)),
-                    _ = tokio::time::sleep(deadline), if over.is_some() => {
-                        return Err((over.clone().unwrap_or(turn_over.clone()), false));
-                    }
-                };
-                let Some(ev) = next else { return Ok(()) };
-                let ev = ev.map_err(|e| (e, false))?;
-                match &ev {
-                    StreamEvent::KeepAlive => {
-                        completion.keepalives += 1;
-                        send(events, Event::Waiting { turn });
-                    }
-                    StreamEvent::Started { generation_id, served_model, provider } => {
-                        if completion.generation_id.is_none() {
-                            if let Some(g) = generation_id.clone() {
-                                let id = reservation.id;
-                                let _ = self.ledger.call(move |l| l.mark_started(id, &g)).await;
-                            }
-                            completion.generation_id.clone_from(generation_id);
-                        }
-                        completion.served_model.clone_from(served_model);
-                        completion.provider.clone_from(provider);
-                        send(events, Event::Started { turn, served_model: served_model.clone() });
-                    }
-                    StreamEvent::Content(t) => {
-                        completion.ttft.get_or_insert_with(|| started.elapsed());
-                        seen_token = true;
-                        completion.content.push_str(t);
-                        send(events, Event::Content { turn, text: t.clone() });
-                        streamed_bytes += t.len();
-                        past_max_tokens(streamed_bytes, sent_max_tokens(reservation.max_tokens)).map_err(|e| (e, false))?;
-                    }
-                    StreamEvent::Reasoning(t) => {
-                        completion.ttft.get_or_insert_with(|| started.elapsed());
-                        seen_token = true;
-                        completion.reasoning.push_str(t);
-                        send(events, Event::Reasoning { turn, text: t.clone() });
-                        streamed_bytes += t.len();
-                        past_max_tokens(streamed_bytes, sent_max_tokens(reservation.max_tokens)).map_err(|e| (e, false))?;
-                    }
-                    StreamEvent::Finish { reason, .. } => completion.finish_reason = Some(reason.clone()),
-                    StreamEvent::Usage(u) => completion.usage = Some(*u),
-                    StreamEvent::Done => return Ok(()),
-                }
-            }
-        }
-        .await;
-        completion.latency = started.elapsed();
-
-        let (status, error) = match result {
-            Ok(()) => (Status::Ok, None),
-            Err((_, true)) => (Status::Cancelled, None),
-            Err((e, false)) if !seen_token => (Status::Error, Some(e)),
-            Err((e, false)) => (Status::Cut, Some(e)),
-        };
-        let outcome = self.outcome(&completion, model, reservation.id, ptoks, status);
-        // A request that failed before any token is not billed by OpenRouter, and would not
-        // have been on the baseline model either (no "savings" from failures).
-        // Refused before any stream began (an HTTP error): OpenRouter bills nothing. A stream
-        // that began and then broke (malformed, an error chunk) may have been billed: it is
-        // settled at the estimate, marked so, and corrected from /generation later.
-        let unbilled = status == Status::Error && completion.usage.is_none() && !opened;
-        let settlement = Settlement {
-            status,
-            served_model: completion.served_model.clone(),
-            prompt_tokens: outcome.prompt_tokens,
-            completion_tokens: outcome.completion_tokens,
-            reasoning_tokens: outcome.reasoning_tokens,
-            cached_tokens: outcome.cached_tokens,
-            cost: if unbilled { Usd::ZERO } else { outcome.cost },
-            cost_source: if unbilled {
-                "provider"
-            } else {
-                outcome.cost_source
-            },
-            ttft_ms: outcome.ttft_ms,
-            latency_ms: Some(outcome.latency_ms),
-            error_kind: error.as_ref().map(|e| e.kind().as_str().to_string()),
-            generation_id: completion.generation_id.clone(),
-            baseline_cost: if unbilled {
-                Usd::ZERO
-            } else {
-                self.backend
-                    .catalog
-                    .find(&self.config.budget.baseline_model)
-                    .map_or(Usd::ZERO, |b| {
-                        b.cost(outcome.prompt_tokens, outcome.completion_tokens)
-                    })
-            },
-        };
-        let id = reservation.id;
-        let settle_started = Instant::now();
-        // An estimate (a cut, cancelled or broken stream) that OpenRouter can still report
-        // counts at its worst case, the reservation, until the bill replaces it moments
-        // later in the background (hidden reasoning is billed but never streamed, so the
-        // estimate may be short); if no bill comes, the estimate.
-        let estimate = settlement.cost;
-        let pending = match (&settlement.generation_id, &model.base_url) {
-            (Some(g), None) if settlement.cost_source == "estimate" => Some(g.clone()),
-            _ => None,
-        };
-        let mut settlement = settlement;
-        if pending.is_some() {
-            settlement.cost = reservation.reserved.max(estimate);
-            settlement.cost_source = "worst_case";
-        }
-        self.ledger
-            .call(move |l| l.settle(id, &settlement, calendar::now_ms()))
-            .await?;
-        if let Some(generation) = pending {
-            self.reconcile_in_background(id, generation, estimate);
-        }
-        let mut outcome = outcome;
-        outcome.overhead = Overhead {
-            route_us: 0,
-            pre_send_us,
-            reserve_us,
-            settle_us: settle_started.elapsed().as_micros() as u64,
-            reroute_us,
-        };
-        self.learn(model, &decision, status, error.as_ref(), &outcome);
-        Ok(match (status, error) {
-            (Status::Ok, _) => Ok(outcome),
-            (Status::Cancelled, _) => Err(AttemptEnd::Cancelled(Box::new(outcome))),
-            (Status::Cut, Some(e)) => Err(AttemptEnd::Cut(e, Box::new(outcome))),
-            (_, Some(e)) => Err(AttemptEnd::BeforeFirstToken(e)),
-            (_, None) => Err(AttemptEnd::BeforeFirstToken(ProviderError::Protocol {
-                detail: "the stream ended without an answer".into(),
-            })),
-        })
-    }
-
-    /// Feed the breaker and the performance averages (availability, never quality).
-    fn learn(
-        &mut self,
-        model: &ModelSpec,
-        decision: &Decision,
-        status: Status,
-        error: Option<&ProviderError>,
-        outcome: &TurnOutcome,
-    ) {
-        let now = calendar::now_ms();
-        let intent = decision.intent;
-        // Unreachable network: says nothing about the model (see `offline`); a half-open
-        // probe it interrupted may run again.
-        if error.is_some_and(|e| offline(model, e)) {
-            self.breakers.release_probe(&model.id);
-            return;
-        }
-        match (status, error) {
-            (Status::Ok | Status::Cut, _) => self.breakers.on_success(&model.id),
-            (Status::Error, Some(e)) if e.is_retryable() => {
-                let retry = e.retry_after().map(|d| d.as_millis() as i64);
-                self.breakers.on_failure(&model.id, retry, now);
-            }
-            _ => {}
-        }
-        // A cancellation is the user's; a rejected key, missing credits or a request the
-        // provider refuses would fail on any model: none says anything about this one.
-        // (A 404 for a model no longer served is the breaker's and the catalog's to handle.)
-        let models_doing = !matches!(
-            error.map(ProviderError::kind),
-            Some(
-                ErrorKind::Auth
-                    | ErrorKind::Credits
-                    | ErrorKind::KeyLimit
-                    | ErrorKind::Moderation
-                    | ErrorKind::BadRequest
-            )
-        );
-        if status != Status::Cancelled && models_doing {
-            self.signals.observe(&Outcome {
-                model: model.id.clone(),
-                intent,
-                ok: status == Status::Ok,
-                ttft_ms: outcome.ttft_ms.map(|v| v as f64),
-                latency_ms: Some(outcome.latency_ms as f64),
-                completion_tokens: outcome.completion_tokens,
-                at_ms: now,
-            });
-        }
-        // A cut answer is the network's or the provider's failure, not the answer's: it
-        // feeds the breaker and the success rate above, never the quality estimate.
-        // A complete answer teaches what this model bills per expected visible token.
-        // (Billed by the provider: an estimate would only teach the estimate back.)
-        if status == Status::Ok && outcome.cost_source == "provider" {
-            self.signals.observe_output(
-                &model.id,
-                intent,
-                crate::router::expected_completion_tokens(decision.complexity),
-                outcome.completion_tokens,
-            );
-            // And what it really charges: the reservation's price margin; a bill off the
-            // listed prices by more than a few percent means they changed: read them again.
-            self.signals.observe_bill(
-                &model.id,
-                outcome.cost.dollars(),
-                outcome.prompt_tokens,
-                outcome.completion_tokens,
-            );
-            let listed = model
-                .cost(outcome.prompt_tokens, outcome.completion_tokens)
-                .dollars();
-            if super::prices::disagrees(outcome.cost.dollars(), listed) {
-                self.refresh_prices_in_background();
-            }
-        }
-    }
-
-    fn outcome(
-        &self,
-        c: &Completion,
-        model: &ModelSpec,
-        request_id: i64,
-        prompt_estimate: u64,
-        status: Status,
-    ) -> TurnOutcome {
-        // What was streamed, at 4 bytes a token: a usage chunk reporting under half of it is
-        // not believed (a server that floods and under-bills): the streamed estimate is
-        // recorded, marked so, and the bill read from /generation replaces it.
-        let streamed = estimate_tokens(&c.content) + estimate_tokens(&c.reasoning);
-        let believable =
-            |u: &crate::provider::Usage| u.completion_tokens.saturating_mul(2) >= streamed;
-        let (prompt_tokens, completion_tokens, reasoning_tokens, cached_tokens, cost, source) =
-            match c.usage.filter(believable) {
-                Some(u) => (
-                    u.prompt_tokens,
-                    u.completion_tokens,
-                    u.reasoning_tokens,
-                    u.cached_tokens,
-                    u.cost
-                        .unwrap_or_else(|| model.cost(u.prompt_tokens, u.completion_tokens)),
-                    if u.cost.is_some() {
-                        "provider"
-                    } else {
-                        "estimate"
-                    },
-                ),
-                None => {
-                    let ct = streamed;
-                    (
-                        prompt_estimate,
-                        ct,
-                        0,
-                        0,
-                        model.cost(prompt_estimate, ct),
-                        "estimate",
-                    )
-                }
-            };
-        TurnOutcome {
-            request_id,
-            generation_id: c.generation_id.clone(),
-            requested_model: model.id.clone(),
-            served_model: c
-                .served_model
-                .clone()
-                .unwrap_or_else(|| model.request_id().to_string()),
-            content: c.content.clone(),
-            reasoning: c.reasoning.clone(),
-            finish_reason: c.finish_reason.clone(),
-            prompt_tokens,
-            completion_tokens,
-            reasoning_tokens,
-            cached_tokens,
-            cost,
-            cost_source: source,
-            ttft_ms: c.ttft.map(|d| d.as_millis() as u64),
-            latency_ms: c.latency.as_millis() as u64,
-            overhead: Overhead::default(),
-            status: match status {
-                Status::Ok => "ok",
-                Status::Cancelled => "cancelled",
-                Status::Cut | Status::Error => "cut",
-            },
-        }
     }
 }
