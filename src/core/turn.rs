@@ -12,6 +12,7 @@ use super::protocol::{Event, TurnId, TurnOutcome};
 use super::session::{CoreError, Session};
 use crate::budget::Standing;
 use crate::calendar;
+use crate::catalog::ModelSpec;
 use crate::ledger::LedgerError;
 use crate::money::Usd;
 use crate::provider::{ErrorKind, Message, ProviderError, TimeoutPhase};
@@ -88,6 +89,39 @@ pub(super) fn prompt_tokens(msgs: &[Message]) -> u64 {
 /// is one the reservation admits.
 pub fn tokens_besides_prompt(system: &str, history: &[Message]) -> u64 {
     prompt_tokens(&[Message::system(system)]) + prompt_tokens(history) + 4
+}
+
+/// A turn's decision and what it was made on.
+struct Routed {
+    decision: Decision,
+    limits: crate::budget::Limits,
+    day: calendar::LocalDay,
+    route_us: u64,
+}
+
+/// What the models tried so far in a turn left behind.
+#[derive(Default)]
+struct Tried {
+    /// When the last model failed before its first token: the reroute clock starts there.
+    failed_at: Option<Instant>,
+    last_error: Option<ProviderError>,
+    /// Connect failures on the shared endpoint in a row (see `offline`).
+    unreachable: u32,
+}
+
+/// The chosen model first; for automatic routing the rest of the ranking follows.
+fn fallback_chain(decision: &Decision) -> Vec<String> {
+    let mut chain: Vec<String> = vec![decision.model.clone()];
+    if decision.routed_by == RoutedBy::Auto {
+        chain.extend(
+            decision
+                .candidates
+                .iter()
+                .filter(|c| c.excluded.is_none() && c.model != decision.model)
+                .map(|c| c.model.clone()),
+        );
+    }
+    chain
 }
 
 /// Why a turn ended without a complete answer: the error, and the partial answer when the
@@ -196,40 +230,13 @@ impl Session {
         events: &UnboundedSender<Event>,
     ) -> Result<TurnOutcome, TurnFailure> {
         let turn_started = Instant::now();
-        // Prices read again in the background since the last turn are taken in first.
-        if let Some(notice) = self.take_prices(None).await {
-            send(events, Event::Notice(notice));
-        }
-        // The key's own limit (a team's budget) read again when the last reading is over a
-        // minute old; a server that cannot say leaves the last reading in force.
-        self.refresh_key(false).await?;
-        let mut wait = HeldWait::new();
-        let (decision, limits, day, route_us) = loop {
-            let (standing, model_spend, day) = self.standing().await?;
-            let route_started = Instant::now();
-            let decided = match standing.exhausted() {
-                Some(refusal) => Err(LedgerError::Refused(refusal).into()),
-                None => self
-                    .route(prompt, choice, &standing, &model_spend)
-                    .map_err(CoreError::from),
-            };
-            let route_us = route_started.elapsed().as_micros() as u64;
-            match decided {
-                Ok(decision) => break (decision, standing.limits, day, route_us),
-                // Refused only because requests in progress hold the money for now: wait
-                // for them to end.
-                Err(e)
-                    if refused_for_money(&e)
-                        && wait.again(standing.today.reserved, cancel, events).await => {}
-                Err(e) => return Err(e.into()),
-            }
-        };
+        let io = Io { cancel, events };
+        let routed = self.decide_turn(prompt, choice, io).await?;
+        let decision = &routed.decision;
         // Chat ("thanks") neither starts nor replaces a thread.
         if !decision.chat {
             self.last_intent = Some(decision.intent);
         }
-        // Set when a model failed before its first token: the reroute clock starts there.
-        let mut failed_at: Option<Instant> = None;
         send(
             events,
             Event::Routed {
@@ -237,21 +244,8 @@ impl Session {
                 decision: decision.clone(),
             },
         );
-
-        // The chosen model first; for automatic routing the rest of the ranking follows.
-        let mut chain: Vec<String> = vec![decision.model.clone()];
-        if decision.routed_by == RoutedBy::Auto {
-            chain.extend(
-                decision
-                    .candidates
-                    .iter()
-                    .filter(|c| c.excluded.is_none() && c.model != decision.model)
-                    .map(|c| c.model.clone()),
-            );
-        }
-        let mut last_error = None;
-        // Connect failures on the shared endpoint in a row (see `offline`).
-        let mut unreachable = 0;
+        let chain = fallback_chain(decision);
+        let mut tried = Tried::default();
         for (attempt, model_id) in chain.iter().enumerate() {
             let Some(model) = self.backend.catalog.get(model_id).cloned() else {
                 continue;
@@ -266,52 +260,29 @@ impl Session {
                 }
                 .into());
             }
-            let routed_by = if attempt == 0 {
-                decision.routed_by
-            } else {
-                RoutedBy::Fallback
+            let plan = Plan {
+                turn,
+                prompt,
+                model: &model,
+                routed_by: if attempt == 0 {
+                    decision.routed_by
+                } else {
+                    RoutedBy::Fallback
+                },
+                decision,
+                day: &routed.day,
+                timing: Timing {
+                    limits: routed.limits,
+                    turn_started,
+                    failed_at: tried.failed_at,
+                    affordable: None,
+                },
             };
-            // A 402 "can only afford M tokens" is answered by asking the same model once
-            // more within M (never another model: the key or account is the same).
-            let mut affordable = None;
-            let ended = loop {
-                let plan = Plan {
-                    turn,
-                    prompt,
-                    model: &model,
-                    routed_by,
-                    decision: &decision,
-                    day: &day,
-                    timing: Timing {
-                        limits,
-                        turn_started,
-                        failed_at,
-                        affordable,
-                    },
-                };
-                let ended = self.attempt(&plan, Io { cancel, events }).await;
-                if let Err(AttemptEnd::BeforeFirstToken(e)) = &ended {
-                    let within = e
-                        .affordable_tokens()
-                        .filter(|m| *m >= crate::budget::MIN_OUTPUT_TOKENS);
-                    if let (None, Some(m)) = (affordable, within) {
-                        send(
-                            events,
-                            Event::Notice(format!(
-                                "OpenRouter can pay for at most {m} output tokens now (402); asking {} again within that",
-                                model.name
-                            )),
-                        );
-                        affordable = Some(m);
-                        continue;
-                    }
-                }
-                break ended;
-            };
+            let ended = self.attempt_within_affordable(plan, io).await;
+            let next = chain.get(attempt + 1).map(String::as_str);
             match ended {
-                Err(AttemptEnd::Fatal(e)) => return Err(e.into()),
                 Ok(mut outcome) => {
-                    outcome.overhead.route_us = route_us;
+                    outcome.overhead.route_us = routed.route_us;
                     self.record_or_say(prompt, &outcome, events).await;
                     send(
                         events,
@@ -323,98 +294,201 @@ impl Session {
                     self.emit_budget(events).await;
                     return Ok(outcome);
                 }
-                Err(AttemptEnd::BeforeFirstToken(e)) if e.kind() == ErrorKind::KeyLimit => {
-                    // The key's own limit is spent (a team's budget): a budget refusal for
-                    // every model, so none is tried; the stored reading says nothing is left.
-                    self.refresh_key(true).await?;
-                    self.key_spent().await?;
-                    self.emit_budget(events).await;
-                    return Err(e.into());
-                }
-                // The turn's deadline passed: no other model is tried.
-                Err(AttemptEnd::BeforeFirstToken(e))
-                    if matches!(
-                        e,
-                        ProviderError::Timeout {
-                            phase: TimeoutPhase::Turn,
-                            ..
-                        }
-                    ) =>
-                {
-                    self.emit_budget(events).await;
-                    return Err(e.into());
-                }
                 Err(AttemptEnd::BeforeFirstToken(e)) => {
-                    failed_at = Some(Instant::now());
-                    // "No endpoints" for a listed model: gone, or dearer than the prices
-                    // reserved with (`max_price`): the listing is read again.
-                    if matches!(e, ProviderError::BadRequest { status: 404, .. }) {
-                        self.refresh_prices_in_background();
-                    }
-                    // The shared endpoint unreachable twice in a row (two models): the
-                    // network is down, and every model behind it would fail the same way.
-                    // One offline state, not a fallback chain through all of them (a
-                    // connection one model's route dropped still gets one other model).
-                    if offline(&model, &e) {
-                        unreachable += 1;
-                        if unreachable >= 2 || chain.get(attempt + 1).is_none() {
-                            self.emit_budget(events).await;
-                            return Err(CoreError::Offline(e.to_string()).into());
-                        }
-                    } else {
-                        unreachable = 0;
-                    }
-                    let next = chain.get(attempt + 1);
-                    match next {
-                        Some(next) if e.is_retryable() => {
-                            let to = self
-                                .backend
-                                .catalog
-                                .get(next)
-                                .map_or(next.clone(), |m| m.name.clone());
-                            send(
-                                events,
-                                Event::Fallback {
-                                    turn,
-                                    from: model.name.clone(),
-                                    error: e.to_string(),
-                                    to,
-                                },
-                            );
-                            last_error = Some(e);
-                        }
-                        _ => {
-                            self.emit_budget(events).await;
-                            return Err(e.into());
-                        }
-                    }
+                    self.before_first_token(turn, &model, e, next, &mut tried, events)
+                        .await?;
                 }
-                Err(AttemptEnd::Cut(e, partial)) => {
-                    self.record_or_say(prompt, &partial, events).await;
-                    self.emit_budget(events).await;
-                    return Err(TurnFailure {
-                        error: e.into(),
-                        partial: Some(partial),
-                    });
-                }
-                Err(AttemptEnd::Cancelled(partial)) => {
-                    self.record_or_say(prompt, &partial, events).await;
-                    send(
-                        events,
-                        Event::Finished {
-                            turn,
-                            outcome: (*partial).clone(),
-                        },
-                    );
-                    self.emit_budget(events).await;
-                    return Ok(*partial);
-                }
+                Err(end) => return self.ended_after_start(prompt, end, turn, events).await,
             }
         }
-        let e = last_error.unwrap_or(ProviderError::Protocol {
+        let e = tried.last_error.unwrap_or(ProviderError::Protocol {
             detail: "no model could be tried".into(),
         });
         Err(e.into())
+    }
+
+    /// Route the prompt on the ledger's standing, waiting a while when only requests in
+    /// progress hold the money.
+    async fn decide_turn(
+        &mut self,
+        prompt: &str,
+        choice: &Choice,
+        io: Io<'_>,
+    ) -> Result<Routed, TurnFailure> {
+        // Prices read again in the background since the last turn are taken in first.
+        if let Some(notice) = self.take_prices(None).await {
+            send(io.events, Event::Notice(notice));
+        }
+        // The key's own limit (a team's budget) read again when the last reading is over a
+        // minute old; a server that cannot say leaves the last reading in force.
+        self.refresh_key(false).await?;
+        let mut wait = HeldWait::new();
+        loop {
+            let (standing, model_spend, day) = self.standing().await?;
+            let route_started = Instant::now();
+            let decided = match standing.exhausted() {
+                Some(refusal) => Err(LedgerError::Refused(refusal).into()),
+                None => self
+                    .route(prompt, choice, &standing, &model_spend)
+                    .map_err(CoreError::from),
+            };
+            let route_us = route_started.elapsed().as_micros() as u64;
+            match decided {
+                Ok(decision) => {
+                    return Ok(Routed {
+                        decision,
+                        limits: standing.limits,
+                        day,
+                        route_us,
+                    });
+                }
+                // Refused only because requests in progress hold the money for now: wait
+                // for them to end.
+                Err(e)
+                    if refused_for_money(&e)
+                        && wait
+                            .again(standing.today.reserved, io.cancel, io.events)
+                            .await => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// [`Self::attempt`], and once more on the same model when a 402 says "can only afford
+    /// M tokens" (never another model: the key or account is the same).
+    async fn attempt_within_affordable(
+        &mut self,
+        mut plan: Plan<'_>,
+        io: Io<'_>,
+    ) -> Result<TurnOutcome, AttemptEnd> {
+        loop {
+            let ended = self.attempt(&plan, io).await;
+            if let Err(AttemptEnd::BeforeFirstToken(e)) = &ended {
+                let within = e
+                    .affordable_tokens()
+                    .filter(|m| *m >= crate::budget::MIN_OUTPUT_TOKENS);
+                if let (None, Some(m)) = (plan.timing.affordable, within) {
+                    send(
+                        io.events,
+                        Event::Notice(format!(
+                            "OpenRouter can pay for at most {m} output tokens now (402); asking {} again within that",
+                            plan.model.name
+                        )),
+                    );
+                    plan.timing.affordable = Some(m);
+                    continue;
+                }
+            }
+            return ended;
+        }
+    }
+
+    /// A model failed before its first token: `Ok` to try `next`, or the turn's end.
+    async fn before_first_token(
+        &mut self,
+        turn: TurnId,
+        model: &ModelSpec,
+        e: ProviderError,
+        next: Option<&str>,
+        tried: &mut Tried,
+        events: &UnboundedSender<Event>,
+    ) -> Result<(), TurnFailure> {
+        let turn_over = matches!(
+            e,
+            ProviderError::Timeout {
+                phase: TimeoutPhase::Turn,
+                ..
+            }
+        );
+        if e.kind() == ErrorKind::KeyLimit {
+            // The key's own limit is spent (a team's budget): a budget refusal for every
+            // model, so none is tried; the stored reading says nothing is left.
+            self.refresh_key(true).await?;
+            self.key_spent().await?;
+        }
+        // The key's limit, or the turn's deadline passed: no other model is tried.
+        if e.kind() == ErrorKind::KeyLimit || turn_over {
+            self.emit_budget(events).await;
+            return Err(e.into());
+        }
+        tried.failed_at = Some(Instant::now());
+        // "No endpoints" for a listed model: gone, or dearer than the prices reserved with
+        // (`max_price`): the listing is read again.
+        if matches!(e, ProviderError::BadRequest { status: 404, .. }) {
+            self.refresh_prices_in_background();
+        }
+        // The shared endpoint unreachable twice in a row (two models): the network is
+        // down, and every model behind it would fail the same way. One offline state, not
+        // a fallback chain through all of them (a connection one model's route dropped
+        // still gets one other model).
+        if offline(model, &e) {
+            tried.unreachable += 1;
+            if tried.unreachable >= 2 || next.is_none() {
+                self.emit_budget(events).await;
+                return Err(CoreError::Offline(e.to_string()).into());
+            }
+        } else {
+            tried.unreachable = 0;
+        }
+        match next {
+            Some(next) if e.is_retryable() => {
+                let to = self
+                    .backend
+                    .catalog
+                    .get(next)
+                    .map_or(next.to_string(), |m| m.name.clone());
+                send(
+                    events,
+                    Event::Fallback {
+                        turn,
+                        from: model.name.clone(),
+                        error: e.to_string(),
+                        to,
+                    },
+                );
+                tried.last_error = Some(e);
+                Ok(())
+            }
+            _ => {
+                self.emit_budget(events).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// An attempt ended after its answer began (cut or cancelled), or fatally: the partial
+    /// answer is kept in the conversation.
+    async fn ended_after_start(
+        &mut self,
+        prompt: &str,
+        end: AttemptEnd,
+        turn: TurnId,
+        events: &UnboundedSender<Event>,
+    ) -> Result<TurnOutcome, TurnFailure> {
+        match end {
+            AttemptEnd::Cut(e, partial) => {
+                self.record_or_say(prompt, &partial, events).await;
+                self.emit_budget(events).await;
+                Err(TurnFailure {
+                    error: e.into(),
+                    partial: Some(partial),
+                })
+            }
+            AttemptEnd::Cancelled(partial) => {
+                self.record_or_say(prompt, &partial, events).await;
+                send(
+                    events,
+                    Event::Finished {
+                        turn,
+                        outcome: (*partial).clone(),
+                    },
+                );
+                self.emit_budget(events).await;
+                Ok(*partial)
+            }
+            AttemptEnd::Fatal(e) => Err(e.into()),
+            AttemptEnd::BeforeFirstToken(e) => Err(e.into()),
+        }
     }
 
     /// One trip to the ledger for everything a decision needs: the standing (limits,
