@@ -136,7 +136,7 @@ fn reserve_and_settle_one_request(b: divan::Bencher) {
                 reasoning_tokens: 0,
                 cached_tokens: 0,
                 cost: Usd::from_dollars(0.007),
-                cost_source: "provider",
+                cost_source: codeforge::ledger::CostSource::Provider,
                 ttft_ms: Some(300),
                 latency_ms: Some(1200),
                 error_kind: None,

@@ -2,7 +2,7 @@
 //! answer under a one-line route card (model, intent and complexity, cost, latency). Pure:
 //! the caller reads the ledger and writes the file.
 
-use crate::ledger::StoredMessage;
+use crate::ledger::{CostSource, Role, StoredMessage};
 use crate::money::Usd;
 use crate::router::Decision;
 
@@ -21,7 +21,7 @@ fn card(m: &StoredMessage) -> String {
         parts.push(format!("{} · {}", d.intent, d.complexity));
     }
     if let Some(n) = r.cost_nanos {
-        let est = if r.cost_source.as_deref() == Some("estimate") {
+        let est = if r.cost_source.is_some_and(CostSource::is_estimate) {
             " (estimated)"
         } else {
             ""
@@ -41,7 +41,7 @@ fn card(m: &StoredMessage) -> String {
 pub fn markdown(id: i64, title: &str, messages: &[StoredMessage]) -> String {
     let mut out = format!("# {}\n\n*CodeForge conversation {id}*\n", title.trim());
     for m in messages {
-        let head = if m.role == "assistant" {
+        let head = if m.role == Role::Assistant {
             format!("### {}", card(m))
         } else {
             "## You".to_string()
@@ -67,7 +67,7 @@ mod tests {
             reasoning_tokens: 0,
             cached_tokens: 0,
             cost_nanos: Some(200_000),
-            cost_source: Some("provider".into()),
+            cost_source: Some(CostSource::Provider),
             ttft_ms: Some(40),
             latency_ms: Some(46),
             status: "ok".into(),
@@ -75,13 +75,13 @@ mod tests {
         };
         let msgs = vec![
             StoredMessage {
-                role: "user".into(),
+                role: Role::User,
                 content: "hi".into(),
                 request_id: None,
                 request: None,
             },
             StoredMessage {
-                role: "assistant".into(),
+                role: Role::Assistant,
                 content: "Hello!\n".into(),
                 request_id: Some(1),
                 request: Some(request),

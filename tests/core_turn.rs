@@ -193,13 +193,13 @@ async fn cancelling_settles_an_estimate_that_reconciles_later() {
     )
     .await;
     let out = out.unwrap();
-    assert_eq!(out.status, "cancelled");
+    assert_eq!(out.status, codeforge::core::protocol::TurnStatus::Cancelled);
     assert!(!out.content.is_empty());
     assert!(
         !out.content.contains("Edge cases"),
         "the answer should not be complete"
     );
-    assert_eq!(out.cost_source, "estimate");
+    assert_eq!(out.cost_source, codeforge::ledger::CostSource::Estimate);
     assert!(events.iter().any(|e| matches!(e, Event::Finished { .. })));
     let rows = ledger_rows(&r.session);
     assert_eq!(rows[0].2, "cancelled");
@@ -265,7 +265,7 @@ async fn an_estimate_an_earlier_process_left_is_corrected_at_the_next_start() {
                 reasoning_tokens: 0,
                 cached_tokens: 0,
                 cost: Usd::from_nanos(1),
-                cost_source: "estimate",
+                cost_source: codeforge::ledger::CostSource::Estimate,
                 ttft_ms: None,
                 latency_ms: None,
                 error_kind: None,
@@ -297,7 +297,7 @@ async fn a_cut_stream_keeps_the_partial_answer_marked_cut() {
     .await;
     assert!(out.is_err());
     let partial = partial_answer(&events).unwrap();
-    assert_eq!(partial.status, "cut");
+    assert_eq!(partial.status, codeforge::core::protocol::TurnStatus::Cut);
     assert!(partial.content.starts_with("Here is a small,"));
     // No fallback after the answer started: a second generation would be billed too.
     assert!(!events.iter().any(|e| matches!(e, Event::Fallback { .. })));
@@ -762,7 +762,7 @@ async fn a_server_streaming_past_max_tokens_is_cut_off_and_the_limit_holds() {
     let err = out.unwrap_err();
     assert!(err.to_string().contains("past max_tokens"), "{err}");
     let partial = partial_answer(&events).expect("the partial answer is kept");
-    assert_eq!(partial.status, "cut");
+    assert_eq!(partial.status, codeforge::core::protocol::TurnStatus::Cut);
     // Stopped near the limit, not at the 20,000 tokens the server would send.
     assert!(
         partial.completion_tokens <= max_tokens + max_tokens / 8 + 16 + 2,
@@ -920,7 +920,7 @@ async fn a_usage_chunk_far_under_what_was_streamed_is_not_believed() {
     let mut r = rig(|c| c.base_url = url.clone()).await;
     let (out, _) = ask(&mut r.session, "hi", Choice::Override("kimi-k2".into())).await;
     let out = out.unwrap();
-    assert_eq!(out.cost_source, "estimate");
+    assert_eq!(out.cost_source, codeforge::ledger::CostSource::Estimate);
     assert!(out.completion_tokens >= 1_000, "{}", out.completion_tokens);
     let kimi = Catalog::builtin().unwrap().get(FIRST).unwrap().clone();
     assert!(out.cost >= kimi.cost(0, 1_000), "{}", out.cost);

@@ -167,10 +167,10 @@ fn outcome(request_id: i64, content: &str) -> TurnOutcome {
         reasoning_tokens: 0,
         cached_tokens: 0,
         cost: Usd::from_dollars(0.00156),
-        cost_source: "provider",
+        cost_source: codeforge::core::protocol::CostSource::Provider,
         ttft_ms: Some(412),
         latency_ms: 1830,
-        status: "ok",
+        status: codeforge::core::protocol::TurnStatus::Ok,
         overhead: Default::default(),
     }
 }
@@ -616,8 +616,8 @@ fn a_resumed_conversation_is_shown_and_a_resize_keeps_the_layout() {
     a.on_core(Event::ConversationLoaded {
         id: Some(3),
         messages: vec![
-            LoadedMessage::plain("user", "first question"),
-            LoadedMessage::plain("assistant", "first answer"),
+            LoadedMessage::plain(codeforge::core::protocol::Role::User, "first question"),
+            LoadedMessage::plain(codeforge::core::protocol::Role::Assistant, "first answer"),
         ],
     });
     let wide = screen(&mut a, 100, 20);
@@ -728,7 +728,7 @@ fn ctrl_r_on_a_cut_answer_runs_it_on_the_next_candidate_at_once() {
         kind: None,
         message: "the stream was cut".into(),
         outcome: Some(TurnOutcome {
-            status: "cut",
+            status: codeforge::core::protocol::TurnStatus::Cut,
             ..outcome(7, "Here is")
         }),
     });

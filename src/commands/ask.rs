@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::{CommandError, Output};
 use crate::cli::AskArgs;
 use crate::config::Config;
+use crate::core::protocol::TurnStatus;
 use crate::core::{Choice, Event, Session, TurnOutcome};
 use crate::router::Decision;
 use crate::sanitize::Sanitizer;
@@ -172,7 +173,7 @@ pub async fn run(
                     if !wrote.ends_with('\n') {
                         out.write_out("\n");
                     }
-                    if outcome.status == "cancelled" {
+                    if outcome.status == TurnStatus::Cancelled {
                         out.err_line("[cancelled]");
                     }
                 }
@@ -260,7 +261,7 @@ pub(super) fn role_named<'a>(
 }
 
 fn summary(o: &TurnOutcome, conversation: Option<i64>, decision: Option<&Decision>) -> String {
-    let est = if o.cost_source == "estimate" {
+    let est = if o.cost_source.is_estimate() {
         " (estimated)"
     } else {
         ""

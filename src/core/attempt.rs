@@ -9,13 +9,13 @@ use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{Event, Overhead, TurnId, TurnOutcome};
+use super::protocol::{Event, Overhead, TurnId, TurnOutcome, TurnStatus};
 use super::session::{CoreError, Session};
 use super::turn::{HeldWait, MAX_TOKENS_CAP, fit_history, prompt_tokens, send};
 use crate::budget::Prices;
 use crate::calendar;
 use crate::catalog::ModelSpec;
-use crate::ledger::{LedgerError, NewRequest, Reservation, Settlement, Status};
+use crate::ledger::{CostSource, LedgerError, NewRequest, Reservation, Settlement, Status};
 use crate::money::Usd;
 use crate::provider::{
     ChatRequest, Completion, ErrorKind, Message, ProviderError, Pump, StreamEnd, StreamLimits,
@@ -379,7 +379,7 @@ impl Session {
             cached_tokens: outcome.cached_tokens,
             cost: if unbilled { Usd::ZERO } else { outcome.cost },
             cost_source: if unbilled {
-                "provider"
+                CostSource::Provider
             } else {
                 outcome.cost_source
             },
@@ -401,12 +401,12 @@ impl Session {
         // estimate may be short); if no bill comes, the estimate.
         let estimate = settlement.cost;
         let pending = match (&settlement.generation_id, &model.base_url) {
-            (Some(g), None) if settlement.cost_source == "estimate" => Some(g.clone()),
+            (Some(g), None) if settlement.cost_source == CostSource::Estimate => Some(g.clone()),
             _ => None,
         };
         if pending.is_some() {
             settlement.cost = reservation.reserved.max(estimate);
-            settlement.cost_source = "worst_case";
+            settlement.cost_source = CostSource::WorstCase;
         }
         self.ledger
             .call(move |l| l.settle(id, &settlement, calendar::now_ms()))
@@ -487,7 +487,7 @@ impl Session {
         // feeds the breaker and the success rate above, never the quality estimate.
         // A complete answer teaches what this model bills per expected visible token.
         // (Billed by the provider: an estimate would only teach the estimate back.)
-        if status == Status::Ok && outcome.cost_source == "provider" {
+        if status == Status::Ok && outcome.cost_source == CostSource::Provider {
             self.signals.observe_output(
                 &model.id,
                 intent,
@@ -535,9 +535,9 @@ impl Session {
                     u.cost
                         .unwrap_or_else(|| model.cost(u.prompt_tokens, u.completion_tokens)),
                     if u.cost.is_some() {
-                        "provider"
+                        CostSource::Provider
                     } else {
-                        "estimate"
+                        CostSource::Estimate
                     },
                 ),
                 None => {
@@ -548,7 +548,7 @@ impl Session {
                         0,
                         0,
                         model.cost(prompt_estimate, ct),
-                        "estimate",
+                        CostSource::Estimate,
                     )
                 }
             };
@@ -572,11 +572,7 @@ impl Session {
             ttft_ms: c.ttft.map(|d| d.as_millis() as u64),
             latency_ms: c.latency.as_millis() as u64,
             overhead: Overhead::default(),
-            status: match status {
-                Status::Ok => "ok",
-                Status::Cancelled => "cancelled",
-                Status::Cut | Status::Error => "cut",
-            },
+            status: TurnStatus::of(status),
         }
     }
 }

@@ -4,11 +4,11 @@
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{Event, LoadedMessage, Op, TurnOutcome};
+use super::protocol::{Event, LoadedMessage, Op, TurnOutcome, TurnStatus};
 use super::session::{Recovery, Session};
 use super::turn::Choice;
 use crate::calendar;
-use crate::ledger::StoredMessage;
+use crate::ledger::{CostSource, StoredMessage};
 use crate::money::Usd;
 
 fn send(events: &UnboundedSender<Event>, e: Event) {
@@ -337,7 +337,7 @@ async fn load(session: &mut Session, id: i64, events: &UnboundedSender<Event>) {
 /// outcome (a decision that no longer parses is left out; the answer still shows).
 fn loaded(m: StoredMessage) -> LoadedMessage {
     let Some((id, r)) = m.request_id.zip(m.request) else {
-        return LoadedMessage::plain(&m.role, &m.content);
+        return LoadedMessage::plain(m.role, &m.content);
     };
     let decision = r
         .decision_json
@@ -357,18 +357,13 @@ fn loaded(m: StoredMessage) -> LoadedMessage {
         reasoning_tokens: count(r.reasoning_tokens),
         cached_tokens: count(r.cached_tokens),
         cost: Usd::from_nanos(r.cost_nanos.unwrap_or(0)),
-        cost_source: match r.cost_source.as_deref() {
-            Some("provider") => "provider",
-            Some("generation") => "generation",
-            Some("reservation") => "reservation",
-            _ => "estimate",
-        },
+        cost_source: r.cost_source.unwrap_or(CostSource::Estimate),
         ttft_ms: r.ttft_ms.map(count),
         latency_ms: r.latency_ms.map_or(0, count),
         status: match r.status.as_str() {
-            "cancelled" => "cancelled",
-            "cut" => "cut",
-            _ => "ok",
+            "cancelled" => TurnStatus::Cancelled,
+            "cut" => TurnStatus::Cut,
+            _ => TurnStatus::Ok,
         },
         overhead: Default::default(),
     };

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::budget::{KeyStanding, Limits, Pressure, Spend};
+pub use crate::ledger::{CostSource, Role};
 use crate::ledger::{ConversationSummary, ModelDay, ModelStats};
 use crate::money::Usd;
 use crate::provider::ErrorKind;
@@ -11,6 +12,38 @@ use crate::router::Decision;
 
 /// Identifies one turn (one user message and its answer).
 pub type TurnId = u64;
+
+/// How a turn's answer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnStatus {
+    /// Complete.
+    Ok,
+    /// Stopped by the user; what arrived is kept.
+    Cancelled,
+    /// Broken off by the server or the network; what arrived is kept.
+    Cut,
+}
+
+impl TurnStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TurnStatus::Ok => "ok",
+            TurnStatus::Cancelled => "cancelled",
+            TurnStatus::Cut => "cut",
+        }
+    }
+
+    /// A request's stored status as the turn it ended: an error after tokens is a cut.
+    pub fn of(status: crate::ledger::Status) -> TurnStatus {
+        use crate::ledger::Status;
+        match status {
+            Status::Ok => TurnStatus::Ok,
+            Status::Cancelled => TurnStatus::Cancelled,
+            Status::Cut | Status::Error => TurnStatus::Cut,
+        }
+    }
+}
 
 /// What the budget gauge shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,7 +74,7 @@ pub struct BudgetSnapshot {
 /// the ledger recorded them, so its route card reads as it did and it can still be rated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadedMessage {
-    pub role: String,
+    pub role: Role,
     pub content: String,
     pub decision: Option<Decision>,
     pub outcome: Option<TurnOutcome>,
@@ -49,9 +82,9 @@ pub struct LoadedMessage {
 
 impl LoadedMessage {
     /// A message with nothing recorded beside its text.
-    pub fn plain(role: &str, content: &str) -> Self {
+    pub fn plain(role: Role, content: &str) -> Self {
         Self {
-            role: role.into(),
+            role,
             content: content.into(),
             decision: None,
             outcome: None,
@@ -75,12 +108,10 @@ pub struct TurnOutcome {
     pub reasoning_tokens: u64,
     pub cached_tokens: u64,
     pub cost: Usd,
-    /// `provider` (usage chunk) or `estimate` (catalog prices).
-    pub cost_source: &'static str,
+    pub cost_source: CostSource,
     pub ttft_ms: Option<u64>,
     pub latency_ms: u64,
-    /// `ok`, `cancelled` or `cut`.
-    pub status: &'static str,
+    pub status: TurnStatus,
     /// Time CodeForge itself spent on this turn, outside the provider.
     pub overhead: Overhead,
 }

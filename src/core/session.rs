@@ -12,7 +12,7 @@ use crate::calendar::{self, LocalDay};
 use crate::catalog::PriceCache;
 use crate::config::Config;
 use crate::ledger::ModelStats;
-use crate::ledger::{Ledger, LedgerError, Settlement};
+use crate::ledger::{CostSource, Ledger, LedgerError, Settlement};
 use crate::money::Usd;
 use crate::provider::{Message, ProviderError};
 use crate::router::{Availability, Breakers, Outcome, RouteError, Signals};
@@ -145,7 +145,7 @@ pub fn learned_state(
                 at_ms: o.created_ms,
             });
             // As the live session learns it from a complete answer the provider billed.
-            if o.status == "ok" && o.cost_source == "provider" {
+            if o.status == "ok" && o.cost_source == CostSource::Provider {
                 let complexity = match o.complexity.as_str() {
                     "simple" => crate::task::Complexity::Simple,
                     "high" => crate::task::Complexity::High,
@@ -299,13 +299,13 @@ impl Session {
                 if let Ok(info) = client.generation(&generation).await {
                     let cost = Usd::from_dollars(info.total_cost);
                     let _ = ledger
-                        .call(move |l| l.reconcile(id, cost, "generation", calendar::now_ms()))
+                        .call(move |l| l.reconcile(id, cost, CostSource::Generation, calendar::now_ms()))
                         .await;
                     return;
                 }
             }
             let _ = ledger
-                .call(move |l| l.reconcile(id, estimate, "estimate", calendar::now_ms()))
+                .call(move |l| l.reconcile(id, estimate, CostSource::Estimate, calendar::now_ms()))
                 .await;
         }));
     }
@@ -584,7 +584,7 @@ impl Session {
                             .or(info.tokens_completion)
                             .unwrap_or(0),
                         generation_id: Some(gen_id),
-                        ..Settlement::process_died(Usd::from_dollars(info.total_cost), "generation")
+                        ..Settlement::process_died(Usd::from_dollars(info.total_cost), CostSource::Generation)
                     };
                     let id = o.id;
                     self.ledger
@@ -599,7 +599,7 @@ impl Session {
                 Err(_) if self.backend.demo || now - o.created_ms > ORPHAN_GIVE_UP_MS => {
                     let s = Settlement {
                         generation_id: Some(gen_id),
-                        ..Settlement::process_died(o.reserved, "reservation")
+                        ..Settlement::process_died(o.reserved, CostSource::Reservation)
                     };
                     let id = o.id;
                     self.ledger
@@ -619,7 +619,7 @@ impl Session {
             if let Ok(info) = self.backend.client.generation(&gen_id).await {
                 let cost = Usd::from_dollars(info.total_cost);
                 self.ledger
-                    .call(move |l| l.reconcile(id, cost, "generation", calendar::now_ms()))
+                    .call(move |l| l.reconcile(id, cost, CostSource::Generation, calendar::now_ms()))
                     .await?;
                 rec.estimates_fixed += 1;
             }
@@ -633,7 +633,7 @@ impl Session {
             };
             let estimate = m.cost(prompt_tokens, completion_tokens);
             self.ledger
-                .call(move |l| l.reconcile(id, estimate, "estimate", calendar::now_ms()))
+                .call(move |l| l.reconcile(id, estimate, CostSource::Estimate, calendar::now_ms()))
                 .await?;
         }
         Ok(rec)

@@ -11,6 +11,7 @@ mod money_ops;
 mod queries;
 mod store;
 mod verified;
+mod vocab;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,6 +23,7 @@ pub use error::LedgerError;
 pub use money_ops::{NewRequest, Orphan, Reservation, Settlement, Status};
 pub use queries::{DayRow, ModelDay, ModelStats, RecentOutcome, StatsReport};
 pub use store::{ConversationSummary, StoredMessage, StoredRequest};
+pub use vocab::{CostSource, Role};
 
 /// The numbered schema migrations, oldest first.
 pub fn migrations() -> Migrations<'static> {

@@ -4,6 +4,7 @@
 //! Every step runs in an IMMEDIATE transaction (one writer at a time across processes) and
 //! updates the request row and the day totals together.
 
+use super::vocab::CostSource;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{Ledger, LedgerError};
@@ -68,8 +69,7 @@ pub struct Settlement {
     pub reasoning_tokens: u64,
     pub cached_tokens: u64,
     pub cost: Usd,
-    /// `provider`, `estimate`, `generation` or `reservation`.
-    pub cost_source: &'static str,
+    pub cost_source: CostSource,
     pub ttft_ms: Option<u64>,
     pub latency_ms: Option<u64>,
     pub error_kind: Option<String>,
@@ -81,7 +81,7 @@ pub struct Settlement {
 impl Settlement {
     /// A request whose process died: only its cost (from `/generation`, or the worst case
     /// held for it) is known.
-    pub fn process_died(cost: Usd, cost_source: &'static str) -> Self {
+    pub fn process_died(cost: Usd, cost_source: CostSource) -> Self {
         Self {
             status: Status::Cut,
             served_model: None,
@@ -396,7 +396,7 @@ impl Ledger {
             }
             match &generation_id {
                 None => {
-                    let s = Settlement::process_died(Usd::from_nanos(reserved), "reservation");
+                    let s = Settlement::process_died(Usd::from_nanos(reserved), CostSource::Reservation);
                     self.settle(id, &s, now_ms)?;
                 }
                 Some(_) => {
@@ -472,7 +472,7 @@ impl Ledger {
         &mut self,
         id: i64,
         cost: Usd,
-        source: &'static str,
+        source: CostSource,
         now_ms: i64,
     ) -> Result<(), LedgerError> {
         let path = self.path.clone();

@@ -541,7 +541,7 @@ pub struct RecentOutcome {
     /// The complexity the router saw (its expected answer length).
     pub complexity: String,
     /// `provider` when the usage came from the provider's bill.
-    pub cost_source: String,
+    pub cost_source: super::CostSource,
     pub prompt_tokens: i64,
     /// What it cost (its bill when `cost_source` is `provider`).
     pub cost: Usd,

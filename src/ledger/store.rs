@@ -8,7 +8,7 @@ use super::{Ledger, LedgerError};
 /// One stored message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredMessage {
-    pub role: String,
+    pub role: super::Role,
     pub content: String,
     pub request_id: Option<i64>,
     /// For an answer: how its request went, to show its route card again.
@@ -26,7 +26,7 @@ pub struct StoredRequest {
     pub reasoning_tokens: i64,
     pub cached_tokens: i64,
     pub cost_nanos: Option<i64>,
-    pub cost_source: Option<String>,
+    pub cost_source: Option<super::CostSource>,
     pub ttft_ms: Option<i64>,
     pub latency_ms: Option<i64>,
     pub status: String,

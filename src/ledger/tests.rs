@@ -48,7 +48,7 @@ fn ok(cost: Usd) -> Settlement {
         reasoning_tokens: 0,
         cached_tokens: 0,
         cost,
-        cost_source: "provider",
+        cost_source: CostSource::Provider,
         ttft_ms: Some(100),
         latency_ms: Some(900),
         error_kind: None,
@@ -148,7 +148,7 @@ fn dead_owners_reservations_are_recovered_not_dropped() {
     );
     // Reconciled later with what /generation reported.
     let mut settled = ok(Usd::from_dollars(0.002));
-    settled.cost_source = "generation";
+    settled.cost_source = CostSource::Generation;
     l.settle(orphans[0].id, &settled, 6).unwrap();
     let s = l.day_spend(&d.day).unwrap();
     assert_eq!(s.reserved, live.reserved);
@@ -449,7 +449,7 @@ fn a_cancelled_request_is_not_a_failure_of_the_model_in_the_stats() {
     let before = l.stats(std::slice::from_ref(&d.day), (3.0, 15.0)).unwrap();
     l.settle(
         r.id,
-        &Settlement::process_died(r.reserved, "reservation"),
+        &Settlement::process_died(r.reserved, CostSource::Reservation),
         2,
     )
     .unwrap();

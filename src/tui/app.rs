@@ -9,6 +9,7 @@ use ratatui_textarea::TextArea;
 use super::cells::{Answer, AnswerState, Cell};
 use super::keymap::{Action, Keymap};
 use super::theme::Theme;
+use crate::core::protocol::{Role, TurnStatus};
 use crate::core::{BudgetSnapshot, Choice, Event, Op, TurnId};
 use crate::ledger::ConversationSummary;
 
@@ -810,7 +811,7 @@ impl App {
                     a.prompt.clone(),
                     a.outcome
                         .as_ref()
-                        .filter(|o| o.status == "ok")
+                        .filter(|o| o.status == TurnStatus::Ok)
                         .map(|o| o.request_id),
                 )
             })
@@ -1111,7 +1112,7 @@ impl App {
             }
             Event::Finished { turn, outcome } => {
                 if let Some(a) = self.answer_mut(turn) {
-                    a.state = if outcome.status == "cancelled" {
+                    a.state = if outcome.status == TurnStatus::Cancelled {
                         AnswerState::Cancelled
                     } else {
                         AnswerState::Done
@@ -1151,7 +1152,7 @@ impl App {
                 }
                 let mut pending_prompt = String::new();
                 for m in messages {
-                    if m.role == "user" {
+                    if m.role == Role::User {
                         self.cells.push(Cell::user(&m.content));
                         pending_prompt = m.content;
                     } else {
@@ -1162,8 +1163,8 @@ impl App {
                         a.push_content(&m.content, &theme);
                         a.finish(&theme);
                         a.state = match m.outcome.as_ref().map(|o| o.status) {
-                            Some("cancelled") => AnswerState::Cancelled,
-                            Some("cut") => AnswerState::Cut("the stream was cut".into()),
+                            Some(TurnStatus::Cancelled) => AnswerState::Cancelled,
+                            Some(TurnStatus::Cut) => AnswerState::Cut("the stream was cut".into()),
                             _ => AnswerState::Done,
                         };
                         a.decision = m.decision;

@@ -206,7 +206,7 @@ impl Answer {
                     ));
                 }
                 if let Some(o) = &self.outcome {
-                    let est = if o.cost_source == "estimate" {
+                    let est = if o.cost_source.is_estimate() {
                         " (est.)"
                     } else {
                         ""

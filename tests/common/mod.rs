@@ -301,7 +301,7 @@ pub fn billed(
         reasoning_tokens: 0,
         cached_tokens: 0,
         cost,
-        cost_source: "provider",
+        cost_source: codeforge::ledger::CostSource::Provider,
         ttft_ms: None,
         latency_ms: None,
         error_kind: None,
