@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use crate::budget::{KeyStanding, Limits, Pressure, Spend};
-pub use crate::ledger::{CostSource, Role};
 use crate::ledger::{ConversationSummary, ModelDay, ModelStats};
+pub use crate::ledger::{CostSource, Role};
 use crate::money::Usd;
 use crate::provider::ErrorKind;
 use crate::router::Decision;

@@ -299,7 +299,9 @@ impl Session {
                 if let Ok(info) = client.generation(&generation).await {
                     let cost = Usd::from_dollars(info.total_cost);
                     let _ = ledger
-                        .call(move |l| l.reconcile(id, cost, CostSource::Generation, calendar::now_ms()))
+                        .call(move |l| {
+                            l.reconcile(id, cost, CostSource::Generation, calendar::now_ms())
+                        })
                         .await;
                     return;
                 }
@@ -584,7 +586,10 @@ impl Session {
                             .or(info.tokens_completion)
                             .unwrap_or(0),
                         generation_id: Some(gen_id),
-                        ..Settlement::process_died(Usd::from_dollars(info.total_cost), CostSource::Generation)
+                        ..Settlement::process_died(
+                            Usd::from_dollars(info.total_cost),
+                            CostSource::Generation,
+                        )
                     };
                     let id = o.id;
                     self.ledger
@@ -619,7 +624,9 @@ impl Session {
             if let Ok(info) = self.backend.client.generation(&gen_id).await {
                 let cost = Usd::from_dollars(info.total_cost);
                 self.ledger
-                    .call(move |l| l.reconcile(id, cost, CostSource::Generation, calendar::now_ms()))
+                    .call(move |l| {
+                        l.reconcile(id, cost, CostSource::Generation, calendar::now_ms())
+                    })
                     .await?;
                 rec.estimates_fixed += 1;
             }

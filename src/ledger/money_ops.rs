@@ -396,7 +396,10 @@ impl Ledger {
             }
             match &generation_id {
                 None => {
-                    let s = Settlement::process_died(Usd::from_nanos(reserved), CostSource::Reservation);
+                    let s = Settlement::process_died(
+                        Usd::from_nanos(reserved),
+                        CostSource::Reservation,
+                    );
                     self.settle(id, &s, now_ms)?;
                 }
                 Some(_) => {
