@@ -31,8 +31,8 @@ fn card(m: &StoredMessage) -> String {
     if let Some(ms) = r.latency_ms {
         parts.push(format!("{ms} ms"));
     }
-    if r.status != "ok" {
-        parts.push(r.status.clone());
+    if !r.status.is_ok() {
+        parts.push(r.status.as_str().to_string());
     }
     parts.join(" · ")
 }
@@ -70,7 +70,7 @@ mod tests {
             cost_source: Some(CostSource::Provider),
             ttft_ms: Some(40),
             latency_ms: Some(46),
-            status: "ok".into(),
+            status: crate::ledger::RequestStatus::Ended(crate::ledger::Status::Ok),
             generation_id: None,
         };
         let msgs = vec![

@@ -8,7 +8,7 @@ use super::protocol::{Event, LoadedMessage, Op, TurnOutcome, TurnStatus};
 use super::session::{Recovery, Session};
 use super::turn::Choice;
 use crate::calendar;
-use crate::ledger::{CostSource, StoredMessage};
+use crate::ledger::{CostSource, RequestStatus, StoredMessage};
 use crate::money::Usd;
 
 fn send(events: &UnboundedSender<Event>, e: Event) {
@@ -360,10 +360,11 @@ fn loaded(m: StoredMessage) -> LoadedMessage {
         cost_source: r.cost_source.unwrap_or(CostSource::Estimate),
         ttft_ms: r.ttft_ms.map(count),
         latency_ms: r.latency_ms.map_or(0, count),
-        status: match r.status.as_str() {
-            "cancelled" => TurnStatus::Cancelled,
-            "cut" => TurnStatus::Cut,
-            _ => TurnStatus::Ok,
+        status: match r.status {
+            RequestStatus::Ended(s) => TurnStatus::of(s),
+            // A message is stored after its request settles: unreachable but for a damaged
+            // ledger, where the answer is shown as it was stored.
+            RequestStatus::Open | RequestStatus::Orphaned => TurnStatus::Ok,
         },
         overhead: Default::default(),
     };

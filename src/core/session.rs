@@ -138,14 +138,14 @@ pub fn learned_state(
             signals.observe(&Outcome {
                 model: o.model.clone(),
                 intent,
-                ok: o.status == "ok",
+                ok: o.status.is_ok(),
                 ttft_ms: o.ttft_ms.map(|v| v as f64),
                 latency_ms: o.latency_ms.map(|v| v as f64),
                 completion_tokens: o.completion_tokens.max(0) as u64,
                 at_ms: o.created_ms,
             });
             // As the live session learns it from a complete answer the provider billed.
-            if o.status == "ok" && o.cost_source == CostSource::Provider {
+            if o.status.is_ok() && o.cost_source == CostSource::Provider {
                 let complexity = match o.complexity.as_str() {
                     "simple" => crate::task::Complexity::Simple,
                     "high" => crate::task::Complexity::High,

@@ -23,7 +23,7 @@ pub use error::LedgerError;
 pub use money_ops::{NewRequest, Orphan, Reservation, Settlement, Status};
 pub use queries::{DayRow, ModelDay, ModelStats, RecentOutcome, StatsReport};
 pub use store::{ConversationSummary, StoredMessage, StoredRequest};
-pub use vocab::{CostSource, Role};
+pub use vocab::{CostSource, RequestStatus, Role};
 
 /// The numbered schema migrations, oldest first.
 pub fn migrations() -> Migrations<'static> {

@@ -49,6 +49,8 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 4] = [Status::Ok, Status::Error, Status::Cancelled, Status::Cut];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",

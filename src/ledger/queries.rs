@@ -534,7 +534,7 @@ pub struct RecentOutcome {
     pub created_ms: i64,
     pub model: String,
     pub intent: String,
-    pub status: String,
+    pub status: super::RequestStatus,
     pub ttft_ms: Option<i64>,
     pub latency_ms: Option<i64>,
     pub completion_tokens: i64,

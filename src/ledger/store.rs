@@ -29,7 +29,7 @@ pub struct StoredRequest {
     pub cost_source: Option<super::CostSource>,
     pub ttft_ms: Option<i64>,
     pub latency_ms: Option<i64>,
-    pub status: String,
+    pub status: super::RequestStatus,
     pub generation_id: Option<String>,
 }
 

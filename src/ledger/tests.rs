@@ -464,7 +464,7 @@ fn a_cancelled_request_is_not_a_failure_of_the_model_in_the_stats() {
         l.recent_outcomes(10)
             .unwrap()
             .iter()
-            .all(|o| o.status == "ok")
+            .all(|o| o.status.is_ok())
     );
     // A model's error is.
     settle(&mut l, Status::Error);

@@ -5,6 +5,8 @@
 
 use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
+use super::money_ops::Status;
+
 /// Where a request's cost comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -59,6 +61,51 @@ impl CostSource {
     }
 }
 
+/// Where a request is in its life, as stored: open (its money held), orphaned (its process
+/// died before settling), or ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestStatus {
+    Open,
+    Orphaned,
+    Ended(Status),
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Open => "open",
+            RequestStatus::Orphaned => "orphaned",
+            RequestStatus::Ended(s) => s.as_str(),
+        }
+    }
+
+    /// The stored word; an unknown one reads as an ended request that failed.
+    pub fn parse(s: &str) -> RequestStatus {
+        match s {
+            "open" => RequestStatus::Open,
+            "orphaned" => RequestStatus::Orphaned,
+            _ => RequestStatus::Ended(
+                Status::ALL
+                    .into_iter()
+                    .find(|x| x.as_str() == s)
+                    .unwrap_or(Status::Error),
+            ),
+        }
+    }
+
+    /// Ended with a complete answer.
+    pub fn is_ok(self) -> bool {
+        self == RequestStatus::Ended(Status::Ok)
+    }
+}
+
+/// Written as its stored word.
+impl serde::Serialize for RequestStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Who wrote a stored message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -105,6 +152,7 @@ macro_rules! stored_as_text {
 
 stored_as_text!(CostSource);
 stored_as_text!(Role);
+stored_as_text!(RequestStatus);
 
 #[cfg(test)]
 mod tests {
@@ -121,6 +169,17 @@ mod tests {
             assert_eq!(Role::parse(r.as_str()), r);
         }
         assert_eq!(Role::parse("tool"), Role::Assistant);
+        for s in [RequestStatus::Open, RequestStatus::Orphaned]
+            .into_iter()
+            .chain(Status::ALL.map(RequestStatus::Ended))
+        {
+            assert_eq!(RequestStatus::parse(s.as_str()), s);
+        }
+        assert_eq!(
+            RequestStatus::parse("exploded"),
+            RequestStatus::Ended(Status::Error)
+        );
+        assert!(RequestStatus::parse("ok").is_ok() && !RequestStatus::parse("cut").is_ok());
     }
 
     #[test]
