@@ -82,7 +82,10 @@ fn start_turn(a: &mut App, prompt: &str) -> u64 {
         &RouteRequest::simple(prompt, &Signals::new(), &Breakers::new()),
     )
     .unwrap();
-    a.on_core(Event::Routed { turn, decision });
+    a.on_core(Event::Routed {
+        turn,
+        card: codeforge::core::protocol::RouteCard::of(&decision),
+    });
     turn
 }
 

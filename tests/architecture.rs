@@ -93,3 +93,21 @@ fn the_core_never_reaches_into_the_simulator() {
         }
     }
 }
+
+#[test]
+fn the_tui_knows_the_core_only_through_its_protocol() {
+    // Route cards, outcomes and conversations arrive as `core::protocol` types: the TUI
+    // never reads the router's, the ledger's or the budget's own.
+    for (path, text) in sources("tui") {
+        for line in code_lines(&text) {
+            for banned in [
+                "crate::router",
+                "crate::ledger",
+                "crate::budget",
+                "crate::provider",
+            ] {
+                assert!(!line.contains(banned), "{path} names {banned}: {line}");
+            }
+        }
+    }
+}

@@ -438,15 +438,11 @@ async fn three_failures_open_the_breaker_and_no_request_goes_to_that_model() {
     let decision = events
         .iter()
         .find_map(|e| match e {
-            Event::Routed { decision, .. } => Some(decision.clone()),
+            Event::Routed { card, .. } => Some(card.clone()),
             _ => None,
         })
         .unwrap();
-    let claude = decision
-        .candidates
-        .iter()
-        .find(|c| c.model == FIRST)
-        .unwrap();
+    let claude = decision.candidate(FIRST).unwrap();
     assert!(
         claude
             .excluded

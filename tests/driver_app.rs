@@ -8,8 +8,8 @@ mod common;
 
 use std::time::Duration;
 
+use codeforge::core::protocol::RouteCard;
 use codeforge::core::{Choice, Event, Op, Session};
-use codeforge::router::Decision;
 use codeforge::task::Intent;
 use codeforge::tui::app::{App, Command};
 use codeforge::tui::{keymap::Keymap, model_names, theme::Theme};
@@ -96,10 +96,10 @@ impl Driven {
     }
 
     /// Ask `text` as turn `turn` and return the router's decision for it.
-    async fn decision(&mut self, turn: u64, text: &str) -> Decision {
+    async fn decision(&mut self, turn: u64, text: &str) -> RouteCard {
         self.submit(turn, text);
         self.until(|e| match e {
-            Event::Routed { turn: t, decision } if t == turn => Some(decision),
+            Event::Routed { turn: t, card } if t == turn => Some(card),
             _ => None,
         })
         .await
@@ -172,7 +172,7 @@ async fn decision_after(
     prompt: &str,
     after: impl Fn(i64) -> Vec<Op>,
     next: &str,
-) -> Decision {
+) -> RouteCard {
     let mut d = Driven::start(session);
     let request = d.answer(1, prompt).await.request_id;
     for op in after(request) {
@@ -194,9 +194,9 @@ async fn rating_one_answer_again_replaces_its_rating_instead_of_adding_one() {
                 .collect::<Vec<_>>()
         }
     };
-    let fit = |d: &Decision, model: &str| {
-        let c = d.candidates.iter().find(|c| c.model == model).unwrap();
-        (c.components.fit, c.components.ratings)
+    let fit = |d: &RouteCard, model: &str| {
+        let c = d.candidate(model).unwrap();
+        (c.fit, c.ratings)
     };
     // Once, five times, and up then down: each leaves one 👎 on the answer.
     let once = rig(|_| {}).await;
@@ -222,8 +222,8 @@ async fn a_resumed_answer_keeps_its_route_card_and_can_be_rated() {
     let mut decision = None;
     let outcome = d
         .until(|e| match e {
-            Event::Routed { decision: x, .. } => {
-                decision = Some(x);
+            Event::Routed { card, .. } => {
+                decision = Some(card);
                 None
             }
             Event::Finished { outcome, .. } => Some(outcome),
@@ -242,7 +242,7 @@ async fn a_resumed_answer_keeps_its_route_card_and_can_be_rated() {
     d.quit().await;
     // The ledger gives back the decision and the outcome the turn had.
     let answer = &messages[1];
-    assert_eq!(answer.decision, decision);
+    assert_eq!(answer.card, decision);
     let resumed = answer.outcome.as_ref().unwrap();
     assert_eq!(resumed.request_id, outcome.request_id);
     assert_eq!(resumed.served_model, outcome.served_model);
@@ -327,12 +327,8 @@ async fn another_process_s_limit_and_ratings_reach_the_running_session() {
     // And the next decision counts the rating.
     let decision = d.decision(2, "explain what a mutex is").await;
     d.quit().await;
-    let c = decision
-        .candidates
-        .iter()
-        .find(|c| c.model == model)
-        .unwrap();
-    assert_eq!(c.components.ratings, 1.0);
+    let c = decision.candidate(&model).unwrap();
+    assert_eq!(c.ratings, 1.0);
 }
 
 #[tokio::test]
@@ -524,4 +520,35 @@ async fn an_at_file_reaches_the_server_byte_for_byte_with_the_edit_format_and_it
         std::fs::read_to_string(proj.path().join("calc.py")).unwrap(),
         text.replace("def total", "def grand_total")
     );
+}
+
+#[tokio::test]
+async fn the_core_refuses_a_daily_limit_out_of_range_and_keeps_the_one_set() {
+    use codeforge::money::Usd;
+    let r = rig(|_| {}).await;
+    let mut d = Driven::start(r.session);
+    // `/budget -1` or `/budget 1e12` from the TUI reaches the core as it was typed.
+    d.send(Op::SetDailyLimit(-1.0));
+    let said = d
+        .until(|e| match e {
+            Event::Error(m) => Some(m),
+            _ => None,
+        })
+        .await;
+    assert!(said.contains("from $0 up to"), "{said}");
+    d.send(Op::SetDailyLimit(f64::NAN));
+    d.until(|e| matches!(e, Event::Error(_)).then_some(()))
+        .await;
+    // A valid one is taken, and the gauge shows it.
+    d.send(Op::SetDailyLimit(2.5));
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        d.until(|e| match e {
+            Event::Budget(b) if b.limits.daily == Usd::from_dollars(2.5) => Some(()),
+            _ => None,
+        })
+        .await
+    })
+    .await
+    .expect("the valid limit never reached the gauge");
+    d.quit().await;
 }

@@ -5,6 +5,7 @@
 
 use codeforge::budget::{Limits, Pressure, Spend};
 use codeforge::catalog::Catalog;
+use codeforge::core::protocol::RouteCard;
 use codeforge::core::{BudgetSnapshot, Choice, Event, LoadedMessage, Op, TurnOutcome};
 use codeforge::ledger::{ModelDay, ModelStats};
 use codeforge::money::Usd;
@@ -76,6 +77,11 @@ fn decision(prompt: &str) -> codeforge::router::Decision {
         &RouteRequest::simple(prompt, &Signals::new(), &Breakers::new()),
     )
     .unwrap()
+}
+
+/// The route card the core sends for `prompt`.
+fn card(prompt: &str) -> RouteCard {
+    RouteCard::of(&decision(prompt))
 }
 
 /// The model after kimi-k2 (the usual pick for everyday code, and the model of the
@@ -187,7 +193,7 @@ fn ask(app: &mut App, prompt: &str, chunks: &[&str]) -> u64 {
     };
     app.on_core(Event::Routed {
         turn,
-        decision: decision(prompt),
+        card: card(prompt),
     });
     for c in chunks {
         app.on_core(Event::Content {
@@ -856,7 +862,7 @@ fn an_at_path_attaches_the_file_and_its_edits_are_reviewed_applied_and_undone() 
     // While it streams, the edits ended so far are counted beside the speed.
     a.on_core(Event::Routed {
         turn,
-        decision: decision("rename total to sum_all"),
+        card: card("rename total to sum_all"),
     });
     let cut = answer.find(">>>>>>> REPLACE").unwrap() + 3;
     a.on_core(Event::Content {
@@ -1238,7 +1244,7 @@ fn scrolled_up_the_text_stays_put_while_the_answer_grows_and_end_follows_again()
     let turn = send(&mut a, "write a long answer");
     a.on_core(Event::Routed {
         turn,
-        decision: decision("write a long answer"),
+        card: card("write a long answer"),
     });
     let para = |i: usize| format!("Paragraph {i} of the answer.\n\n");
     for i in 0..40 {
@@ -1325,7 +1331,7 @@ fn hints_name_the_keys_as_they_are_bound() {
     let turn = send(&mut a, "write a rust function that adds two numbers");
     a.on_core(Event::Routed {
         turn,
-        decision: decision("write a rust function that adds two numbers"),
+        card: card("write a rust function that adds two numbers"),
     });
     let s = screen(&mut a, 100, 20);
     assert!(s.contains("[Ctrl-X details]"), "{s}");
@@ -1354,7 +1360,10 @@ fn the_route_card_says_the_estimate_once() {
         "the router's reason has it: {}",
         d.reason
     );
-    a.on_core(Event::Routed { turn, decision: d });
+    a.on_core(Event::Routed {
+        turn,
+        card: RouteCard::of(&d),
+    });
     let s = screen(&mut a, 80, 24);
     assert_eq!(s.matches("est $").count(), 1, "{s}");
     assert!(
@@ -1433,7 +1442,7 @@ fn snapshot_gauge_at_each_threshold_and_the_scroll_marker() {
     let turn = send(&mut a, "write a long answer");
     a.on_core(Event::Routed {
         turn,
-        decision: decision("write a long answer"),
+        card: card("write a long answer"),
     });
     for i in 0..40 {
         a.on_core(Event::Content {

@@ -127,15 +127,11 @@ pub async fn run(
     };
     let print = async {
         let mut sanitizer = Sanitizer::new();
-        let mut decision: Option<Decision> = None;
         let mut cut: Option<TurnOutcome> = None;
         let mut wrote = String::new();
         while let Some(ev) = rx.recv().await {
             match ev {
-                Event::Routed { decision: d, .. } => {
-                    out.err_line(&format!("→ {}", d.reason));
-                    decision = Some(d);
-                }
+                Event::Routed { card, .. } => out.err_line(&format!("→ {}", card.reason)),
                 Event::Fallback {
                     from, error, to, ..
                 } => {
@@ -180,9 +176,10 @@ pub async fn run(
                 _ => {}
             }
         }
-        (decision, cut)
+        cut
     };
-    let (result, (decision, cut)) = tokio::join!(turn, print);
+    let (result, cut) = tokio::join!(turn, print);
+    let decision = session.last_decision.take();
     ctrl_c.abort();
     // Bills being fetched for estimates and prices being read again are kept rather than
     // lost with this process (up to a few seconds; the next start finishes the rest).

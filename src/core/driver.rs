@@ -4,7 +4,7 @@
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{Event, LoadedMessage, Op, TurnOutcome, TurnStatus};
+use super::protocol::{Event, LoadedMessage, Op, RouteCard, TurnOutcome, TurnStatus};
 use super::session::{Recovery, Session};
 use super::turn::Choice;
 use crate::calendar;
@@ -175,7 +175,10 @@ pub async fn drive(
             }
             Op::Resume(id) => load(&mut session, id, &events).await,
             Op::ListConversations => match session.ledger.call(|l| l.conversations(50)).await {
-                Ok(list) => send(&events, Event::Conversations(list)),
+                Ok(list) => send(
+                    &events,
+                    Event::Conversations(list.into_iter().map(Into::into).collect()),
+                ),
                 Err(e) => send(&events, Event::Error(e.to_string())),
             },
             Op::Feedback { request_id, up } => {
@@ -240,6 +243,13 @@ pub async fn drive(
                 };
                 send(&events, Event::Notice(text.into()));
             }
+            Op::SetDailyLimit(usd) if !crate::budget::valid_limit(usd) => send(
+                &events,
+                Event::Error(format!(
+                    "a daily limit is an amount from $0 up to {}, not {usd}",
+                    crate::money::Usd::from_dollars(crate::budget::MAX_LIMIT_USD)
+                )),
+            ),
             Op::SetDailyLimit(usd) => {
                 let v = usd.to_string();
                 match session
@@ -339,10 +349,11 @@ fn loaded(m: StoredMessage) -> LoadedMessage {
     let Some((id, r)) = m.request_id.zip(m.request) else {
         return LoadedMessage::plain(m.role, &m.content);
     };
-    let decision = r
+    let card = r
         .decision_json
         .as_deref()
-        .and_then(|j| serde_json::from_str(j).ok());
+        .and_then(|j| serde_json::from_str::<crate::router::Decision>(j).ok())
+        .map(|d| RouteCard::of(&d));
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     let outcome = TurnOutcome {
         request_id: id,
@@ -371,7 +382,7 @@ fn loaded(m: StoredMessage) -> LoadedMessage {
     LoadedMessage {
         role: m.role,
         content: m.content,
-        decision,
+        card,
         outcome: Some(outcome),
     }
 }

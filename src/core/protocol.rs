@@ -9,9 +9,107 @@ pub use crate::ledger::{CostSource, Role};
 use crate::money::Usd;
 use crate::provider::ErrorKind;
 use crate::router::Decision;
+use crate::task::{Complexity, Intent};
 
 /// Identifies one turn (one user message and its answer).
 pub type TurnId = u64;
+
+/// A routing decision as a front end shows it (the route card): which model, what the
+/// prompt was read as, why, and every candidate with its score. Built from the router's
+/// decision by the core; a front end never reads the router's own types.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RouteCard {
+    pub model: String,
+    pub model_name: String,
+    pub intent: Intent,
+    /// The classifier's confidence in `intent`, 0..1.
+    pub confidence: f64,
+    pub complexity: Complexity,
+    pub context_tokens: u64,
+    /// `auto`, `override`, `pinned`, `fallback`…
+    pub routed_by: &'static str,
+    pub estimated_cost: Usd,
+    pub reason: String,
+    /// Ranked, best first; excluded candidates last.
+    pub candidates: Vec<CardCandidate>,
+    /// Oldest history messages left out to fit the model's window.
+    pub history_trimmed: usize,
+    /// The visible tokens today's budget allows the chosen model, when it caps the answer.
+    pub budget_cap: Option<u64>,
+}
+
+/// One candidate of a route card.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CardCandidate {
+    pub model: String,
+    pub score: f64,
+    /// Expected quality for the intent, and the ratings behind it.
+    pub fit: f64,
+    pub ratings: f64,
+    pub cost: Usd,
+    pub latency_ms: f64,
+    /// Recent success rate, 0..1.
+    pub success: f64,
+    /// Why it could not be chosen.
+    pub excluded: Option<String>,
+}
+
+impl RouteCard {
+    pub fn of(d: &Decision) -> RouteCard {
+        RouteCard {
+            model: d.model.clone(),
+            model_name: d.model_name.clone(),
+            intent: d.intent,
+            confidence: d.confidence,
+            complexity: d.complexity,
+            context_tokens: d.context_tokens,
+            routed_by: d.routed_by.as_str(),
+            estimated_cost: d.estimated_cost,
+            reason: d.reason.clone(),
+            candidates: d
+                .candidates
+                .iter()
+                .map(|c| CardCandidate {
+                    model: c.model.clone(),
+                    score: c.score,
+                    fit: c.components.fit,
+                    ratings: c.components.ratings,
+                    cost: Usd::from_dollars(c.components.cost_usd),
+                    latency_ms: c.components.latency_ms,
+                    success: c.components.success,
+                    excluded: c.excluded.clone(),
+                })
+                .collect(),
+            history_trimmed: d.history_trimmed,
+            budget_cap: d.budget_cap,
+        }
+    }
+
+    /// The candidate for `model`, if it was one.
+    pub fn candidate(&self, model: &str) -> Option<&CardCandidate> {
+        self.candidates.iter().find(|c| c.model == model)
+    }
+}
+
+/// A stored conversation as the picker lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationItem {
+    pub id: i64,
+    pub title: String,
+    pub updated_ms: i64,
+    pub messages: i64,
+}
+
+impl From<ConversationSummary> for ConversationItem {
+    fn from(c: ConversationSummary) -> Self {
+        ConversationItem {
+            id: c.id,
+            title: c.title,
+            updated_ms: c.updated_ms,
+            messages: c.messages,
+        }
+    }
+}
 
 /// How a turn's answer ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -76,7 +174,7 @@ pub struct BudgetSnapshot {
 pub struct LoadedMessage {
     pub role: Role,
     pub content: String,
-    pub decision: Option<Decision>,
+    pub card: Option<RouteCard>,
     pub outcome: Option<TurnOutcome>,
 }
 
@@ -86,7 +184,7 @@ impl LoadedMessage {
         Self {
             role,
             content: content.into(),
-            decision: None,
+            card: None,
             outcome: None,
         }
     }
@@ -139,7 +237,7 @@ pub enum Event {
     /// The router chose a model (shown before anything streams).
     Routed {
         turn: TurnId,
-        decision: Decision,
+        card: RouteCard,
     },
     /// A reservation is held; `max_tokens` may be capped by the budget, and the oldest
     /// `history_trimmed` history messages are left out to fit the model's window.
@@ -194,7 +292,7 @@ pub enum Event {
         messages: Vec<LoadedMessage>,
     },
     /// The list for the conversation picker.
-    Conversations(Vec<ConversationSummary>),
+    Conversations(Vec<ConversationItem>),
     /// Something to tell the user (feedback recorded, limit changed, recovery done).
     Notice(String),
     /// A command failed (not a turn): shown as an error notice.

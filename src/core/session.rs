@@ -79,6 +79,9 @@ pub struct Session {
     pub breakers: Breakers,
     /// The last turn's intent (follow-ups keep it).
     pub last_intent: Option<Intent>,
+    /// The router's decision of the last turn (`None` when it was refused before one):
+    /// what headless `ask --json` prints.
+    pub last_decision: Option<crate::router::Decision>,
     /// 0 = cheapest that fits … 10 = best regardless of cost.
     pub preference: u8,
     /// Route on optimistic quality estimates (`[router] explore`).
@@ -272,6 +275,7 @@ impl Session {
             signals,
             breakers: Breakers::new(),
             last_intent: None,
+            last_decision: None,
             preference,
             explore,
             instructions: system.notice(),

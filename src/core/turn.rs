@@ -8,7 +8,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::{AttemptEnd, Io, Plan, Timing, offline};
-use super::protocol::{Event, TurnId, TurnOutcome};
+use super::protocol::{Event, RouteCard, TurnId, TurnOutcome};
 use super::session::{CoreError, Session};
 use crate::budget::Standing;
 use crate::calendar;
@@ -230,6 +230,7 @@ impl Session {
         events: &UnboundedSender<Event>,
     ) -> Result<TurnOutcome, TurnFailure> {
         let turn_started = Instant::now();
+        self.last_decision = None;
         let io = Io { cancel, events };
         let routed = self.decide_turn(prompt, choice, io).await?;
         let decision = &routed.decision;
@@ -241,9 +242,10 @@ impl Session {
             events,
             Event::Routed {
                 turn,
-                decision: decision.clone(),
+                card: RouteCard::of(decision),
             },
         );
+        self.last_decision = Some(decision.clone());
         let chain = fallback_chain(decision);
         let mut tried = Tried::default();
         for (attempt, model_id) in chain.iter().enumerate() {

@@ -9,9 +9,8 @@ use ratatui_textarea::TextArea;
 use super::cells::{Answer, AnswerState, Cell};
 use super::keymap::{Action, Keymap};
 use super::theme::Theme;
-use crate::core::protocol::{Role, TurnStatus};
+use crate::core::protocol::{ConversationItem, Role, TurnStatus};
 use crate::core::{BudgetSnapshot, Choice, Event, Op, TurnId};
-use crate::ledger::ConversationSummary;
 
 /// What the app asks the outside world to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +52,7 @@ pub enum Popup {
         selected: usize,
     },
     Conversations {
-        list: Vec<ConversationSummary>,
+        list: Vec<ConversationItem>,
         selected: usize,
     },
     ConfirmQuit,
@@ -568,7 +567,7 @@ impl App {
                             a.outcome
                                 .as_ref()
                                 .map(|o| o.requested_model.clone())
-                                .or_else(|| a.decision.as_ref().map(|d| d.model.clone()))
+                                .or_else(|| a.card.as_ref().map(|d| d.model.clone()))
                         });
                         if let Some(m) = last {
                             self.set_mode(Mode::Pinned(m));
@@ -679,7 +678,7 @@ impl App {
                     a.outcome
                         .as_ref()
                         .map(|o| o.requested_model.clone())
-                        .or_else(|| a.decision.as_ref().map(|d| d.model.clone()))
+                        .or_else(|| a.card.as_ref().map(|d| d.model.clone()))
                 });
                 let others: Vec<(String, String)> = self
                     .models
@@ -688,7 +687,7 @@ impl App {
                     .cloned()
                     .collect();
                 let next = answer
-                    .and_then(|a| a.decision.as_ref())
+                    .and_then(|a| a.card.as_ref())
                     .and_then(|d| {
                         d.candidates
                             .iter()
@@ -772,7 +771,7 @@ impl App {
     fn conversations_key(
         &mut self,
         key: KeyEvent,
-        list: Vec<ConversationSummary>,
+        list: Vec<ConversationItem>,
         selected: usize,
     ) -> Vec<Command> {
         let n = list.len().max(1);
@@ -975,9 +974,8 @@ impl App {
                 }
             }
             "budget" => match arg.trim_start_matches('$').parse::<f64>() {
-                Ok(v) if crate::budget::valid_limit(v) => {
-                    return vec![Command::Core(Op::SetDailyLimit(v))];
-                }
+                // The core checks the amount (and says the range when it is out of it).
+                Ok(v) => return vec![Command::Core(Op::SetDailyLimit(v))],
                 // `/budget` alone: where the budget stands.
                 _ if arg.is_empty() && self.budget.is_some() => {
                     self.sidebar = Some(true);
@@ -986,13 +984,7 @@ impl App {
                 }
                 _ => {
                     self.sidebar = Some(true);
-                    self.notice(
-                        &format!(
-                            "/budget <USD> sets today's limit, from 0 up to {}, e.g. /budget 5",
-                            crate::budget::MAX_LIMIT_USD
-                        ),
-                        false,
-                    );
+                    self.notice("/budget <USD> sets today's limit, e.g. /budget 5", false);
                 }
             },
             "role" => return self.role_command(arg),
@@ -1061,9 +1053,9 @@ impl App {
         self.dirty = true;
         let theme = self.theme.clone();
         match ev {
-            Event::Routed { turn, decision } => {
+            Event::Routed { turn, card } => {
                 if let Some(a) = self.answer_mut(turn) {
-                    a.decision = Some(decision);
+                    a.card = Some(card);
                     a.state = AnswerState::Waiting;
                     a.touch_head();
                 }
@@ -1074,7 +1066,7 @@ impl App {
                 ..
             } => {
                 if let Some(a) = self.answer_mut(turn)
-                    && let Some(d) = a.decision.as_mut()
+                    && let Some(d) = a.card.as_mut()
                 {
                     d.history_trimmed = history_trimmed;
                     a.touch_head();
@@ -1167,7 +1159,7 @@ impl App {
                             Some(TurnStatus::Cut) => AnswerState::Cut("the stream was cut".into()),
                             _ => AnswerState::Done,
                         };
-                        a.decision = m.decision;
+                        a.card = m.card;
                         a.outcome = m.outcome;
                         self.cells.push(Cell::Answer(Box::new(a)));
                     }
@@ -1194,7 +1186,7 @@ impl App {
             .cells
             .iter()
             .rev()
-            .any(|c| matches!(c, Cell::Answer(a) if a.turn == turn && a.decision.is_some()));
+            .any(|c| matches!(c, Cell::Answer(a) if a.turn == turn && a.card.is_some()));
         if !routed {
             return "routing…".into();
         }
@@ -1243,7 +1235,7 @@ impl App {
             .iter()
             .rev()
             .find_map(|c| match c {
-                Cell::Answer(a) if a.turn == turn => a.decision.as_ref().map(|d| d.estimated_cost),
+                Cell::Answer(a) if a.turn == turn => a.card.as_ref().map(|d| d.estimated_cost),
                 _ => None,
             })
             .unwrap_or(crate::money::Usd::ZERO)

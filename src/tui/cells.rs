@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 use super::markdown::StreamingMarkdown;
 use super::theme::Theme;
 use super::wrap::wrap;
+use crate::core::protocol::RouteCard;
 use crate::core::{TurnId, TurnOutcome};
-use crate::router::Decision;
 use crate::sanitize::{Sanitizer, for_terminal};
 
 /// Where an answer is.
@@ -27,7 +27,7 @@ pub enum AnswerState {
 pub struct Answer {
     pub turn: TurnId,
     pub prompt: String,
-    pub decision: Option<Decision>,
+    pub card: Option<RouteCard>,
     pub expanded: bool,
     pub fallbacks: Vec<String>,
     /// The model a fallback moved to (display name), until the outcome names it.
@@ -57,7 +57,7 @@ impl Answer {
         Self {
             turn,
             prompt,
-            decision: None,
+            card: None,
             expanded: false,
             fallbacks: Vec::new(),
             serving: None,
@@ -110,7 +110,7 @@ impl Answer {
 
     /// The card in one line, for a narrow pane: model, task, estimate (and cost), and the
     /// key for the rest.
-    fn one_line_card(&self, d: &Decision, theme: &Theme) -> Line<'static> {
+    fn one_line_card(&self, d: &RouteCard, theme: &Theme) -> Line<'static> {
         let model = match (&self.outcome, &self.serving) {
             (Some(o), _) => short(&o.served_model),
             (None, Some(to)) => to.clone(),
@@ -140,7 +140,7 @@ impl Answer {
 
     fn head_lines(&self, theme: &Theme, width: u16) -> Vec<Line<'static>> {
         let mut lines = Vec::new();
-        match &self.decision {
+        match &self.card {
             Some(d) if width < ONE_LINE_CARD_BELOW && !self.expanded => {
                 lines.push(self.one_line_card(d, theme));
             }
@@ -189,13 +189,7 @@ impl Answer {
                 }
                 lines.push(Line::from(spans));
                 let estimate = match answering {
-                    Some(m) if fell_back => d
-                        .candidates
-                        .iter()
-                        .find(|c| c.model == m)
-                        .map_or(d.estimated_cost, |c| {
-                            crate::money::Usd::from_dollars(c.components.cost_usd)
-                        }),
+                    Some(m) if fell_back => d.candidate(m).map_or(d.estimated_cost, |c| c.cost),
                     _ => d.estimated_cost,
                 };
                 let mut cost = vec![Span::styled(format!("  est {estimate}"), theme.muted)];
@@ -251,7 +245,7 @@ impl Answer {
                             d.confidence * 100.0,
                             d.complexity,
                             d.context_tokens,
-                            d.routed_by.as_str(),
+                            d.routed_by,
                             if d.history_trimmed > 0 {
                                 format!(" · {} old messages trimmed", d.history_trimmed)
                             } else {
@@ -269,17 +263,16 @@ impl Answer {
                     ));
                     for c in &d.candidates {
                         let mark = if c.model == d.model { "▶" } else { " " };
-                        let k = &c.components;
                         lines.push(Line::from(vec![
                             Span::styled(format!(" {mark}{:<26}", c.model), theme.text),
                             Span::styled(format!(" {:>6.2}", c.score), theme.accent),
                             Span::styled(
                                 format!(
                                     " {:>5.2} {:>9} {:>5.1}s {:>4.0}%",
-                                    k.fit,
-                                    crate::money::Usd::from_dollars(k.cost_usd).to_string(),
-                                    k.latency_ms / 1000.0,
-                                    k.success * 100.0
+                                    c.fit,
+                                    c.cost.to_string(),
+                                    c.latency_ms / 1000.0,
+                                    c.success * 100.0
                                 ),
                                 theme.muted,
                             ),
@@ -361,7 +354,7 @@ impl Answer {
             )),
             AnswerState::Failed(e) => {
                 // The hint only where a model was tried (not for a budget refusal).
-                let hint = if self.decision.is_some() {
+                let hint = if self.card.is_some() {
                     " — ^R runs it on the next model"
                 } else {
                     ""

@@ -1,5 +1,6 @@
-//! The terminal UI. Renders state and turns keys into core ops; never names a provider,
-//! ledger or router type except through `core::protocol` (decisions arrive in events).
+//! The terminal UI. Renders state and turns keys into core ops. It knows the core only
+//! through `core::protocol` (route cards, outcomes, conversations arrive in events): it
+//! never names `router`, `ledger`, `budget` or `provider` (checked by tests/architecture.rs).
 //!
 //! Must not be imported by `router`, `provider`, `ledger`, `config` or `core`.
 
