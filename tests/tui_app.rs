@@ -154,7 +154,10 @@ fn budget(fraction: f64) -> BudgetSnapshot {
             ("google/gemini-2.5-flash".into(), 0.05),
             ("openai/o3".into(), 0.05),
         ],
-        breakers: vec![("x-ai/grok-4".into(), "open 25s".into())],
+        breakers: vec![(
+            "x-ai/grok-4".into(),
+            codeforge::core::protocol::BreakerState::Open { for_secs: 25 },
+        )],
         key: None,
     }
 }

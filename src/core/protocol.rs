@@ -111,6 +111,25 @@ impl From<ConversationSummary> for ConversationItem {
     }
 }
 
+/// A model's circuit breaker when it is not closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    /// No request goes to the model for this many more seconds (rounded up).
+    Open { for_secs: u64 },
+    /// The cooldown passed: the next request to it is a probe.
+    Probe,
+}
+
+impl std::fmt::Display for BreakerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BreakerState::Open { for_secs } => write!(f, "open {for_secs}s"),
+            BreakerState::Probe => f.write_str("probe"),
+        }
+    }
+}
+
 /// How a turn's answer ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -162,8 +181,8 @@ pub struct BudgetSnapshot {
     pub model_stats: Vec<ModelStats>,
     /// Budget share per model id (soft targets), from the catalog.
     pub shares: Vec<(String, f64)>,
-    /// Models whose circuit breaker is not closed: (id, "open 25s" / "probe").
-    pub breakers: Vec<(String, String)>,
+    /// Models whose circuit breaker is not closed.
+    pub breakers: Vec<(String, BreakerState)>,
     /// What is left of the OpenRouter key's own limit (shared by a team), if it has one.
     pub key: Option<KeyStanding>,
 }

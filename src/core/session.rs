@@ -5,7 +5,7 @@ use jiff::tz::TimeZone;
 
 use super::LedgerHandle;
 use super::prices;
-use super::protocol::BudgetSnapshot;
+use super::protocol::{BreakerState, BudgetSnapshot};
 use crate::backend::{Backend, BackendError};
 use crate::budget::{KeyReset, Limits, Pressure, Spend, fraction_used};
 use crate::calendar::{self, LocalDay};
@@ -501,15 +501,15 @@ impl Session {
                 .breakers
                 .states(now)
                 .into_iter()
-                .map(|(m, a)| {
+                .filter_map(|(m, a)| {
                     let state = match a {
-                        Availability::Open { until_ms, .. } => {
-                            format!("open {}s", ((until_ms - now).max(0) + 999) / 1000)
-                        }
-                        Availability::HalfOpen => "probe".to_string(),
-                        Availability::Closed => "ok".to_string(),
+                        Availability::Open { until_ms, .. } => BreakerState::Open {
+                            for_secs: ((until_ms - now).max(0) as u64).div_ceil(1000),
+                        },
+                        Availability::HalfOpen => BreakerState::Probe,
+                        Availability::Closed => return None,
                     };
-                    (m, state)
+                    Some((m, state))
                 })
                 .collect(),
             key,

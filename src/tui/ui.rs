@@ -303,11 +303,7 @@ fn draw_sidebar(frame: &mut Frame<'_>, app: &App, area: Rect) {
             ),
             None => ("-".into(), "-".into()),
         };
-        let breaker = b
-            .breakers
-            .iter()
-            .find(|(m, _)| m == id)
-            .map(|(_, s)| s.as_str());
+        let breaker = b.breakers.iter().find(|(m, _)| m == id).map(|(_, s)| s);
         perf.push(Line::from(vec![
             Span::styled(format!(" {name:<10.10}"), app.theme.text),
             Span::styled(format!("{lat:>7} {ok:>5} "), app.theme.muted),
