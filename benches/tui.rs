@@ -94,7 +94,7 @@ fn first_frame(b: divan::Bencher) {
     b.bench_local(|| {
         let mut a = app();
         let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
-        t.draw(|f| ui::draw(f, &mut a)).unwrap();
+        t.draw(|f| ui::render(f, &mut a)).unwrap();
     });
 }
 
@@ -120,7 +120,7 @@ fn frame_with_10k_line_transcript_while_streaming(b: divan::Bencher) {
             outcome: None,
         });
     }
-    t.draw(|f| ui::draw(f, &mut a)).unwrap();
+    t.draw(|f| ui::render(f, &mut a)).unwrap();
     let turn = start_turn(&mut a, "write another parser");
     let toks = tokens(&CHUNK.repeat(50));
     let mut i = 0usize;
@@ -130,7 +130,7 @@ fn frame_with_10k_line_transcript_while_streaming(b: divan::Bencher) {
             text: toks[i % toks.len()].clone(),
         });
         i += 1;
-        t.draw(|f| ui::draw(f, &mut a)).unwrap();
+        t.draw(|f| ui::render(f, &mut a)).unwrap();
     });
 }
 
@@ -148,7 +148,7 @@ fn stream_1000_tokens_frame_every_10(b: divan::Bencher) {
                 text: tok.clone(),
             });
             if i % 10 == 9 {
-                t.draw(|f| ui::draw(f, &mut a)).unwrap();
+                t.draw(|f| ui::render(f, &mut a)).unwrap();
             }
         }
     });
@@ -169,7 +169,7 @@ fn flood_without_newlines_frame_every_10(b: divan::Bencher, n: usize) {
                 text: "flood ".into(),
             });
             if i % 10 == 9 {
-                t.draw(|f| ui::draw(f, &mut a)).unwrap();
+                t.draw(|f| ui::render(f, &mut a)).unwrap();
             }
         }
     });

@@ -135,7 +135,7 @@ fn enter(app: &mut App, text: &str) -> Vec<Command> {
 
 fn screen(app: &mut App, w: u16, h: u16) -> String {
     let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
-    t.draw(|f| codeforge::tui::ui::draw(f, app)).unwrap();
+    t.draw(|f| codeforge::tui::ui::render(f, app)).unwrap();
     t.backend().to_string()
 }
 

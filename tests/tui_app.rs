@@ -54,7 +54,7 @@ fn send(app: &mut App, text: &str) -> u64 {
 
 fn screen(app: &mut App, w: u16, h: u16) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| ui::draw(f, app)).unwrap();
+    t.draw(|f| ui::render(f, app)).unwrap();
     t.backend().to_string()
 }
 
@@ -284,7 +284,7 @@ fn the_gauge_colour_follows_the_threshold() {
         a.sidebar = Some(true);
         a.on_core(Event::Budget(budget(pct)));
         let mut t = Terminal::new(TestBackend::new(100, 30)).unwrap();
-        t.draw(|f| ui::draw(f, &mut a)).unwrap();
+        t.draw(|f| ui::render(f, &mut a)).unwrap();
         // The gauge row of the sidebar: its filled part carries the pressure colour.
         let buf = t.backend().buffer();
         let x = 100 - 33;
@@ -1293,7 +1293,7 @@ fn a_held_worst_case_is_shown_lighter_and_does_not_turn_the_gauge_red() {
     b.pressure = Pressure::from_fraction(0.60);
     a.on_core(Event::Budget(b));
     let mut t = Terminal::new(TestBackend::new(100, 30)).unwrap();
-    t.draw(|f| ui::draw(f, &mut a)).unwrap();
+    t.draw(|f| ui::render(f, &mut a)).unwrap();
     let buf = t.backend().buffer();
     let row: String = (67..100)
         .map(|x| buf[(x, 1)].symbol().to_string())

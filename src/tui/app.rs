@@ -12,6 +12,12 @@ use super::theme::Theme;
 use crate::core::protocol::{ConversationItem, Role, TurnStatus};
 use crate::core::{BudgetSnapshot, Choice, Event, Op, TurnId};
 
+/// Narrower than this, the sidebar is left out (F2 says so).
+pub const SIDEBAR_MIN_WIDTH: u16 = 80;
+/// From this width up the sidebar is shown unless F2 hid it; below it, only after F2 (or
+/// `/budget`, `/stats`): at 80 columns its 34 would leave the answer 46.
+pub const SIDEBAR_AUTO_WIDTH: u16 = 120;
+
 /// What the app asks the outside world to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -82,7 +88,7 @@ pub struct App {
     /// The pin a one-message override interrupts: back in force after that message.
     pub pin_after_next: Option<String>,
     pub popup: Popup,
-    /// The sidebar as F2 last set it; `None`: shown from [`super::ui::SIDEBAR_AUTO_WIDTH`]
+    /// The sidebar as F2 last set it; `None`: shown from [`SIDEBAR_AUTO_WIDTH`]
     /// columns up, so that an 80-column terminal keeps its width for the answer.
     pub sidebar: Option<bool>,
     pub budget: Option<BudgetSnapshot>,
@@ -336,12 +342,9 @@ impl App {
     }
 
     /// The sidebar is drawn at this width (F2's choice, or by default from
-    /// [`super::ui::SIDEBAR_AUTO_WIDTH`] up; never below [`super::ui::SIDEBAR_MIN_WIDTH`]).
+    /// [`SIDEBAR_AUTO_WIDTH`] up; never below [`SIDEBAR_MIN_WIDTH`]).
     pub fn sidebar_shown(&self, width: u16) -> bool {
-        width >= super::ui::SIDEBAR_MIN_WIDTH
-            && self
-                .sidebar
-                .unwrap_or(width >= super::ui::SIDEBAR_AUTO_WIDTH)
+        width >= SIDEBAR_MIN_WIDTH && self.sidebar.unwrap_or(width >= SIDEBAR_AUTO_WIDTH)
     }
 
     fn last_answer(&self) -> Option<&Answer> {
@@ -637,14 +640,13 @@ impl App {
                 Vec::new()
             }
             Action::Sidebar => {
-                if self.width >= super::ui::SIDEBAR_MIN_WIDTH {
+                if self.width >= SIDEBAR_MIN_WIDTH {
                     self.sidebar = Some(!self.sidebar_shown(self.width));
                 } else {
                     self.notice(
                         &format!(
                             "the sidebar needs {} columns; this terminal has {}",
-                            super::ui::SIDEBAR_MIN_WIDTH,
-                            self.width
+                            SIDEBAR_MIN_WIDTH, self.width
                         ),
                         false,
                     );

@@ -181,7 +181,7 @@ async fn event_loop(
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut last_elapsed_draw = std::time::Instant::now();
     let (shell_tx, mut shell_rx) = mpsc::unbounded_channel();
-    terminal.draw(|f| ui::draw(f, app))?;
+    terminal.draw(|f| ui::render(f, app))?;
     loop {
         #[cfg(unix)]
         let sigterm = term_signal.recv();
@@ -220,7 +220,7 @@ async fn event_loop(
                     app.dirty = true;
                 }
                 if app.dirty {
-                    terminal.draw(|f| ui::draw(f, app))?;
+                    terminal.draw(|f| ui::render(f, app))?;
                     app.dirty = false;
                     last_elapsed_draw = std::time::Instant::now();
                 }

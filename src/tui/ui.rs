@@ -1,5 +1,7 @@
-//! Drawing: banner, transcript, sidebar, status bar, input and popups. Reads the app
-//! state; only the layout caches inside cells change.
+//! Drawing: banner, transcript, sidebar, status bar, input and popups. A frame is two
+//! steps: [`layout`] brings the app's layout state up to date for the frame's size (cell
+//! wrapping, page height, scroll anchoring), then [`draw`] reads the app and changes
+//! nothing. [`render`] does both.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -13,56 +15,61 @@ use crate::money::Usd;
 
 const SIDEBAR_WIDTH: u16 = 34;
 
-pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
-    let area = frame.area();
+/// Where each part of the screen goes.
+struct Areas {
+    banner: Rect,
+    main: Rect,
+    status: Rect,
+    input: Rect,
+    transcript: Rect,
+    sidebar: Option<Rect>,
+}
+
+fn areas(app: &App, area: Rect) -> Areas {
     let input_lines = app.input.lines().len().clamp(1, 6) as u16;
     let banner = u16::from(app.demo);
-    let [banner_area, main, status, input] = Layout::vertical([
+    let [banner, main, status, input] = Layout::vertical([
         Constraint::Length(banner),
         Constraint::Min(3),
         Constraint::Length(1),
         Constraint::Length(input_lines + 2),
     ])
     .areas(area);
-    if app.demo {
-        frame.render_widget(
-            Paragraph::new(Line::from(vec![Span::styled(
-                " DEMO · no API key: answers come from the built-in simulator ",
-                app.theme.warn.add_modifier(Modifier::REVERSED),
-            )])),
-            banner_area,
-        );
-    }
-    app.width = main.width;
-    let show_sidebar = app.sidebar_shown(main.width);
-    let (transcript, sidebar) = if show_sidebar {
+    let (transcript, sidebar) = if app.sidebar_shown(main.width) {
         let [t, s] = Layout::horizontal([Constraint::Min(40), Constraint::Length(SIDEBAR_WIDTH)])
             .areas(main);
         (t, Some(s))
     } else {
         (main, None)
     };
-    draw_transcript(frame, app, transcript);
-    if let Some(s) = sidebar {
-        draw_sidebar(frame, app, s);
+    Areas {
+        banner,
+        main,
+        status,
+        input,
+        transcript,
+        sidebar,
     }
-    draw_status(frame, app, status);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(app.theme.border)
-        .title(Span::styled(
-            format!(" {} ", app.mode_label()),
-            app.theme.accent,
-        ));
-    app.input.set_block(block);
-    frame.render_widget(&app.input, input);
-    super::complete::draw(frame, app, input);
-    draw_popup(frame, app, area);
 }
 
-fn draw_transcript(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
-    let width = area.width.saturating_sub(1).max(10);
-    let height = area.height as usize;
+/// The transcript's text width and height in `area` (one column kept for the edge).
+fn transcript_size(area: Rect) -> (u16, usize) {
+    (area.width.saturating_sub(1).max(10), area.height as usize)
+}
+
+/// One frame: [`layout`], then [`draw`].
+pub fn render(frame: &mut Frame<'_>, app: &mut App) {
+    layout(app, frame.area());
+    draw(frame, app);
+}
+
+/// Bring what a frame of `area` depends on up to date in the app: the widths and page
+/// height the keys use, each cell's wrapping, the scroll position (kept on the lines being
+/// read while the transcript grows) and the input's title. Drawing then only reads.
+pub fn layout(app: &mut App, area: Rect) {
+    let a = areas(app, area);
+    app.width = a.main.width;
+    let (width, height) = transcript_size(a.transcript);
     app.page = height.saturating_sub(2).max(1);
     let theme = app.theme.clone();
     let mut total = 0usize;
@@ -79,10 +86,46 @@ fn draw_transcript(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
     }
     app.last_total = total;
     app.last_width = width;
-    let max_scroll = total.saturating_sub(height);
-    app.scroll = app.scroll.min(max_scroll);
+    app.scroll = app.scroll.min(total.saturating_sub(height));
     app.new_lines = app.new_lines.min(app.scroll);
-    let end = total - app.scroll;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(app.theme.border)
+        .title(Span::styled(
+            format!(" {} ", app.mode_label()),
+            app.theme.accent,
+        ));
+    app.input.set_block(block);
+}
+
+/// Draw the app as [`layout`] left it; changes nothing.
+pub fn draw(frame: &mut Frame<'_>, app: &App) {
+    let area = frame.area();
+    let a = areas(app, area);
+    if app.demo {
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![Span::styled(
+                " DEMO · no API key: answers come from the built-in simulator ",
+                app.theme.warn.add_modifier(Modifier::REVERSED),
+            )])),
+            a.banner,
+        );
+    }
+    draw_transcript(frame, app, a.transcript);
+    if let Some(s) = a.sidebar {
+        draw_sidebar(frame, app, s);
+    }
+    draw_status(frame, app, a.status);
+    frame.render_widget(&app.input, a.input);
+    super::complete::draw(frame, app, a.input);
+    draw_popup(frame, app, area);
+}
+
+fn draw_transcript(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let (width, height) = transcript_size(area);
+    let theme = &app.theme;
+    let total: usize = app.cells.iter().map(|c| c.height()).sum();
+    let end = total - app.scroll.min(total);
     let start = end.saturating_sub(height);
     let mut lines: Vec<Line<'static>> = Vec::with_capacity(height);
     let mut offset = 0usize;
@@ -188,12 +231,6 @@ fn ratio(a: Usd, b: Usd) -> f64 {
         (a.nanos() as f64 / b.nanos() as f64).clamp(0.0, 1.0)
     }
 }
-
-/// Narrower than this, the sidebar is left out (F2 says so).
-pub const SIDEBAR_MIN_WIDTH: u16 = 80;
-/// From this width up the sidebar is shown unless F2 hid it; below it, only after F2 (or
-/// `/budget`, `/stats`): at 80 columns its 34 would leave the answer 46.
-pub const SIDEBAR_AUTO_WIDTH: u16 = 120;
 
 fn draw_sidebar(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let block = Block::default()
