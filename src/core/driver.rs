@@ -114,163 +114,172 @@ pub async fn drive(
             // A turn routes on what every process has written.
             sync(&mut session, &events, true).await;
         }
-        match op {
-            Op::Quit => return,
-            Op::Cancel => {}
-            Op::Submit { turn, text, choice } => {
-                if run(
-                    &mut session,
-                    turn,
-                    &text,
-                    &choice,
-                    &mut ops,
-                    &events,
-                    &mut queued,
-                )
-                .await
-                {
-                    return;
-                }
-            }
-            Op::Rerun {
-                turn,
-                text,
-                model,
-                previous_request,
-            } => {
-                if let Some(prev) = previous_request {
-                    // Asking another model counts against the first answer (implicit signal).
-                    if let Ok(replaced) = session
-                        .ledger
-                        .call(move |l| l.set_feedback(prev, false, calendar::now_ms()))
-                        .await
-                    {
-                        apply_rating(&mut session, prev, false, replaced).await;
-                    }
-                }
-                let choice = Choice::Override(model);
-                if run(
-                    &mut session,
-                    turn,
-                    &text,
-                    &choice,
-                    &mut ops,
-                    &events,
-                    &mut queued,
-                )
-                .await
-                {
-                    return;
-                }
-            }
-            Op::NewConversation => {
-                session.start_conversation();
-                send(
-                    &events,
-                    Event::ConversationLoaded {
-                        id: None,
-                        messages: Vec::new(),
-                    },
-                );
-            }
-            Op::Resume(id) => load(&mut session, id, &events).await,
-            Op::ListConversations => match session.ledger.call(|l| l.conversations(50)).await {
-                Ok(list) => send(
-                    &events,
-                    Event::Conversations(list.into_iter().map(Into::into).collect()),
-                ),
-                Err(e) => send(&events, Event::Error(e.to_string())),
-            },
-            Op::Feedback { request_id, up } => {
-                match session
+        let turn_ops = (&mut ops, &mut queued);
+        if handle(&mut session, op, turn_ops, &events).await == Flow::Quit {
+            return;
+        }
+    }
+}
+
+/// Whether the driver goes on after an op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Quit,
+}
+
+/// Carry out one op. A turn reads further ops while it runs (a cancel, a quit); those that
+/// wait for it are queued.
+async fn handle(
+    session: &mut Session,
+    op: Op,
+    (ops, queued): (&mut UnboundedReceiver<Op>, &mut Vec<Op>),
+    events: &UnboundedSender<Event>,
+) -> Flow {
+    let quit = |q: bool| if q { Flow::Quit } else { Flow::Continue };
+    match op {
+        Op::Quit => return Flow::Quit,
+        Op::Cancel => {}
+        Op::Submit { turn, text, choice } => {
+            return quit(run(session, turn, &text, &choice, ops, events, queued).await);
+        }
+        Op::Rerun {
+            turn,
+            text,
+            model,
+            previous_request,
+        } => {
+            if let Some(prev) = previous_request {
+                // Asking another model counts against the first answer (implicit signal).
+                if let Ok(replaced) = session
                     .ledger
-                    .call(move |l| l.set_feedback(request_id, up, calendar::now_ms()))
+                    .call(move |l| l.set_feedback(prev, false, calendar::now_ms()))
                     .await
                 {
-                    Ok(replaced) => {
-                        apply_rating(&mut session, request_id, up, replaced).await;
-                        let (new, old) = (thumb(up), replaced.map(thumb));
-                        let text = match old {
-                            Some(o) if o == new => format!("{new} was already recorded"),
-                            Some(o) => format!("{new} recorded for the last answer (replaces {o})"),
-                            None => format!("{new} recorded for the last answer"),
-                        };
-                        send(&events, Event::Notice(text))
-                    }
-                    Err(e) => send(&events, Event::Error(e.to_string())),
+                    apply_rating(session, prev, false, replaced).await;
                 }
             }
-            Op::SetPreference(p) => {
-                session.preference = p.min(10);
-                send(
-                    &events,
-                    Event::Notice(format!(
-                        "preference {}/10 (0 = cheapest that fits … 10 = best regardless of cost)",
-                        session.preference
-                    )),
-                );
-            }
-            Op::SetSystem(text) => session.system = text,
-            Op::Export(file) => {
-                let Some(id) = session.conversation.id else {
-                    send(
-                        &events,
-                        Event::Error("nothing to export yet: ask something first".into()),
-                    );
-                    continue;
-                };
-                let doc = session.ledger.call(move |l| l.export(Some(id))).await;
-                let event = match doc {
-                    Ok(Some((id, text))) => {
-                        let file =
-                            file.unwrap_or_else(|| format!("codeforge-conversation-{id}.md"));
-                        match std::fs::write(&file, text) {
-                            Ok(()) => Event::Notice(format!("wrote conversation {id} to {file}")),
-                            Err(e) => Event::Error(format!("cannot write {file}: {e}")),
-                        }
-                    }
-                    Ok(None) => Event::Error(format!("no conversation {id} in the ledger")),
-                    Err(e) => Event::Error(e.to_string()),
-                };
-                send(&events, event);
-            }
-            Op::SetExplore(on) => {
-                session.explore = on;
-                let text = if on {
-                    "explore on: models your ratings know least about get tried"
-                } else {
-                    "explore off: the best estimate decides"
-                };
-                send(&events, Event::Notice(text.into()));
-            }
-            Op::SetDailyLimit(usd) if !crate::budget::valid_limit(usd) => send(
-                &events,
-                Event::Error(format!(
-                    "a daily limit is an amount from $0 up to {}, not {usd}",
-                    crate::money::Usd::from_dollars(crate::budget::MAX_LIMIT_USD)
-                )),
+            let choice = Choice::Override(model);
+            return quit(run(session, turn, &text, &choice, ops, events, queued).await);
+        }
+        Op::NewConversation => {
+            session.start_conversation();
+            send(
+                events,
+                Event::ConversationLoaded {
+                    id: None,
+                    messages: Vec::new(),
+                },
+            );
+        }
+        Op::Resume(id) => load(session, id, events).await,
+        Op::ListConversations => match session.ledger.call(|l| l.conversations(50)).await {
+            Ok(list) => send(
+                events,
+                Event::Conversations(list.into_iter().map(Into::into).collect()),
             ),
-            Op::SetDailyLimit(usd) => {
-                let v = usd.to_string();
-                match session
-                    .ledger
-                    .call(move |l| l.set_setting(super::DAILY_LIMIT_KEY, &v))
-                    .await
-                {
-                    Ok(()) => {
-                        send(
-                            &events,
-                            Event::Notice(format!(
-                                "daily limit set to {}",
-                                crate::money::Usd::from_dollars(usd).exact()
-                            )),
-                        );
-                        budget(&session, &events).await;
-                    }
-                    Err(e) => send(&events, Event::Error(e.to_string())),
-                }
+            Err(e) => send(events, Event::Error(e.to_string())),
+        },
+        Op::Feedback { request_id, up } => feedback(session, request_id, up, events).await,
+        Op::SetPreference(p) => {
+            session.preference = p.min(10);
+            send(
+                events,
+                Event::Notice(format!(
+                    "preference {}/10 (0 = cheapest that fits … 10 = best regardless of cost)",
+                    session.preference
+                )),
+            );
+        }
+        Op::SetSystem(text) => session.system = text,
+        Op::Export(file) => send(events, export(session, file).await),
+        Op::SetExplore(on) => {
+            session.explore = on;
+            let text = if on {
+                "explore on: models your ratings know least about get tried"
+            } else {
+                "explore off: the best estimate decides"
+            };
+            send(events, Event::Notice(text.into()));
+        }
+        Op::SetDailyLimit(usd) => set_daily_limit(session, usd, events).await,
+    }
+    Flow::Continue
+}
+
+/// A 👍 or 👎 on an answer: stored, learned from, and said.
+async fn feedback(
+    session: &mut Session,
+    request_id: i64,
+    up: bool,
+    events: &UnboundedSender<Event>,
+) {
+    match session
+        .ledger
+        .call(move |l| l.set_feedback(request_id, up, calendar::now_ms()))
+        .await
+    {
+        Ok(replaced) => {
+            apply_rating(session, request_id, up, replaced).await;
+            let (new, old) = (thumb(up), replaced.map(thumb));
+            let text = match old {
+                Some(o) if o == new => format!("{new} was already recorded"),
+                Some(o) => format!("{new} recorded for the last answer (replaces {o})"),
+                None => format!("{new} recorded for the last answer"),
+            };
+            send(events, Event::Notice(text))
+        }
+        Err(e) => send(events, Event::Error(e.to_string())),
+    }
+}
+
+/// The running conversation written as Markdown to `file` (a name of its own when
+/// `None`): what to tell the user.
+async fn export(session: &Session, file: Option<String>) -> Event {
+    let Some(id) = session.conversation.id else {
+        return Event::Error("nothing to export yet: ask something first".into());
+    };
+    match session.ledger.call(move |l| l.export(Some(id))).await {
+        Ok(Some((id, text))) => {
+            let file = file.unwrap_or_else(|| format!("codeforge-conversation-{id}.md"));
+            match std::fs::write(&file, text) {
+                Ok(()) => Event::Notice(format!("wrote conversation {id} to {file}")),
+                Err(e) => Event::Error(format!("cannot write {file}: {e}")),
             }
         }
+        Ok(None) => Event::Error(format!("no conversation {id} in the ledger")),
+        Err(e) => Event::Error(e.to_string()),
+    }
+}
+
+/// Today's limit, checked here whatever front end sent it, stored for every process.
+async fn set_daily_limit(session: &Session, usd: f64, events: &UnboundedSender<Event>) {
+    if !crate::budget::valid_limit(usd) {
+        return send(
+            events,
+            Event::Error(format!(
+                "a daily limit is an amount from $0 up to {}, not {usd}",
+                Usd::from_dollars(crate::budget::MAX_LIMIT_USD)
+            )),
+        );
+    }
+    let v = usd.to_string();
+    match session
+        .ledger
+        .call(move |l| l.set_setting(super::DAILY_LIMIT_KEY, &v))
+        .await
+    {
+        Ok(()) => {
+            send(
+                events,
+                Event::Notice(format!(
+                    "daily limit set to {}",
+                    Usd::from_dollars(usd).exact()
+                )),
+            );
+            budget(session, events).await;
+        }
+        Err(e) => send(events, Event::Error(e.to_string())),
     }
 }
 
