@@ -138,6 +138,92 @@ impl Answer {
         Line::from(spans)
     }
 
+    /// The full card's two lines: model, task and why; the estimate, the cost and timing.
+    fn card_lines(&self, d: &RouteCard, theme: &Theme) -> Vec<Line<'static>> {
+        let mut lines = Vec::new();
+        let mut spans = vec![
+            Span::styled("◆ ", theme.route_card),
+            Span::styled(
+                match (&self.outcome, &self.serving) {
+                    (Some(o), _) => short(&o.served_model),
+                    (None, Some(to)) => to.clone(),
+                    (None, None) => d.model_name.clone(),
+                },
+                theme.route_card.add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(
+                format!(" · {} / {} · ", d.intent, d.complexity),
+                theme.muted,
+            ),
+        ];
+        // After a fallback the routing reason and estimate were the first model's:
+        // say what happened and estimate the model that answers.
+        let answering = self.outcome.as_ref().map(|o| o.requested_model.as_str());
+        let fell_back = !self.fallbacks.is_empty();
+        if fell_back {
+            spans.push(Span::styled(
+                format!(
+                    "fallback: {} failed before its first token (↪ below)",
+                    d.model_name
+                ),
+                theme.warn,
+            ));
+        } else {
+            spans.push(Span::styled(reason_tail(&d.reason), theme.text));
+        }
+        lines.push(Line::from(spans));
+        let estimate = match answering {
+            Some(m) if fell_back => d.candidate(m).map_or(d.estimated_cost, |c| c.cost),
+            _ => d.estimated_cost,
+        };
+        let mut cost = vec![Span::styled(format!("  est {estimate}"), theme.muted)];
+        if d.history_trimmed > 0 {
+            cost.push(Span::styled(
+                format!(" · {} oldest messages left out to fit", d.history_trimmed),
+                theme.warn,
+            ));
+        }
+        if let Some(o) = &self.outcome {
+            let est = if o.cost_source.is_estimate() {
+                " (est.)"
+            } else {
+                ""
+            };
+            cost.push(Span::styled(format!(" → {}{est}", o.cost), theme.ok));
+            cost.push(Span::styled(
+                format!(
+                    " · first token {} · {} ms · {} tokens",
+                    o.ttft_ms.map_or("-".into(), |t| format!("{t} ms")),
+                    o.latency_ms,
+                    o.completion_tokens
+                ),
+                theme.muted,
+            ));
+            // A truncated answer is never passed off as complete.
+            if o.finish_reason.as_deref() == Some("length") {
+                cost.push(Span::styled(
+                    match d.budget_cap {
+                        Some(cap) => {
+                            format!(" · cut at max_tokens: today's budget allowed ~{cap} tokens")
+                        }
+                        None => " · cut at max_tokens".to_string(),
+                    },
+                    theme.warn,
+                ));
+            }
+        }
+        cost.push(Span::styled(
+            format!(
+                "  [{} {}]",
+                self.expand_key,
+                if self.expanded { "hide" } else { "details" }
+            ),
+            theme.muted,
+        ));
+        lines.push(Line::from(cost));
+        lines
+    }
+
     fn head_lines(&self, theme: &Theme, width: u16) -> Vec<Line<'static>> {
         let mut lines = Vec::new();
         match &self.card {
@@ -157,131 +243,9 @@ impl Answer {
                 lines.push(Line::styled(head, theme.route_card));
             }
             Some(d) => {
-                let mut spans = vec![
-                    Span::styled("◆ ", theme.route_card),
-                    Span::styled(
-                        match (&self.outcome, &self.serving) {
-                            (Some(o), _) => short(&o.served_model),
-                            (None, Some(to)) => to.clone(),
-                            (None, None) => d.model_name.clone(),
-                        },
-                        theme.route_card.add_modifier(Modifier::BOLD),
-                    ),
-                    Span::styled(
-                        format!(" · {} / {} · ", d.intent, d.complexity),
-                        theme.muted,
-                    ),
-                ];
-                // After a fallback the routing reason and estimate were the first model's:
-                // say what happened and estimate the model that answers.
-                let answering = self.outcome.as_ref().map(|o| o.requested_model.as_str());
-                let fell_back = !self.fallbacks.is_empty();
-                if fell_back {
-                    spans.push(Span::styled(
-                        format!(
-                            "fallback: {} failed before its first token (↪ below)",
-                            d.model_name
-                        ),
-                        theme.warn,
-                    ));
-                } else {
-                    spans.push(Span::styled(reason_tail(&d.reason), theme.text));
-                }
-                lines.push(Line::from(spans));
-                let estimate = match answering {
-                    Some(m) if fell_back => d.candidate(m).map_or(d.estimated_cost, |c| c.cost),
-                    _ => d.estimated_cost,
-                };
-                let mut cost = vec![Span::styled(format!("  est {estimate}"), theme.muted)];
-                if d.history_trimmed > 0 {
-                    cost.push(Span::styled(
-                        format!(" · {} oldest messages left out to fit", d.history_trimmed),
-                        theme.warn,
-                    ));
-                }
-                if let Some(o) = &self.outcome {
-                    let est = if o.cost_source.is_estimate() {
-                        " (est.)"
-                    } else {
-                        ""
-                    };
-                    cost.push(Span::styled(format!(" → {}{est}", o.cost), theme.ok));
-                    cost.push(Span::styled(
-                        format!(
-                            " · first token {} · {} ms · {} tokens",
-                            o.ttft_ms.map_or("-".into(), |t| format!("{t} ms")),
-                            o.latency_ms,
-                            o.completion_tokens
-                        ),
-                        theme.muted,
-                    ));
-                    // A truncated answer is never passed off as complete.
-                    if o.finish_reason.as_deref() == Some("length") {
-                        cost.push(Span::styled(
-                            match d.budget_cap {
-                                Some(cap) => format!(
-                                    " · cut at max_tokens: today's budget allowed ~{cap} tokens"
-                                ),
-                                None => " · cut at max_tokens".to_string(),
-                            },
-                            theme.warn,
-                        ));
-                    }
-                }
-                cost.push(Span::styled(
-                    format!(
-                        "  [{} {}]",
-                        self.expand_key,
-                        if self.expanded { "hide" } else { "details" }
-                    ),
-                    theme.muted,
-                ));
-                lines.push(Line::from(cost));
+                lines.extend(self.card_lines(d, theme));
                 if self.expanded {
-                    lines.push(Line::styled(
-                        format!(
-                            "  intent {} ({:.0}% sure) · {} · {} context tokens · routed {}{}",
-                            d.intent,
-                            d.confidence * 100.0,
-                            d.complexity,
-                            d.context_tokens,
-                            d.routed_by,
-                            if d.history_trimmed > 0 {
-                                format!(" · {} old messages trimmed", d.history_trimmed)
-                            } else {
-                                String::new()
-                            }
-                        ),
-                        theme.muted,
-                    ));
-                    lines.push(Line::styled(
-                        format!(
-                            "  {:<26} {:>6} {:>5} {:>9} {:>6} {:>5}  {}",
-                            "candidate", "score", "fit", "est cost", "ttft", "ok", "excluded"
-                        ),
-                        theme.muted.add_modifier(Modifier::UNDERLINED),
-                    ));
-                    for c in &d.candidates {
-                        let mark = if c.model == d.model { "▶" } else { " " };
-                        lines.push(Line::from(vec![
-                            Span::styled(format!(" {mark}{:<26}", c.model), theme.text),
-                            Span::styled(format!(" {:>6.2}", c.score), theme.accent),
-                            Span::styled(
-                                format!(
-                                    " {:>5.2} {:>9} {:>5.1}s {:>4.0}%",
-                                    c.fit,
-                                    c.cost.to_string(),
-                                    c.latency_ms / 1000.0,
-                                    c.success * 100.0
-                                ),
-                                theme.muted,
-                            ),
-                            Span::styled(
-                                format!("  {}", c.excluded.as_deref().unwrap_or("")),
-                                theme.warn,
-                            ),
-                        ]));
-                    }
+                    lines.extend(card_details(d, theme));
                 }
             }
         }
@@ -498,4 +462,54 @@ impl Cell {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// The card's details (Ctrl-E): the reading of the prompt and every candidate's score.
+fn card_details(d: &RouteCard, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    lines.push(Line::styled(
+        format!(
+            "  intent {} ({:.0}% sure) · {} · {} context tokens · routed {}{}",
+            d.intent,
+            d.confidence * 100.0,
+            d.complexity,
+            d.context_tokens,
+            d.routed_by,
+            if d.history_trimmed > 0 {
+                format!(" · {} old messages trimmed", d.history_trimmed)
+            } else {
+                String::new()
+            }
+        ),
+        theme.muted,
+    ));
+    lines.push(Line::styled(
+        format!(
+            "  {:<26} {:>6} {:>5} {:>9} {:>6} {:>5}  {}",
+            "candidate", "score", "fit", "est cost", "ttft", "ok", "excluded"
+        ),
+        theme.muted.add_modifier(Modifier::UNDERLINED),
+    ));
+    for c in &d.candidates {
+        let mark = if c.model == d.model { "▶" } else { " " };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {mark}{:<26}", c.model), theme.text),
+            Span::styled(format!(" {:>6.2}", c.score), theme.accent),
+            Span::styled(
+                format!(
+                    " {:>5.2} {:>9} {:>5.1}s {:>4.0}%",
+                    c.fit,
+                    c.cost.to_string(),
+                    c.latency_ms / 1000.0,
+                    c.success * 100.0
+                ),
+                theme.muted,
+            ),
+            Span::styled(
+                format!("  {}", c.excluded.as_deref().unwrap_or("")),
+                theme.warn,
+            ),
+        ]));
+    }
+    lines
 }
