@@ -507,159 +507,154 @@ impl App {
 
     fn act(&mut self, action: Action) -> Vec<Command> {
         match action {
-            Action::Send => self.send(),
-            Action::Newline => {
-                self.input.insert_newline();
-                Vec::new()
-            }
-            Action::Cancel => {
-                if let Some((turn, _)) = self.running {
-                    // At once, whatever is still queued: the answer stops growing on screen
-                    // in this frame, and the core closes the stream.
-                    if let Some(a) = self.answer_mut(turn) {
-                        a.stopped = true;
-                    }
-                    self.dirty = true;
-                    vec![Command::Core(Op::Cancel)]
-                } else {
-                    Vec::new()
-                }
-            }
-            Action::Quit => {
-                if self.running.is_some() {
-                    self.popup = Popup::ConfirmQuit;
-                    Vec::new()
-                } else {
-                    vec![Command::Core(Op::Quit), Command::Quit]
-                }
-            }
+            Action::Send => return self.send(),
+            Action::Newline => self.input.insert_newline(),
+            Action::Cancel => return self.cancel(),
+            Action::Quit if self.running.is_some() => self.popup = Popup::ConfirmQuit,
+            Action::Quit => return vec![Command::Core(Op::Quit), Command::Quit],
             Action::Picker => {
                 self.popup = Popup::Picker {
                     purpose: PickerPurpose::NextMessage,
                     selected: 0,
                 };
-                Vec::new()
             }
-            Action::Rerun => {
-                if self.running.is_some() {
-                    self.notice("an answer is still streaming: Esc cancels it", true);
-                } else if self.last_answer().is_none() {
-                    self.notice("no answer to run again yet", false);
-                } else if self.last_answer().is_some_and(|a| {
-                    matches!(a.state, AnswerState::Cut(_) | AnswerState::Failed(_))
-                }) {
-                    // A cut or failed answer: one key runs it again on the next candidate.
-                    let (_, next, _) = self.picker(PickerPurpose::Rerun);
-                    match next {
-                        Some(m) => return self.rerun(m),
-                        None => self.notice("no other model to run it on", true),
-                    }
-                } else {
-                    self.popup = Popup::Picker {
-                        purpose: PickerPurpose::Rerun,
-                        selected: 0,
-                    };
-                }
-                Vec::new()
-            }
-            Action::Pin => {
-                match &self.mode {
-                    Mode::Pinned(_) => self.set_mode(Mode::Auto),
-                    _ => {
-                        let last = self.last_answer().and_then(|a| {
-                            a.outcome
-                                .as_ref()
-                                .map(|o| o.requested_model.clone())
-                                .or_else(|| a.card.as_ref().map(|d| d.model.clone()))
-                        });
-                        if let Some(m) = last {
-                            self.set_mode(Mode::Pinned(m));
-                        }
-                    }
-                }
-                Vec::new()
-            }
-            Action::ThumbsUp | Action::ThumbsDown => {
-                let up = action == Action::ThumbsUp;
-                match self.last_answer().and_then(|a| a.outcome.as_ref()) {
-                    Some(o) => vec![Command::Core(Op::Feedback {
-                        request_id: o.request_id,
-                        up,
-                    })],
-                    None => {
-                        self.notice("no finished answer to rate yet", false);
-                        Vec::new()
-                    }
-                }
-            }
-            Action::CopyAnswer => match self
-                .last_answer()
-                .and_then(|a| a.outcome.as_ref().map(|o| o.content.clone()))
-            {
-                Some(text) if !text.is_empty() => {
-                    self.notice("copied the last answer to the clipboard", false);
-                    vec![Command::Copy(text)]
-                }
-                _ => {
-                    self.notice("no answer to copy yet", false);
-                    Vec::new()
-                }
-            },
-            Action::Editor => vec![Command::Editor(self.input.lines().join("\n"))],
-            Action::Copy => {
-                let code = self
-                    .last_answer()
-                    .and_then(|a| a.md.code_blocks().last().cloned());
-                match code {
-                    Some(c) => {
-                        self.notice("copied the last code block to the clipboard", false);
-                        vec![Command::Copy(c)]
-                    }
-                    None => {
-                        self.notice("no code block in the last answer to copy", false);
-                        Vec::new()
-                    }
-                }
-            }
-            Action::ScrollUp => {
-                self.scroll = self.scroll.saturating_add(self.page.max(1));
-                Vec::new()
-            }
-            Action::ScrollDown => {
-                self.scroll = self.scroll.saturating_sub(self.page.max(1));
-                Vec::new()
-            }
+            Action::Rerun => return self.rerun_key(),
+            Action::Pin => self.pin_key(),
+            Action::ThumbsUp | Action::ThumbsDown => return self.rate(action == Action::ThumbsUp),
+            Action::CopyAnswer => return self.copy_answer(),
+            Action::Editor => return vec![Command::Editor(self.input.lines().join("\n"))],
+            Action::Copy => return self.copy_code(),
+            Action::ScrollUp => self.scroll = self.scroll.saturating_add(self.page.max(1)),
+            Action::ScrollDown => self.scroll = self.scroll.saturating_sub(self.page.max(1)),
             Action::NewConversation | Action::Conversations if self.running.is_some() => {
                 self.notice("an answer is still streaming: Esc cancels it", true);
-                Vec::new()
             }
-            Action::NewConversation => vec![Command::Core(Op::NewConversation)],
-            Action::Conversations => vec![Command::Core(Op::ListConversations)],
-            Action::Help => {
-                self.popup = Popup::Help(0);
-                Vec::new()
-            }
-            Action::Sidebar => {
-                if self.width >= SIDEBAR_MIN_WIDTH {
-                    self.sidebar = Some(!self.sidebar_shown(self.width));
-                } else {
-                    self.notice(
-                        &format!(
-                            "the sidebar needs {} columns; this terminal has {}",
-                            SIDEBAR_MIN_WIDTH, self.width
-                        ),
-                        false,
-                    );
-                }
-                Vec::new()
-            }
+            Action::NewConversation => return vec![Command::Core(Op::NewConversation)],
+            Action::Conversations => return vec![Command::Core(Op::ListConversations)],
+            Action::Help => self.popup = Popup::Help(0),
+            Action::Sidebar => self.toggle_sidebar(),
             Action::Expand => {
                 if let Some(a) = self.last_answer_mut() {
                     a.expanded = !a.expanded;
                     a.touch_head();
                 }
+            }
+        }
+        Vec::new()
+    }
+
+    /// Esc while an answer streams: it stops growing on screen in this frame (whatever is
+    /// still queued), and the core closes the stream.
+    fn cancel(&mut self) -> Vec<Command> {
+        let Some((turn, _)) = self.running else {
+            return Vec::new();
+        };
+        if let Some(a) = self.answer_mut(turn) {
+            a.stopped = true;
+        }
+        self.dirty = true;
+        vec![Command::Core(Op::Cancel)]
+    }
+
+    /// Ctrl-R: a cut or failed answer runs again at once on the next candidate; a
+    /// finished one opens the picker.
+    fn rerun_key(&mut self) -> Vec<Command> {
+        if self.running.is_some() {
+            self.notice("an answer is still streaming: Esc cancels it", true);
+        } else if self.last_answer().is_none() {
+            self.notice("no answer to run again yet", false);
+        } else if self
+            .last_answer()
+            .is_some_and(|a| matches!(a.state, AnswerState::Cut(_) | AnswerState::Failed(_)))
+        {
+            let (_, next, _) = self.picker(PickerPurpose::Rerun);
+            match next {
+                Some(m) => return self.rerun(m),
+                None => self.notice("no other model to run it on", true),
+            }
+        } else {
+            self.popup = Popup::Picker {
+                purpose: PickerPurpose::Rerun,
+                selected: 0,
+            };
+        }
+        Vec::new()
+    }
+
+    /// Pin the model of the last answer, or unpin.
+    fn pin_key(&mut self) {
+        if let Mode::Pinned(_) = self.mode {
+            return self.set_mode(Mode::Auto);
+        }
+        let last = self.last_answer().and_then(|a| {
+            a.outcome
+                .as_ref()
+                .map(|o| o.requested_model.clone())
+                .or_else(|| a.card.as_ref().map(|d| d.model.clone()))
+        });
+        if let Some(m) = last {
+            self.set_mode(Mode::Pinned(m));
+        }
+    }
+
+    /// 👍 or 👎 on the last finished answer.
+    fn rate(&mut self, up: bool) -> Vec<Command> {
+        match self.last_answer().and_then(|a| a.outcome.as_ref()) {
+            Some(o) => vec![Command::Core(Op::Feedback {
+                request_id: o.request_id,
+                up,
+            })],
+            None => {
+                self.notice("no finished answer to rate yet", false);
                 Vec::new()
             }
+        }
+    }
+
+    fn copy_answer(&mut self) -> Vec<Command> {
+        match self
+            .last_answer()
+            .and_then(|a| a.outcome.as_ref().map(|o| o.content.clone()))
+        {
+            Some(text) if !text.is_empty() => {
+                self.notice("copied the last answer to the clipboard", false);
+                vec![Command::Copy(text)]
+            }
+            _ => {
+                self.notice("no answer to copy yet", false);
+                Vec::new()
+            }
+        }
+    }
+
+    fn copy_code(&mut self) -> Vec<Command> {
+        let code = self
+            .last_answer()
+            .and_then(|a| a.md.code_blocks().last().cloned());
+        match code {
+            Some(c) => {
+                self.notice("copied the last code block to the clipboard", false);
+                vec![Command::Copy(c)]
+            }
+            None => {
+                self.notice("no code block in the last answer to copy", false);
+                Vec::new()
+            }
+        }
+    }
+
+    /// F2: the sidebar in or out, where the terminal is wide enough for it.
+    fn toggle_sidebar(&mut self) {
+        if self.width >= SIDEBAR_MIN_WIDTH {
+            self.sidebar = Some(!self.sidebar_shown(self.width));
+        } else {
+            self.notice(
+                &format!(
+                    "the sidebar needs {} columns; this terminal has {}",
+                    SIDEBAR_MIN_WIDTH, self.width
+                ),
+                false,
+            );
         }
     }
 
@@ -1125,13 +1120,11 @@ impl App {
                 ..
             } => {
                 if let Some(a) = self.answer_mut(turn) {
-                    match outcome {
-                        Some(o) => {
-                            a.state = AnswerState::Cut(message);
-                            a.outcome = Some(o);
-                        }
-                        None => a.state = AnswerState::Failed(message),
-                    }
+                    a.state = match outcome {
+                        Some(_) => AnswerState::Cut(message),
+                        None => AnswerState::Failed(message),
+                    };
+                    a.outcome = outcome;
                     a.finish(&theme);
                 }
                 self.running = None;
@@ -1139,33 +1132,10 @@ impl App {
             }
             Event::Budget(b) => self.budget = Some(b),
             Event::ConversationLoaded { id, messages } => {
-                self.cells.clear();
-                self.scroll = 0;
                 if id.is_none() {
                     self.notice("new conversation", false);
                 }
-                let mut pending_prompt = String::new();
-                for m in messages {
-                    if m.role == Role::User {
-                        self.cells.push(Cell::user(&m.content));
-                        pending_prompt = m.content;
-                    } else {
-                        let turn = self.next_turn;
-                        self.next_turn += 1;
-                        let mut a = Answer::new(turn, pending_prompt.clone());
-                        a.expand_key = self.key_name(Action::Expand);
-                        a.push_content(&m.content, &theme);
-                        a.finish(&theme);
-                        a.state = match m.outcome.as_ref().map(|o| o.status) {
-                            Some(TurnStatus::Cancelled) => AnswerState::Cancelled,
-                            Some(TurnStatus::Cut) => AnswerState::Cut("the stream was cut".into()),
-                            _ => AnswerState::Done,
-                        };
-                        a.card = m.card;
-                        a.outcome = m.outcome;
-                        self.cells.push(Cell::Answer(Box::new(a)));
-                    }
-                }
+                self.load(messages, &theme);
             }
             Event::Conversations(list) => {
                 if list.is_empty() {
@@ -1176,6 +1146,34 @@ impl App {
             }
             Event::Notice(t) => self.notice(&t, false),
             Event::Error(t) => self.notice(&t, true),
+        }
+    }
+
+    /// A resumed conversation (or an empty new one) in place of the transcript.
+    fn load(&mut self, messages: Vec<crate::core::LoadedMessage>, theme: &Theme) {
+        self.cells.clear();
+        self.scroll = 0;
+        let mut pending_prompt = String::new();
+        for m in messages {
+            if m.role == Role::User {
+                self.cells.push(Cell::user(&m.content));
+                pending_prompt = m.content;
+                continue;
+            }
+            let turn = self.next_turn;
+            self.next_turn += 1;
+            let mut a = Answer::new(turn, pending_prompt.clone());
+            a.expand_key = self.key_name(Action::Expand);
+            a.push_content(&m.content, theme);
+            a.finish(theme);
+            a.state = match m.outcome.as_ref().map(|o| o.status) {
+                Some(TurnStatus::Cancelled) => AnswerState::Cancelled,
+                Some(TurnStatus::Cut) => AnswerState::Cut("the stream was cut".into()),
+                _ => AnswerState::Done,
+            };
+            a.card = m.card;
+            a.outcome = m.outcome;
+            self.cells.push(Cell::Answer(Box::new(a)));
         }
     }
 
