@@ -288,7 +288,37 @@ fn draw_sidebar(frame: &mut Frame<'_>, app: &App, area: Rect) {
             .label(format!("{} / {}", b.month.total(), b.limits.monthly)),
         rows[4],
     );
-    // Per-model spend against its budget share.
+    frame.render_widget(Paragraph::new(share_lines(app, b)), rows[6]);
+    frame.render_widget(Paragraph::new(performance_lines(app, b)), rows[8]);
+    frame.render_widget(title("Last 14 days"), rows[10]);
+    let data: Vec<u64> = b
+        .history
+        .iter()
+        .map(|(_, u)| u.nanos().max(0) as u64 / 1000)
+        .collect();
+    frame.render_widget(
+        Sparkline::default()
+            .data(&data)
+            .style(app.theme.accent.remove_modifier(Modifier::BOLD)),
+        rows[11].inner(ratatui::layout::Margin {
+            horizontal: 1,
+            vertical: 0,
+        }),
+    );
+    let saved = Paragraph::new(vec![Line::styled(
+        format!(
+            " saved {} today vs always-{}",
+            b.saved_today,
+            short(&b.baseline_model)
+        ),
+        app.theme.ok,
+    )])
+    .wrap(Wrap { trim: true });
+    frame.render_widget(saved, rows[12]);
+}
+
+/// Per-model spend against its budget share.
+fn share_lines(app: &App, b: &crate::core::BudgetSnapshot) -> Vec<Line<'static>> {
     let mut lines = vec![Line::styled(
         format!(" {:<10} {:>9} {}", "model", "spent", "used/share"),
         app.theme.muted,
@@ -325,7 +355,11 @@ fn draw_sidebar(frame: &mut Frame<'_>, app: &App, area: Rect) {
             ),
         ]));
     }
-    frame.render_widget(Paragraph::new(lines), rows[6]);
+    lines
+}
+
+/// Per-model latency, success rate and circuit state.
+fn performance_lines(app: &App, b: &crate::core::BudgetSnapshot) -> Vec<Line<'static>> {
     let mut perf = vec![Line::styled(
         " model       latency  ok  state",
         app.theme.muted,
@@ -350,32 +384,7 @@ fn draw_sidebar(frame: &mut Frame<'_>, app: &App, area: Rect) {
             },
         ]));
     }
-    frame.render_widget(Paragraph::new(perf), rows[8]);
-    frame.render_widget(title("Last 14 days"), rows[10]);
-    let data: Vec<u64> = b
-        .history
-        .iter()
-        .map(|(_, u)| u.nanos().max(0) as u64 / 1000)
-        .collect();
-    frame.render_widget(
-        Sparkline::default()
-            .data(&data)
-            .style(app.theme.accent.remove_modifier(Modifier::BOLD)),
-        rows[11].inner(ratatui::layout::Margin {
-            horizontal: 1,
-            vertical: 0,
-        }),
-    );
-    let saved = Paragraph::new(vec![Line::styled(
-        format!(
-            " saved {} today vs always-{}",
-            b.saved_today,
-            short(&b.baseline_model)
-        ),
-        app.theme.ok,
-    )])
-    .wrap(Wrap { trim: true });
-    frame.render_widget(saved, rows[12]);
+    perf
 }
 
 fn short(id: &str) -> &str {
