@@ -21,6 +21,109 @@ pub async fn run(
     demo: bool,
     out: &mut Output,
 ) -> Result<(), CommandError> {
+    let composed = attached(&config, args)?;
+    let prompt = composed.prompt.clone();
+    if let Some(w) = config.insecure_warning() {
+        out.err_line(&w);
+    }
+    let edits_config = config.clone();
+    let mut session = Session::open(config, demo).await?;
+    let role = match &args.role {
+        Some(name) => Some(role_named(&edits_config, name)?),
+        None => None,
+    };
+    prepare(&mut session, role, &composed, out).await;
+    if let Some(p) = args.preference.or(role.and_then(|r| r.preference)) {
+        session.preference = p;
+    }
+    if let Some(id) = conversation_to_resume(&session, args).await? {
+        let msgs = session.resume(id).await?;
+        if msgs.is_empty() {
+            return Err(CommandError::Usage(format!(
+                "no conversation {id}: each answer names its conversation (and `ask --json` prints conversation_id)"
+            )));
+        }
+    }
+    let choice = match (&args.model, role.and_then(|r| r.model.as_ref())) {
+        (Some(m), _) => Choice::Override(m.clone()),
+        (None, Some(m)) => Choice::Pinned(m.clone()),
+        (None, None) => Choice::Auto,
+    };
+    let cancel = CancellationToken::new();
+    let ctrl_c = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+            }
+        })
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let json_mode = args.json;
+    // On a terminal the answer is rendered as the TUI renders it; piped, it stays raw.
+    let rendered = (!json_mode && !args.raw && std::io::stdout().is_terminal())
+        .then(|| {
+            let width = crossterm::terminal::size().map_or(80, |(w, _)| w);
+            crate::tui::check_config(&edits_config)
+                .ok()
+                .map(|(theme, _)| crate::tui::ansi::TerminalMarkdown::new(theme, width))
+        })
+        .flatten();
+    let turn = async {
+        let r = session.run_turn(1, &prompt, &choice, &cancel, &tx).await;
+        drop(tx);
+        r
+    };
+    let (result, cut) = tokio::join!(turn, print_events(rx, json_mode, rendered, out));
+    let decision = session.last_decision.take();
+    ctrl_c.abort();
+    // Bills being fetched for estimates and prices being read again are kept rather than
+    // lost with this process (up to a few seconds; the next start finishes the rest).
+    if let Some(notice) = session
+        .finish_background(std::time::Duration::from_secs(2))
+        .await
+    {
+        out.err_line(&notice);
+    }
+    let demo = session.backend.demo;
+    let conversation = session.conversation.id;
+    // A cut answer still has content, usage and an id: `--json` prints them, with the
+    // error, before the command fails.
+    if let (Err(e), true) = (&result, json_mode) {
+        // Scripts always get one object: the cut answer with its error, or the error with
+        // the decision (when routing got that far).
+        let v = match &cut {
+            Some(partial) => {
+                let mut v = outcome_json(partial, decision.as_ref(), demo, conversation);
+                v["error"] = json!(e.to_string());
+                v
+            }
+            None => json!({
+                "status": "error",
+                "error": e.to_string(),
+                "decision": decision,
+                "demo": demo,
+            }),
+        };
+        out.write_out(&format!("{v}\n"));
+    }
+    let outcome = result?;
+    if json_mode {
+        let v = outcome_json(&outcome, decision.as_ref(), demo, conversation);
+        out.write_out(&format!("{v}\n"));
+    } else {
+        out.err_line(&summary(&outcome, conversation, decision.as_ref()));
+        if !composed.files.is_empty() {
+            super::edit_cmds::review(&edits_config, &outcome.content, &composed, args.apply, out)?;
+        }
+    }
+    out.flush();
+    Ok(())
+}
+
+/// The prompt with its `@` files, refused (or trimmed with `--trim`) when the files are
+/// over `attach_confirm_tokens` and `--whole` does not say to send them as they are.
+fn attached(config: &Config, args: &AskArgs) -> Result<super::attach::Composed, CommandError> {
     let mut composed = super::attach::compose(args.prompt.as_deref(), &args.files)?;
     let tokens = crate::attach::tokens(&composed.files);
     let limit = config.attach_confirm_tokens;
@@ -33,16 +136,17 @@ pub async fn run(
             )));
         }
     }
-    let prompt = composed.prompt.clone();
-    if let Some(w) = config.insecure_warning() {
-        out.err_line(&w);
-    }
-    let edits_config = config.clone();
-    let mut session = Session::open(config, demo).await?;
-    let role = match &args.role {
-        Some(name) => Some(role_named(&edits_config, name)?),
-        None => None,
-    };
+    Ok(composed)
+}
+
+/// The system prompt (with the role's and the attached files'), and what the user is told
+/// before the turn: project instructions, demo mode, attachments, recovered requests.
+async fn prepare(
+    session: &mut Session,
+    role: Option<&crate::config::Role>,
+    composed: &super::attach::Composed,
+    out: &mut Output,
+) {
     let mut base = session.system.clone();
     if let Some(extra) = role.and_then(|r| r.system_prompt.as_deref()) {
         base.push_str("\n\n");
@@ -65,11 +169,16 @@ pub async fn run(
     {
         out.err_line(&text);
     }
-    if let Some(p) = args.preference.or(role.and_then(|r| r.preference)) {
-        session.preference = p;
-    }
-    let resume = match (args.continue_last, args.conversation) {
-        (_, Some(id)) => Some(id),
+}
+
+/// `--conversation ID`, or with `--continue` the last conversation (an error when there
+/// is none yet).
+async fn conversation_to_resume(
+    session: &Session,
+    args: &AskArgs,
+) -> Result<Option<i64>, CommandError> {
+    match (args.continue_last, args.conversation) {
+        (_, Some(id)) => Ok(Some(id)),
         (true, None) => {
             let last = session
                 .ledger
@@ -77,166 +186,75 @@ pub async fn run(
                 .await
                 .map_err(crate::core::CoreError::from)?;
             match last.first() {
-                Some(c) => Some(c.id),
-                None => {
-                    return Err(CommandError::Usage(
-                        "--continue: there is no earlier conversation yet".into(),
-                    ));
-                }
+                Some(c) => Ok(Some(c.id)),
+                None => Err(CommandError::Usage(
+                    "--continue: there is no earlier conversation yet".into(),
+                )),
             }
         }
-        (false, None) => None,
-    };
-    if let Some(id) = resume {
-        let msgs = session.resume(id).await?;
-        if msgs.is_empty() {
-            return Err(CommandError::Usage(format!(
-                "no conversation {id}: each answer names its conversation (and `ask --json` prints conversation_id)"
-            )));
-        }
+        (false, None) => Ok(None),
     }
-    let choice = match (&args.model, role.and_then(|r| r.model.as_ref())) {
-        (Some(m), _) => Choice::Override(m.clone()),
-        (None, Some(m)) => Choice::Pinned(m.clone()),
-        (None, None) => Choice::Auto,
-    };
-    let cancel = CancellationToken::new();
-    let ctrl_c = {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.cancel();
+}
+
+/// Print the turn's events as they come: the route and fallbacks on stderr, the answer on
+/// stdout (sanitised; rendered on a terminal). Returns the partial answer of a cut stream.
+async fn print_events(
+    mut rx: mpsc::UnboundedReceiver<Event>,
+    json_mode: bool,
+    mut rendered: Option<crate::tui::ansi::TerminalMarkdown>,
+    out: &mut Output,
+) -> Option<TurnOutcome> {
+    let mut sanitizer = Sanitizer::new();
+    let mut cut: Option<TurnOutcome> = None;
+    let mut wrote = String::new();
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            Event::Routed { card, .. } => out.err_line(&format!("→ {}", card.reason)),
+            Event::Fallback {
+                from, error, to, ..
+            } => {
+                out.err_line(&format!("↪ {from}: {error} → {to}"));
             }
-        })
-    };
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let json_mode = args.json;
-    // On a terminal the answer is rendered as the TUI renders it; piped, it stays raw.
-    let mut rendered = (!json_mode && !args.raw && std::io::stdout().is_terminal())
-        .then(|| {
-            let width = crossterm::terminal::size().map_or(80, |(w, _)| w);
-            crate::tui::check_config(&edits_config)
-                .ok()
-                .map(|(theme, _)| crate::tui::ansi::TerminalMarkdown::new(theme, width))
-        })
-        .flatten();
-    let turn = async {
-        let r = session.run_turn(1, &prompt, &choice, &cancel, &tx).await;
-        drop(tx);
-        r
-    };
-    let print = async {
-        let mut sanitizer = Sanitizer::new();
-        let mut cut: Option<TurnOutcome> = None;
-        let mut wrote = String::new();
-        while let Some(ev) = rx.recv().await {
-            match ev {
-                Event::Routed { card, .. } => out.err_line(&format!("→ {}", card.reason)),
-                Event::Fallback {
-                    from, error, to, ..
-                } => {
-                    out.err_line(&format!("↪ {from}: {error} → {to}"));
+            Event::Notice(text) => out.err_line(&text),
+            Event::Content { text, .. } if !json_mode => {
+                let safe = sanitizer.push(&text);
+                match rendered.as_mut() {
+                    Some(md) => out.write_out(&md.push(&safe)),
+                    None => out.write_out(&safe),
                 }
-                Event::Notice(text) => out.err_line(&text),
-                Event::Content { text, .. } if !json_mode => {
-                    let safe = sanitizer.push(&text);
-                    match rendered.as_mut() {
-                        Some(md) => out.write_out(&md.push(&safe)),
-                        None => out.write_out(&safe),
-                    }
-                    wrote.push_str(&safe);
+                wrote.push_str(&safe);
+            }
+            Event::Failed {
+                outcome: Some(o), ..
+            } => {
+                if let Some(md) = rendered.as_mut() {
+                    out.write_out(&md.finish());
+                    wrote.push('\n');
                 }
-                Event::Failed {
-                    outcome: Some(o), ..
-                } => {
-                    if let Some(md) = rendered.as_mut() {
-                        out.write_out(&md.finish());
-                        wrote.push('\n');
-                    }
-                    if !json_mode {
-                        if !wrote.is_empty() && !wrote.ends_with('\n') {
-                            out.write_out("\n");
-                        }
-                        out.err_line("[answer cut]");
-                    }
-                    cut = Some(o);
-                }
-                Event::Finished { outcome, .. } if !json_mode => {
-                    if let Some(md) = rendered.as_mut() {
-                        out.write_out(&md.finish());
-                        wrote.push('\n');
-                    }
-                    if !wrote.ends_with('\n') {
+                if !json_mode {
+                    if !wrote.is_empty() && !wrote.ends_with('\n') {
                         out.write_out("\n");
                     }
-                    if outcome.status == TurnStatus::Cancelled {
-                        out.err_line("[cancelled]");
-                    }
+                    out.err_line("[answer cut]");
                 }
-                _ => {}
+                cut = Some(o);
             }
-        }
-        cut
-    };
-    let (result, cut) = tokio::join!(turn, print);
-    let decision = session.last_decision.take();
-    ctrl_c.abort();
-    // Bills being fetched for estimates and prices being read again are kept rather than
-    // lost with this process (up to a few seconds; the next start finishes the rest).
-    if let Some(notice) = session
-        .finish_background(std::time::Duration::from_secs(2))
-        .await
-    {
-        out.err_line(&notice);
-    }
-    // A cut answer still has content, usage and an id: `--json` prints them, with the
-    // error, before the command fails.
-    if let (Err(e), true) = (&result, json_mode) {
-        // Scripts always get one object: the cut answer with its error, or the error with
-        // the decision (when routing got that far).
-        let v = match &cut {
-            Some(partial) => {
-                let mut v = outcome_json(
-                    partial,
-                    decision.as_ref(),
-                    session.backend.demo,
-                    session.conversation.id,
-                );
-                v["error"] = json!(e.to_string());
-                v
+            Event::Finished { outcome, .. } if !json_mode => {
+                if let Some(md) = rendered.as_mut() {
+                    out.write_out(&md.finish());
+                    wrote.push('\n');
+                }
+                if !wrote.ends_with('\n') {
+                    out.write_out("\n");
+                }
+                if outcome.status == TurnStatus::Cancelled {
+                    out.err_line("[cancelled]");
+                }
             }
-            None => json!({
-                "status": "error",
-                "error": e.to_string(),
-                "decision": decision,
-                "demo": session.backend.demo,
-            }),
-        };
-        out.write_out(&format!("{v}\n"));
-    }
-    let outcome = result?;
-    if json_mode {
-        out.write_out(&format!(
-            "{}\n",
-            outcome_json(
-                &outcome,
-                decision.as_ref(),
-                session.backend.demo,
-                session.conversation.id
-            )
-        ));
-    } else {
-        out.err_line(&summary(
-            &outcome,
-            session.conversation.id,
-            decision.as_ref(),
-        ));
-        if !composed.files.is_empty() {
-            super::edit_cmds::review(&edits_config, &outcome.content, &composed, args.apply, out)?;
+            _ => {}
         }
     }
-    out.flush();
-    Ok(())
+    cut
 }
 
 /// The config's role `name`, or why there is none.
