@@ -39,60 +39,115 @@ pub fn stats(config: &Config, args: &StatsArgs, out: &mut Output) -> Result<(), 
         .unwrap_or((3.0, 15.0));
     let report = ledger.stats(&days, baseline)?;
     let limits = resolve_limits(&ledger, config.budget.daily_usd, config.budget.monthly_usd)?;
-    let spend = ledger.day_spend(&today.day)?;
-    let month = ledger.month_spend(&today.month)?;
-    let remaining = limits.daily.saturating_sub(spend.total());
-    let key = ledger.key_standing(now)?;
-    let saved = report.baseline_cost.saturating_sub(report.spend);
+    let v = StatsView {
+        spend: ledger.day_spend(&today.day)?,
+        month: ledger.month_spend(&today.month)?,
+        key: ledger.key_standing(now)?,
+        saved: report.baseline_cost.saturating_sub(report.spend),
+        report,
+        limits,
+        today,
+        now,
+        days: args.days,
+        baseline_model: &config.budget.baseline_model,
+    };
     if args.json {
-        let days_json: Vec<_> = report
-            .days
-            .iter()
-            .map(|d| {
-                json!({
-                    "date": d.date,
-                    "spend_usd": d.spend.committed.dollars(),
-                    "reserved_usd": d.spend.reserved.dollars(),
-                    "requests": d.requests,
-                    "by_model": d.by_model.iter().map(|(k, v)| (k.clone(), json!(v.dollars()))).collect::<serde_json::Map<_, _>>(),
-                })
-            })
-            .collect();
-        let v = json!({
-            "days": days_json,
-            "today": {
-                "date": today.day,
-                "spend_usd": spend.committed.dollars(),
-                "reserved_usd": spend.reserved.dollars(),
-                "limit_usd": limits.daily.dollars(),
-                "remaining_usd": remaining.dollars(),
-                "pressure": Pressure::from_fraction(fraction_used(spend, limits.daily)),
-            },
-            "month": {
-                "spend_usd": month.committed.dollars(),
-                "reserved_usd": month.reserved.dollars(),
-                "limit_usd": limits.monthly.dollars(),
-            },
-            "key": key.map(|k| json!({
-                "limit_usd": k.limit.dollars(),
-                "left_usd": k.left.dollars(),
-                "reset": k.reset.as_str(),
-                "read_ms": k.fetched_ms,
-            })),
-            "models": report.models,
-            "by_intent": report.by_intent,
-            "requests": report.requests,
-            "positive_feedback_rate": report.positive_feedback_rate,
-            "savings": {
-                "baseline_model": config.budget.baseline_model,
-                "baseline_cost_usd": report.baseline_cost.dollars(),
-                "spend_usd": report.spend.dollars(),
-                "saved_usd": saved.dollars(),
-            },
-        });
-        out.line(&v.to_string());
-        return Ok(());
+        out.line(&stats_json(&v).to_string());
+    } else {
+        print_stats(&v, out);
     }
+    Ok(())
+}
+
+/// What `stats` reports, read once.
+struct StatsView<'a> {
+    report: crate::ledger::StatsReport,
+    limits: crate::budget::Limits,
+    today: calendar::LocalDay,
+    spend: crate::budget::Spend,
+    month: crate::budget::Spend,
+    key: Option<crate::budget::KeyStanding>,
+    saved: crate::money::Usd,
+    now: i64,
+    days: usize,
+    baseline_model: &'a str,
+}
+
+/// `stats --json`.
+fn stats_json(v: &StatsView<'_>) -> serde_json::Value {
+    let StatsView {
+        report,
+        limits,
+        today,
+        spend,
+        month,
+        key,
+        saved,
+        ..
+    } = v;
+    let remaining = limits.daily.saturating_sub(spend.total());
+    let days_json: Vec<_> = report
+        .days
+        .iter()
+        .map(|d| {
+            json!({
+                "date": d.date,
+                "spend_usd": d.spend.committed.dollars(),
+                "reserved_usd": d.spend.reserved.dollars(),
+                "requests": d.requests,
+                "by_model": d.by_model.iter().map(|(k, v)| (k.clone(), json!(v.dollars()))).collect::<serde_json::Map<_, _>>(),
+            })
+        })
+        .collect();
+    let v = json!({
+        "days": days_json,
+        "today": {
+            "date": today.day,
+            "spend_usd": spend.committed.dollars(),
+            "reserved_usd": spend.reserved.dollars(),
+            "limit_usd": limits.daily.dollars(),
+            "remaining_usd": remaining.dollars(),
+            "pressure": Pressure::from_fraction(fraction_used(*spend, limits.daily)),
+        },
+        "month": {
+            "spend_usd": month.committed.dollars(),
+            "reserved_usd": month.reserved.dollars(),
+            "limit_usd": limits.monthly.dollars(),
+        },
+        "key": key.map(|k| json!({
+            "limit_usd": k.limit.dollars(),
+            "left_usd": k.left.dollars(),
+            "reset": k.reset.as_str(),
+            "read_ms": k.fetched_ms,
+        })),
+        "models": report.models,
+        "by_intent": report.by_intent,
+        "requests": report.requests,
+        "positive_feedback_rate": report.positive_feedback_rate,
+        "savings": {
+            "baseline_model": v.baseline_model,
+            "baseline_cost_usd": report.baseline_cost.dollars(),
+            "spend_usd": report.spend.dollars(),
+            "saved_usd": saved.dollars(),
+        },
+    });
+    v
+}
+
+/// `stats` as text: today, the key, the period, per model, per intent, per day.
+fn print_stats(v: &StatsView<'_>, out: &mut Output) {
+    let StatsView {
+        report,
+        limits,
+        today,
+        spend,
+        month,
+        key,
+        saved,
+        now,
+        ..
+    } = v;
+    let remaining = limits.daily.saturating_sub(spend.total());
     out.line(&format!(
         "today {}: {} spent, {} held, {} left of {} · month {} of {}",
         today.day,
@@ -114,7 +169,7 @@ pub fn stats(config: &Config, args: &StatsArgs, out: &mut Output) -> Result<(), 
     }
     out.line(&format!(
         "last {} days: {} requests, {} spent · saved {} vs always-{}",
-        args.days, report.requests, report.spend, saved, config.budget.baseline_model
+        v.days, report.requests, report.spend, saved, v.baseline_model
     ));
     if let Some(r) = report.positive_feedback_rate {
         out.line(&format!("positive feedback: {:.0}%", r * 100.0));
@@ -174,7 +229,6 @@ pub fn stats(config: &Config, args: &StatsArgs, out: &mut Output) -> Result<(), 
             if quiet == 1 { "" } else { "s" }
         ));
     }
-    Ok(())
 }
 
 fn parse_usd(flag: &str, v: f64) -> Result<f64, CommandError> {
