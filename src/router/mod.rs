@@ -402,75 +402,11 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
     let a = analyze(req.prompt, req.history_tokens, req.previous_intent);
     let completion = expected_completion_tokens(a.complexity);
     let models = catalog.models();
-    let scored = score::score_all(models, &a, completion, req);
-    let prior_scored = score::score_without(models, &a, completion, req, false, true);
-    let untracked = score::score_without(models, &a, completion, req, true, false);
-    // The best available model had speed and failures not been tracked.
-    let untracked_best = models
-        .iter()
-        .zip(&untracked)
-        .filter(|(m, _)| exclusion(m, &a, req).is_none())
-        .fold(None, |acc: Option<(&ModelSpec, f64)>, (m, v)| match acc {
-            Some((_, bv)) if bv >= *v => acc,
-            _ => Some((m, *v)),
-        })
-        .map(|(m, _)| m);
-    let mut candidates: Vec<(Candidate, &ModelSpec, f64)> = models
-        .iter()
-        .zip(scored)
-        .zip(prior_scored)
-        .map(|((m, (score, components)), prior)| {
-            (
-                Candidate {
-                    model: m.id.clone(),
-                    score,
-                    components,
-                    excluded: exclusion(m, &a, req),
-                },
-                m,
-                prior,
-            )
-        })
-        .collect();
-    // A model at its budget share is left out while a model under its share can take the
-    // prompt and finish the answer (a share never forces a capped answer).
-    let over_share = |m: &ModelSpec| share_reached(m, req);
     let finishes = |m: &ModelSpec| unfinishable(m, &a, req).is_none();
-    if candidates
-        .iter()
-        .any(|(c, m, _)| c.excluded.is_none() && over_share(m).is_none() && finishes(m))
-    {
-        for (c, m, _) in &mut candidates {
-            if c.excluded.is_none() {
-                c.excluded = over_share(m);
-            }
-        }
-    }
-    // Only models that can finish an answer of the expected length, while any can; when
-    // none can, the answer will be capped, and the decision says so before sending.
-    let capped = !candidates
-        .iter()
-        .any(|(c, m, _)| c.excluded.is_none() && finishes(m));
-    if !capped {
-        for (c, m, _) in &mut candidates {
-            if c.excluded.is_none() {
-                c.excluded = unfinishable(m, &a, req);
-            }
-        }
-    }
-    // Highest score first; catalog order breaks ties (deterministic); excluded last.
-    candidates.sort_by(|x, y| {
-        (x.0.excluded.is_some())
-            .cmp(&y.0.excluded.is_some())
-            .then(y.0.score.total_cmp(&x.0.score))
-    });
-    let best = candidates
-        .iter()
-        .find(|(c, _, _)| c.excluded.is_none())
-        .map(|(c, m, _)| (c.clone(), *m));
-    let prior_best = candidates
-        .iter()
-        .filter(|(c, _, _)| c.excluded.is_none())
+    let candidates = rank(models, &a, completion, req);
+    let available = || candidates.iter().filter(|(c, _, _)| c.excluded.is_none());
+    let best = available().next().map(|(c, m, _)| (c.clone(), *m));
+    let prior_best = available()
         .max_by(|x, y| {
             x.2.total_cmp(&y.2)
                 .then(y.0.model.cmp(&x.0.model).reverse())
@@ -490,44 +426,12 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
         (_, _, Some(b)) => (b.1, RoutedBy::Auto),
         _ => return Err(nothing_fits(&candidates, &a, req)),
     };
-    // A model the user chose gets no request while its circuit is open.
-    if forced.is_some()
-        && let Availability::Open { until_ms, failures } =
-            req.breakers.availability(&chosen.id, req.now_ms)
-    {
-        return Err(RouteError::Unavailable {
-            model: chosen.name.clone(),
-            reason: format!(
-                "circuit open after {failures} failures, retry in {} s",
-                ((until_ms - req.now_ms).max(0) + 999) / 1000
-            ),
-        });
-    }
-    // A model the user chose must be able to hold the prompt.
-    if forced.is_some()
-        && let Some(why) = too_small(chosen, &a, req)
-    {
-        return Err(RouteError::Unavailable {
-            model: chosen.name.clone(),
-            reason: why,
-        });
-    }
-    // A model the user chose is still bound by the budget.
     if forced.is_some() {
-        let needed = worst_case(
-            prices(chosen, req),
-            sent_tokens(chosen, &a, req),
-            MIN_OUTPUT_TOKENS,
-        );
-        if needed > req.budget.remaining {
-            return Err(RouteError::Budget(req.budget.refusal(needed)));
-        }
+        user_choice_allowed(chosen, &a, req)?;
     }
     let learned = matches!((&best, prior_best), (Some(b), Some(p)) if b.1.id != p.id);
     // What the best estimates alone would pick: exploring may have chosen otherwise.
-    let greedy_best = candidates
-        .iter()
-        .filter(|(c, _, _)| c.excluded.is_none())
+    let greedy_best = available()
         .fold(None, |acc: Option<(f64, &ModelSpec)>, (c, m, _)| {
             let v = c.score - c.components.optimism;
             match acc {
@@ -549,28 +453,29 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
         output_factor(chosen, &a, req),
     );
     // The available candidate with the highest fit (first in ranking order on a tie).
-    let fittest = candidates
-        .iter()
-        .filter(|(c, _, _)| c.excluded.is_none())
-        .fold(
+    let fittest =
+        available().fold(
             None,
             |acc: Option<(&Candidate, &ModelSpec)>, (c, m, _)| match acc {
                 Some((b, _)) if b.components.fit >= c.components.fit => acc,
                 _ => Some((c, *m)),
             },
         );
+    let untracked = untracked_best(models, &a, completion, req);
     let mut reason = reason(
         &a,
-        chosen,
-        routed_by,
+        Chosen {
+            model: chosen,
+            routed_by,
+            est: estimated_cost,
+        },
         &best,
         fittest,
         Learned {
             prior_best: learned.then_some(prior_best).flatten(),
             explored_over,
-            skipped: skipped(&candidates, best.as_ref().map(|b| b.1), untracked_best),
+            skipped: skipped(&candidates, best.as_ref().map(|b| b.1), untracked),
         },
-        estimated_cost,
         req,
     );
     if let Some(cap) = budget_cap {
@@ -598,6 +503,122 @@ pub fn decide(catalog: &Catalog, req: &RouteRequest<'_>) -> Result<Decision, Rou
         chat: a.chat,
         budget_cap,
     })
+}
+
+/// Every model as a candidate, with its score from the catalog priors alone: exclusions
+/// applied (shares and answers that cannot finish only while another model can take the
+/// prompt), highest score first, catalog order breaking ties, excluded last.
+fn rank<'c>(
+    models: &'c [ModelSpec],
+    a: &Analysis,
+    completion: u64,
+    req: &RouteRequest<'_>,
+) -> Vec<(Candidate, &'c ModelSpec, f64)> {
+    let scored = score::score_all(models, a, completion, req);
+    let prior_scored = score::score_without(models, a, completion, req, false, true);
+    let mut candidates: Vec<(Candidate, &ModelSpec, f64)> = models
+        .iter()
+        .zip(scored)
+        .zip(prior_scored)
+        .map(|((m, (score, components)), prior)| {
+            (
+                Candidate {
+                    model: m.id.clone(),
+                    score,
+                    components,
+                    excluded: exclusion(m, a, req),
+                },
+                m,
+                prior,
+            )
+        })
+        .collect();
+    // A model at its budget share is left out while a model under its share can take the
+    // prompt and finish the answer (a share never forces a capped answer).
+    let over_share = |m: &ModelSpec| share_reached(m, req);
+    let finishes = |m: &ModelSpec| unfinishable(m, a, req).is_none();
+    if candidates
+        .iter()
+        .any(|(c, m, _)| c.excluded.is_none() && over_share(m).is_none() && finishes(m))
+    {
+        for (c, m, _) in &mut candidates {
+            if c.excluded.is_none() {
+                c.excluded = over_share(m);
+            }
+        }
+    }
+    // Only models that can finish an answer of the expected length, while any can; when
+    // none can, the answer will be capped, and the decision says so before sending.
+    let capped = !candidates
+        .iter()
+        .any(|(c, m, _)| c.excluded.is_none() && finishes(m));
+    if !capped {
+        for (c, m, _) in &mut candidates {
+            if c.excluded.is_none() {
+                c.excluded = unfinishable(m, a, req);
+            }
+        }
+    }
+    candidates.sort_by(|x, y| {
+        (x.0.excluded.is_some())
+            .cmp(&y.0.excluded.is_some())
+            .then(y.0.score.total_cmp(&x.0.score))
+    });
+    candidates
+}
+
+/// The best available model had speed and failures not been tracked.
+fn untracked_best<'c>(
+    models: &'c [ModelSpec],
+    a: &Analysis,
+    completion: u64,
+    req: &RouteRequest<'_>,
+) -> Option<&'c ModelSpec> {
+    let untracked = score::score_without(models, a, completion, req, true, false);
+    models
+        .iter()
+        .zip(&untracked)
+        .filter(|(m, _)| exclusion(m, a, req).is_none())
+        .fold(None, |acc: Option<(&ModelSpec, f64)>, (m, v)| match acc {
+            Some((_, bv)) if bv >= *v => acc,
+            _ => Some((m, *v)),
+        })
+        .map(|(m, _)| m)
+}
+
+/// A model the user chose gets no request while its circuit is open, must be able to hold
+/// the prompt, and is still bound by the budget.
+fn user_choice_allowed(
+    chosen: &ModelSpec,
+    a: &Analysis,
+    req: &RouteRequest<'_>,
+) -> Result<(), RouteError> {
+    if let Availability::Open { until_ms, failures } =
+        req.breakers.availability(&chosen.id, req.now_ms)
+    {
+        return Err(RouteError::Unavailable {
+            model: chosen.name.clone(),
+            reason: format!(
+                "circuit open after {failures} failures, retry in {} s",
+                ((until_ms - req.now_ms).max(0) + 999) / 1000
+            ),
+        });
+    }
+    if let Some(why) = too_small(chosen, a, req) {
+        return Err(RouteError::Unavailable {
+            model: chosen.name.clone(),
+            reason: why,
+        });
+    }
+    let needed = worst_case(
+        prices(chosen, req),
+        sent_tokens(chosen, a, req),
+        MIN_OUTPUT_TOKENS,
+    );
+    if needed > req.budget.remaining {
+        return Err(RouteError::Budget(req.budget.refusal(needed)));
+    }
+    Ok(())
 }
 
 fn nothing_fits(
@@ -707,17 +728,27 @@ fn merit(a: &Analysis, chosen: &Candidate, fittest: Option<(&Candidate, &ModelSp
     )
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The model chosen, how, and what it is estimated to cost.
+#[derive(Clone, Copy)]
+struct Chosen<'a> {
+    model: &'a ModelSpec,
+    routed_by: RoutedBy,
+    est: Usd,
+}
+
 fn reason(
     a: &Analysis,
-    chosen: &ModelSpec,
-    routed_by: RoutedBy,
+    ch: Chosen<'_>,
     best: &Option<(Candidate, &ModelSpec)>,
     fittest: Option<(&Candidate, &ModelSpec)>,
     learned: Learned<'_>,
-    est: Usd,
     req: &RouteRequest<'_>,
 ) -> String {
+    let Chosen {
+        model: chosen,
+        routed_by,
+        est,
+    } = ch;
     let via = chosen
         .substitute
         .as_ref()
