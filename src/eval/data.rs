@@ -324,23 +324,46 @@ fn lower_first(s: &str) -> String {
 /// per source. Sampled: these teach shapes, they must not outweigh the realistic set.
 pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
     let mut out = Vec::new();
-    let mut push = |id: &str, prompt: String, intent: Intent, source: &str, complexity| {
-        out.push(Labelled {
-            id: id.to_string(),
-            prompt,
-            intent,
-            source: source.to_string(),
-            complexity,
-        });
-    };
-    let hint = |v: &serde_json::Value| match v["complexity_hint"].as_str() {
+    for source in [shell, stackoverflow, sql, regex, chat, rustc, issues] {
+        source(eval_data, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn push(
+    out: &mut Vec<Labelled>,
+    id: &str,
+    prompt: String,
+    intent: Intent,
+    source: &str,
+    complexity: Option<Complexity>,
+) {
+    out.push(Labelled {
+        id: id.to_string(),
+        prompt,
+        intent,
+        source: source.to_string(),
+        complexity,
+    });
+}
+
+/// A row's `complexity_hint`.
+fn hint(v: &serde_json::Value) -> Option<Complexity> {
+    match v["complexity_hint"].as_str() {
         Some("simple") => Some(Complexity::Simple),
         Some("medium") => Some(Complexity::Medium),
         Some("high") => Some(Complexity::High),
         _ => None,
-    };
-    let s = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
-    // Shell how-to: general.
+    }
+}
+
+/// A row's text field `k` ("" when missing).
+fn s(v: &serde_json::Value, k: &str) -> String {
+    v[k].as_str().unwrap_or_default().to_string()
+}
+
+/// Shell how-to (nl2bash, tldr): general.
+fn shell(eval_data: &Path, out: &mut Vec<Labelled>) -> Result<(), String> {
     for v in section_c(&eval_data.join("nl2bash/nl2bash.jsonl"), |_| true, 30)? {
         let id = s(&v, "id");
         let text = s(&v, "text")
@@ -360,6 +383,7 @@ pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
             ],
         );
         push(
+            out,
             &id,
             t.replace("{}", &lower_first(&text)),
             Intent::General,
@@ -384,12 +408,17 @@ pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
         } else {
             text
         };
-        push(&id, prompt, Intent::General, "c-shell", hint(&v));
+        push(out, &id, prompt, Intent::General, "c-shell", hint(&v));
     }
-    // Stack Overflow titles (four languages): code, or the hint's debug/explain.
+    Ok(())
+}
+
+/// Stack Overflow titles in four languages: code, or the hint's debug/explain.
+fn stackoverflow(eval_data: &Path, out: &mut Vec<Labelled>) -> Result<(), String> {
     for v in section_c(&eval_data.join("conala/conala_mconala.jsonl"), |_| true, 3)? {
         let intent = Intent::parse(&s(&v, "intent_hint")).unwrap_or(Intent::Code);
         push(
+            out,
             &s(&v, "id"),
             s(&v, "text"),
             intent,
@@ -397,7 +426,11 @@ pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
             hint(&v),
         );
     }
-    // SQL requests (Spider only: BIRD's rows are non-commercial): code once SQL is asked for.
+    Ok(())
+}
+
+/// SQL requests (Spider only: BIRD's rows are non-commercial): code once SQL is asked for.
+fn sql(eval_data: &Path, out: &mut Vec<Labelled>) -> Result<(), String> {
     for v in section_c(
         &eval_data.join("text2sql/text2sql_dev.jsonl"),
         |v| v["dataset"] == "spider-dev",
@@ -415,6 +448,7 @@ pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
             ],
         );
         push(
+            out,
             &id,
             t.replace("{}", &lower_first(&s(&v, "text"))),
             Intent::Code,
@@ -422,6 +456,11 @@ pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
             hint(&v).map(|c| c.min(Complexity::Medium)),
         );
     }
+    Ok(())
+}
+
+/// Regex requests: code.
+fn regex(eval_data: &Path, out: &mut Vec<Labelled>) -> Result<(), String> {
     for v in section_c(&eval_data.join("nl-regex/nl_regex.jsonl"), |_| true, 40)? {
         let id = s(&v, "id");
         let text = s(&v, "text").trim_end_matches('.').to_string();
@@ -435,6 +474,7 @@ pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
             ],
         );
         push(
+            out,
             &id,
             t.replace("{}", &text),
             Intent::Code,
@@ -442,13 +482,18 @@ pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
             hint(&v),
         );
     }
-    // Chat, acknowledgements and small talk: general.
+    Ok(())
+}
+
+/// Chat, acknowledgements and small talk: general.
+fn chat(eval_data: &Path, out: &mut Vec<Labelled>) -> Result<(), String> {
     for v in section_c(
         &eval_data.join("clinc150/clinc150_full.jsonl.gz"),
         |v| v["source_intent"] != "calculator",
         12,
     )? {
         push(
+            out,
             &s(&v, "id"),
             s(&v, "text"),
             Intent::General,
@@ -456,8 +501,11 @@ pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
             hint(&v),
         );
     }
-    // Compiler errors: debug (instruction + code + rustc's output, or the output alone),
-    // and explain ("what does E0499 mean").
+    Ok(())
+}
+
+/// Compiler errors: debug (instruction + code + rustc's output, or the output alone), and explain ("what does E0499 mean").
+fn rustc(eval_data: &Path, out: &mut Vec<Labelled>) -> Result<(), String> {
     for v in section_c(
         &eval_data.join("rustc-error-index/rustc_error_index.jsonl"),
         |v| v["compiler_output"].is_string(),
@@ -486,6 +534,7 @@ pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
             format!("{ask}\n{}", s(&v, "compiler_output"))
         };
         push(
+            out,
             &id,
             prompt.trim().to_string(),
             Intent::Debug,
@@ -502,6 +551,7 @@ pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
             ],
         );
         push(
+            out,
             &format!("{id}-explain"),
             t.replace("{}", &code),
             Intent::Explain,
@@ -509,14 +559,25 @@ pub fn terminal_sources(eval_data: &Path) -> Result<Vec<Labelled>, String> {
             Some(Complexity::Simple),
         );
     }
-    // Issue reports with pasted code and tracebacks: the hint (debug, or code for features).
+    Ok(())
+}
+
+/// Issue reports with pasted code and tracebacks: the hint (debug, or code for features).
+fn issues(eval_data: &Path, out: &mut Vec<Labelled>) -> Result<(), String> {
     for v in section_c(
         &eval_data.join("swe-bench-lite/swe_bench_lite_issues.jsonl"),
         |_| true,
         2,
     )? {
         let intent = Intent::parse(&s(&v, "intent_hint")).unwrap_or(Intent::Debug);
-        push(&s(&v, "id"), s(&v, "text"), intent, "c-issues", hint(&v));
+        push(
+            out,
+            &s(&v, "id"),
+            s(&v, "text"),
+            intent,
+            "c-issues",
+            hint(&v),
+        );
     }
-    Ok(out)
+    Ok(())
 }
