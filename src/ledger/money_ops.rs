@@ -4,7 +4,7 @@
 //! Every step runs in an IMMEDIATE transaction (one writer at a time across processes) and
 //! updates the request row and the day totals together.
 
-use super::vocab::CostSource;
+use super::vocab::{CostSource, RequestStatus};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{Ledger, LedgerError};
@@ -131,7 +131,7 @@ const MONTH_SPEND: &str =
 /// What settling or reconciling a request needs: its day, month, model, one money column
 /// (`reserved_nanos` or `cost_nanos`) and status. The outer error is SQL, the inner says
 /// the request is unknown.
-type MoneyRow<T> = (String, String, String, T, String);
+type MoneyRow<T> = (String, String, String, T, RequestStatus);
 
 fn money_row<T: rusqlite::types::FromSql>(
     tx: &rusqlite::Transaction<'_>,
@@ -299,7 +299,7 @@ impl Ledger {
             .map_err(sql)?;
         let (day, month, model, reserved, status) =
             money_row::<i64>(&tx, id, "reserved_nanos").map_err(sql)??;
-        if status != "open" && status != "orphaned" {
+        if status.is_settled() {
             return Ok(());
         }
         tx.execute(
@@ -311,7 +311,7 @@ impl Ledger {
              WHERE id = ?1",
             params![
                 id,
-                s.status.as_str(),
+                RequestStatus::Ended(s.status),
                 s.served_model,
                 s.prompt_tokens as i64,
                 s.completion_tokens as i64,
@@ -352,7 +352,7 @@ impl Ledger {
             model: String,
             pid: u32,
             start_ms: i64,
-            status: String,
+            status: RequestStatus,
             created_ms: i64,
         }
         let rows: Vec<OpenRow> = {
@@ -393,7 +393,7 @@ impl Ledger {
         } in rows
         {
             let mine = pid == owner.pid && start_ms == owner.start_ms;
-            if status == "open" && (mine || is_alive(pid)) {
+            if status == RequestStatus::Open && (mine || is_alive(pid)) {
                 continue;
             }
             match &generation_id {
@@ -488,7 +488,7 @@ impl Ledger {
             .map_err(sql)?;
         let (day, month, model, old, status) =
             money_row::<Option<i64>>(&tx, id, "cost_nanos").map_err(sql)??;
-        if status == "open" || status == "orphaned" {
+        if !status.is_settled() {
             drop(tx);
             return self.settle(id, &Settlement::process_died(cost, source), now_ms);
         }

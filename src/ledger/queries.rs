@@ -161,6 +161,17 @@ impl Ledger {
         let history = self.history(days)?;
         let from = days.first().cloned().unwrap_or_default();
         let to = days.last().cloned().unwrap_or_default();
+        let rows = self.stat_rows(&from, &to)?;
+        let mut tally = Tally::default();
+        for r in &rows {
+            tally.add(r, baseline);
+        }
+        Ok(tally.report(history, rows.len() as i64))
+    }
+
+    /// Every request of the days `from..=to`, with its rating and the estimate it was
+    /// routed with (for answers the provider billed).
+    fn stat_rows(&self, from: &str, to: &str) -> Result<Vec<StatRow>, LedgerError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -174,156 +185,24 @@ impl Ledger {
                  WHERE r.day >= ?1 AND r.day <= ?2",
             )
             .map_err(|e| self.err(e))?;
-        struct Row {
-            model: String,
-            status: String,
-            cost: i64,
-            latency: Option<i64>,
-            ttft: Option<i64>,
-            intent: Option<String>,
-            prompt: i64,
-            completion: i64,
-            rating: Option<i64>,
-            error_kind: String,
-            estimated: Option<f64>,
-        }
-        let rows = stmt
-            .query_map(params![from, to], |r| {
-                Ok(Row {
-                    model: r.get(0)?,
-                    status: r.get(1)?,
-                    cost: r.get(2)?,
-                    latency: r.get(3)?,
-                    ttft: r.get(4)?,
-                    intent: r.get(5)?,
-                    prompt: r.get(6)?,
-                    completion: r.get(7)?,
-                    rating: r.get(8)?,
-                    error_kind: r.get(9)?,
-                    estimated: r.get(10)?,
-                })
+        stmt.query_map(params![from, to], |r| {
+            Ok(StatRow {
+                model: r.get(0)?,
+                status: r.get(1)?,
+                cost: r.get(2)?,
+                latency: r.get(3)?,
+                ttft: r.get(4)?,
+                intent: r.get(5)?,
+                prompt: r.get(6)?,
+                completion: r.get(7)?,
+                rating: r.get(8)?,
+                error_kind: r.get(9)?,
+                estimated: r.get(10)?,
             })
-            .map_err(|e| self.err(e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))?;
-        let mut per_model: BTreeMap<String, (ModelStats, Vec<i64>, Vec<i64>)> = BTreeMap::new();
-        // Per model: (answers, sum of |billed - estimated| / billed, sum of billed / estimated).
-        let mut estimates: BTreeMap<String, (f64, f64, f64)> = BTreeMap::new();
-        let mut by_intent: BTreeMap<String, Usd> = BTreeMap::new();
-        let (mut up, mut rated) = (0i64, 0i64);
-        let mut baseline_cost = Usd::ZERO;
-        let mut spend = Usd::ZERO;
-        for r in &rows {
-            let e = per_model.entry(r.model.clone()).or_insert_with(|| {
-                (
-                    ModelStats {
-                        model: r.model.clone(),
-                        requests: 0,
-                        ok: 0,
-                        finished: 0,
-                        success_rate: 0.0,
-                        spend: Usd::ZERO,
-                        latency_p50_ms: None,
-                        latency_p95_ms: None,
-                        ttft_p50_ms: None,
-                        feedback_up: 0,
-                        feedback_down: 0,
-                        estimate_error: None,
-                        billed_over_estimate: None,
-                    },
-                    Vec::new(),
-                    Vec::new(),
-                )
-            });
-            e.0.requests += 1;
-            e.0.spend = e.0.spend.saturating_add(Usd::from_nanos(r.cost));
-            // An account problem (key, credits, moderation, a bad request) would fail on
-            // any model, and a process killed mid-request is ours: like a cancellation
-            // neither says anything about this model (as for the router's own success rate).
-            let account = matches!(
-                r.error_kind.as_str(),
-                "auth" | "credits" | "moderation" | "bad_request" | "process_died"
-            );
-            if matches!(r.status.as_str(), "ok" | "error" | "cut") && !account {
-                e.0.finished += 1;
-            }
-            if let (true, Some(est)) = (r.status == "ok" && r.cost > 0, r.estimated)
-                && est > 0.0
-            {
-                let billed = Usd::from_nanos(r.cost).dollars();
-                let x = estimates.entry(r.model.clone()).or_default();
-                x.0 += 1.0;
-                x.1 += (billed - est).abs() / billed;
-                x.2 += billed / est;
-            }
-            if r.status == "ok" {
-                e.0.ok += 1;
-                if let Some(l) = r.latency {
-                    e.1.push(l);
-                }
-                if let Some(t) = r.ttft {
-                    e.2.push(t);
-                }
-            }
-            match r.rating {
-                Some(1) => {
-                    e.0.feedback_up += 1;
-                    up += 1;
-                    rated += 1;
-                }
-                Some(_) => {
-                    e.0.feedback_down += 1;
-                    rated += 1;
-                }
-                None => {}
-            }
-            if let Some(i) = &r.intent {
-                let v = by_intent.entry(i.clone()).or_default();
-                *v = v.saturating_add(Usd::from_nanos(r.cost));
-            }
-            spend = spend.saturating_add(Usd::from_nanos(r.cost));
-            // Open requests are not settled yet; an unbilled failure would not have been
-            // billed on the baseline model either.
-            let unbilled_error = r.status == "error" && r.cost == 0;
-            if r.error_kind == "process_died" {
-                // Killed mid-request: what the baseline would have cost is unknown, so it
-                // counts as what was paid (no saving, no loss), not as free.
-                baseline_cost = baseline_cost.saturating_add(Usd::from_nanos(r.cost));
-            } else if r.status != "open" && r.status != "orphaned" && !unbilled_error {
-                baseline_cost = baseline_cost
-                    .saturating_add(Usd::for_tokens(r.prompt.max(0) as u64, baseline.0))
-                    .saturating_add(Usd::for_tokens(r.completion.max(0) as u64, baseline.1));
-            }
-        }
-        let models = per_model
-            .into_values()
-            .map(|(mut s, mut lat, mut ttft)| {
-                lat.sort_unstable();
-                ttft.sort_unstable();
-                s.success_rate = if s.finished > 0 {
-                    s.ok as f64 / s.finished as f64
-                } else {
-                    1.0
-                };
-                s.latency_p50_ms = percentile(&lat, 0.5);
-                s.latency_p95_ms = percentile(&lat, 0.95);
-                s.ttft_p50_ms = percentile(&ttft, 0.5);
-                if let Some((n, err, ratio)) = estimates.get(&s.model).filter(|e| e.0 > 0.0) {
-                    s.estimate_error = Some(err / n);
-                    s.billed_over_estimate = Some(ratio / n);
-                }
-                s
-            })
-            .collect();
-        Ok(StatsReport {
-            days: history,
-            models,
-            by_intent,
-            requests: rows.len() as i64,
-            positive_feedback_rate: (rated > 0).then(|| up as f64 / rated as f64),
-            baseline_cost,
-            spend,
         })
+        .map_err(|e| self.err(e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| self.err(e))
     }
 
     /// SQLite's `data_version`: it changes when another connection (another CodeForge
@@ -545,4 +424,153 @@ pub struct RecentOutcome {
     pub prompt_tokens: i64,
     /// What it cost (its bill when `cost_source` is `provider`).
     pub cost: Usd,
+}
+
+/// One request as `stats` reads it.
+struct StatRow {
+    model: String,
+    status: super::RequestStatus,
+    cost: i64,
+    latency: Option<i64>,
+    ttft: Option<i64>,
+    intent: Option<String>,
+    prompt: i64,
+    completion: i64,
+    rating: Option<i64>,
+    error_kind: String,
+    estimated: Option<f64>,
+}
+
+/// `stats` summed up request by request.
+#[derive(Default)]
+struct Tally {
+    /// Per model: its figures, and its latencies and first-token times to take quantiles of.
+    per_model: BTreeMap<String, (ModelStats, Vec<i64>, Vec<i64>)>,
+    /// Per model: (answers, sum of |billed - estimated| / billed, sum of billed / estimated).
+    estimates: BTreeMap<String, (f64, f64, f64)>,
+    by_intent: BTreeMap<String, Usd>,
+    up: i64,
+    rated: i64,
+    baseline_cost: Usd,
+    spend: Usd,
+}
+
+impl Tally {
+    fn add(&mut self, r: &StatRow, baseline: (f64, f64)) {
+        use super::{RequestStatus, Status};
+        let e = self.per_model.entry(r.model.clone()).or_insert_with(|| {
+            let stats = ModelStats {
+                model: r.model.clone(),
+                requests: 0,
+                ok: 0,
+                finished: 0,
+                success_rate: 0.0,
+                spend: Usd::ZERO,
+                latency_p50_ms: None,
+                latency_p95_ms: None,
+                ttft_p50_ms: None,
+                feedback_up: 0,
+                feedback_down: 0,
+                estimate_error: None,
+                billed_over_estimate: None,
+            };
+            (stats, Vec::new(), Vec::new())
+        });
+        e.0.requests += 1;
+        e.0.spend = e.0.spend.saturating_add(Usd::from_nanos(r.cost));
+        // An account problem (key, credits, moderation, a bad request) would fail on any
+        // model, and a process killed mid-request is ours: like a cancellation neither
+        // says anything about this model (as for the router's own success rate).
+        let account = matches!(
+            r.error_kind.as_str(),
+            "auth" | "credits" | "moderation" | "bad_request" | "process_died"
+        );
+        let ended = |s: Status| r.status == RequestStatus::Ended(s);
+        if (ended(Status::Ok) || ended(Status::Error) || ended(Status::Cut)) && !account {
+            e.0.finished += 1;
+        }
+        if let (true, Some(est)) = (ended(Status::Ok) && r.cost > 0, r.estimated)
+            && est > 0.0
+        {
+            let billed = Usd::from_nanos(r.cost).dollars();
+            let x = self.estimates.entry(r.model.clone()).or_default();
+            x.0 += 1.0;
+            x.1 += (billed - est).abs() / billed;
+            x.2 += billed / est;
+        }
+        if ended(Status::Ok) {
+            e.0.ok += 1;
+            if let Some(l) = r.latency {
+                e.1.push(l);
+            }
+            if let Some(t) = r.ttft {
+                e.2.push(t);
+            }
+        }
+        match r.rating {
+            Some(1) => {
+                e.0.feedback_up += 1;
+                self.up += 1;
+                self.rated += 1;
+            }
+            Some(_) => {
+                e.0.feedback_down += 1;
+                self.rated += 1;
+            }
+            None => {}
+        }
+        if let Some(i) = &r.intent {
+            let v = self.by_intent.entry(i.clone()).or_default();
+            *v = v.saturating_add(Usd::from_nanos(r.cost));
+        }
+        self.spend = self.spend.saturating_add(Usd::from_nanos(r.cost));
+        // Open requests are not settled yet; an unbilled failure would not have been
+        // billed on the baseline model either.
+        let unbilled_error = ended(Status::Error) && r.cost == 0;
+        let settled = r.status.is_settled();
+        if r.error_kind == "process_died" {
+            // Killed mid-request: what the baseline would have cost is unknown, so it
+            // counts as what was paid (no saving, no loss), not as free.
+            self.baseline_cost = self.baseline_cost.saturating_add(Usd::from_nanos(r.cost));
+        } else if settled && !unbilled_error {
+            self.baseline_cost = self
+                .baseline_cost
+                .saturating_add(Usd::for_tokens(r.prompt.max(0) as u64, baseline.0))
+                .saturating_add(Usd::for_tokens(r.completion.max(0) as u64, baseline.1));
+        }
+    }
+
+    fn report(self, days: Vec<DayRow>, requests: i64) -> StatsReport {
+        let estimates = self.estimates;
+        let models = self
+            .per_model
+            .into_values()
+            .map(|(mut s, mut lat, mut ttft)| {
+                lat.sort_unstable();
+                ttft.sort_unstable();
+                s.success_rate = if s.finished > 0 {
+                    s.ok as f64 / s.finished as f64
+                } else {
+                    1.0
+                };
+                s.latency_p50_ms = percentile(&lat, 0.5);
+                s.latency_p95_ms = percentile(&lat, 0.95);
+                s.ttft_p50_ms = percentile(&ttft, 0.5);
+                if let Some((n, err, ratio)) = estimates.get(&s.model).filter(|e| e.0 > 0.0) {
+                    s.estimate_error = Some(err / n);
+                    s.billed_over_estimate = Some(ratio / n);
+                }
+                s
+            })
+            .collect();
+        StatsReport {
+            days,
+            models,
+            by_intent: self.by_intent,
+            requests,
+            positive_feedback_rate: (self.rated > 0).then(|| self.up as f64 / self.rated as f64),
+            baseline_cost: self.baseline_cost,
+            spend: self.spend,
+        }
+    }
 }

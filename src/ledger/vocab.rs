@@ -93,6 +93,11 @@ impl RequestStatus {
         }
     }
 
+    /// Ended (its cost settled), whichever way.
+    pub fn is_settled(self) -> bool {
+        matches!(self, RequestStatus::Ended(_))
+    }
+
     /// Ended with a complete answer.
     pub fn is_ok(self) -> bool {
         self == RequestStatus::Ended(Status::Ok)
