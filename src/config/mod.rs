@@ -507,12 +507,7 @@ fn resolve(
     file: ConfigFile,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let invalid = |key: &str, message: String| ConfigError::Invalid {
-        path: config_file.clone(),
-        line: None,
-        key: key.to_string(),
-        message,
-    };
+    let invalid = |key: &str, message: String| invalid(&config_file, key, message);
     let env_key = env("OPENROUTER_API_KEY").filter(|k| !k.trim().is_empty());
     let file_key = file.api_key.filter(|k| !k.trim().is_empty());
     let (api_key, key_source) = match (env_key, file_key) {
@@ -524,64 +519,9 @@ fn resolve(
         .filter(|u| !u.trim().is_empty())
         .or(file.base_url)
         .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
-    let lower = base_url.to_ascii_lowercase();
-    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-        return Err(invalid(
-            "base_url",
-            format!("`{base_url}` is not an http:// or https:// URL"),
-        ));
-    }
-    let base_url = base_url.trim_end_matches('/').to_string();
-    // The key goes with every request: in clear text only to this machine, unless asked.
     let allow_insecure_http = file.allow_insecure_http.unwrap_or(false);
-    let urls = std::iter::once(("base_url".to_string(), base_url.as_str())).chain(
-        file.models.iter().filter_map(|m| {
-            m.base_url
-                .as_deref()
-                .map(|u| (format!("models.{}.base_url", m.id), u))
-        }),
-    );
-    for (key, url) in urls {
-        if !allow_insecure_http && insecure(url) {
-            return Err(invalid(
-                &key,
-                format!(
-                    "`{url}` would send the API key in clear text to another machine: use https://, \
-                     or set allow_insecure_http = true in the config (plain http is allowed to \
-                     this machine: localhost, 127.0.0.0/8, [::1])"
-                ),
-            ));
-        }
-    }
-
-    let defaults = Timeouts::default();
-    let ms = |key: &str, v: Option<u64>, d: Duration| -> Result<Duration, ConfigError> {
-        match v {
-            None => Ok(d),
-            Some(0) => Err(invalid(key, "must be greater than 0".into())),
-            Some(v) => Ok(Duration::from_millis(v)),
-        }
-    };
-    let timeouts = Timeouts {
-        connect: ms(
-            "timeouts.connect_ms",
-            file.timeouts.connect_ms,
-            defaults.connect,
-        )?,
-        first_byte: ms(
-            "timeouts.first_byte_ms",
-            file.timeouts.first_byte_ms,
-            defaults.first_byte,
-        )?,
-        idle: ms("timeouts.idle_ms", file.timeouts.idle_ms, defaults.idle)?,
-        first_token: ms(
-            "timeouts.first_token_ms",
-            file.timeouts.first_token_ms,
-            defaults.first_token,
-        )?,
-        turn: ms("timeouts.turn_ms", file.timeouts.turn_ms, defaults.turn)?,
-    };
-
+    let base_url = endpoints(&config_file, &base_url, &file.models, allow_insecure_http)?;
+    let timeouts = timeouts(&config_file, &file.timeouts)?;
     let preference = file.router.preference.unwrap_or(5);
     if preference > 10 {
         return Err(invalid(
@@ -589,7 +529,6 @@ fn resolve(
             format!("{preference} is out of range 0..=10"),
         ));
     }
-
     for (name, role) in &file.roles {
         if let Some(p) = role.preference
             && p > 10
@@ -600,31 +539,7 @@ fn resolve(
             ));
         }
     }
-
-    let mut budget = BudgetSettings::default();
-    if let Some(d) = file.budget.daily_usd {
-        if !(d.is_finite() && d >= 0.0) {
-            return Err(invalid(
-                "budget.daily_usd",
-                format!("{d} is not a valid amount"),
-            ));
-        }
-        budget.daily_usd = d;
-    }
-    if let Some(m) = file.budget.monthly_usd {
-        if !(m.is_finite() && m >= 0.0) {
-            return Err(invalid(
-                "budget.monthly_usd",
-                format!("{m} is not a valid amount"),
-            ));
-        }
-        budget.monthly_usd = m;
-    }
-    budget.timezone = file.budget.timezone;
-    if let Some(b) = file.budget.baseline_model {
-        budget.baseline_model = b;
-    }
-
+    let budget = budget_settings(&config_file, file.budget)?;
     Ok(Config {
         paths,
         config_file,
@@ -646,6 +561,108 @@ fn resolve(
             .attach_confirm_tokens
             .unwrap_or(crate::attach::CONFIRM_TOKENS),
     })
+}
+
+/// A value of `key` in `path` that cannot be used (its line is found later, from the text).
+fn invalid(path: &Path, key: &str, message: String) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: None,
+        key: key.to_string(),
+        message,
+    }
+}
+
+/// The base URL, checked (http or https, no trailing slash), and every model's own: the
+/// key goes with every request, in clear text only to this machine unless allowed.
+fn endpoints(
+    path: &Path,
+    base_url: &str,
+    models: &[ModelPatch],
+    allow_insecure_http: bool,
+) -> Result<String, ConfigError> {
+    let lower = base_url.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return Err(invalid(
+            path,
+            "base_url",
+            format!("`{base_url}` is not an http:// or https:// URL"),
+        ));
+    }
+    let base_url = base_url.trim_end_matches('/').to_string();
+    let urls = std::iter::once(("base_url".to_string(), base_url.as_str())).chain(
+        models.iter().filter_map(|m| {
+            m.base_url
+                .as_deref()
+                .map(|u| (format!("models.{}.base_url", m.id), u))
+        }),
+    );
+    for (key, url) in urls {
+        if !allow_insecure_http && insecure(url) {
+            return Err(invalid(
+                path,
+                &key,
+                format!(
+                    "`{url}` would send the API key in clear text to another machine: use https://, \
+                     or set allow_insecure_http = true in the config (plain http is allowed to \
+                     this machine: localhost, 127.0.0.0/8, [::1])"
+                ),
+            ));
+        }
+    }
+    Ok(base_url)
+}
+
+/// `[timeouts]` in milliseconds, each above 0; the defaults for those not given.
+fn timeouts(path: &Path, file: &TimeoutsFile) -> Result<Timeouts, ConfigError> {
+    let defaults = Timeouts::default();
+    let ms = |key: &str, v: Option<u64>, d: Duration| -> Result<Duration, ConfigError> {
+        match v {
+            None => Ok(d),
+            Some(0) => Err(invalid(path, key, "must be greater than 0".into())),
+            Some(v) => Ok(Duration::from_millis(v)),
+        }
+    };
+    Ok(Timeouts {
+        connect: ms("timeouts.connect_ms", file.connect_ms, defaults.connect)?,
+        first_byte: ms(
+            "timeouts.first_byte_ms",
+            file.first_byte_ms,
+            defaults.first_byte,
+        )?,
+        idle: ms("timeouts.idle_ms", file.idle_ms, defaults.idle)?,
+        first_token: ms(
+            "timeouts.first_token_ms",
+            file.first_token_ms,
+            defaults.first_token,
+        )?,
+        turn: ms("timeouts.turn_ms", file.turn_ms, defaults.turn)?,
+    })
+}
+
+/// `[budget]`: limits that are amounts, the time zone and the baseline model.
+fn budget_settings(path: &Path, file: BudgetFile) -> Result<BudgetSettings, ConfigError> {
+    let mut budget = BudgetSettings::default();
+    for (key, v, slot) in [
+        ("budget.daily_usd", file.daily_usd, &mut budget.daily_usd),
+        (
+            "budget.monthly_usd",
+            file.monthly_usd,
+            &mut budget.monthly_usd,
+        ),
+    ] {
+        if let Some(v) = v {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(invalid(path, key, format!("{v} is not a valid amount")));
+            }
+            *slot = v;
+        }
+    }
+    budget.timezone = file.timezone;
+    if let Some(b) = file.baseline_model {
+        budget.baseline_model = b;
+    }
+    Ok(budget)
 }
 
 /// Plain http to a host that is not this machine (parsed as the HTTP client parses it, so
