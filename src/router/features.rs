@@ -494,7 +494,32 @@ fn features_into(text: &str, acc: &mut Scratch) -> Vec<(u32, f32)> {
         }
         prev = Some(fnv(t, 2));
     }
-    // Shape flags.
+    shape_flags(text, n_tokens, text_len, acc);
+    // Keyword families: one automaton pass over the (lower-cased) window.
+    for (family, hits) in KEYWORD_FEATURES.iter().zip(keyword_hits(&lower)) {
+        if hits > 0 {
+            acc.add(bucket(fnv(family.as_bytes(), 5)), 1.0);
+        }
+    }
+    acc.add(bucket(fnv(b"bias", 4)), 1.0);
+    // Presence, not counts: a word repeated fifty times is not fifty times the evidence
+    // (chosen by cross-validation over raw, log and square-root counts).
+    let words = acc.drain_with(|w| w.min(1.0));
+    char_grams(&lower, acc);
+    // The two blocks, each of unit length, the grams at a fixed share.
+    let grams = acc.drain_with(|w| w.min(1.0));
+    for (b, w) in words {
+        acc.add(b, w);
+    }
+    for (b, w) in grams {
+        acc.add(b, w * CHAR_GRAM_SHARE);
+    }
+    acc.drain()
+}
+
+/// Shape flags of the (windowed) text: a fence, short, long, many lines, a question, a
+/// trace, many digits.
+fn shape_flags(text: &str, n_tokens: usize, text_len: usize, acc: &mut Scratch) {
     let lines = text.lines().count();
     let flags: [(&[u8], bool); 7] = [
         (b"flag:fence", text.contains("```")),
@@ -522,21 +547,14 @@ fn features_into(text: &str, acc: &mut Scratch) -> Vec<(u32, f32)> {
             acc.add(bucket(fnv(name, 3)), 1.0);
         }
     }
-    // Keyword families: one automaton pass over the (lower-cased) window.
-    for (family, hits) in KEYWORD_FEATURES.iter().zip(keyword_hits(&lower)) {
-        if hits > 0 {
-            acc.add(bucket(fnv(family.as_bytes(), 5)), 1.0);
-        }
-    }
-    acc.add(bucket(fnv(b"bias", 4)), 1.0);
-    // Presence, not counts: a word repeated fifty times is not fifty times the evidence
-    // (chosen by cross-validation over raw, log and square-root counts).
-    let words = acc.drain_with(|w| w.min(1.0));
-    // Character 4-grams of longer words (and runs of CJK characters) near the start, with
-    // word boundaries: morphology and spelling variants, in any language.
+}
+
+/// Character 4-grams of longer words (and runs of CJK characters) near the start, with
+/// word boundaries: morphology and spelling variants, in any language.
+fn char_grams(lower: &str, acc: &mut Scratch) {
     let mut chars = [0usize; 5];
     let mut run = 0usize;
-    let start = head(&lower, CHAR_GRAM_BYTES);
+    let start = head(lower, CHAR_GRAM_BYTES);
     for (i, ch) in start.char_indices().chain([(start.len(), ' ')]) {
         if super::chars::is_alnum(ch) {
             chars[run % 5] = i;
@@ -557,15 +575,6 @@ fn features_into(text: &str, acc: &mut Scratch) -> Vec<(u32, f32)> {
             run = 0;
         }
     }
-    // The two blocks, each of unit length, the grams at a fixed share.
-    let grams = acc.drain_with(|w| w.min(1.0));
-    for (b, w) in words {
-        acc.add(b, w);
-    }
-    for (b, w) in grams {
-        acc.add(b, w * CHAR_GRAM_SHARE);
-    }
-    acc.drain()
 }
 
 /// Share of the payload block next to the instruction block (both of unit length).
