@@ -39,11 +39,13 @@ pub fn stats(config: &Config, args: &StatsArgs, out: &mut Output) -> Result<(), 
         .unwrap_or((3.0, 15.0));
     let report = ledger.stats(&days, baseline)?;
     let limits = resolve_limits(&ledger, config.budget.daily_usd, config.budget.monthly_usd)?;
+    let spend = ledger.day_spend(&today.day)?;
     let v = StatsView {
-        spend: ledger.day_spend(&today.day)?,
+        spend,
         month: ledger.month_spend(&today.month)?,
         key: ledger.key_standing(now)?,
         saved: report.baseline_cost.saturating_sub(report.spend),
+        remaining: limits.daily.saturating_sub(spend.total()),
         report,
         limits,
         today,
@@ -68,6 +70,8 @@ struct StatsView<'a> {
     month: crate::budget::Spend,
     key: Option<crate::budget::KeyStanding>,
     saved: crate::money::Usd,
+    /// What is left of today's limit.
+    remaining: crate::money::Usd,
     now: i64,
     days: usize,
     baseline_model: &'a str,
@@ -75,18 +79,7 @@ struct StatsView<'a> {
 
 /// `stats --json`.
 fn stats_json(v: &StatsView<'_>) -> serde_json::Value {
-    let StatsView {
-        report,
-        limits,
-        today,
-        spend,
-        month,
-        key,
-        saved,
-        ..
-    } = v;
-    let remaining = limits.daily.saturating_sub(spend.total());
-    let days_json: Vec<_> = report
+    let days_json: Vec<_> = v.report
         .days
         .iter()
         .map(|d| {
@@ -102,33 +95,33 @@ fn stats_json(v: &StatsView<'_>) -> serde_json::Value {
     let v = json!({
         "days": days_json,
         "today": {
-            "date": today.day,
-            "spend_usd": spend.committed.dollars(),
-            "reserved_usd": spend.reserved.dollars(),
-            "limit_usd": limits.daily.dollars(),
-            "remaining_usd": remaining.dollars(),
-            "pressure": Pressure::from_fraction(fraction_used(*spend, limits.daily)),
+            "date": v.today.day,
+            "spend_usd": v.spend.committed.dollars(),
+            "reserved_usd": v.spend.reserved.dollars(),
+            "limit_usd": v.limits.daily.dollars(),
+            "remaining_usd": v.remaining.dollars(),
+            "pressure": Pressure::from_fraction(fraction_used(v.spend, v.limits.daily)),
         },
         "month": {
-            "spend_usd": month.committed.dollars(),
-            "reserved_usd": month.reserved.dollars(),
-            "limit_usd": limits.monthly.dollars(),
+            "spend_usd": v.month.committed.dollars(),
+            "reserved_usd": v.month.reserved.dollars(),
+            "limit_usd": v.limits.monthly.dollars(),
         },
-        "key": key.map(|k| json!({
+        "key": v.key.map(|k| json!({
             "limit_usd": k.limit.dollars(),
             "left_usd": k.left.dollars(),
             "reset": k.reset.as_str(),
             "read_ms": k.fetched_ms,
         })),
-        "models": report.models,
-        "by_intent": report.by_intent,
-        "requests": report.requests,
-        "positive_feedback_rate": report.positive_feedback_rate,
+        "models": v.report.models,
+        "by_intent": v.report.by_intent,
+        "requests": v.report.requests,
+        "positive_feedback_rate": v.report.positive_feedback_rate,
         "savings": {
             "baseline_model": v.baseline_model,
-            "baseline_cost_usd": report.baseline_cost.dollars(),
-            "spend_usd": report.spend.dollars(),
-            "saved_usd": saved.dollars(),
+            "baseline_cost_usd": v.report.baseline_cost.dollars(),
+            "spend_usd": v.report.spend.dollars(),
+            "saved_usd": v.saved.dollars(),
         },
     });
     v
@@ -136,42 +129,30 @@ fn stats_json(v: &StatsView<'_>) -> serde_json::Value {
 
 /// `stats` as text: today, the key, the period, per model, per intent, per day.
 fn print_stats(v: &StatsView<'_>, out: &mut Output) {
-    let StatsView {
-        report,
-        limits,
-        today,
-        spend,
-        month,
-        key,
-        saved,
-        now,
-        ..
-    } = v;
-    let remaining = limits.daily.saturating_sub(spend.total());
     out.line(&format!(
         "today {}: {} spent, {} held, {} left of {} · month {} of {}",
-        today.day,
-        spend.committed,
-        spend.reserved,
-        remaining,
-        limits.daily,
-        month.total(),
-        limits.monthly
+        v.today.day,
+        v.spend.committed,
+        v.spend.reserved,
+        v.remaining,
+        v.limits.daily,
+        v.month.total(),
+        v.limits.monthly
     ));
-    if let Some(k) = key {
+    if let Some(k) = v.key {
         out.line(&format!(
             "key: {} of {} left ({} limit of the OpenRouter key, shared by everyone using it; read {} s ago)",
             k.left,
             k.limit,
             k.reset.as_str(),
-            ((now - k.fetched_ms) / 1000).max(0)
+            ((v.now - k.fetched_ms) / 1000).max(0)
         ));
     }
     out.line(&format!(
         "last {} days: {} requests, {} spent · saved {} vs always-{}",
-        v.days, report.requests, report.spend, saved, v.baseline_model
+        v.days, v.report.requests, v.report.spend, v.saved, v.baseline_model
     ));
-    if let Some(r) = report.positive_feedback_rate {
+    if let Some(r) = v.report.positive_feedback_rate {
         out.line(&format!("positive feedback: {:.0}%", r * 100.0));
     }
     out.line("");
@@ -179,7 +160,7 @@ fn print_stats(v: &StatsView<'_>, out: &mut Output) {
         "{:<28} {:>6} {:>8} {:>10} {:>11} {:>9} {:>9} {:>14}",
         "model", "reqs", "success", "spend", "1st tok p50", "p50 ms", "p95 ms", "est. error"
     ));
-    for m in &report.models {
+    for m in &v.report.models {
         let success = if m.finished > 0 {
             format!("{:.0}%", m.success_rate * 100.0)
         } else {
@@ -206,16 +187,16 @@ fn print_stats(v: &StatsView<'_>, out: &mut Output) {
             est,
         ));
     }
-    if !report.by_intent.is_empty() {
+    if !v.report.by_intent.is_empty() {
         out.line("");
-        for (intent, usd) in &report.by_intent {
+        for (intent, usd) in &v.report.by_intent {
             out.line(&format!("{intent:<10} {usd}"));
         }
     }
     out.line("");
     // Days with requests only; the quiet ones are counted, not listed.
-    let quiet = report.days.iter().filter(|d| d.requests == 0).count();
-    for d in report.days.iter().filter(|d| d.requests > 0) {
+    let quiet = v.report.days.iter().filter(|d| d.requests == 0).count();
+    for d in v.report.days.iter().filter(|d| d.requests > 0) {
         out.line(&format!(
             "{}  {:>10}  {:>4} requests",
             d.date,
