@@ -106,9 +106,9 @@ fn learning_from_rated_outcomes_approaches_the_best_fixed_policy() {
     // No catalog: every model starts from 0.5.
     let uniform = eval::priors::Priors::uniform();
     // Quality only (knob 0): the best fixed per-task policy is 0.879.
-    let c = eval::learning::curves(&train, &test, &models, 0.0, &uniform);
+    let c = eval::curves::curves(&train, &test, &models, 0.0, &uniform);
     assert!((c.best_fixed.quality - 0.879).abs() < 0.001);
-    let at = |curve: &[eval::learning::Checkpoint], n: usize| {
+    let at = |curve: &[eval::curves::Checkpoint], n: usize| {
         *curve.iter().find(|p| p.events == n).unwrap()
     };
     // Exploring (the live router's optimistic estimate) after 500 outcomes: the best policy
@@ -135,6 +135,6 @@ fn learning_from_rated_outcomes_approaches_the_best_fixed_policy() {
     );
     // Cost-aware knob: measured and reported, not within 2 points at 500 (4.8 exploring,
     // 7.1 passive).
-    let c = eval::learning::curves(&train, &test, &models, 0.2, &uniform);
+    let c = eval::curves::curves(&train, &test, &models, 0.2, &uniform);
     assert!(at(&c.active, 500).gap_mean < at(&c.passive, 500).gap_mean);
 }

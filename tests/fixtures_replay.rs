@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use codeforge::money::Usd;
 use codeforge::provider::{
-    ChatRequest, Completion, ErrorKind, Message, Pump, StreamEnd, StreamEvent, StreamLimits, drive,
-    sse,
+    ChatRequest, Completion, ErrorKind, Message, Pump, StreamEnd, StreamEvent, StreamLimits,
+    collect, sse,
 };
 use common::{client, recorded, replay};
 
@@ -34,7 +34,7 @@ async fn stream_fixture(
     assert_eq!(r.status, 200);
     let url = replay(vec![(200, "text/event-stream", r.body, vec![])], piece).await;
     let stream = client(&url).stream(&request()).await.unwrap();
-    drive(stream, Instant::now(), |_| {}).await
+    collect(stream, Instant::now(), |_| {}).await
 }
 
 #[tokio::test]

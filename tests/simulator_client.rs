@@ -11,7 +11,7 @@ use codeforge::catalog::Catalog;
 use codeforge::config::{ApiKey, Timeouts};
 use codeforge::money::Usd;
 use codeforge::provider::{
-    ChatRequest, Completion, ErrorKind, Failed, Message, OpenRouterClient, TimeoutPhase, drive,
+    ChatRequest, Completion, ErrorKind, Failed, Message, OpenRouterClient, TimeoutPhase, collect,
 };
 use codeforge::simulator::{Behaviour, Fault, FaultPlan, Simulator};
 
@@ -51,7 +51,7 @@ async fn ask_with(
     let started = Instant::now();
     let work = async {
         match client.stream(&req(model, prompt)).await {
-            Ok(s) => drive(s, started, |_| {}).await,
+            Ok(s) => collect(s, started, |_| {}).await,
             Err(error) => Err(Failed {
                 error,
                 partial: Completion::default(),
@@ -148,7 +148,7 @@ async fn max_tokens_stops_with_length() {
     let mut r = req(CLAUDE, "write a rust function that adds two numbers");
     r.max_tokens = Some(5);
     let s = client.stream(&r).await.unwrap();
-    let c = drive(s, Instant::now(), |_| {}).await.unwrap();
+    let c = collect(s, Instant::now(), |_| {}).await.unwrap();
     assert_eq!(c.finish_reason.as_deref(), Some("length"));
     assert_eq!(c.usage.unwrap().completion_tokens, 5);
 }

@@ -277,7 +277,7 @@ fn print_replay(report: &replay::ReplayReport, out: &mut Output) {
          (utility = quality - knob x relative cost, on quality's 0-1 scale: 0.014 is 1.4 points;\n\
          means over {} event orders;\n\
          gap = best fixed utility - learned utility: mean ± standard error / median / worst)",
-        eval::learning::ORDERS
+        eval::curves::ORDERS
     ));
     for c in &report.learning {
         let b = &c.best_fixed;

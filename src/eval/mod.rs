@@ -1,8 +1,8 @@
 //! Offline evaluation (no network): intent accuracy on labelled prompts, training of the
 //! shipped intent model, and routing replay on per-prompt × per-model quality and cost.
 
+pub mod curves;
 pub mod data;
-pub mod learning;
 pub mod metrics;
 pub mod priors;
 pub mod replay;

@@ -355,7 +355,7 @@ pub struct ReplayReport {
     pub at_10pct: Option<Point>,
     pub reference_model: String,
     /// Per-task policies learned from rated outcomes vs the best fixed one, per knob.
-    pub learning: Vec<super::learning::Curves>,
+    pub learning: Vec<super::curves::Curves>,
 }
 
 /// Knobs the learning curves are measured at: quality only, and two cost-aware settings.
@@ -472,7 +472,7 @@ pub fn run(
     let (at_25pct, at_10pct) = (best_under(0.25), best_under(0.10));
     let learning = LEARNING_KNOBS
         .iter()
-        .map(|&k| super::learning::curves(&train, &test, models, k, priors))
+        .map(|&k| super::curves::curves(&train, &test, models, k, priors))
         .collect();
     ReplayReport {
         train: train.len(),

@@ -1,7 +1,7 @@
 //! Driving a [`ChatStream`] to its end: [`Pump`] folds each event into a [`Completion`]
 //! (the answer, timings, usage) while holding the stream to its limits (a first token in
 //! time, no answer past `max_tokens`, cancellation). The core's turn engine pumps every
-//! answer through it; [`drive`] is the same pump without limits. Must not import `core`,
+//! answer through it; [`collect`] is the same pump without limits. Must not import `core`,
 //! `ledger` or `tui`.
 
 use std::time::{Duration, Instant};
@@ -227,7 +227,7 @@ impl Pump {
 
 /// Pull every event, calling `on_event` for each, until `[DONE]` or an error: a [`Pump`]
 /// with no limits. `started` is when the request was sent (for TTFT and latency).
-pub async fn drive(
+pub async fn collect(
     stream: ChatStream,
     started: Instant,
     mut on_event: impl FnMut(&StreamEvent),

@@ -11,7 +11,7 @@ pub mod sse;
 mod types;
 
 pub use client::{APP_REFERER, APP_TITLE, ChatStream, GenerationInfo, KeyInfo, OpenRouterClient};
-pub use completion::{Completion, Failed, Pump, StreamEnd, StreamLimits, drive, slack};
+pub use completion::{Completion, Failed, Pump, StreamEnd, StreamLimits, collect, slack};
 pub use error::{ErrorKind, ProviderError, TimeoutPhase, parse_retry_after};
 pub use keys::{CreatedKey, KeyChange, ManagedKey};
 pub use types::{
