@@ -9,6 +9,7 @@ use ratatui_textarea::TextArea;
 use super::cells::{Answer, AnswerState, Cell};
 use super::keymap::{Action, Keymap};
 use super::theme::Theme;
+use super::transcript::Transcript;
 use crate::core::protocol::{ConversationItem, Role, TurnStatus};
 use crate::core::{BudgetSnapshot, Choice, Event, Op, TurnId};
 
@@ -82,7 +83,7 @@ pub struct App {
     pub demo: bool,
     /// (id, short name) of every catalog model, in catalog order.
     pub models: Vec<(String, String)>,
-    pub cells: Vec<Cell>,
+    pub transcript: Transcript,
     pub input: TextArea<'static>,
     pub mode: Mode,
     /// The pin a one-message override interrupts: back in force after that message.
@@ -92,15 +93,6 @@ pub struct App {
     /// columns up, so that an 80-column terminal keeps its width for the answer.
     pub sidebar: Option<bool>,
     pub budget: Option<BudgetSnapshot>,
-    /// Lines scrolled up from the bottom (0 = follow the stream).
-    pub scroll: usize,
-    pub page: usize,
-    /// The transcript's height and width at the last frame: growth while scrolled up moves
-    /// the view up with it, so what is being read stays put.
-    pub last_total: usize,
-    pub last_width: u16,
-    /// Lines that arrived below while scrolled up.
-    pub new_lines: usize,
     /// Width of the terminal at the last draw.
     pub width: u16,
     next_turn: TurnId,
@@ -225,18 +217,13 @@ impl App {
             keymap,
             demo,
             models,
-            cells: Vec::new(),
+            transcript: Transcript::default(),
             input,
             mode: Mode::Auto,
             pin_after_next: None,
             popup: Popup::None,
             sidebar: None,
             budget: None,
-            scroll: 0,
-            last_total: 0,
-            last_width: 0,
-            new_lines: 0,
-            page: 20,
             width: u16::MAX,
             next_turn: 1,
             running: None,
@@ -261,7 +248,7 @@ impl App {
             completion_closed_for: None,
         };
         if demo {
-            app.cells.push(Cell::notice(
+            app.transcript.push(Cell::notice(
                 "Demo mode: no OPENROUTER_API_KEY set, so answers come from the built-in simulator. Set the key to use OpenRouter.",
                 app.theme.warn,
             ));
@@ -271,7 +258,7 @@ impl App {
 
     /// A warning shown at the top of the transcript (start-up: insecure transport).
     pub fn warn(&mut self, text: &str) {
-        self.cells.push(Cell::notice(text, self.theme.warn));
+        self.transcript.push(Cell::notice(text, self.theme.warn));
     }
 
     /// Tab after `/` and part of a command's name: the name completed when one fits, the
@@ -338,7 +325,7 @@ impl App {
 
     /// A plain note at the top of the transcript (start-up: project instructions in use).
     pub fn note(&mut self, text: &str) {
-        self.cells.push(Cell::notice(text, self.theme.muted));
+        self.transcript.push(Cell::notice(text, self.theme.muted));
     }
 
     /// The sidebar is drawn at this width (F2's choice, or by default from
@@ -348,24 +335,15 @@ impl App {
     }
 
     fn last_answer(&self) -> Option<&Answer> {
-        self.cells.iter().rev().find_map(|c| match c {
-            Cell::Answer(a) => Some(a.as_ref()),
-            _ => None,
-        })
+        self.transcript.last_answer()
     }
 
     fn last_answer_mut(&mut self) -> Option<&mut Answer> {
-        self.cells.iter_mut().rev().find_map(|c| match c {
-            Cell::Answer(a) => Some(a.as_mut()),
-            _ => None,
-        })
+        self.transcript.last_answer_mut()
     }
 
     pub(super) fn answer_mut(&mut self, turn: TurnId) -> Option<&mut Answer> {
-        self.cells.iter_mut().rev().find_map(|c| match c {
-            Cell::Answer(a) if a.turn == turn => Some(a.as_mut()),
-            _ => None,
-        })
+        self.transcript.answer_mut(turn)
     }
 
     fn name_of(&self, id: &str) -> String {
@@ -381,8 +359,8 @@ impl App {
         } else {
             self.theme.muted
         };
-        self.cells.push(Cell::notice(text, style));
-        self.scroll = 0;
+        self.transcript.push(Cell::notice(text, style));
+        self.transcript.follow();
     }
 
     /// A bracketed paste: inserted whole into the input (never sent by its newlines); a
@@ -404,8 +382,8 @@ impl App {
 
     pub fn on_mouse(&mut self, kind: MouseEventKind) {
         match kind {
-            MouseEventKind::ScrollUp => self.scroll = self.scroll.saturating_add(3),
-            MouseEventKind::ScrollDown => self.scroll = self.scroll.saturating_sub(3),
+            MouseEventKind::ScrollUp => self.transcript.scroll_by(3),
+            MouseEventKind::ScrollDown => self.transcript.scroll_by(-3),
             _ => return,
         }
         self.dirty = true;
@@ -474,9 +452,8 @@ impl App {
         let to_bottom = key.code == KeyCode::End
             && (key.modifiers == KeyModifiers::CONTROL
                 || (key.modifiers.is_empty() && self.input.lines().iter().all(|l| l.is_empty())));
-        if to_bottom && self.scroll > 0 {
-            self.scroll = 0;
-            self.new_lines = 0;
+        if to_bottom && self.transcript.scroll > 0 {
+            self.transcript.follow();
             return Vec::new();
         }
         if let Some(action) = self.keymap.action(&key) {
@@ -524,8 +501,8 @@ impl App {
             Action::CopyAnswer => return self.copy_answer(),
             Action::Editor => return vec![Command::Editor(self.input.lines().join("\n"))],
             Action::Copy => return self.copy_code(),
-            Action::ScrollUp => self.scroll = self.scroll.saturating_add(self.page.max(1)),
-            Action::ScrollDown => self.scroll = self.scroll.saturating_sub(self.page.max(1)),
+            Action::ScrollUp => self.transcript.page(true),
+            Action::ScrollDown => self.transcript.page(false),
             Action::NewConversation | Action::Conversations if self.running.is_some() => {
                 self.notice("an answer is still streaming: Esc cancels it", true);
             }
@@ -826,13 +803,13 @@ impl App {
     fn start_turn(&mut self, prompt: &str) -> TurnId {
         let turn = self.next_turn;
         self.next_turn += 1;
-        self.cells.push(Cell::user(prompt));
+        self.transcript.push(Cell::user(prompt));
         let mut answer = Answer::new(turn, prompt.to_string());
         answer.expand_key = self.key_name(Action::Expand);
-        self.cells.push(Cell::Answer(Box::new(answer)));
+        self.transcript.push(Cell::Answer(Box::new(answer)));
         self.running = Some((turn, Instant::now()));
         self.first_token_at = None;
-        self.scroll = 0;
+        self.transcript.follow();
         turn
     }
 
@@ -925,8 +902,8 @@ impl App {
                 &format!("attached {}", mentions.attached.join(", ")),
                 self.theme.muted,
             );
-            let at = self.cells.len().saturating_sub(1);
-            self.cells.insert(at, note);
+            let at = self.transcript.cells.len().saturating_sub(1);
+            self.transcript.cells.insert(at, note);
             self.turn_files.insert(turn, mentions.files);
         }
         cmds.push(Command::Core(Op::Submit {
@@ -1151,12 +1128,11 @@ impl App {
 
     /// A resumed conversation (or an empty new one) in place of the transcript.
     fn load(&mut self, messages: Vec<crate::core::LoadedMessage>, theme: &Theme) {
-        self.cells.clear();
-        self.scroll = 0;
+        self.transcript.clear();
         let mut pending_prompt = String::new();
         for m in messages {
             if m.role == Role::User {
-                self.cells.push(Cell::user(&m.content));
+                self.transcript.push(Cell::user(&m.content));
                 pending_prompt = m.content;
                 continue;
             }
@@ -1173,7 +1149,7 @@ impl App {
             };
             a.card = m.card;
             a.outcome = m.outcome;
-            self.cells.push(Cell::Answer(Box::new(a)));
+            self.transcript.push(Cell::Answer(Box::new(a)));
         }
     }
 
@@ -1183,10 +1159,9 @@ impl App {
             return String::new();
         };
         let routed = self
-            .cells
-            .iter()
-            .rev()
-            .any(|c| matches!(c, Cell::Answer(a) if a.turn == turn && a.card.is_some()));
+            .transcript
+            .answer(turn)
+            .is_some_and(|a| a.card.is_some());
         if !routed {
             return "routing…".into();
         }
@@ -1196,15 +1171,7 @@ impl App {
                 since.elapsed().as_secs_f64()
             ),
             Some(t) => {
-                let tokens = self
-                    .cells
-                    .iter()
-                    .rev()
-                    .find_map(|c| match c {
-                        Cell::Answer(a) if a.turn == turn => Some(a.tokens),
-                        _ => None,
-                    })
-                    .unwrap_or(0);
+                let tokens = self.transcript.answer(turn).map_or(0, |a| a.tokens);
                 let secs = t.elapsed().as_secs_f64().max(0.001);
                 let edits = match &self.streamed_edits {
                     Some((t, _, n)) if *t == turn && *n > 0 => {
@@ -1231,14 +1198,10 @@ impl App {
         let Some((turn, _)) = self.running else {
             return crate::money::Usd::ZERO;
         };
-        self.cells
-            .iter()
-            .rev()
-            .find_map(|c| match c {
-                Cell::Answer(a) if a.turn == turn => a.card.as_ref().map(|d| d.estimated_cost),
-                _ => None,
-            })
-            .unwrap_or(crate::money::Usd::ZERO)
+        self.transcript
+            .answer(turn)
+            .and_then(|a| a.card.as_ref())
+            .map_or(crate::money::Usd::ZERO, |d| d.estimated_cost)
     }
 
     pub fn mode_label(&self) -> String {

@@ -17,6 +17,7 @@ pub mod markdown;
 mod roles;
 pub mod table;
 pub mod theme;
+pub mod transcript;
 pub mod ui;
 pub mod wrap;
 

@@ -52,11 +52,6 @@ fn areas(app: &App, area: Rect) -> Areas {
     }
 }
 
-/// The transcript's text width and height in `area` (one column kept for the edge).
-fn transcript_size(area: Rect) -> (u16, usize) {
-    (area.width.saturating_sub(1).max(10), area.height as usize)
-}
-
 /// One frame: [`layout`], then [`draw`].
 pub fn render(frame: &mut Frame<'_>, app: &mut App) {
     layout(app, frame.area());
@@ -69,25 +64,8 @@ pub fn render(frame: &mut Frame<'_>, app: &mut App) {
 pub fn layout(app: &mut App, area: Rect) {
     let a = areas(app, area);
     app.width = a.main.width;
-    let (width, height) = transcript_size(a.transcript);
-    app.page = height.saturating_sub(2).max(1);
     let theme = app.theme.clone();
-    let mut total = 0usize;
-    for c in &mut app.cells {
-        c.layout(width, &theme);
-        total += c.height();
-    }
-    // Scrolled up while the transcript grows: the view moves up with it, so the lines
-    // being read stay where they are (a new width re-wraps everything: no anchor then).
-    if app.scroll > 0 && width == app.last_width && total > app.last_total {
-        let grown = total - app.last_total;
-        app.scroll += grown;
-        app.new_lines += grown;
-    }
-    app.last_total = total;
-    app.last_width = width;
-    app.scroll = app.scroll.min(total.saturating_sub(height));
-    app.new_lines = app.new_lines.min(app.scroll);
+    app.transcript.layout(a.transcript, &theme);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(app.theme.border)
@@ -111,7 +89,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
             a.banner,
         );
     }
-    draw_transcript(frame, app, a.transcript);
+    app.transcript.draw(frame, a.transcript, &app.theme);
     if let Some(s) = a.sidebar {
         draw_sidebar(frame, app, s);
     }
@@ -119,52 +97,6 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     frame.render_widget(&app.input, a.input);
     super::complete::draw(frame, app, a.input);
     draw_popup(frame, app, area);
-}
-
-fn draw_transcript(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let (width, height) = transcript_size(area);
-    let theme = &app.theme;
-    let total: usize = app.cells.iter().map(|c| c.height()).sum();
-    let end = total - app.scroll.min(total);
-    let start = end.saturating_sub(height);
-    let mut lines: Vec<Line<'static>> = Vec::with_capacity(height);
-    let mut offset = 0usize;
-    for c in &app.cells {
-        let h = c.height();
-        let (cs, ce) = (offset, offset + h);
-        offset = ce;
-        if ce <= start {
-            continue;
-        }
-        if cs >= end {
-            break;
-        }
-        let from = start.saturating_sub(cs);
-        let to = (end - cs).min(h);
-        lines.extend(c.slice(from, to));
-    }
-    if app.cells.is_empty() {
-        lines.extend(super::wrap::wrap(
-            &Line::styled(
-                "Ask a question. The router picks a model and shows why before the answer streams.",
-                theme.muted,
-            ),
-            width,
-        ));
-    }
-    frame.render_widget(Paragraph::new(lines), area);
-    if app.scroll > 0 {
-        let hint = if app.new_lines > 0 {
-            format!(" ↓ {} new lines · End follows ", app.new_lines)
-        } else {
-            format!(" ↓ {} more lines (PgDn) ", app.scroll)
-        };
-        let w = hint.chars().count() as u16;
-        if area.width > w && area.height > 0 {
-            let r = Rect::new(area.x + area.width - w, area.y + area.height - 1, w, 1);
-            frame.render_widget(Paragraph::new(Span::styled(hint, theme.accent)), r);
-        }
-    }
 }
 
 /// The budget's colour: spent plus what the running answer is expected to cost, against

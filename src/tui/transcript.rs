@@ -1,0 +1,157 @@
+//! The transcript component: its cells (prompts, answers, notices), how far the view is
+//! scrolled up, and its layout for a frame: each cell wrapped to the width, the page
+//! height, and the scroll kept on the lines being read while the transcript grows.
+//! Drawing reads it and changes nothing. Must not import `app` or `ui`.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::cells::{Answer, Cell};
+use super::theme::Theme;
+use crate::core::TurnId;
+
+#[derive(Default)]
+pub struct Transcript {
+    pub cells: Vec<Cell>,
+    /// Lines scrolled up from the bottom (0 = following the end).
+    pub scroll: usize,
+    /// What a page moves: the view's height less two lines (from the last layout).
+    pub page: usize,
+    /// The total height and width of the last layout (to keep the view on the lines being
+    /// read as the transcript grows).
+    last_total: usize,
+    last_width: u16,
+    /// Lines that arrived below the view while it was scrolled up.
+    pub new_lines: usize,
+}
+
+/// The text width and height of a transcript drawn in `area` (one column kept for the edge).
+fn size(area: Rect) -> (u16, usize) {
+    (area.width.saturating_sub(1).max(10), area.height as usize)
+}
+
+impl Transcript {
+    pub fn push(&mut self, cell: Cell) {
+        self.cells.push(cell);
+    }
+
+    /// Empty, and following the end.
+    pub fn clear(&mut self) {
+        self.cells.clear();
+        self.follow();
+    }
+
+    /// Back to the end, following what arrives.
+    pub fn follow(&mut self) {
+        self.scroll = 0;
+        self.new_lines = 0;
+    }
+
+    /// Up (positive) or down by `lines`.
+    pub fn scroll_by(&mut self, lines: isize) {
+        self.scroll = self.scroll.saturating_add_signed(lines);
+    }
+
+    /// A page up (`up`) or down.
+    pub fn page(&mut self, up: bool) {
+        let page = self.page.max(1) as isize;
+        self.scroll_by(if up { page } else { -page });
+    }
+
+    pub fn last_answer(&self) -> Option<&Answer> {
+        self.cells.iter().rev().find_map(|c| match c {
+            Cell::Answer(a) => Some(a.as_ref()),
+            _ => None,
+        })
+    }
+
+    pub fn last_answer_mut(&mut self) -> Option<&mut Answer> {
+        self.cells.iter_mut().rev().find_map(|c| match c {
+            Cell::Answer(a) => Some(a.as_mut()),
+            _ => None,
+        })
+    }
+
+    pub fn answer(&self, turn: TurnId) -> Option<&Answer> {
+        self.cells.iter().rev().find_map(|c| match c {
+            Cell::Answer(a) if a.turn == turn => Some(a.as_ref()),
+            _ => None,
+        })
+    }
+
+    pub fn answer_mut(&mut self, turn: TurnId) -> Option<&mut Answer> {
+        self.cells.iter_mut().rev().find_map(|c| match c {
+            Cell::Answer(a) if a.turn == turn => Some(a.as_mut()),
+            _ => None,
+        })
+    }
+
+    /// Lay every cell out for a view of `area`, and keep the scroll on the lines being read:
+    /// scrolled up while the transcript grows, the view moves up with it (a new width
+    /// re-wraps everything: no anchor then).
+    pub fn layout(&mut self, area: Rect, theme: &Theme) {
+        let (width, height) = size(area);
+        self.page = height.saturating_sub(2).max(1);
+        let mut total = 0usize;
+        for c in &mut self.cells {
+            c.layout(width, theme);
+            total += c.height();
+        }
+        if self.scroll > 0 && width == self.last_width && total > self.last_total {
+            let grown = total - self.last_total;
+            self.scroll += grown;
+            self.new_lines += grown;
+        }
+        self.last_total = total;
+        self.last_width = width;
+        self.scroll = self.scroll.min(total.saturating_sub(height));
+        self.new_lines = self.new_lines.min(self.scroll);
+    }
+
+    /// Draw the lines in view (as the last [`Self::layout`] wrapped them), and the marker
+    /// of what is below when scrolled up.
+    pub fn draw(&self, frame: &mut Frame<'_>, area: Rect, theme: &Theme) {
+        let (width, height) = size(area);
+        let total: usize = self.cells.iter().map(Cell::height).sum();
+        let end = total - self.scroll.min(total);
+        let start = end.saturating_sub(height);
+        let mut lines: Vec<Line<'static>> = Vec::with_capacity(height);
+        let mut offset = 0usize;
+        for c in &self.cells {
+            let h = c.height();
+            let (cs, ce) = (offset, offset + h);
+            offset = ce;
+            if ce <= start {
+                continue;
+            }
+            if cs >= end {
+                break;
+            }
+            lines.extend(c.slice(start.saturating_sub(cs), (end - cs).min(h)));
+        }
+        if self.cells.is_empty() {
+            lines.extend(super::wrap::wrap(
+                &Line::styled(
+                    "Ask a question. The router picks a model and shows why before the answer streams.",
+                    theme.muted,
+                ),
+                width,
+            ));
+        }
+        frame.render_widget(Paragraph::new(lines), area);
+        if self.scroll > 0 {
+            let hint = if self.new_lines > 0 {
+                format!(" ↓ {} new lines · End follows ", self.new_lines)
+            } else {
+                format!(" ↓ {} more lines (PgDn) ", self.scroll)
+            };
+            let w = hint.chars().count() as u16;
+            if area.width > w && area.height > 0 {
+                let r = Rect::new(area.x + area.width - w, area.y + area.height - 1, w, 1);
+                frame.render_widget(Paragraph::new(Span::styled(hint, theme.accent)), r);
+            }
+        }
+    }
+}
