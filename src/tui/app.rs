@@ -8,6 +8,7 @@ use ratatui_textarea::TextArea;
 
 use super::cells::{Answer, AnswerState, Cell};
 use super::keymap::{Action, Keymap};
+use super::slash::{BudgetArg, Slash};
 use super::theme::Theme;
 use super::transcript::Transcript;
 use crate::core::protocol::{ConversationItem, Role, TurnStatus};
@@ -178,12 +179,6 @@ fn placeholder(keymap: &Keymap) -> String {
     )
 }
 
-/// The slash commands, for Tab completion.
-const SLASH_COMMANDS: [&str; 12] = [
-    "auto", "budget", "explore", "export", "help", "model", "new", "pin", "pref", "role", "stats",
-    "undo",
-];
-
 /// The token a folded paste shows in the input box.
 fn paste_token(n: usize, text: &str) -> String {
     let lines = text.lines().count();
@@ -271,7 +266,7 @@ impl App {
         if part.contains(char::is_whitespace) {
             return false;
         }
-        let fits: Vec<&str> = SLASH_COMMANDS
+        let fits: Vec<&str> = super::slash::NAMES
             .iter()
             .copied()
             .filter(|c| c.starts_with(part))
@@ -915,81 +910,72 @@ impl App {
     }
 
     fn slash(&mut self, cmd: &str) -> Vec<Command> {
-        let (name, arg) = cmd
-            .split_once(' ')
-            .map_or((cmd, ""), |(a, b)| (a, b.trim()));
-        match name {
-            "help" => self.popup = Popup::Help(0),
-            "new" => return vec![Command::Core(Op::NewConversation)],
-            "undo" => self.undo_edit(),
-            "export" => {
-                let file = (!arg.is_empty()).then(|| arg.to_string());
-                return vec![Command::Core(Op::Export(file))];
+        match Slash::parse(cmd) {
+            Slash::Help => self.popup = Popup::Help(0),
+            Slash::New => return vec![Command::Core(Op::NewConversation)],
+            Slash::Undo => self.undo_edit(),
+            Slash::Export(file) => return vec![Command::Core(Op::Export(file))],
+            Slash::Auto => self.set_mode(Mode::Auto),
+            Slash::Model(None) | Slash::Pin(None) => {
+                self.popup = Popup::Picker {
+                    purpose: PickerPurpose::NextMessage,
+                    selected: 0,
+                };
             }
-            "auto" => self.set_mode(Mode::Auto),
-            "model" | "pin" => {
-                if arg.is_empty() {
-                    self.popup = Popup::Picker {
-                        purpose: PickerPurpose::NextMessage,
-                        selected: 0,
-                    };
-                } else {
-                    match self.models.iter().find(|(id, n)| id == arg || n == arg) {
-                        Some((id, _)) => {
-                            let id = id.clone();
-                            self.set_mode(if name == "pin" {
-                                Mode::Pinned(id)
-                            } else {
-                                Mode::Next(id)
-                            })
-                        }
-                        None => self.notice(&format!("unknown model `{arg}`"), true),
-                    }
-                }
+            Slash::Model(Some(name)) => self.choose_model(&name, Mode::Next),
+            Slash::Pin(Some(name)) => self.choose_model(&name, Mode::Pinned),
+            // The core checks the amount (and says the range when it is out of it).
+            Slash::Budget(BudgetArg::Amount(v)) => {
+                return vec![Command::Core(Op::SetDailyLimit(v))];
             }
-            "budget" => match arg.trim_start_matches('$').parse::<f64>() {
-                // The core checks the amount (and says the range when it is out of it).
-                Ok(v) => return vec![Command::Core(Op::SetDailyLimit(v))],
-                // `/budget` alone: where the budget stands.
-                _ if arg.is_empty() && self.budget.is_some() => {
-                    self.sidebar = Some(true);
-                    let text = self.budget.as_ref().map(budget_line).unwrap_or_default();
-                    self.notice(&text, false);
-                }
-                _ => {
-                    self.sidebar = Some(true);
-                    self.notice("/budget <USD> sets today's limit, e.g. /budget 5", false);
-                }
-            },
-            "role" => return self.role_command(arg),
-            "pref" => match arg.parse::<u8>() {
-                Ok(v) if v <= 10 => {
-                    self.preference = v;
-                    return vec![Command::Core(Op::SetPreference(v))];
-                }
-                _ => self.notice(
-                    "/pref <0-10>: 0 = cheapest that fits … 10 = best regardless of cost",
-                    true,
-                ),
-            },
-            "explore" => match arg {
-                "on" | "off" => {
-                    self.explore = arg == "on";
-                    return vec![Command::Core(Op::SetExplore(self.explore))];
-                }
-                _ => self.notice(
-                    "/explore on|off: on tries the models your ratings know least about",
-                    true,
-                ),
-            },
-            "stats" => {
+            // `/budget` alone: where the budget stands.
+            Slash::Budget(BudgetArg::None) if self.budget.is_some() => {
+                self.sidebar = Some(true);
+                let text = self.budget.as_ref().map(budget_line).unwrap_or_default();
+                self.notice(&text, false);
+            }
+            Slash::Budget(_) => {
+                self.sidebar = Some(true);
+                self.notice("/budget <USD> sets today's limit, e.g. /budget 5", false);
+            }
+            Slash::Role(arg) => return self.role_command(&arg),
+            Slash::Pref(Some(v)) => {
+                self.preference = v;
+                return vec![Command::Core(Op::SetPreference(v))];
+            }
+            Slash::Pref(None) => self.notice(
+                "/pref <0-10>: 0 = cheapest that fits … 10 = best regardless of cost",
+                true,
+            ),
+            Slash::Explore(Some(on)) => {
+                self.explore = on;
+                return vec![Command::Core(Op::SetExplore(on))];
+            }
+            Slash::Explore(None) => self.notice(
+                "/explore on|off: on tries the models your ratings know least about",
+                true,
+            ),
+            Slash::Stats => {
                 self.sidebar = Some(true);
                 let text = self.stats_text();
                 self.notice(&text, false);
             }
-            other => self.notice(&format!("unknown command /{other} (try /help)"), true),
+            Slash::Unknown(other) => {
+                self.notice(&format!("unknown command /{other} (try /help)"), true);
+            }
         }
         Vec::new()
+    }
+
+    /// `/model NAME` or `/pin NAME`: the catalog model of that id or short name.
+    fn choose_model(&mut self, name: &str, mode: fn(String) -> Mode) {
+        match self.models.iter().find(|(id, n)| id == name || n == name) {
+            Some((id, _)) => {
+                let id = id.clone();
+                self.set_mode(mode(id));
+            }
+            None => self.notice(&format!("unknown model `{name}`"), true),
+        }
     }
 
     fn stats_text(&self) -> String {

@@ -15,6 +15,7 @@ pub mod history;
 pub mod keymap;
 pub mod markdown;
 mod roles;
+mod slash;
 pub mod table;
 pub mod theme;
 pub mod transcript;
