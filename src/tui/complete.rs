@@ -124,7 +124,7 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, input: Rect) {
         width: width.min(input.width.saturating_sub(1)),
         height,
     };
-    super::ui::boxed(
+    super::popup::boxed(
         frame,
         app,
         r,

@@ -260,12 +260,12 @@ pub(super) fn draw_confirm_attach(
         " context window and today's budget. w: send whole · t: send an excerpt · Esc: don't send",
         app.theme.warn,
     ));
-    let r = super::ui::centered(
+    let r = super::popup::centered(
         area,
         area.width.saturating_sub(4).min(96),
         lines.len() as u16 + 2,
     );
-    super::ui::boxed(
+    super::popup::boxed(
         frame,
         app,
         r,
@@ -311,10 +311,10 @@ pub(super) fn draw(
             Line::from(Span::styled(crate::sanitize::for_terminal(l), style))
         })
         .collect();
-    let r = super::ui::centered(
+    let r = super::popup::centered(
         area,
         area.width.saturating_sub(4),
         (lines.len() as u16 + 2).min(area.height.saturating_sub(2)),
     );
-    super::ui::boxed(frame, app, r, lines, Span::styled(title, app.theme.accent));
+    super::popup::boxed(frame, app, r, lines, Span::styled(title, app.theme.accent));
 }
