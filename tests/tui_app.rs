@@ -455,7 +455,7 @@ fn newline_keys_and_pastes_never_send() {
         assert!(a.on_key(k).is_empty());
     }
     assert!(a.on_paste("pasted\nblock\r\nwith lines").is_empty());
-    assert_eq!(a.input.lines().len(), 6);
+    assert_eq!(a.composer.input.lines().len(), 6);
     let cmds = a.on_key(key(KeyCode::Enter));
     match &cmds[..] {
         [Command::Core(Op::Submit { text, .. })] => {
@@ -767,11 +767,11 @@ fn a_paste_of_seventy_thousand_lines_is_folded_in_the_input_and_sent_whole() {
     let log: String = (0..70_000).map(|i| format!("line {i}: ok\n")).collect();
     assert!(a.on_paste(&log).is_empty());
     // One line in the input box, saying what it holds; the box still draws right.
-    assert_eq!(a.input.lines().len(), 1);
+    assert_eq!(a.composer.input.lines().len(), 1);
     assert!(
-        a.input.lines()[0].starts_with("why does this fail? [paste #1 · 70,000 lines · "),
+        a.composer.input.lines()[0].starts_with("why does this fail? [paste #1 · 70,000 lines · "),
         "{:?}",
-        a.input.lines()
+        a.composer.input.lines()
     );
     let shown = screen(&mut a, 100, 24);
     assert!(shown.contains("[paste #1 · 70,000 lines"), "{shown}");
@@ -783,7 +783,7 @@ fn a_paste_of_seventy_thousand_lines_is_folded_in_the_input_and_sent_whole() {
         other => panic!("{other:?}"),
     }
     // Sent: the next prompt starts empty, with no paste left over.
-    assert!(a.input.lines().iter().all(|l| l.is_empty()));
+    assert!(a.composer.input.lines().iter().all(|l| l.is_empty()));
 }
 
 #[test]
@@ -979,7 +979,7 @@ async fn a_bang_command_runs_and_its_output_is_attached_to_the_next_prompt() {
 fn up_and_down_recall_earlier_prompts_from_the_first_and_last_line() {
     let state = tempfile::tempdir().unwrap();
     let mut a = app(false);
-    a.history = codeforge::tui::history::History::load(state.path().join("history.jsonl"));
+    a.composer.history = codeforge::tui::history::History::load(state.path().join("history.jsonl"));
     let turn = send(&mut a, "first prompt");
     a.on_core(Event::Finished {
         turn,
@@ -987,21 +987,21 @@ fn up_and_down_recall_earlier_prompts_from_the_first_and_last_line() {
     });
     type_text(&mut a, "a draft");
     a.on_key(key(KeyCode::Up));
-    assert_eq!(a.input.lines().join("\n"), "first prompt");
+    assert_eq!(a.composer.input.lines().join("\n"), "first prompt");
     a.on_key(key(KeyCode::Down));
-    assert_eq!(a.input.lines().join("\n"), "a draft");
+    assert_eq!(a.composer.input.lines().join("\n"), "a draft");
     // In a two-line input Up first moves to the first line, then recalls.
     a.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT));
     type_text(&mut a, "second line");
     a.on_key(key(KeyCode::Up));
-    assert_eq!(a.input.lines().join("\n"), "a draft\nsecond line");
+    assert_eq!(a.composer.input.lines().join("\n"), "a draft\nsecond line");
     a.on_key(key(KeyCode::Up));
-    assert_eq!(a.input.lines().join("\n"), "first prompt");
+    assert_eq!(a.composer.input.lines().join("\n"), "first prompt");
     // A new session reads the same history.
     let mut b = app(false);
-    b.history = codeforge::tui::history::History::load(state.path().join("history.jsonl"));
+    b.composer.history = codeforge::tui::history::History::load(state.path().join("history.jsonl"));
     b.on_key(key(KeyCode::Up));
-    assert_eq!(b.input.lines().join("\n"), "first prompt");
+    assert_eq!(b.composer.input.lines().join("\n"), "first prompt");
 }
 
 #[test]
@@ -1081,20 +1081,23 @@ fn typing_an_at_word_lists_matching_files_and_tab_puts_the_path_in() {
     snap!("at_completion_popup", s);
     // Down chooses the second, Tab puts it in with a space after.
     a.on_key(key(KeyCode::Down));
-    let second = a.completion.as_ref().unwrap().items[1].clone();
+    let second = a.composer.completion.as_ref().unwrap().items[1].clone();
     a.on_key(key(KeyCode::Tab));
-    assert_eq!(a.input.lines().join("\n"), format!("explain @{second} "));
-    assert!(a.completion.is_none());
+    assert_eq!(
+        a.composer.input.lines().join("\n"),
+        format!("explain @{second} ")
+    );
+    assert!(a.composer.completion.is_none());
     // Esc closes the list for that word; typing on opens it again for the new word.
     type_text(&mut a, "@app");
-    assert!(a.completion.is_some());
+    assert!(a.composer.completion.is_some());
     a.on_key(key(KeyCode::Esc));
-    assert!(a.completion.is_none());
+    assert!(a.composer.completion.is_none());
     type_text(&mut a, "x");
-    assert!(a.completion.is_none(), "no file matches @appx");
+    assert!(a.composer.completion.is_none(), "no file matches @appx");
     // Plain words list nothing.
     type_text(&mut a, " and more");
-    assert!(a.completion.is_none());
+    assert!(a.composer.completion.is_none());
 }
 
 #[test]
@@ -1118,7 +1121,7 @@ fn alt_y_copies_the_whole_answer_and_ctrl_g_hands_the_message_to_the_editor() {
             codeforge::tui::edit_with("sed -i s/draft/finished\\ message/", "a draft").unwrap();
         assert_eq!(edited, "a finished message");
         a.set_input(edited.trim_end());
-        assert_eq!(a.input.lines().join("\n"), "a finished message");
+        assert_eq!(a.composer.input.lines().join("\n"), "a finished message");
         assert!(codeforge::tui::edit_with("false", "x").is_err());
     }
 }
@@ -1140,7 +1143,7 @@ fn a_big_attachment_waits_for_whole_excerpt_or_not_at_all() {
     );
     // Esc: not sent, the message is back.
     a.on_key(key(KeyCode::Esc));
-    assert_eq!(a.input.lines().join("\n"), "summarise @big.txt");
+    assert_eq!(a.composer.input.lines().join("\n"), "summarise @big.txt");
     // t: an excerpt within the limit, marked.
     let cmds = a.on_key(key(KeyCode::Enter));
     assert!(cmds.is_empty());
@@ -1187,7 +1190,7 @@ fn a_malformed_edit_is_named_with_its_reason_and_changes_nothing() {
 #[test]
 fn the_input_takes_readline_keys() {
     let alt = |c: char| KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT);
-    let text = |a: &App| a.input.lines().join("\n");
+    let text = |a: &App| a.composer.input.lines().join("\n");
     let mut a = app(false);
     type_text(&mut a, "fix the parser now");
     // Ctrl-A to the start, Alt-F to the next word, Ctrl-K kills to the end.
@@ -1217,11 +1220,11 @@ fn tab_completes_slash_commands() {
     let mut a = app(false);
     type_text(&mut a, "/ro");
     a.on_key(key(KeyCode::Tab));
-    assert_eq!(a.input.lines().join("\n"), "/role ");
+    assert_eq!(a.composer.input.lines().join("\n"), "/role ");
     a.set_input("/p");
     a.on_key(key(KeyCode::Tab));
     assert_eq!(
-        a.input.lines().join("\n"),
+        a.composer.input.lines().join("\n"),
         "/p",
         "two fit: listed, not guessed"
     );
@@ -1469,7 +1472,7 @@ fn a_flag_is_deleted_whole_and_never_left_half_on_screen() {
     let mut a = app(false);
     type_text(&mut a, "Grüße aus 🇩🇪");
     a.on_key(key(KeyCode::Backspace));
-    assert_eq!(a.input.lines(), ["Grüße aus "]);
+    assert_eq!(a.composer.input.lines(), ["Grüße aus "]);
     // In the transcript a run of flags wraps between flags, never inside one.
     let flags = "🇩🇪".repeat(40);
     let turn = ask(&mut a, "flags", &[&flags]);

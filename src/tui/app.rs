@@ -4,9 +4,9 @@
 use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind};
-use ratatui_textarea::TextArea;
 
 use super::cells::{Answer, AnswerState, Cell};
+use super::composer::Composer;
 use super::keymap::{Action, Keymap};
 use super::slash::{BudgetArg, Slash};
 use super::theme::Theme;
@@ -85,7 +85,7 @@ pub struct App {
     /// (id, short name) of every catalog model, in catalog order.
     pub models: Vec<(String, String)>,
     pub transcript: Transcript,
-    pub input: TextArea<'static>,
+    pub composer: Composer,
     pub mode: Mode,
     /// The pin a one-message override interrupts: back in force after that message.
     pub pin_after_next: Option<String>,
@@ -116,15 +116,12 @@ pub struct App {
     /// The project's files for `@` completion (none: no completion).
     pub files: Option<crate::project_files::SharedIndex>,
     /// The `@` completion list shown, and the word it was closed for with Esc.
-    pub completion: Option<super::complete::Completion>,
-    pub completion_closed_for: Option<String>,
     /// Attachments above this many tokens are sent only when the user says how.
     pub attach_confirm_tokens: u64,
     /// Roles from the config, and the one in use.
     pub roles: std::collections::BTreeMap<String, crate::config::Role>,
     pub role: Option<String>,
     /// Earlier prompts, recalled with Up and Down.
-    pub history: super::history::History,
     /// Edits seen so far in the answer streaming for a turn with files: (turn, the
     /// unfinished last line, blocks ended).
     pub streamed_edits: Option<(TurnId, String, usize)>,
@@ -132,17 +129,7 @@ pub struct App {
     pub shell_outputs: Vec<crate::shell::ShellOutput>,
     /// The router explores (shown in the status bar).
     pub explore: bool,
-    /// Long pastes kept out of the input box (shown there as a one-line token, expanded
-    /// when sent): `(token, text)`.
-    pastes: Vec<(String, String)>,
 }
-
-/// A paste longer than this many lines (or [`FOLD_PASTE_BYTES`]) is kept out of the input
-/// box as a one-line token and sent whole: an editor of 70,000 lines helps nobody (and
-/// the input widget counts rows in 16 bits).
-pub const FOLD_PASTE_LINES: usize = 200;
-/// See [`FOLD_PASTE_LINES`].
-pub const FOLD_PASTE_BYTES: usize = 32 * 1024;
 
 /// Where the budget stands, in one line (`/budget` alone).
 fn budget_line(b: &crate::core::BudgetSnapshot) -> String {
@@ -160,60 +147,16 @@ fn budget_line(b: &crate::core::BudgetSnapshot) -> String {
     )
 }
 
-/// The input's placeholder, naming the keys as they are bound.
-fn placeholder(keymap: &Keymap) -> String {
-    let k = |a: Action| {
-        // Shift-Enter reaches few terminals as itself: name another key when there is one.
-        let keys = keymap.keys_for(a);
-        keys.iter()
-            .find(|k| *k != "Shift-Enter")
-            .or(keys.first())
-            .cloned()
-            .unwrap_or_default()
-    };
-    format!(
-        "Ask anything · {} sends · {} new line · {} help",
-        k(Action::Send),
-        k(Action::Newline),
-        k(Action::Help)
-    )
-}
-
-/// The token a folded paste shows in the input box.
-fn paste_token(n: usize, text: &str) -> String {
-    let lines = text.lines().count();
-    let size = if text.len() >= 1024 * 1024 {
-        format!("{:.1} MB", text.len() as f64 / (1024.0 * 1024.0))
-    } else {
-        format!("{} KB", text.len().div_ceil(1024))
-    };
-    format!("[paste #{n} · {} lines · {size}]", group_thousands(lines))
-}
-
-fn group_thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 impl App {
     pub fn new(theme: Theme, keymap: Keymap, demo: bool, models: Vec<(String, String)>) -> Self {
-        let mut input = TextArea::default();
-        input.set_placeholder_text(placeholder(&keymap));
-        input.set_cursor_line_style(ratatui::style::Style::default());
+        let composer = Composer::new(&keymap);
         let mut app = Self {
             theme: std::sync::Arc::new(theme),
             keymap,
             demo,
             models,
             transcript: Transcript::default(),
-            input,
+            composer,
             mode: Mode::Auto,
             pin_after_next: None,
             popup: Popup::None,
@@ -223,7 +166,6 @@ impl App {
             next_turn: 1,
             running: None,
             first_token_at: None,
-            pastes: Vec::new(),
             dirty: true,
             preference: 5,
             explore: false,
@@ -234,13 +176,10 @@ impl App {
             base_system: crate::core::SYSTEM_PROMPT.to_string(),
             shell_outputs: Vec::new(),
             streamed_edits: None,
-            history: super::history::History::default(),
             roles: std::collections::BTreeMap::new(),
             role: None,
             files: None,
             attach_confirm_tokens: crate::attach::CONFIRM_TOKENS,
-            completion: None,
-            completion_closed_for: None,
         };
         if demo {
             app.transcript.push(Cell::notice(
@@ -259,7 +198,7 @@ impl App {
     /// Tab after `/` and part of a command's name: the name completed when one fits, the
     /// names that fit listed when several do. `false` if the input is no command name.
     fn complete_slash(&mut self) -> bool {
-        let text = self.input.lines().join("\n");
+        let text = self.composer.input.lines().join("\n");
         let Some(part) = text.strip_prefix('/') else {
             return false;
         };
@@ -293,16 +232,16 @@ impl App {
         if key.modifiers != KeyModifiers::CONTROL {
             return false;
         }
-        let has_text = self.input.lines().iter().any(|l| !l.is_empty());
+        let has_text = self.composer.input.lines().iter().any(|l| !l.is_empty());
         match key.code {
             KeyCode::Char('u') => {
-                self.input.delete_line_by_head();
+                self.composer.input.delete_line_by_head();
             }
             KeyCode::Char('z') => {
-                self.input.undo();
+                self.composer.input.undo();
             }
-            KeyCode::Char('e') if has_text => self.input.move_cursor(CursorMove::End),
-            KeyCode::Char('a') => self.input.move_cursor(CursorMove::Head),
+            KeyCode::Char('e') if has_text => self.composer.input.move_cursor(CursorMove::End),
+            KeyCode::Char('a') => self.composer.input.move_cursor(CursorMove::Head),
             _ => return false,
         }
         true
@@ -310,12 +249,7 @@ impl App {
 
     /// Replace the input's text, the cursor at its end.
     pub fn set_input(&mut self, text: &str) {
-        let mut t = TextArea::new(text.split('\n').map(str::to_string).collect());
-        t.set_placeholder_text(placeholder(&self.keymap));
-        t.set_cursor_line_style(ratatui::style::Style::default());
-        t.move_cursor(ratatui_textarea::CursorMove::Bottom);
-        t.move_cursor(ratatui_textarea::CursorMove::End);
-        self.input = t;
+        self.composer.set_text(text);
     }
 
     /// A plain note at the top of the transcript (start-up: project instructions in use).
@@ -363,14 +297,7 @@ impl App {
     pub fn on_paste(&mut self, text: &str) -> Vec<Command> {
         self.dirty = true;
         if self.popup == Popup::None {
-            let text = text.replace("\r\n", "\n").replace('\r', "\n");
-            if text.lines().count() > FOLD_PASTE_LINES || text.len() > FOLD_PASTE_BYTES {
-                let token = paste_token(self.pastes.len() + 1, &text);
-                self.input.insert_str(&token);
-                self.pastes.push((token, text));
-            } else {
-                self.input.insert_str(text);
-            }
+            self.composer.paste(text);
         }
         Vec::new()
     }
@@ -436,7 +363,7 @@ impl App {
         if self.readline_key(&key) {
             return Vec::new();
         }
-        if super::graphemes::key(&mut self.input, &key) {
+        if super::graphemes::key(&mut self.composer.input, &key) {
             self.refresh_completion();
             return Vec::new();
         }
@@ -446,7 +373,8 @@ impl App {
         // End (input empty) or Ctrl-End: back to the bottom, following the answer again.
         let to_bottom = key.code == KeyCode::End
             && (key.modifiers == KeyModifiers::CONTROL
-                || (key.modifiers.is_empty() && self.input.lines().iter().all(|l| l.is_empty())));
+                || (key.modifiers.is_empty()
+                    && self.composer.input.lines().iter().all(|l| l.is_empty())));
         if to_bottom && self.transcript.scroll > 0 {
             self.transcript.follow();
             return Vec::new();
@@ -456,14 +384,14 @@ impl App {
         }
         // Up on the first line and Down on the last browse earlier prompts.
         if key.modifiers.is_empty() {
-            let row = self.input.cursor().0;
-            let last = self.input.lines().len().saturating_sub(1);
+            let row = self.composer.input.cursor().0;
+            let last = self.composer.input.lines().len().saturating_sub(1);
             let recalled = match key.code {
                 KeyCode::Up if row == 0 => {
-                    let current = self.input.lines().join("\n");
-                    self.history.older(&current)
+                    let current = self.composer.input.lines().join("\n");
+                    self.composer.history.older(&current)
                 }
-                KeyCode::Down if row == last => self.history.newer(),
+                KeyCode::Down if row == last => self.composer.history.newer(),
                 _ => None,
             };
             if let Some(text) = recalled {
@@ -472,7 +400,7 @@ impl App {
             }
         }
         // Everything else edits the input.
-        self.input.input(key);
+        self.composer.input.input(key);
         self.refresh_completion();
         Vec::new()
     }
@@ -480,7 +408,7 @@ impl App {
     fn act(&mut self, action: Action) -> Vec<Command> {
         match action {
             Action::Send => return self.send(),
-            Action::Newline => self.input.insert_newline(),
+            Action::Newline => self.composer.input.insert_newline(),
             Action::Cancel => return self.cancel(),
             Action::Quit if self.running.is_some() => self.popup = Popup::ConfirmQuit,
             Action::Quit => return vec![Command::Core(Op::Quit), Command::Quit],
@@ -494,7 +422,7 @@ impl App {
             Action::Pin => self.pin_key(),
             Action::ThumbsUp | Action::ThumbsDown => return self.rate(action == Action::ThumbsUp),
             Action::CopyAnswer => return self.copy_answer(),
-            Action::Editor => return vec![Command::Editor(self.input.lines().join("\n"))],
+            Action::Editor => return vec![Command::Editor(self.composer.input.lines().join("\n"))],
             Action::Copy => return self.copy_code(),
             Action::ScrollUp => self.transcript.page(true),
             Action::ScrollDown => self.transcript.page(false),
@@ -809,12 +737,7 @@ impl App {
     }
 
     fn send(&mut self) -> Vec<Command> {
-        let mut text = self.input.lines().join("\n");
-        // Folded pastes go out whole, where their tokens stand (a deleted token drops its
-        // paste).
-        for (token, paste) in &self.pastes {
-            text = text.replacen(token, paste, 1);
-        }
+        let text = self.composer.expanded();
         // Nothing but whitespace or control characters (NUL bytes): nothing to send.
         if text.chars().all(|c| c.is_whitespace() || c.is_control()) {
             return Vec::new();
@@ -823,9 +746,7 @@ impl App {
             self.notice("an answer is still streaming: Esc cancels it", true);
             return Vec::new();
         }
-        self.pastes.clear();
-        self.history.push(&text);
-        self.set_input("");
+        self.composer.sent(&text);
         if let Some(cmd) = text.trim().strip_prefix('/') {
             return self.slash(cmd.trim());
         }

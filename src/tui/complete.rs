@@ -25,8 +25,11 @@ pub struct Completion {
 impl App {
     /// The `@word` the cursor ends, if any (without the `@`).
     fn at_word(&self) -> Option<String> {
-        let (row, col) = (self.input.cursor().0, self.input.cursor().1);
-        let line = self.input.lines().get(row)?;
+        let (row, col) = (
+            self.composer.input.cursor().0,
+            self.composer.input.cursor().1,
+        );
+        let line = self.composer.input.lines().get(row)?;
         let before: String = line.chars().take(col).collect();
         let word = before.rsplit(char::is_whitespace).next()?;
         word.strip_prefix('@').map(str::to_string)
@@ -35,25 +38,30 @@ impl App {
     /// After the input changed: list matches for the `@word` at the cursor, or close.
     pub(super) fn refresh_completion(&mut self) {
         let Some(files) = &self.files else {
-            self.completion = None;
+            self.composer.completion = None;
             return;
         };
         let Some(query) = self.at_word() else {
-            self.completion = None;
-            self.completion_closed_for = None;
+            self.composer.completion = None;
+            self.composer.completion_closed_for = None;
             return;
         };
-        if self.completion_closed_for.as_deref() == Some(query.as_str()) {
+        if self.composer.completion_closed_for.as_deref() == Some(query.as_str()) {
             return;
         }
-        if self.completion.as_ref().is_some_and(|c| c.query == query) {
+        if self
+            .composer
+            .completion
+            .as_ref()
+            .is_some_and(|c| c.query == query)
+        {
             return;
         }
         // A list older than half a minute is walked again in the background; this key
         // is answered from the one there is.
         files.refresh_if_stale(&self.root);
         let items = files.get().best(&query, SHOWN);
-        self.completion = (!items.is_empty()).then_some(Completion {
+        self.composer.completion = (!items.is_empty()).then_some(Completion {
             query,
             items,
             selected: 0,
@@ -62,7 +70,7 @@ impl App {
 
     /// A key while the list is shown; `true` if it was the list's.
     pub(super) fn completion_key(&mut self, key: &KeyEvent) -> bool {
-        let Some(c) = &mut self.completion else {
+        let Some(c) = &mut self.composer.completion else {
             return false;
         };
         let n = c.items.len().max(1);
@@ -71,17 +79,17 @@ impl App {
             KeyCode::Down => c.selected = (c.selected + 1) % n,
             KeyCode::Tab | KeyCode::Enter => {
                 let (query, path) = (c.query.clone(), c.items.get(c.selected).cloned());
-                self.completion = None;
+                self.composer.completion = None;
                 if let Some(path) = path {
                     for _ in 0..query.chars().count() {
-                        self.input.delete_char();
+                        self.composer.input.delete_char();
                     }
-                    self.input.insert_str(format!("{path} "));
+                    self.composer.input.insert_str(format!("{path} "));
                 }
             }
             KeyCode::Esc => {
-                self.completion_closed_for = Some(c.query.clone());
-                self.completion = None;
+                self.composer.completion_closed_for = Some(c.query.clone());
+                self.composer.completion = None;
             }
             _ => return false,
         }
@@ -92,7 +100,7 @@ impl App {
 
 /// The list, just above the input box.
 pub(super) fn draw(frame: &mut Frame<'_>, app: &App, input: Rect) {
-    let Some(c) = &app.completion else {
+    let Some(c) = &app.composer.completion else {
         return;
     };
     let lines: Vec<Line<'static>> = c

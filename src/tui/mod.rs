@@ -8,6 +8,7 @@ pub mod ansi;
 pub mod app;
 pub mod cells;
 mod complete;
+pub mod composer;
 mod edits;
 mod graphemes;
 pub mod highlight;
@@ -98,7 +99,7 @@ pub fn build_app(config: &Config, session: &Session) -> Result<App, TuiError> {
     app.base_system = session.system.clone();
     app.roles = config.roles.clone();
     app.attach_confirm_tokens = config.attach_confirm_tokens;
-    app.history = history::History::load(config.paths.data_dir.join("history.jsonl"));
+    app.composer.history = history::History::load(config.paths.data_dir.join("history.jsonl"));
     if let Some(text) = &session.instructions {
         app.note(text);
     }

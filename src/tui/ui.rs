@@ -25,7 +25,7 @@ struct Areas {
 }
 
 fn areas(app: &App, area: Rect) -> Areas {
-    let input_lines = app.input.lines().len().clamp(1, 6) as u16;
+    let input_lines = app.composer.input.lines().len().clamp(1, 6) as u16;
     let banner = u16::from(app.demo);
     let [banner, main, status, input] = Layout::vertical([
         Constraint::Length(banner),
@@ -72,7 +72,7 @@ pub fn layout(app: &mut App, area: Rect) {
             format!(" {} ", app.mode_label()),
             app.theme.accent,
         ));
-    app.input.set_block(block);
+    app.composer.input.set_block(block);
 }
 
 /// Draw the app as [`layout`] left it; changes nothing.
@@ -93,7 +93,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         super::sidebar::draw(frame, app, s);
     }
     super::status::draw(frame, app, a.status);
-    frame.render_widget(&app.input, a.input);
+    frame.render_widget(&app.composer.input, a.input);
     super::complete::draw(frame, app, a.input);
     super::popup::draw(frame, app, area);
 }
