@@ -131,9 +131,9 @@ pub struct EvalArgs {
 pub enum EvalAction {
     /// Intent accuracy, macro-F1, per-class recall and confusion, per source.
     Intents {
-        /// The shared eval-data directory.
-        #[arg(long, default_value = "../shared/eval-data")]
-        data: PathBuf,
+        /// The shared eval-data directory (a checkout's `../shared/eval-data`).
+        #[arg(long, env = "CODEFORGE_EVAL_DATA")]
+        data: Option<PathBuf>,
         /// JSONL files of {prompt, intent} instead of the shared sources. Repeatable.
         #[arg(long)]
         file: Vec<PathBuf>,
@@ -151,8 +151,9 @@ pub enum EvalAction {
     },
     /// Train the intent model on the non-test split and write it.
     Train {
-        #[arg(long, default_value = "../shared/eval-data")]
-        data: PathBuf,
+        /// The shared eval-data directory (a checkout's `../shared/eval-data`).
+        #[arg(long, env = "CODEFORGE_EVAL_DATA")]
+        data: Option<PathBuf>,
         #[arg(long, default_value = "assets/intent_model.bin")]
         out: PathBuf,
         /// The project's realistic set (its train part and training files are learned from).

@@ -1326,3 +1326,29 @@ async fn budget_says_what_is_wrong_with_a_limit_and_stats_lists_only_days_with_r
         r.stdout
     );
 }
+
+#[tokio::test]
+async fn eval_needs_the_shared_data_given_and_reads_it_from_the_environment() {
+    let home = tempfile::tempdir().unwrap();
+    // No path is built into the binary: without --data or CODEFORGE_EVAL_DATA it says how.
+    for action in ["intents", "train"] {
+        let mut c = cmd(home.path());
+        c.args(["eval", action]);
+        let r = run(c, None).await;
+        assert_eq!(r.code, 2, "{action}: {}", r.stderr);
+        assert!(r.stderr.contains("CODEFORGE_EVAL_DATA"), "{}", r.stderr);
+    }
+    // Given through the environment, it is read there (an empty directory: no sources).
+    let empty = home.path().join("no-data");
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut c = cmd(home.path());
+    c.env("CODEFORGE_EVAL_DATA", &empty)
+        .args(["eval", "intents", "--json"]);
+    let r = run(c, None).await;
+    assert!(
+        r.stderr.contains("no-data"),
+        "the error names the directory it read: {} / {}",
+        r.stderr,
+        r.stdout
+    );
+}

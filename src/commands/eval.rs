@@ -19,12 +19,20 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
             all,
             errors,
             json,
-        } => intents(data, file, realistic, *all, errors.as_deref(), *json, out),
+        } => intents(
+            data.as_deref(),
+            file,
+            realistic,
+            *all,
+            errors.as_deref(),
+            *json,
+            out,
+        ),
         EvalAction::Train {
             data,
             out: path,
             realistic,
-        } => train(data, path, realistic, out),
+        } => train(eval_data(data.as_deref())?, path, realistic, out),
         EvalAction::Routing {
             files,
             split,
@@ -62,9 +70,21 @@ pub fn run(args: &EvalArgs, out: &mut Output) -> Result<(), CommandError> {
     }
 }
 
+/// Where the shared evaluation data is: `--data` or `CODEFORGE_EVAL_DATA` (no path is
+/// built into the binary: the data is a developer's checkout, not part of an install).
+fn eval_data(dir: Option<&Path>) -> Result<&Path, CommandError> {
+    dir.ok_or_else(|| {
+        usage(
+            "the shared evaluation data is not given: --data DIR or CODEFORGE_EVAL_DATA=DIR \
+             (in a checkout: ../shared/eval-data), or --file F.jsonl for your own prompts"
+                .into(),
+        )
+    })
+}
+
 /// `eval intents`: accuracy per source on the frozen test split (or all).
 fn intents(
-    dir: &Path,
+    dir: Option<&Path>,
     file: &[PathBuf],
     realistic: &Path,
     all: bool,
@@ -73,7 +93,7 @@ fn intents(
     out: &mut Output,
 ) -> Result<(), CommandError> {
     let items = if file.is_empty() {
-        eval::load_all(dir, realistic).map_err(usage)?
+        eval::load_all(eval_data(dir)?, realistic).map_err(usage)?
     } else {
         let mut v = Vec::new();
         for f in file {
