@@ -124,8 +124,8 @@ impl Session {
         plan: &Plan<'_>,
         io: Io<'_>,
     ) -> Result<TurnOutcome, AttemptEnd> {
-        let held = self.reserve(plan, io).await?;
-        let streamed = self.stream(plan, io, &held).await?;
+        let mut held = self.reserve(plan, io).await?;
+        let streamed = self.stream(plan, io, &mut held).await?;
         self.settle(plan, held, streamed).await
     }
 
@@ -228,13 +228,14 @@ impl Session {
         &mut self,
         plan: &Plan<'_>,
         io: Io<'_>,
-        held: &Held,
+        held: &mut Held,
     ) -> Result<Streamed, CoreError> {
         let (model, turn) = (plan.model, plan.turn);
         let max_tokens = sent_max_tokens(held.reservation.max_tokens);
         let request = ChatRequest {
             model: model.request_id().to_string(),
-            messages: held.messages.clone(),
+            // Sent once: the messages go with the request, not copied.
+            messages: std::mem::take(&mut held.messages),
             max_tokens: Some(max_tokens),
             temperature: None,
             // On OpenRouter, no provider dearer than the prices reserved with may serve it
