@@ -66,7 +66,7 @@ fn tokens(text: &str) -> Vec<String> {
     out
 }
 
-fn start_turn(a: &mut App, prompt: &str) -> u64 {
+fn start_turn(a: &mut App, prompt: &str) -> codeforge::core::TurnId {
     for ch in prompt.chars() {
         a.on_key(KeyEvent::new(KeyCode::Char(ch), KeyModifiers::NONE));
     }

@@ -174,7 +174,7 @@ async fn main() {
         }
         let o = s
             .run_turn(
-                i as u64,
+                codeforge::core::TurnId(i as u64),
                 "write a rust function that adds two numbers",
                 &Choice::Auto,
                 &cancel,
@@ -239,7 +239,7 @@ async fn fresh_reroutes(sim: &Simulator, n: usize, first_token: Option<Duration>
         }
         let o = s
             .run_turn(
-                i as u64,
+                codeforge::core::TurnId(i as u64),
                 "write a rust function that adds two numbers",
                 &Choice::Auto,
                 &CancellationToken::new(),

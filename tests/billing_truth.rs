@@ -51,7 +51,7 @@ async fn the_ledger_ends_at_the_bill_for_every_fault_mode() {
         let _ = tokio::time::timeout(
             Duration::from_secs(30),
             r.session.run_turn(
-                1,
+                codeforge::core::TurnId(1),
                 "write a python function that adds two numbers",
                 &Choice::Override("kimi-k2".into()),
                 &CancellationToken::new(),

@@ -79,7 +79,7 @@ impl Driven {
 
     fn submit(&self, turn: u64, text: &str) {
         self.send(Op::Submit {
-            turn,
+            turn: codeforge::core::TurnId(turn),
             text: text.into(),
             choice: Choice::Auto,
         });
@@ -99,7 +99,7 @@ impl Driven {
     async fn decision(&mut self, turn: u64, text: &str) -> RouteCard {
         self.submit(turn, text);
         self.until(|e| match e {
-            Event::Routed { turn: t, card } if t == turn => Some(card),
+            Event::Routed { turn: t, card } if t.0 == turn => Some(card),
             _ => None,
         })
         .await
@@ -345,7 +345,7 @@ async fn an_open_circuit_is_shown_counting_down_while_idle() {
     let mut d = Driven::start(r.session);
     for turn in 1..=3 {
         d.send(Op::Submit {
-            turn,
+            turn: codeforge::core::TurnId(turn),
             text: "write a function".into(),
             choice: Choice::Override("claude-sonnet-4".into()),
         });
@@ -515,7 +515,10 @@ async fn an_at_file_reaches_the_server_byte_for_byte_with_the_edit_format_and_it
         "{sent}"
     );
     // The simulator's answer holds the edit; reviewed in the app, applied with y.
-    app.on_core(Event::Finished { turn: 1, outcome });
+    app.on_core(Event::Finished {
+        turn: codeforge::core::TurnId(1),
+        outcome,
+    });
     d.quit().await;
     assert!(screen(&mut app, 100, 24).contains("Edit 1/1 · calc.py (+1 −1)"));
     press(&mut app, KeyCode::Char('y'), KeyModifiers::NONE);

@@ -63,7 +63,7 @@ async fn a_price_change_between_reservation_and_settlement_settles_what_was_bill
     let (tx, _rx) = mpsc::unbounded_channel();
     let out = session
         .run_turn(
-            1,
+            codeforge::core::TurnId(1),
             "write a rust function that adds two numbers",
             &Choice::Override("claude-sonnet-4".into()),
             &CancellationToken::new(),

@@ -5,7 +5,7 @@
 
 use codeforge::budget::{Limits, Pressure, Spend};
 use codeforge::catalog::Catalog;
-use codeforge::core::protocol::RouteCard;
+use codeforge::core::protocol::{RouteCard, TurnId};
 use codeforge::core::{BudgetSnapshot, Choice, Event, LoadedMessage, Op, TurnOutcome};
 use codeforge::ledger::{ModelDay, ModelStats};
 use codeforge::money::Usd;
@@ -43,7 +43,7 @@ fn type_text(app: &mut App, text: &str) {
 }
 
 /// Type `text`, press Enter, and return the turn it was sent as.
-fn send(app: &mut App, text: &str) -> u64 {
+fn send(app: &mut App, text: &str) -> TurnId {
     type_text(app, text);
     let cmds = app.on_key(key(KeyCode::Enter));
     match cmds.last() {
@@ -187,7 +187,7 @@ fn outcome(request_id: i64, content: &str) -> TurnOutcome {
 const ANSWER: &str = "Here you go:\n\n```rust\npub fn add(a: i64, b: i64) -> i64 {\n    a + b\n}\n```\n\n- **pure**, no side effects\n";
 
 /// Send a prompt and stream `chunks` of the answer; returns the turn id.
-fn ask(app: &mut App, prompt: &str, chunks: &[&str]) -> u64 {
+fn ask(app: &mut App, prompt: &str, chunks: &[&str]) -> TurnId {
     type_text(app, prompt);
     let cmds = app.on_key(key(KeyCode::Enter));
     let turn = match &cmds[..] {
@@ -422,13 +422,13 @@ fn enter_sends_with_the_routing_mode_and_next_resets_to_auto() {
     assert_eq!(
         a.on_key(key(KeyCode::Enter)),
         vec![Command::Core(Op::Submit {
-            turn: 1,
+            turn: TurnId(1),
             text: "hello".into(),
             choice: Choice::Auto
         })]
     );
     a.on_core(Event::Finished {
-        turn: 1,
+        turn: TurnId(1),
         outcome: outcome(1, "x"),
     });
     a.on_key(ctrl('o'));
@@ -582,7 +582,7 @@ fn pin_rate_copy_and_rerun_after_an_answer() {
     };
     assert_eq!(rerun_on(a.on_key(key(KeyCode::Enter))), (next, 41));
     a.on_core(Event::Finished {
-        turn: turn + 1,
+        turn: turn.next(),
         outcome: outcome(42, ANSWER),
     });
     // Down goes to the first model listed: grok-4 (claude-sonnet-4 answered last time
@@ -1027,7 +1027,7 @@ fn a_role_sets_the_system_prompt_preference_and_pinned_model_until_it_is_turned_
     type_text(&mut a, "look at this function");
     let cmds = a.on_key(key(KeyCode::Enter));
     assert!(
-        matches!(&cmds[..], [Command::Core(Op::Submit { choice: Choice::Pinned(m), turn, .. })] if m == "openai/o3" && *turn > 0),
+        matches!(&cmds[..], [Command::Core(Op::Submit { choice: Choice::Pinned(m), turn, .. })] if m == "openai/o3" && turn.0 > 0),
         "{cmds:?}"
     );
     let Some(Command::Core(Op::Submit { turn, .. })) = cmds.last() else {

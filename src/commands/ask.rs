@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::{CommandError, Output};
 use crate::cli::AskArgs;
 use crate::config::Config;
-use crate::core::protocol::TurnStatus;
+use crate::core::protocol::{TurnId, TurnStatus};
 use crate::core::{Choice, Event, Session, TurnOutcome};
 use crate::router::Decision;
 use crate::sanitize::Sanitizer;
@@ -70,7 +70,9 @@ pub async fn run(
         })
         .flatten();
     let turn = async {
-        let r = session.run_turn(1, &prompt, &choice, &cancel, &tx).await;
+        let r = session
+            .run_turn(TurnId(1), &prompt, &choice, &cancel, &tx)
+            .await;
         drop(tx);
         r
     };

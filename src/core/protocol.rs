@@ -11,8 +11,23 @@ use crate::provider::ErrorKind;
 use crate::router::Decision;
 use crate::task::{Complexity, Intent};
 
-/// Identifies one turn (one user message and its answer).
-pub type TurnId = u64;
+/// Identifies one turn (one user message and its answer) in a session: numbered by the
+/// front end, carried by every event of that turn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct TurnId(pub u64);
+
+impl TurnId {
+    /// The turn after this one.
+    pub fn next(self) -> TurnId {
+        TurnId(self.0 + 1)
+    }
+}
+
+impl std::fmt::Display for TurnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 
 /// A routing decision as a front end shows it (the route card): which model, what the
 /// prompt was read as, why, and every candidate with its score. Built from the router's

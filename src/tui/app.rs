@@ -163,7 +163,7 @@ impl App {
             sidebar: None,
             budget: None,
             width: u16::MAX,
-            next_turn: 1,
+            next_turn: TurnId(1),
             running: None,
             first_token_at: None,
             dirty: true,
@@ -725,7 +725,7 @@ impl App {
 
     fn start_turn(&mut self, prompt: &str) -> TurnId {
         let turn = self.next_turn;
-        self.next_turn += 1;
+        self.next_turn = self.next_turn.next();
         self.transcript.push(Cell::user(prompt));
         let mut answer = Answer::new(turn, prompt.to_string());
         answer.expand_key = self.key_name(Action::Expand);
@@ -1044,7 +1044,7 @@ impl App {
                 continue;
             }
             let turn = self.next_turn;
-            self.next_turn += 1;
+            self.next_turn = self.next_turn.next();
             let mut a = Answer::new(turn, pending_prompt.clone());
             a.expand_key = self.key_name(Action::Expand);
             a.push_content(&m.content, theme);

@@ -215,7 +215,7 @@ pub async fn run_turn(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let r = tokio::time::timeout(
         Duration::from_secs(30),
-        session.run_turn(1, prompt, &choice, cancel, &tx),
+        session.run_turn(codeforge::core::TurnId(1), prompt, &choice, cancel, &tx),
     )
     .await
     .expect("turn hung");
