@@ -5,9 +5,8 @@
 
 use codeforge::budget::{Limits, Pressure, Spend};
 use codeforge::catalog::Catalog;
-use codeforge::core::protocol::{RouteCard, TurnId};
+use codeforge::core::protocol::{ModelPerf, ModelSpend, RouteCard, TurnId};
 use codeforge::core::{BudgetSnapshot, Choice, Event, LoadedMessage, Op, TurnOutcome};
-use codeforge::ledger::{ModelDay, ModelStats};
 use codeforge::money::Usd;
 use codeforge::router::{self, Breakers, RouteRequest, Signals};
 use codeforge::tui::app::{App, Command, Mode};
@@ -114,7 +113,7 @@ fn budget(fraction: f64) -> BudgetSnapshot {
         },
         pressure: Pressure::from_fraction(fraction),
         fraction_used: fraction,
-        per_model: vec![ModelDay {
+        per_model: vec![ModelSpend {
             model: "anthropic/claude-sonnet-4".into(),
             spend: Spend {
                 committed: spent,
@@ -132,20 +131,12 @@ fn budget(fraction: f64) -> BudgetSnapshot {
             .collect(),
         saved_today: Usd::from_dollars(0.42),
         baseline_model: "anthropic/claude-sonnet-4".into(),
-        model_stats: vec![ModelStats {
+        model_stats: vec![ModelPerf {
             model: "anthropic/claude-sonnet-4".into(),
             requests: 7,
-            ok: 7,
-            finished: 7,
             success_rate: 1.0,
-            spend: spent,
-            latency_p50_ms: Some(1840),
-            latency_p95_ms: Some(2900),
-            ttft_p50_ms: Some(420),
-            feedback_up: 2,
-            feedback_down: 0,
-            estimate_error: None,
-            billed_over_estimate: None,
+            latency_ms: Some(1840),
+            ttft_ms: Some(420),
         }],
         shares: vec![
             ("x-ai/grok-4".into(), 0.4),

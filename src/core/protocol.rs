@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::budget::{KeyStanding, Limits, Pressure, Spend};
-use crate::ledger::{ConversationSummary, ModelDay, ModelStats};
+use crate::ledger::ConversationSummary;
 pub use crate::ledger::{CostSource, Role};
 use crate::money::Usd;
 use crate::provider::ErrorKind;
@@ -106,6 +106,28 @@ impl RouteCard {
     }
 }
 
+/// What one model spent today.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSpend {
+    pub model: String,
+    pub spend: Spend,
+    pub requests: i64,
+}
+
+/// A model's performance as the router tracks it: moving averages over this process and
+/// the ledger's recent requests.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelPerf {
+    pub model: String,
+    /// Requests today.
+    pub requests: i64,
+    /// Recent success rate, 0..1.
+    pub success_rate: f64,
+    /// Whole answer and first token, moving averages (`None` before any sample).
+    pub latency_ms: Option<i64>,
+    pub ttft_ms: Option<i64>,
+}
+
 /// A stored conversation as the picker lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationItem {
@@ -186,14 +208,14 @@ pub struct BudgetSnapshot {
     pub month: Spend,
     pub pressure: Pressure,
     pub fraction_used: f64,
-    pub per_model: Vec<ModelDay>,
+    pub per_model: Vec<ModelSpend>,
     /// Committed spend of the last 14 days, oldest first.
     pub history: Vec<(String, Usd)>,
     /// Saved today vs always using the baseline model.
     pub saved_today: Usd,
     pub baseline_model: String,
     /// Today's latency and success rate per model.
-    pub model_stats: Vec<ModelStats>,
+    pub model_stats: Vec<ModelPerf>,
     /// Budget share per model id (soft targets), from the catalog.
     pub shares: Vec<(String, f64)>,
     /// Models whose circuit breaker is not closed.

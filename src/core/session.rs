@@ -5,13 +5,12 @@ use jiff::tz::TimeZone;
 
 use super::LedgerHandle;
 use super::prices;
-use super::protocol::{BreakerState, BudgetSnapshot};
+use super::protocol::{BreakerState, BudgetSnapshot, ModelPerf, ModelSpend};
 use crate::backend::{Backend, BackendError};
 use crate::budget::{KeyReset, Limits, Pressure, Spend, fraction_used};
 use crate::calendar::{self, LocalDay};
 use crate::catalog::PriceCache;
 use crate::config::Config;
-use crate::ledger::ModelStats;
 use crate::ledger::{CostSource, Ledger, LedgerError, Settlement};
 use crate::money::Usd;
 use crate::provider::{Message, ProviderError};
@@ -455,23 +454,12 @@ impl Session {
                     .iter()
                     .find(|p| p.model == m.id)
                     .map_or(0, |p| p.requests);
-                Some(ModelStats {
+                Some(ModelPerf {
                     model: m.id.clone(),
                     requests,
-                    ok: (perf.success * requests as f64).round() as i64,
-                    finished: i64::from(perf.samples),
                     success_rate: perf.success_at(now),
-                    spend: per_model
-                        .iter()
-                        .find(|p| p.model == m.id)
-                        .map_or(Usd::ZERO, |p| p.spend.committed),
-                    latency_p50_ms: (perf.latency_ms > 0.0).then_some(perf.latency_ms as i64),
-                    latency_p95_ms: None,
-                    ttft_p50_ms: (perf.ttft_ms > 0.0).then_some(perf.ttft_ms as i64),
-                    feedback_up: 0,
-                    feedback_down: 0,
-                    estimate_error: None,
-                    billed_over_estimate: None,
+                    latency_ms: (perf.latency_ms > 0.0).then_some(perf.latency_ms as i64),
+                    ttft_ms: (perf.ttft_ms > 0.0).then_some(perf.ttft_ms as i64),
                 })
             })
             .collect();
@@ -482,7 +470,14 @@ impl Session {
             month,
             pressure: Pressure::from_fraction(frac),
             fraction_used: frac,
-            per_model,
+            per_model: per_model
+                .into_iter()
+                .map(|m| ModelSpend {
+                    model: m.model,
+                    spend: m.spend,
+                    requests: m.requests,
+                })
+                .collect(),
             history: history
                 .into_iter()
                 .map(|r| (r.date, r.spend.committed))

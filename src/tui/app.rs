@@ -920,8 +920,8 @@ impl App {
                         self.name_of(&m.model),
                         m.requests,
                         m.success_rate * 100.0,
-                        m.ttft_p50_ms.map_or("-".into(), |v| format!("{v} ms")),
-                        m.latency_p50_ms.map_or("-".into(), |v| format!("{v} ms"))
+                        m.ttft_ms.map_or("-".into(), |v| format!("{v} ms")),
+                        m.latency_ms.map_or("-".into(), |v| format!("{v} ms"))
                     ));
                 }
                 s

@@ -213,7 +213,7 @@ fn performance_lines(app: &App, b: &crate::core::BudgetSnapshot) -> Vec<Line<'st
         let s = b.model_stats.iter().find(|m| &m.model == id);
         let (lat, ok) = match s {
             Some(s) => (
-                s.latency_p50_ms
+                s.latency_ms
                     .map_or("-".into(), |v| format!("{:.1}s", v as f64 / 1000.0)),
                 format!("{:.0}%", s.success_rate * 100.0),
             ),
