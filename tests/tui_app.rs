@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use codeforge::budget::{Limits, Pressure, Spend};
+use codeforge::budget::{Limits, Spend};
 use codeforge::catalog::Catalog;
 use codeforge::core::protocol::{ModelPerf, ModelSpend, RouteCard, TurnId};
 use codeforge::core::{BudgetSnapshot, Choice, Event, LoadedMessage, Op, TurnOutcome};
@@ -111,8 +111,6 @@ fn budget(fraction: f64) -> BudgetSnapshot {
             committed: spent.saturating_add(Usd::from_dollars(12.0)),
             reserved: Usd::ZERO,
         },
-        pressure: Pressure::from_fraction(fraction),
-        fraction_used: fraction,
         per_model: vec![ModelSpend {
             model: "anthropic/claude-sonnet-4".into(),
             spend: Spend {
@@ -1284,7 +1282,6 @@ fn a_held_worst_case_is_shown_lighter_and_does_not_turn_the_gauge_red() {
     // 10 % spent, and a reservation of half the limit held for a running answer.
     let mut b = budget(0.10);
     b.today.reserved = Usd::from_dollars(3.33 / 2.0);
-    b.pressure = Pressure::from_fraction(0.60);
     a.on_core(Event::Budget(b));
     let mut t = Terminal::new(TestBackend::new(100, 30)).unwrap();
     t.draw(|f| ui::render(f, &mut a)).unwrap();

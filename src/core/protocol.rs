@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::budget::{KeyStanding, Limits, Pressure, Spend};
+use crate::budget::{KeyStanding, Limits, Spend};
 use crate::ledger::ConversationSummary;
 pub use crate::ledger::{CostSource, Role};
 use crate::money::Usd;
@@ -206,8 +206,6 @@ pub struct BudgetSnapshot {
     pub limits: Limits,
     pub today: Spend,
     pub month: Spend,
-    pub pressure: Pressure,
-    pub fraction_used: f64,
     pub per_model: Vec<ModelSpend>,
     /// Committed spend of the last 14 days, oldest first.
     pub history: Vec<(String, Usd)>,

@@ -7,7 +7,7 @@ use super::LedgerHandle;
 use super::prices;
 use super::protocol::{BreakerState, BudgetSnapshot, ModelPerf, ModelSpend};
 use crate::backend::{Backend, BackendError};
-use crate::budget::{KeyReset, Limits, Pressure, Spend, fraction_used};
+use crate::budget::{KeyReset, Limits, Spend};
 use crate::calendar::{self, LocalDay};
 use crate::catalog::PriceCache;
 use crate::config::Config;
@@ -442,7 +442,6 @@ impl Session {
                 ))
             })
             .await?;
-        let frac = fraction_used(today, limits.daily);
         let model_stats = self
             .backend
             .catalog
@@ -468,8 +467,6 @@ impl Session {
             limits,
             today,
             month,
-            pressure: Pressure::from_fraction(frac),
-            fraction_used: frac,
             per_model: per_model
                 .into_iter()
                 .map(|m| ModelSpend {
