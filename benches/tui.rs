@@ -115,7 +115,6 @@ fn frame_with_10k_line_transcript_while_streaming(b: divan::Bencher) {
         });
         a.on_core(Event::Failed {
             turn,
-            kind: None,
             message: "done".into(),
             outcome: None,
         });

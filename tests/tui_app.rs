@@ -723,7 +723,6 @@ fn ctrl_r_on_a_cut_answer_runs_it_on_the_next_candidate_at_once() {
     let turn = ask(&mut a, prompt, &["Here is"]);
     a.on_core(Event::Failed {
         turn,
-        kind: None,
         message: "the stream was cut".into(),
         outcome: Some(TurnOutcome {
             status: codeforge::core::protocol::TurnStatus::Cut,

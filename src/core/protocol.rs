@@ -1,5 +1,9 @@
-//! The messages between the core and any front end (TUI or headless `ask`): events the
-//! core emits while it drives a turn. The only contract a UI needs.
+//! The messages between the core and any front end (TUI or headless `ask`): the ops a UI
+//! sends and the events the core emits while it drives a turn. The only contract a UI
+//! needs. It owns what a UI shows (route cards, conversation items, per-model spend and
+//! performance, breaker states, turn status, turn ids), built here from the router's and
+//! the ledger's types; what it carries besides are plain values (`Usd`, budget limits and
+//! spend, intents) and the words the ledger stores (`CostSource`, `Role`, re-exported).
 
 use serde::Serialize;
 
@@ -7,7 +11,6 @@ use crate::budget::{KeyStanding, Limits, Spend};
 use crate::ledger::ConversationSummary;
 pub use crate::ledger::{CostSource, Role};
 use crate::money::Usd;
-use crate::provider::ErrorKind;
 use crate::router::Decision;
 use crate::task::{Complexity, Intent};
 
@@ -334,7 +337,6 @@ pub enum Event {
     /// The turn ended without an answer, or with a cut one (`outcome` holds the partial).
     Failed {
         turn: TurnId,
-        kind: Option<ErrorKind>,
         message: String,
         outcome: Option<TurnOutcome>,
     },
@@ -355,15 +357,9 @@ pub enum Event {
 
 impl Event {
     /// A turn that failed: why, and the partial answer if one was kept.
-    pub fn failed(
-        turn: TurnId,
-        kind: Option<ErrorKind>,
-        message: impl ToString,
-        outcome: Option<TurnOutcome>,
-    ) -> Self {
+    pub fn failed(turn: TurnId, message: impl ToString, outcome: Option<TurnOutcome>) -> Self {
         Event::Failed {
             turn,
-            kind,
             message: message.to_string(),
             outcome,
         }

@@ -208,14 +208,7 @@ impl Session {
         match self.turn(turn, prompt, choice, cancel, events).await {
             Ok(outcome) => Ok(outcome),
             Err(TurnFailure { error, partial }) => {
-                let kind = match &error {
-                    CoreError::Provider(p) => Some(p.kind()),
-                    _ => None,
-                };
-                send(
-                    events,
-                    Event::failed(turn, kind, &error, partial.map(|p| *p)),
-                );
+                send(events, Event::failed(turn, &error, partial.map(|p| *p)));
                 Err(error)
             }
         }
