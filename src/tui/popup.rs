@@ -62,22 +62,14 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
                     Span::styled(*describe, app.theme.text),
                 ]));
             }
-            lines.push(Line::styled(
+            for text in [
                 "/model [name]  /pin [name]  /auto  /pref <0-10>  /explore on|off",
-                app.theme.muted,
-            ));
-            lines.push(Line::styled(
                 "/budget <USD>  /stats  /new  /role [name|off]  /undo  /export [file]  /help",
-                app.theme.muted,
-            ));
-            lines.push(Line::styled(
                 "@path attaches a file or directory  ·  !command attaches its output",
-                app.theme.muted,
-            ));
-            lines.push(Line::styled(
                 "↑/↓ scroll · any other key closes this help",
-                app.theme.muted,
-            ));
+            ] {
+                lines.push(Line::styled(text, app.theme.muted));
+            }
             let width = u16::try_from(keys_w + desc_w + 2).unwrap_or(u16::MAX);
             let r = centered(area, width, lines.len() as u16 + 2);
             // Taller than the terminal: scroll (clamped so the end stays reachable).
