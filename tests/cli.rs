@@ -525,6 +525,7 @@ async fn simulate_serves_on_the_asked_port_with_faults() {
         .strip_prefix("simulator listening on ")
         .unwrap()
         .to_string();
+    codeforge::provider::install_crypto_provider();
     let resp = reqwest::Client::new()
         .post(format!("{url}/chat/completions"))
         .bearer_auth("k")

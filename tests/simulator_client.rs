@@ -357,6 +357,7 @@ async fn missing_or_wrong_key_is_401() {
 #[tokio::test]
 async fn non_streaming_generation_and_key_endpoints() {
     let sim = sim().await;
+    codeforge::provider::install_crypto_provider();
     let http = reqwest::Client::new();
     let v: serde_json::Value = http
         .post(format!("{}/chat/completions", sim.url()))

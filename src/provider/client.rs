@@ -21,6 +21,13 @@ use crate::config::{ApiKey, Timeouts};
 pub const APP_TITLE: &str = "CodeForge";
 pub const APP_REFERER: &str = "https://github.com/codeforge-cli/codeforge";
 
+/// TLS runs on rustls with the ring provider (reqwest is built without its aws-lc-rs default,
+/// for a smaller binary). reqwest panics when building a client with no process-wide provider,
+/// so every client is built after this. Installing twice is harmless: the first one stays.
+pub fn install_crypto_provider() {
+    let _already = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A client for one OpenAI-compatible base URL.
 #[derive(Clone)]
 pub struct OpenRouterClient {
@@ -46,12 +53,13 @@ impl OpenRouterClient {
         api_key: Option<ApiKey>,
         timeouts: Timeouts,
     ) -> Result<Self, ProviderError> {
+        install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
             .build()
             .map_err(|e| ProviderError::Connect {
                 url: base_url.to_string(),
-                reason: format!("cannot build the HTTP client: {e}"),
+                reason: format!("cannot build the HTTP client: {}", innermost(&e)),
             })?;
         Ok(Self {
             http,

@@ -10,7 +10,10 @@ mod keys;
 pub mod sse;
 mod types;
 
-pub use client::{APP_REFERER, APP_TITLE, ChatStream, GenerationInfo, KeyInfo, OpenRouterClient};
+pub use client::{
+    APP_REFERER, APP_TITLE, ChatStream, GenerationInfo, KeyInfo, OpenRouterClient,
+    install_crypto_provider,
+};
 pub use completion::{Completion, Failed, Pump, StreamEnd, StreamLimits, collect, slack};
 pub use error::{ErrorKind, ProviderError, TimeoutPhase, parse_retry_after};
 pub use keys::{CreatedKey, KeyChange, ManagedKey};
