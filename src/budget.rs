@@ -182,8 +182,10 @@ pub struct Admission {
     pub max_tokens: u64,
 }
 
-/// Share of what is left that one request may hold before it is held to its fair part.
-pub const FAIR_SHARE: f64 = 0.25;
+/// Share of what is left that one request may hold when the budget is tight (or its fair
+/// part, if that is more). An eighth: with the default $3.33 day that is ~27,000 output tokens
+/// of claude-sonnet-4, and ten requests running together on a small day still all get one.
+pub const FAIR_SHARE: f64 = 0.125;
 
 /// When a key's spending limit starts again (OpenRouter resets at midnight UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -293,9 +295,11 @@ pub struct Want {
 /// limits and of the key's, or refuse. `standing` must include every open reservation.
 ///
 /// When the budget is tight (the wanted worst case is more than [`FAIR_SHARE`] of what is
-/// left), a request holds only its fair part, `fair_max_tokens` (the caller's expected
-/// answer with a margin), instead of everything that is left: requests running together
-/// each get a part, rather than the first taking it all and the rest being refused.
+/// left), a request holds [`FAIR_SHARE`] of what is left, or its fair part
+/// (`fair_max_tokens`: the caller's expected answer with a margin) when that is more, instead
+/// of everything that is left: requests running together each get a part, rather than the
+/// first taking it all and the rest being refused, and a long answer still gets as much room
+/// as that share of the day allows. The cap falls smoothly as the day is spent.
 pub fn admit(standing: &Standing, want: Want) -> Result<Admission, Refusal> {
     if let Some(refusal) = standing.exhausted() {
         return Err(refusal);
@@ -315,7 +319,13 @@ pub fn admit(standing: &Standing, want: Want) -> Result<Admission, Refusal> {
         let tight = worst_case(prices, prompt_tokens, wanted_max_tokens).nanos() as f64
             > left.nanos() as f64 * FAIR_SHARE;
         if tight {
-            max_tokens = max_tokens.min(fair.max(MIN_OUTPUT_TOKENS));
+            let share = left.nanos() as f64 * FAIR_SHARE - prompt_cost.nanos() as f64;
+            let in_share = if per_output > 0.0 {
+                (share.max(0.0) / per_output).floor() as u64
+            } else {
+                max_tokens
+            };
+            max_tokens = max_tokens.min(fair.max(in_share).max(MIN_OUTPUT_TOKENS));
         }
     }
     if worst_case(prices, prompt_tokens, max_tokens) > left {
@@ -435,6 +445,47 @@ mod tests {
         // Plenty left: the fair part does not apply.
         assert_eq!(a.max_tokens, 8192);
         assert_eq!(a.reserve, worst_case(CLAUDE, 1000, 8192));
+    }
+
+    #[test]
+    fn a_tight_budget_holds_an_eighth_of_what_is_left_or_the_fair_part() {
+        let spent = |dollars: f64| {
+            let today = Spend {
+                committed: Usd::from_dollars(dollars),
+                reserved: Usd::ZERO,
+            };
+            standing(limits(3.33), today, today)
+        };
+        // The whole $3.33 left: 64,000 tokens ($0.96) is more than an eighth ($0.42), so the
+        // request holds an eighth, ~27,500 tokens, far more than its fair part of 600.
+        let a = admit(&spent(0.0), want(CLAUDE, 1000, 64_000, Some(600))).unwrap();
+        assert!(
+            a.max_tokens > 27_000 && a.max_tokens < 28_000,
+            "{}",
+            a.max_tokens
+        );
+        assert!(a.reserve.nanos() as f64 <= Usd::from_dollars(3.33).nanos() as f64 * FAIR_SHARE);
+        // $0.33 left: an eighth is ~2,500 tokens.
+        let b = admit(&spent(3.0), want(CLAUDE, 1000, 64_000, Some(600))).unwrap();
+        assert!(
+            b.max_tokens > 2_300 && b.max_tokens < 2_600,
+            "{}",
+            b.max_tokens
+        );
+        // $0.03 left: an eighth is less than the fair part, which it keeps.
+        let c = admit(&spent(3.30), want(CLAUDE, 1000, 64_000, Some(600))).unwrap();
+        assert_eq!(c.max_tokens, 600);
+        // Less left, never more held: the cap falls smoothly as the day is spent.
+        let mut last = u64::MAX;
+        for cents in (0..=330).step_by(10) {
+            let m = admit(
+                &spent(cents as f64 / 100.0),
+                want(CLAUDE, 1000, 64_000, Some(600)),
+            )
+            .map_or(0, |a| a.max_tokens);
+            assert!(m <= last, "{cents} cents spent: {m} after {last}");
+            last = m;
+        }
     }
 
     #[test]

@@ -316,6 +316,44 @@ async fn a_cut_stream_keeps_the_partial_answer_marked_cut() {
     assert_eq!(rebuilt.perf(FIRST, Intent::Code).unwrap().failing, 1);
 }
 
+/// What `max_tokens` a claude-sonnet-4 request (catalog `max_output` 64,000) is sent with,
+/// after one turn with this config.
+async fn claude_max_tokens(tune: impl FnOnce(&mut codeforge::config::Config)) -> u64 {
+    let mut r = rig(tune).await;
+    let (out, events) = ask(
+        &mut r.session,
+        "write a long rust module",
+        Choice::Override("claude-sonnet-4".into()),
+    )
+    .await;
+    out.unwrap();
+    let sent = sent_max_tokens(&events).unwrap();
+    let body = r.sim.requests().pop().unwrap().body.unwrap();
+    assert_eq!(body["max_tokens"].as_u64(), Some(sent));
+    sent
+}
+
+#[tokio::test]
+async fn the_output_cap_is_the_models_own_lowered_by_config_and_by_the_budget() {
+    // A large budget: the model's own limit (less the client's slack), not a fixed 8,192.
+    let roomy = claude_max_tokens(|c| c.budget.daily_usd = 100.0).await;
+    assert_eq!(roomy, (64_000 - 16) * 8 / 9);
+    // The config lowers it.
+    let configured = claude_max_tokens(|c| {
+        c.budget.daily_usd = 100.0;
+        c.budget.max_output_tokens = Some(1_000);
+    })
+    .await;
+    assert_eq!(configured, (1_000 - 16) * 8 / 9);
+    // The default $3.33 day: one request holds at most an eighth of what is left, which is
+    // still far more than a fixed 8,192 and less than the model's limit.
+    let default_day = claude_max_tokens(|_| {}).await;
+    assert!(default_day > 8_192 && default_day < roomy, "{default_day}");
+    // A smaller day: lower again, smoothly (an eighth of $0.80 is ~6,600 tokens).
+    let small_day = claude_max_tokens(|c| c.budget.daily_usd = 0.80).await;
+    assert!(small_day < default_day && small_day > 4_000, "{small_day}");
+}
+
 #[tokio::test]
 async fn a_small_budget_caps_max_tokens_and_is_never_exceeded() {
     let mut r = rig(|c| c.budget.daily_usd = 0.004).await;

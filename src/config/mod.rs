@@ -207,6 +207,7 @@ pub struct BudgetFile {
     pub monthly_usd: Option<f64>,
     pub timezone: Option<String>,
     pub baseline_model: Option<String>,
+    pub max_output_tokens: Option<u64>,
 }
 
 /// Network deadlines for one provider request.
@@ -253,6 +254,9 @@ pub struct BudgetSettings {
     pub monthly_usd: f64,
     pub timezone: Option<String>,
     pub baseline_model: String,
+    /// The most output tokens one request asks for; `None`: each model's own limit. The
+    /// budget lowers it further (see `budget::admit`).
+    pub max_output_tokens: Option<u64>,
 }
 
 impl Default for BudgetSettings {
@@ -262,6 +266,7 @@ impl Default for BudgetSettings {
             monthly_usd: 100.0,
             timezone: None,
             baseline_model: "anthropic/claude-sonnet-4".to_string(),
+            max_output_tokens: None,
         }
     }
 }
@@ -657,6 +662,19 @@ fn budget_settings(path: &Path, file: BudgetFile) -> Result<BudgetSettings, Conf
             }
             *slot = v;
         }
+    }
+    if let Some(n) = file.max_output_tokens {
+        if n < crate::budget::MIN_OUTPUT_TOKENS {
+            return Err(invalid(
+                path,
+                "budget.max_output_tokens",
+                format!(
+                    "{n} is too few: an answer needs at least {} tokens",
+                    crate::budget::MIN_OUTPUT_TOKENS
+                ),
+            ));
+        }
+        budget.max_output_tokens = Some(n);
     }
     budget.timezone = file.timezone;
     if let Some(b) = file.baseline_model {

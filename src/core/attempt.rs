@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{Event, Overhead, TurnId, TurnOutcome, TurnStatus};
 use super::session::{CoreError, Session};
-use super::turn::{HeldWait, MAX_TOKENS_CAP, fit_history, prompt_tokens, send};
-use crate::budget::Prices;
+use super::turn::{HeldWait, fit_history, output_cap, prompt_tokens, send};
+use crate::budget::{MIN_OUTPUT_TOKENS, PROMPT_MARGIN, Prices};
 use crate::calendar;
 use crate::catalog::ModelSpec;
 use crate::ledger::{CostSource, LedgerError, NewRequest, Reservation, Settlement, Status};
@@ -136,7 +136,7 @@ impl Session {
         let reserve_started = Instant::now();
         // Within what OpenRouter said it can pay for: the reservation whose sent
         // `max_tokens` (see `sent_max_tokens`) is that many.
-        let wanted = model.max_output.min(MAX_TOKENS_CAP).min(
+        let wanted = output_cap(model.max_output, self.config.budget.max_output_tokens).min(
             timing
                 .affordable
                 .map_or(u64::MAX, |m| (m * 9).div_ceil(8) + 16),
@@ -149,13 +149,18 @@ impl Session {
                 .output_factor(&model.id, plan.decision.intent, model.output_factor)
                 .max(1.0);
         let fair = ((2.0 * expected * 9.0 / 8.0).ceil() as u64 + 16).min(wanted);
+        // The history keeps at least half the window; the answer gets what the prompt leaves.
         let (messages, dropped) = fit_history(
             &self.system,
             &self.conversation.messages,
             plan.prompt,
             model.context_length,
-            wanted,
+            wanted.min(model.context_length / 2),
         );
+        let prompt_room = (prompt_tokens(&messages) as f64 * PROMPT_MARGIN).ceil() as u64;
+        let wanted = wanted
+            .min(model.context_length.saturating_sub(prompt_room))
+            .max(MIN_OUTPUT_TOKENS);
         let mut decision = plan.decision.clone();
         decision.history_trimmed = dropped;
         let ptoks = prompt_tokens(&messages);

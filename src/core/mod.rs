@@ -18,6 +18,4 @@ pub use session::{
     Conversation, CoreError, DAILY_LIMIT_KEY, MONTHLY_LIMIT_KEY, Recovery, Session, learned_state,
     resolve_limits, share_key,
 };
-pub use turn::{
-    Choice, EMERGENCY_MODEL, MAX_TOKENS_CAP, SYSTEM_PROMPT, fit_history, tokens_besides_prompt,
-};
+pub use turn::{Choice, EMERGENCY_MODEL, SYSTEM_PROMPT, fit_history, tokens_besides_prompt};

@@ -32,8 +32,12 @@ const HELD_WAIT: Duration = Duration::from_secs(15);
 /// How often a request waiting for the budget held by others looks again.
 const HELD_POLL: Duration = Duration::from_millis(100);
 
-/// Largest answer budget requested when the model allows more.
-pub const MAX_TOKENS_CAP: u64 = 8192;
+/// The `max_tokens` a request asks for before the budget and the context window lower it:
+/// the model's own output limit (the catalog's `max_output`, OpenRouter's
+/// `max_completion_tokens`), or the config's `budget.max_output_tokens` when that is lower.
+pub fn output_cap(model_max_output: u64, configured: Option<u64>) -> u64 {
+    configured.map_or(model_max_output, |c| c.min(model_max_output))
+}
 
 /// The user's choice for this turn, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
