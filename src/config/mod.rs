@@ -391,6 +391,7 @@ impl Config {
              daily budget     ${:.2}\n\
              monthly budget   ${:.2}\n\
              baseline model   {}\n\
+             output cap       {}\n\
              model overrides  {}\n\
              theme            {}\n",
             self.config_file.display(),
@@ -411,6 +412,10 @@ impl Config {
             self.budget.daily_usd,
             self.budget.monthly_usd,
             self.budget.baseline_model,
+            self.budget.max_output_tokens.map_or_else(
+                || "each model's own limit, lowered by the budget".to_string(),
+                |n| format!("{n} tokens, lowered by the budget")
+            ),
             self.model_patches.len(),
             self.theme,
         )

@@ -54,6 +54,25 @@ fn malformed_config_names_file_line_and_key() {
 }
 
 #[test]
+fn max_output_tokens_is_read_and_a_useless_one_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write(dir.path(), "[budget]\nmax_output_tokens = 12000\n");
+    let c = Config::load_from(paths, env_none).unwrap();
+    assert_eq!(c.budget.max_output_tokens, Some(12_000));
+    let paths = write(dir.path(), "[budget]\n\nmax_output_tokens = 3\n");
+    let msg = Config::load_from(paths.clone(), env_none)
+        .unwrap_err()
+        .to_string();
+    let file = paths.config_file().display().to_string();
+    assert!(
+        msg.starts_with(&format!("invalid config {file}:3:")),
+        "{msg}"
+    );
+    assert!(msg.contains("key `budget.max_output_tokens`"), "{msg}");
+    assert!(msg.contains("at least 16"), "{msg}");
+}
+
+#[test]
 fn unknown_key_and_syntax_error_are_located() {
     let dir = tempfile::tempdir().unwrap();
     let paths = write(dir.path(), "[router]\npreferense = 3\n");
