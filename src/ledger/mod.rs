@@ -33,11 +33,14 @@ pub fn migrations() -> Migrations<'static> {
             "../../assets/migrations/0002_model_totals.sql"
         )),
         M::up(include_str!("../../assets/migrations/0003_baseline.sql")),
+        M::up(include_str!(
+            "../../assets/migrations/0004_cost_source_index.sql"
+        )),
     ])
 }
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How long a writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -429,12 +429,7 @@ impl Ledger {
     pub fn estimates_to_reconcile(&self, limit: usize) -> Result<Vec<(i64, String)>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT id, generation_id FROM requests
-                 WHERE cost_source IN ('estimate', 'worst_case') AND generation_id IS NOT NULL
-                   AND status IN ('cancelled', 'cut', 'ok', 'error')
-                 ORDER BY id DESC LIMIT ?1",
-            )
+            .prepare(ESTIMATES_TO_RECONCILE)
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -451,10 +446,7 @@ impl Ledger {
     ) -> Result<Vec<(i64, String, u64, u64)>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT id, requested_model, prompt_tokens, completion_tokens FROM requests
-                 WHERE cost_source = 'worst_case' ORDER BY id LIMIT ?1",
-            )
+            .prepare(WORST_CASES_LEFT)
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([limit as i64], |r| {
@@ -502,3 +494,15 @@ impl Ledger {
         tx.commit().map_err(sql)
     }
 }
+
+/// Settled requests whose cost is still our estimate or the worst case and that the provider
+/// can bill (a generation id): looked up at every start, through `requests_cost_source`.
+pub(crate) const ESTIMATES_TO_RECONCILE: &str = "SELECT id, generation_id FROM requests
+     WHERE cost_source IN ('estimate', 'worst_case') AND generation_id IS NOT NULL
+       AND status IN ('cancelled', 'cut', 'ok', 'error')
+     ORDER BY id DESC LIMIT ?1";
+
+/// Requests still counted at their worst case, oldest first (at every start, indexed too).
+pub(crate) const WORST_CASES_LEFT: &str =
+    "SELECT id, requested_model, prompt_tokens, completion_tokens FROM requests
+     WHERE cost_source = 'worst_case' ORDER BY id LIMIT ?1";

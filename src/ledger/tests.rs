@@ -507,3 +507,24 @@ fn requests_running_together_share_a_tight_budget() {
     assert!(held <= Usd::from_dollars(0.02).nanos(), "{held}");
     assert!(today.total() <= Usd::from_dollars(0.02));
 }
+
+#[test]
+fn what_every_start_looks_up_is_found_through_an_index_not_a_scan_of_history() {
+    let l = Ledger::open_in_memory().unwrap();
+    for sql in [
+        super::money_ops::ESTIMATES_TO_RECONCILE,
+        super::money_ops::WORST_CASES_LEFT,
+    ] {
+        let plan: Vec<String> = l
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map([10], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("; ");
+        assert!(!plan.contains("SCAN requests"), "{sql}\n{plan}");
+        assert!(plan.contains("requests_cost_source"), "{plan}");
+    }
+}
