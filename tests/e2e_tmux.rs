@@ -358,3 +358,45 @@ fn ask_renders_markdown_on_a_terminal_and_stays_raw_in_a_pipe() {
     assert!(s.contains("EXIT-2"), "{s}");
     assert!(s.contains("pass it as an argument or on stdin"), "{s}");
 }
+
+#[test]
+fn the_editor_gets_every_key_typed_into_it_and_the_tui_gets_them_back_after() {
+    if !tmux_available() {
+        assert!(std::env::var_os("CI").is_none(), "tmux is required in CI");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    // An "editor" that reads one line from the terminal and saves it as the message: a key
+    // the TUI's own input reader took meanwhile would be missing from it.
+    let editor = home.path().join("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nprintf 'EDITOR OPEN> '\nIFS= read -r line\nprintf '%s' \"$line\" > \"$1\"\n",
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x", editor.to_str().unwrap()])
+        .status()
+        .unwrap();
+    let bin = env!("CARGO_BIN_EXE_codeforge");
+    let t = start_tmux(
+        "editor",
+        &format!(
+            "env -u OPENROUTER_API_KEY -u VISUAL CODEFORGE_HOME={} EDITOR={} {bin} --demo; sleep 30",
+            home.path().display(),
+            editor.display()
+        ),
+    );
+    t.wait_for("DEMO");
+    t.send(&["C-g"]);
+    t.wait_for("EDITOR OPEN>");
+    let typed = "every single key of this line reaches the editor 0123456789";
+    t.type_text(typed);
+    t.send(&["Enter"]);
+    // Back in the TUI with the edited message in the input; keys reach the TUI again.
+    t.wait_for(typed);
+    t.type_text(" and back");
+    let s = t.wait_for("and back");
+    assert!(s.contains(&format!("{typed} and back")), "{s}");
+    t.send(&["C-c"]);
+}

@@ -169,8 +169,39 @@ pub async fn run(config: Config, demo: bool, resume_last: bool) -> Result<(), Tu
     result
 }
 
-/// Core events taken in one pass of the event loop before keys are looked at again.
+/// Core events taken in one pass of the event loop before keys are looked at again (while
+/// idle; a stream's events are taken all at once on each frame tick).
 const CORE_EVENTS_PER_PASS: usize = 256;
+
+/// Terminal input read by a task of its own and passed on through a channel. crossterm's
+/// `EventStream` takes its reader lock on every poll (spinning when a waiting thread holds
+/// it); polled from the event loop's `select!`, that happened on every core event. In its
+/// own task it is polled only when input has arrived.
+struct Input {
+    rx: mpsc::UnboundedReceiver<std::io::Result<TermEvent>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Input {
+    fn start() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let mut stream = EventStream::new();
+            while let Some(ev) = stream.next().await {
+                if tx.send(ev).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { rx, task }
+    }
+
+    /// Stop reading (and drop the reader) before another program takes the terminal.
+    async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
 
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
@@ -178,8 +209,9 @@ async fn event_loop(
     op_tx: &mpsc::UnboundedSender<Op>,
     ev_rx: &mut mpsc::UnboundedReceiver<core::Event>,
 ) -> Result<(), TuiError> {
-    let mut input = EventStream::new();
-    // Frames are coalesced: at most one draw per tick, however many deltas arrived.
+    let mut input = Input::start();
+    // Frames are coalesced: at most one draw per tick, however many deltas arrived. While a
+    // stream runs, its events are taken on the tick too: one wake-up per frame, not per token.
     let mut tick = tokio::time::interval(Duration::from_millis(16));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     #[cfg(unix)]
@@ -194,7 +226,7 @@ async fn event_loop(
         #[cfg(not(unix))]
         let sigterm = std::future::pending::<Option<()>>();
         let commands = tokio::select! {
-            ev = input.next() => match ev {
+            ev = input.rx.recv() => match ev {
                 Some(Ok(TermEvent::Key(k))) => app.on_key(k),
                 Some(Ok(TermEvent::Paste(p))) => app.on_paste(&p),
                 Some(Ok(TermEvent::Mouse(m))) => { app.on_mouse(m.kind); Vec::new() }
@@ -203,7 +235,7 @@ async fn event_loop(
                 Some(Err(e)) => return Err(e.into()),
                 None => vec![Command::Quit],
             },
-            ev = ev_rx.recv() => match ev {
+            ev = ev_rx.recv(), if app.running.is_none() => match ev {
                 Some(ev) => {
                     app.on_core(ev);
                     // Whatever else already arrived goes in the same pass (a stream's
@@ -221,6 +253,15 @@ async fn event_loop(
             // Idle (nothing streaming, nothing changed) the loop sleeps until a key or an
             // event: no wake-up every frame for nothing.
             _ = tick.tick(), if app.dirty || app.running.is_some() => {
+                if app.running.is_some() {
+                    loop {
+                        match ev_rx.try_recv() {
+                            Ok(ev) => app.on_core(ev),
+                            Err(mpsc::error::TryRecvError::Empty) => break,
+                            Err(mpsc::error::TryRecvError::Disconnected) => return Ok(()),
+                        }
+                    }
+                }
                 // While waiting for a first token, the elapsed time moves ~10×/s.
                 if app.running.is_some() && last_elapsed_draw.elapsed() >= Duration::from_millis(100) {
                     app.dirty = true;
@@ -247,6 +288,8 @@ async fn event_loop(
                 }
                 Command::Copy(text) => copy_osc52(&text)?,
                 Command::Editor(text) => {
+                    // The editor reads the keys now, not our reader.
+                    input.stop().await;
                     restore_terminal();
                     let edited = edit_in_editor(&text);
                     *terminal = ratatui::init();
@@ -256,6 +299,7 @@ async fn event_loop(
                         EnableMouseCapture
                     )?;
                     terminal.clear()?;
+                    input = Input::start();
                     match edited {
                         Ok(text) => app.set_input(text.trim_end_matches('\n')),
                         Err(e) => app.warn(&format!("the editor did not run: {e}")),
