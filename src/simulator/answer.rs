@@ -378,6 +378,48 @@ fn first_words(s: &str, n: usize) -> String {
     out.chars().filter(|c| !c.is_control()).collect()
 }
 
+/// The sections a long coding answer cycles through (see [`long_coding_answer`]).
+const LONG_ANSWER_SECTIONS: [&str; 4] = [
+    "## Step {n}: the storage layer\n\nThe store keeps **each key once** and writes through a \
+     small `Cache` in front of the file, so a read after a write never touches the disk. \
+     See [the design notes](https://example.com/notes) for why.\n\n\
+     ```rust\n/// A key-value store with a write-through cache (step {n}).\n\
+     pub struct Store<K, V> {\n    cache: HashMap<K, V>,\n    file: std::fs::File,\n}\n\n\
+     impl<K: Hash + Eq + Clone, V: Clone> Store<K, V> {\n    \
+     pub fn get(&self, key: &K) -> Option<&V> {\n        self.cache.get(key)\n    }\n\n    \
+     pub fn put(&mut self, key: K, value: V) -> std::io::Result<()> {\n        \
+     self.cache.insert(key, value);\n        self.file.sync_data()\n    }\n}\n```\n\n",
+    "Things to check before step {n} ships:\n\n- every `put` is followed by `sync_data`;\n\
+     - a failed write leaves the cache as it was;\n- keys larger than 4 KiB are refused.\n\n\
+     ```python\n# The same check from Python (step {n}).\nimport json, sys\n\n\
+     def check(path: str) -> int:\n    with open(path) as f:\n        \
+     rows = [json.loads(line) for line in f if line.strip()]\n    \
+     bad = [r for r in rows if len(r[\"key\"]) > 4096]\n    \
+     print(f\"{len(bad)} of {len(rows)} rows are too large\")\n    \
+     return 1 if bad else 0\n\nif __name__ == \"__main__\":\n    \
+     sys.exit(check(sys.argv[1]))\n```\n\n",
+    "Run it with:\n\n```sh\ncargo test --release -- store::step_{n} --nocapture\n\
+     grep -c 'too large' target/check-{n}.log | tee -a summary.txt\n```\n\n\
+     | case | reads | writes |\n|---|---|---|\n| cold | 12 | 3 |\n| warm {n} | 0 | 3 |\n\n",
+    "> Note: step {n} keeps the cache bounded; an unbounded cache would grow with every \
+     key ever written, which is the bug this answer is about. In short, *measure* before \
+     you tune, and keep the `Store` API small.\n\n",
+];
+
+/// A markdown answer of `tokens` tokens: the sections above in turn, numbered, so a long
+/// answer is prose, lists, a table and fenced Rust, Python and shell code all the way down.
+pub fn long_coding_answer(tokens: usize) -> Vec<String> {
+    let mut out = Vec::with_capacity(tokens);
+    let mut n = 0usize;
+    while out.len() < tokens {
+        let section = LONG_ANSWER_SECTIONS[n % LONG_ANSWER_SECTIONS.len()];
+        n += 1;
+        out.extend(self::tokens(&section.replace("{n}", &n.to_string())));
+    }
+    out.truncate(tokens);
+    out
+}
+
 /// Split text into token-like pieces (a word with its leading space), the unit the
 /// simulator streams and counts.
 pub fn tokens(text: &str) -> Vec<String> {
@@ -401,6 +443,27 @@ pub fn tokens(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_coding_answer_has_the_asked_length_and_closed_fences() {
+        let t = long_coding_answer(5_000);
+        assert_eq!(t.len(), 5_000);
+        let text: String = long_coding_answer(20_000).concat();
+        for fence in [
+            "```rust\n",
+            "```python\n",
+            "```sh\n",
+            "| case |",
+            "> Note: step",
+        ] {
+            assert!(text.matches(fence).count() > 50, "{fence}");
+        }
+        // Whole sections: every block that opens is closed.
+        let whole: String = long_coding_answer(1_000_000).concat();
+        let cut = whole.rfind("## Step").unwrap();
+        assert_eq!(whole[..cut].matches("```").count() % 2, 0);
+        assert!(text.contains("store::step_39 ") && !text.contains("{n}"));
+    }
 
     #[test]
     fn code_request_gets_a_fenced_block_in_the_asked_language() {

@@ -31,6 +31,10 @@ pub enum Fault {
     /// Answer with this many numbered lines ("Line 7 of a long answer."), one token each:
     /// a long answer whose every line can be told apart (scrolling tests).
     Lines { lines: usize },
+    /// Ignore `max_tokens` and stream a markdown answer of this many tokens: prose, lists
+    /// and fenced Rust, Python and shell blocks in turn (what a long coding answer looks
+    /// like to the renderer and the highlighter).
+    Code { tokens: usize },
 }
 
 /// A fault and how many more requests it applies to (`None` = all).
@@ -74,7 +78,7 @@ impl Behaviour {
 
 /// Parse `KIND[:ARG]`: `401`, `402`, `403`, `429[:SECS]`, `500`, `502`, `503[:SECS]`,
 /// `refuse`, `stall`, `stall-mid:N`, `disconnect:N`, `error:N`, `malformed:N`,
-/// `no-usage`, `huge:BYTES`, `flood:TOKENS`, `lines:N`. A trailing `xN` applies it to the
+/// `no-usage`, `huge:BYTES`, `flood:TOKENS`, `lines:N`, `code:TOKENS`. A trailing `xN` applies it to the
 /// next N requests only.
 pub fn parse_fault(spec: &str) -> Result<FaultPlan, String> {
     let (body, remaining) = match spec.rsplit_once('x') {
@@ -116,6 +120,9 @@ pub fn parse_fault(spec: &str) -> Result<FaultPlan, String> {
         },
         "lines" => Fault::Lines {
             lines: num("LINES")?,
+        },
+        "code" => Fault::Code {
+            tokens: num("TOKENS")?,
         },
         code => {
             let code: u16 = code
@@ -163,6 +170,10 @@ mod tests {
                 code: 503,
                 retry_after: None
             }
+        );
+        assert_eq!(
+            parse_fault("code:20000").unwrap().fault,
+            Fault::Code { tokens: 20_000 }
         );
         assert!(parse_fault("200").is_err());
         assert!(parse_fault("explode").is_err());

@@ -76,6 +76,10 @@ impl Plan {
             content = vec!["flood ".to_string(); tokens];
             finish_reason = "stop";
         }
+        if let Some(Fault::Code { tokens }) = fault {
+            content = answer::long_coding_answer(tokens);
+            finish_reason = "stop";
+        }
         let created = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

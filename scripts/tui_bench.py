@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""The TUI measured as a user runs it: the real binary in a real terminal (tmux), streaming
+from the project's simulator on loopback.
+
+For each binary given (so two builds, or codeforge and a peer, are measured in one run, in
+interleaved rounds), one round is:
+  1. start the TUI in a fresh tmux session (120x40) with its own CODEFORGE_HOME;
+  2. type a prompt; the simulator answers every model with a markdown answer of TOKENS
+     tokens (prose, lists, tables, fenced Rust/Python/shell: `--fault MODEL=code:TOKENS`)
+     at TPS tokens per second after a 50 ms first-token delay;
+  3. read the process's CPU time (/proc/PID/stat utime+stime) just before Enter and when the
+     answer's end is on screen; its peak RSS (VmHWM) then; the time from Enter to the
+     answer's first words on screen (capture-pane polled every 2 ms: includes tmux's own
+     redraw and the poll interval);
+  4. optionally idle for IDLE seconds and read the CPU the idle TUI used.
+
+Prints one JSON object per round, then a summary (medians) as JSON on the last line.
+Usage:
+  scripts/tui_bench.py --sim BIN --bin NAME=BIN [--bin NAME=BIN ...] [--tokens N] [--tps N]
+                       [--rounds N] [--idle SECS]
+Needs tmux and python3; nothing leaves the machine.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+MODELS = ["kimi-k2", "claude-sonnet-4", "gemini-2.5-flash", "o3", "grok-4"]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ms(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 (1-based); fields[0] here is field 3.
+    return (int(fields[11]) + int(fields[12])) * 1000.0 / CLK_TCK
+
+
+def status_kib(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def capture(session):
+    return subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", session],
+        capture_output=True, text=True, check=False,
+    ).stdout
+
+
+def start_sim(sim_bin, tokens, tps, tmp):
+    args = [sim_bin, "simulate", "--port", "0", "--ttft-ms", "50", "--tps", str(tps)]
+    for m in MODELS:
+        args += ["--fault", f"{m}=code:{tokens}"]
+    out = open(os.path.join(tmp, "sim.out"), "w")
+    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    for _ in range(200):
+        with open(os.path.join(tmp, "sim.out")) as f:
+            m = re.search(r"simulator listening on (\S+)", f.read())
+        if m:
+            return proc, m.group(1)
+        time.sleep(0.05)
+    proc.kill()
+    sys.exit("tui_bench: the simulator did not start")
+
+
+def wait_for(session, pattern, timeout, poll=0.002):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if re.search(pattern, capture(session)):
+            return time.monotonic()
+        time.sleep(poll)
+    return None
+
+
+def one_round(name, binary, url, tokens, idle, tmp, n):
+    session = f"cftui{os.getpid()}{n}"
+    home = tempfile.mkdtemp(dir=tmp)
+    env = (
+        f"env -u NO_COLOR CODEFORGE_HOME={home} OPENROUTER_BASE_URL={url} "
+        f"OPENROUTER_API_KEY=k TERM=xterm-256color"
+    )
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
+         f"exec {env} {binary}"],
+        check=True,
+    )
+    try:
+        pid = int(subprocess.run(
+            ["tmux", "list-panes", "-t", session, "-F", "#{pane_pid}"],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()[0])
+        if wait_for(session, r"Ask anything|Enter sends|>", 10, 0.01) is None:
+            raise RuntimeError(f"{name}: no first frame")
+        time.sleep(0.3)
+        subprocess.run(["tmux", "send-keys", "-t", session, "-l", "write a long rust module"],
+                       check=True)
+        time.sleep(0.2)
+        before = cpu_ms(pid)
+        sent = time.monotonic()
+        subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
+        first = wait_for(session, r"Step 1|storage layer", 30)
+        # The answer's end: the status bar's hints go back from "… cancel" to "… help · … model".
+        done = wait_for(session, r"help · \S+ model", 600, 0.01)
+        if first is None or done is None:
+            raise RuntimeError(f"{name}: the answer did not finish on screen")
+        time.sleep(0.2)  # the last frame
+        used = cpu_ms(pid) - before
+        row = {
+            "name": name,
+            "tokens": tokens,
+            "cpu_ms": round(used, 1),
+            "cpu_ms_per_1k_tokens": round(used * 1000.0 / tokens, 1),
+            "first_words_ms": round((first - sent) * 1000.0, 1),
+            "stream_wall_s": round(done - sent, 2),
+            "peak_rss_kib": status_kib(pid, "VmHWM"),
+        }
+        if idle > 0:
+            c0 = cpu_ms(pid)
+            time.sleep(idle)
+            row["idle_cpu_ms_per_s"] = round((cpu_ms(pid) - c0) / idle, 2)
+        return row
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False,
+                       capture_output=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sim", required=True)
+    ap.add_argument("--bin", action="append", required=True, help="NAME=PATH")
+    ap.add_argument("--tokens", type=int, default=20000)
+    ap.add_argument("--tps", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--idle", type=float, default=0)
+    a = ap.parse_args()
+    if not shutil.which("tmux"):
+        sys.exit("tui_bench: tmux is required")
+    bins = [b.split("=", 1) for b in a.bin]
+    tmp = tempfile.mkdtemp(prefix="cftui")
+    sim, url = start_sim(a.sim, a.tokens, a.tps, tmp)
+    rows = []
+    try:
+        for n in range(a.rounds):
+            for name, path in bins:
+                row = one_round(name, os.path.abspath(path), url, a.tokens, a.idle, tmp,
+                                f"{n}{len(rows)}")
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    finally:
+        sim.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    summary = {}
+    for name, _ in bins:
+        mine = [r for r in rows if r["name"] == name]
+        summary[name] = {
+            k: statistics.median(r[k] for r in mine)
+            for k in mine[0]
+            if k not in ("name", "tokens")
+        }
+    print(json.dumps({"summary": summary, "tokens": a.tokens, "tps": a.tps}))
+
+
+if __name__ == "__main__":
+    main()
