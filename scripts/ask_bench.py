@@ -5,8 +5,9 @@ For each round, in turn: curl streaming the same request by hand, then each code
 given, each against each ledger given. Every one is a fresh process with its stdout on a pipe
 (or on a pty with --pty); the clock starts just before the process is started and stops at
 the first byte of the answer's content (for curl: the first SSE event with content, as a
-script reading curl would see it), then at the process's exit. Peak RSS is the process's
-VmHWM (wait4 rusage). All against one simulator on loopback (--ttft-ms 50, --tps 0).
+script reading curl would see it), then at the process's exit. Peak RSS is measured in
+separate runs under /usr/bin/time (a child forked from this Python would report Python's own
+pages as its peak). All against one simulator on loopback (--ttft-ms 50, --tps 0).
 
 Prints a JSON summary: medians per (binary, ledger) and their ratio to curl's median.
 Usage:
@@ -46,8 +47,7 @@ def start_sim(sim_bin, tmp):
 
 
 def timed(argv, env, first_marker, use_pty):
-    """Run argv; return (ms to the first output containing first_marker, ms to exit, peak
-    RSS KiB)."""
+    """Run argv; return (ms to the first output containing first_marker, ms to exit)."""
     if use_pty:
         master, slave = pty.openpty()
         out_fd, child_out = master, slave
@@ -71,11 +71,17 @@ def timed(argv, env, first_marker, use_pty):
             if first_marker is None or first_marker in seen:
                 first = time.perf_counter()
     os.close(out_fd)
-    _, status, usage = os.wait4(proc.pid, 0)
+    status = proc.wait()
     end = time.perf_counter()
     if status != 0 or first is None:
         raise RuntimeError(f"{argv[0]} failed (status {status}, output {seen[:200]!r})")
-    return (first - t0) * 1000.0, (end - t0) * 1000.0, usage.ru_maxrss
+    return (first - t0) * 1000.0, (end - t0) * 1000.0
+
+
+def peak_rss_kib(argv, env):
+    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + argv, env=env, capture_output=True,
+                         text=True, check=True)
+    return int(out.stderr.strip().splitlines()[-1])
 
 
 def main():
@@ -99,24 +105,32 @@ def main():
     base_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     results = {}
     curl = shutil.which("curl")
+    rss = {}
     try:
-        for _ in range(a.rounds):
+        for rnd in range(a.rounds):
+            # Every third round, each process once more under /usr/bin/time for its peak RSS.
+            measure_rss = rnd % 3 == 0 and os.path.exists("/usr/bin/time")
             if curl:
-                r = timed([curl, "-sN", "-H", "Authorization: Bearer k", "-H",
-                           "Content-Type: application/json", "-d", BODY,
-                           f"{url}/chat/completions"], base_env, b'"content":"', a.pty)
+                argv = [curl, "-sN", "-H", "Authorization: Bearer k", "-H",
+                        "Content-Type: application/json", "-d", BODY, f"{url}/chat/completions"]
+                r = timed(argv, base_env, b'"content":"', a.pty)
                 results.setdefault(("curl", ""), []).append(r)
+                if measure_rss:
+                    rss.setdefault(("curl", ""), []).append(peak_rss_kib(argv, base_env))
             for bname, path in bins:
                 for lname, _ in ledgers:
                     env = dict(base_env, CODEFORGE_HOME=homes[(bname, lname)],
                                OPENROUTER_BASE_URL=url, OPENROUTER_API_KEY="k")
-                    r = timed([os.path.abspath(path), "ask", "-m", "kimi-k2", "hello there"],
-                              env, None, a.pty)
+                    argv = [os.path.abspath(path), "ask", "-m", "kimi-k2", "hello there"]
+                    r = timed(argv, env, None, a.pty)
                     results.setdefault((bname, lname), []).append(r)
+                    if measure_rss:
+                        rss.setdefault((bname, lname), []).append(peak_rss_kib(argv, env))
     finally:
         sim.kill()
         shutil.rmtree(tmp, ignore_errors=True)
-    med = {k: [statistics.median(x[i] for x in v) for i in range(3)] for k, v in results.items()}
+    med = {k: [statistics.median(x[i] for x in v) for i in range(2)]
+           + [statistics.median(rss[k]) if k in rss else None] for k, v in results.items()}
     curl_first = med.get(("curl", ""), [None])[0]
     rows = []
     for (bname, lname), (first, total, rss) in med.items():

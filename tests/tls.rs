@@ -145,3 +145,29 @@ async fn no_trusted_roots_at_all_is_said_before_anything_is_sent() {
     assert!(last.contains("cannot reach https://localhost:"), "{last}");
     assert!(last.contains("certificate"), "{last}");
 }
+
+#[tokio::test]
+async fn plain_http_needs_no_certificates_at_all() {
+    // The demo and a server on this machine speak plain http: a system with no CA
+    // certificates (a minimal container) still works, and none are read.
+    let sim = Simulator::start(Catalog::builtin().unwrap(), Behaviour::default())
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_codeforge"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CODEFORGE_HOME", home.path())
+        .env("OPENROUTER_BASE_URL", sim.url())
+        .env("OPENROUTER_API_KEY", "k")
+        .env("SSL_CERT_FILE", fixture("missing.pem"))
+        .env("SSL_CERT_DIR", fixture("missing-dir"))
+        .args(["ask", "--model", "kimi-k2", "say hello"])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!out.stdout.is_empty(), "{stderr}");
+}

@@ -54,13 +54,20 @@ impl OpenRouterClient {
         timeouts: Timeouts,
     ) -> Result<Self, ProviderError> {
         install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeouts.connect)
-            .build()
-            .map_err(|e| ProviderError::Connect {
-                url: base_url.to_string(),
-                reason: format!("cannot build the HTTP client: {}", innermost(&e)),
-            })?;
+        let mut builder = reqwest::Client::builder().connect_timeout(timeouts.connect);
+        if !base_url
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        {
+            // Plain http (this machine, or a host the config allows in clear): no TLS, so no
+            // system certificates to find and parse at every start (~140 files read), and
+            // no failure where a system has none.
+            builder = builder.tls_certs_only(std::iter::empty());
+        }
+        let http = builder.build().map_err(|e| ProviderError::Connect {
+            url: base_url.to_string(),
+            reason: format!("cannot build the HTTP client: {}", innermost(&e)),
+        })?;
         Ok(Self {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
