@@ -6,8 +6,9 @@ For each binary given (so two builds, or codeforge and a peer, are measured in o
 interleaved rounds), one round is:
   1. start the TUI in a fresh tmux session (120x40) with its own CODEFORGE_HOME;
   2. type a prompt; the simulator answers every model with a markdown answer of TOKENS
-     tokens (prose, lists, tables, fenced Rust/Python/shell: `--fault MODEL=code:TOKENS`)
-     at TPS tokens per second after a 50 ms first-token delay;
+     tokens (prose, lists, tables, fenced Rust/Python/shell: `--fault MODEL=code:TOKENS`), or
+     with --kind lines TOKENS plain lines (`lines:N`), at TPS tokens per second after a 50 ms
+     first-token delay;
   3. read the process's CPU time (/proc/PID/stat utime+stime) just before Enter and when the
      answer's end is on screen; its peak RSS (VmHWM) then; the time from Enter to the
      answer's first words on screen (capture-pane polled every 2 ms: includes tmux's own
@@ -58,10 +59,14 @@ def capture(session):
     ).stdout
 
 
-def start_sim(sim_bin, tokens, tps, tmp):
+# What the simulator answers (--kind) and the answer's first words on screen.
+KINDS = {"code": r"Step 1|storage layer", "lines": r"Line 1 of a long answer"}
+
+
+def start_sim(sim_bin, kind, tokens, tps, tmp):
     args = [sim_bin, "simulate", "--port", "0", "--ttft-ms", "50", "--tps", str(tps)]
     for m in MODELS:
-        args += ["--fault", f"{m}=code:{tokens}"]
+        args += ["--fault", f"{m}={kind}:{tokens}"]
     out = open(os.path.join(tmp, "sim.out"), "w")
     proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
     for _ in range(200):
@@ -83,7 +88,7 @@ def wait_for(session, pattern, timeout, poll=0.002):
     return None
 
 
-def one_round(name, binary, url, tokens, idle, tmp, n):
+def one_round(name, binary, url, kind, tokens, idle, tmp, n):
     session = f"cftui{os.getpid()}{n}"
     home = tempfile.mkdtemp(dir=tmp)
     env = (
@@ -109,7 +114,7 @@ def one_round(name, binary, url, tokens, idle, tmp, n):
         before = cpu_ms(pid)
         sent = time.monotonic()
         subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
-        first = wait_for(session, r"Step 1|storage layer", 30)
+        first = wait_for(session, KINDS[kind], 30)
         # The answer's end: the status bar's hints go back from "… cancel" to "… help · … model".
         done = wait_for(session, r"help · \S+ model", 600, 0.01)
         if first is None or done is None:
@@ -139,7 +144,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sim", required=True)
     ap.add_argument("--bin", action="append", required=True, help="NAME=PATH")
-    ap.add_argument("--tokens", type=int, default=20000)
+    ap.add_argument("--tokens", type=int, default=20000,
+                    help="tokens of the code answer, or lines of the lines answer")
+    ap.add_argument("--kind", choices=sorted(KINDS), default="code",
+                    help="code: markdown with fenced code (code:N); lines: N plain lines")
     ap.add_argument("--tps", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--idle", type=float, default=0)
@@ -148,13 +156,13 @@ def main():
         sys.exit("tui_bench: tmux is required")
     bins = [b.split("=", 1) for b in a.bin]
     tmp = tempfile.mkdtemp(prefix="cftui")
-    sim, url = start_sim(a.sim, a.tokens, a.tps, tmp)
+    sim, url = start_sim(a.sim, a.kind, a.tokens, a.tps, tmp)
     rows = []
     try:
         for n in range(a.rounds):
             for name, path in bins:
-                row = one_round(name, os.path.abspath(path), url, a.tokens, a.idle, tmp,
-                                f"{n}{len(rows)}")
+                row = one_round(name, os.path.abspath(path), url, a.kind, a.tokens, a.idle,
+                                tmp, f"{n}{len(rows)}")
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     finally:
@@ -168,7 +176,7 @@ def main():
             for k in mine[0]
             if k not in ("name", "tokens")
         }
-    print(json.dumps({"summary": summary, "tokens": a.tokens, "tps": a.tps}))
+    print(json.dumps({"summary": summary, "kind": a.kind, "tokens": a.tokens, "tps": a.tps}))
 
 
 if __name__ == "__main__":
