@@ -45,9 +45,11 @@ pub struct Answer {
     pub expand_key: String,
     // layout cache
     width: u16,
-    wrapped_done: Vec<Line<'static>>,
+    /// Where each finished block starts among the wrapped lines of the finished part (its
+    /// lines are wrapped again when they are drawn: only what is on screen is held twice).
+    done_starts: Vec<usize>,
+    done_height: usize,
     tail: Vec<Line<'static>>,
-    done_seen: usize,
     head: Vec<Line<'static>>,
     head_dirty: bool,
 }
@@ -71,9 +73,9 @@ impl Answer {
             stopped: false,
             expand_key: "Ctrl-E".into(),
             width: 0,
-            wrapped_done: Vec::new(),
+            done_starts: Vec::new(),
+            done_height: 0,
             tail: Vec::new(),
-            done_seen: 0,
             head: Vec::new(),
             head_dirty: true,
         }
@@ -274,8 +276,8 @@ impl Answer {
     pub fn layout(&mut self, width: u16, theme: &Theme) {
         if width != self.width {
             self.width = width;
-            self.wrapped_done.clear();
-            self.done_seen = 0;
+            self.done_starts.clear();
+            self.done_height = 0;
             self.head_dirty = true;
         }
         if self.head_dirty {
@@ -287,12 +289,14 @@ impl Answer {
             self.head_dirty = false;
         }
         let done = self.md.done_blocks();
-        for b in &done[self.done_seen..] {
-            for l in b.lines(width) {
-                self.wrapped_done.extend(wrap(&l, width));
-            }
+        for b in &done[self.done_starts.len()..] {
+            self.done_starts.push(self.done_height);
+            self.done_height += b
+                .lines(width)
+                .iter()
+                .map(|l| wrap(l, width).len())
+                .sum::<usize>();
         }
-        self.done_seen = done.len();
         self.tail.clear();
         if let Some(table) = self.md.open_table(theme) {
             for l in table.lines(width) {
@@ -335,19 +339,50 @@ impl Answer {
 
     /// Lines after `layout`.
     pub fn height(&self) -> usize {
-        self.head.len() + self.wrapped_done.len() + self.tail.len()
+        self.head.len() + self.done_height + self.tail.len()
     }
 
     /// Lines `[from, to)` after `layout`.
     pub fn slice(&self, from: usize, to: usize) -> Vec<Line<'static>> {
-        self.head
+        let (head, done_end) = (self.head.len(), self.head.len() + self.done_height);
+        let mut out: Vec<Line<'static>> = self
+            .head
             .iter()
-            .chain(self.wrapped_done.iter())
-            .chain(self.tail.iter())
             .skip(from)
-            .take(to.saturating_sub(from))
+            .take(to.min(head).saturating_sub(from))
             .cloned()
-            .collect()
+            .collect();
+        // The finished part: only the blocks that reach into [from, to) are wrapped.
+        let (lo, hi) = (from.max(head) - head, to.min(done_end).saturating_sub(head));
+        if lo < hi {
+            let first = self
+                .done_starts
+                .partition_point(|&s| s <= lo)
+                .saturating_sub(1);
+            let blocks = self.md.done_blocks();
+            for (b, &start) in blocks[first..].iter().zip(&self.done_starts[first..]) {
+                if start >= hi {
+                    break;
+                }
+                let lines = b.lines(self.width);
+                out.extend(
+                    lines
+                        .iter()
+                        .flat_map(|l| wrap(l, self.width))
+                        .enumerate()
+                        .filter(|(i, _)| (lo..hi).contains(&(start + i)))
+                        .map(|(_, l)| l),
+                );
+            }
+        }
+        out.extend(
+            self.tail
+                .iter()
+                .skip(from.saturating_sub(done_end))
+                .take(to.saturating_sub(from.max(done_end)))
+                .cloned(),
+        );
+        out
     }
 }
 
@@ -512,4 +547,58 @@ fn card_details(d: &RouteCard, theme: &Theme) -> Vec<Line<'static>> {
         ]));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_of(lines: &[Line<'static>]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn any_window_of_an_answer_is_the_same_lines_as_the_whole() {
+        let theme = Theme::dark(false);
+        let mut a = Answer::new(TurnId(1), "p".into());
+        let mut text = String::new();
+        for i in 0..40 {
+            text.push_str(&format!(
+                "Paragraph {i} is long enough to wrap at a narrow width, word after word.\n\n"
+            ));
+            if i % 7 == 0 {
+                text.push_str(
+                    "```rust\nfn main() { println!(\"a fairly long line of code\"); }\n```\n\n",
+                );
+            }
+            if i % 11 == 0 {
+                text.push_str("| a | b |\n|---|---|\n| one | two |\n\n");
+            }
+        }
+        for piece in text.split_inclusive(' ') {
+            a.push_content(piece, &theme);
+        }
+        a.finish(&theme);
+        for width in [24u16, 37, 80] {
+            a.layout(width, &theme);
+            let h = a.height();
+            let whole = text_of(&a.slice(0, h));
+            assert_eq!(whole.len(), h);
+            for from in 0..h {
+                for len in [1usize, 3, 17] {
+                    let to = (from + len).min(h);
+                    assert_eq!(
+                        text_of(&a.slice(from, to)),
+                        whole[from..to].to_vec(),
+                        "width {width}, lines {from}..{to}"
+                    );
+                }
+            }
+            // Past the end: nothing, not a panic.
+            assert!(a.slice(h, h + 5).is_empty());
+        }
+    }
 }
