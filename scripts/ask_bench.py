@@ -10,9 +10,11 @@ separate runs under /usr/bin/time (a child forked from this Python would report 
 pages as its peak). All against one simulator on loopback (--ttft-ms 50, --tps 0).
 
 Prints a JSON summary: medians per (binary, ledger) and their ratio to curl's median.
+With --aichat PATH, aichat (the Rust peer) runs in each round too, configured for the same
+simulator as an OpenAI-compatible client (its config in a temporary AICHAT_CONFIG_DIR).
 Usage:
   scripts/ask_bench.py --sim BIN --bin NAME=BIN [--bin ...] --ledger NAME=DIR [--ledger ...]
-                       [--rounds N] [--pty]
+                       [--rounds N] [--pty] [--aichat PATH]
 Each ledger DIR is a CODEFORGE_HOME; it is copied once per binary, so runs do not share one.
 """
 
@@ -91,6 +93,7 @@ def main():
     ap.add_argument("--ledger", action="append", required=True, help="NAME=DIR")
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--pty", action="store_true")
+    ap.add_argument("--aichat")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="cfask")
     sim, url = start_sim(a.sim, tmp)
@@ -103,6 +106,16 @@ def main():
             shutil.copytree(ldir, home)
             homes[(bname, lname)] = home
     base_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    aichat_env = None
+    if a.aichat:
+        conf = os.path.join(tmp, "aichat")
+        os.makedirs(conf)
+        with open(os.path.join(conf, "config.yaml"), "w") as f:
+            f.write("model: sim:moonshotai/kimi-k2\nstream: true\nsave: false\n"
+                    "clients:\n- type: openai-compatible\n  name: sim\n"
+                    f"  api_base: {url}\n  api_key: k\n"
+                    "  models:\n  - name: moonshotai/kimi-k2\n")
+        aichat_env = dict(base_env, AICHAT_CONFIG_DIR=conf)
     results = {}
     curl = shutil.which("curl")
     rss = {}
@@ -117,6 +130,11 @@ def main():
                 results.setdefault(("curl", ""), []).append(r)
                 if measure_rss:
                     rss.setdefault(("curl", ""), []).append(peak_rss_kib(argv, base_env))
+            if aichat_env:
+                argv = [a.aichat, "hello there"]
+                results.setdefault(("aichat", ""), []).append(timed(argv, aichat_env, None, a.pty))
+                if measure_rss:
+                    rss.setdefault(("aichat", ""), []).append(peak_rss_kib(argv, aichat_env))
             for bname, path in bins:
                 for lname, _ in ledgers:
                     env = dict(base_env, CODEFORGE_HOME=homes[(bname, lname)],

@@ -13,7 +13,9 @@ interleaved rounds), one round is:
      answer's end is on screen; its peak RSS (VmHWM) then; the time from Enter to the
      answer's first words on screen (capture-pane polled every 2 ms: includes tmux's own
      redraw and the poll interval);
-  4. optionally idle for IDLE seconds and read the CPU the idle TUI used.
+  4. with --answers K, ask K-1 more times in the same session, reading the peak RSS after
+     each answer (memory flat across answers, or growing);
+  5. optionally idle for IDLE seconds and read the CPU the idle TUI used.
 
 Prints one JSON object per round, then a summary (medians) as JSON on the last line.
 Usage:
@@ -60,7 +62,8 @@ def capture(session):
 
 
 # What the simulator answers (--kind) and the answer's first words on screen.
-KINDS = {"code": r"Step 1|storage layer", "lines": r"Line 1 of a long answer"}
+KINDS = {"code": r"Step 1|storage layer", "lines": r"Line 1 of a long answer",
+         "flood": r"flood flood"}
 
 
 def start_sim(sim_bin, kind, tokens, tps, tmp):
@@ -88,7 +91,7 @@ def wait_for(session, pattern, timeout, poll=0.002):
     return None
 
 
-def one_round(name, binary, url, kind, tokens, idle, tmp, n):
+def one_round(name, binary, url, kind, tokens, idle, tmp, n, answers=1):
     session = f"cftui{os.getpid()}{n}"
     home = tempfile.mkdtemp(dir=tmp)
     env = (
@@ -130,6 +133,21 @@ def one_round(name, binary, url, kind, tokens, idle, tmp, n):
             "stream_wall_s": round(done - sent, 2),
             "peak_rss_kib": status_kib(pid, "VmHWM"),
         }
+        # More answers in the same session: the peak RSS after each (flat, or growing?).
+        after_each = [row["peak_rss_kib"]]
+        for k in range(1, answers):
+            subprocess.run(["tmux", "send-keys", "-t", session, "-l", f"and again, part {k + 1}"],
+                           check=True)
+            subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
+            if wait_for(session, r"cancel ·", 30, 0.005) is None and \
+                    wait_for(session, r"help · \S+ model", 1, 0.01) is None:
+                raise RuntimeError(f"{name}: answer {k + 1} did not start")
+            if wait_for(session, r"help · \S+ model", 600, 0.01) is None:
+                raise RuntimeError(f"{name}: answer {k + 1} did not finish")
+            time.sleep(0.2)
+            after_each.append(status_kib(pid, "VmHWM"))
+        if answers > 1:
+            row["peak_rss_after_each_answer_kib"] = after_each
         if idle > 0:
             c0 = cpu_ms(pid)
             time.sleep(idle)
@@ -147,10 +165,13 @@ def main():
     ap.add_argument("--tokens", type=int, default=20000,
                     help="tokens of the code answer, or lines of the lines answer")
     ap.add_argument("--kind", choices=sorted(KINDS), default="code",
-                    help="code: markdown with fenced code (code:N); lines: N plain lines")
+                    help="code: markdown with fenced code (code:N); lines: N plain lines; "
+                    "flood: N words with no newline (flood:N)")
     ap.add_argument("--tps", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--idle", type=float, default=0)
+    ap.add_argument("--answers", type=int, default=1,
+                    help="answers in one session (the peak RSS after each is reported)")
     a = ap.parse_args()
     if not shutil.which("tmux"):
         sys.exit("tui_bench: tmux is required")
@@ -162,7 +183,7 @@ def main():
         for n in range(a.rounds):
             for name, path in bins:
                 row = one_round(name, os.path.abspath(path), url, a.kind, a.tokens, a.idle,
-                                tmp, f"{n}{len(rows)}")
+                                tmp, f"{n}{len(rows)}", a.answers)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     finally:
@@ -174,7 +195,7 @@ def main():
         summary[name] = {
             k: statistics.median(r[k] for r in mine)
             for k in mine[0]
-            if k not in ("name", "tokens")
+            if k not in ("name", "tokens", "peak_rss_after_each_answer_kib")
         }
     print(json.dumps({"summary": summary, "kind": a.kind, "tokens": a.tokens, "tps": a.tps}))
 
