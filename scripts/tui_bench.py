@@ -62,7 +62,7 @@ def capture(session):
 
 
 # What the simulator answers (--kind) and the answer's first words on screen.
-KINDS = {"code": r"Step 1|storage layer", "lines": r"Line 1 of a long answer",
+KINDS = {"code": r"Step 1|storage layer", "lines": r"Line \d+ of a long answer",
          "flood": r"flood flood"}
 
 
