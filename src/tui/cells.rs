@@ -45,6 +45,12 @@ pub struct Answer {
     pub expand_key: String,
     // layout cache
     width: u16,
+    /// The content as shown (sanitised), from which a shed answer is rendered again.
+    source: String,
+    /// The stream ended and the document was finished (only then may it be shed).
+    finished: bool,
+    /// Its rendered lines were dropped while far from the view (see `shed`).
+    shed: bool,
     /// Where each finished block starts among the wrapped lines of the finished part (its
     /// lines are wrapped again when they are drawn: only what is on screen is held twice).
     done_starts: Vec<usize>,
@@ -73,6 +79,9 @@ impl Answer {
             stopped: false,
             expand_key: "Ctrl-E".into(),
             width: 0,
+            source: String::new(),
+            finished: false,
+            shed: false,
             done_starts: Vec::new(),
             done_height: 0,
             tail: Vec::new(),
@@ -87,6 +96,7 @@ impl Answer {
         }
         let safe = self.sanitizer.push(text);
         self.md.push(&safe, theme);
+        self.source.push_str(&safe);
         self.tokens += 1;
         self.state = AnswerState::Streaming;
     }
@@ -103,7 +113,32 @@ impl Answer {
 
     pub fn finish(&mut self, theme: &Theme) {
         self.md.finish(theme);
+        self.finished = true;
         self.head_dirty = true;
+    }
+
+    /// Far from the view: drop the rendered lines of a finished answer, keeping its text,
+    /// code blocks and laid-out heights (a long transcript holds text, not styled lines).
+    pub fn shed(&mut self) {
+        if self.finished && !self.shed {
+            self.md.shed();
+            self.shed = true;
+        }
+    }
+
+    /// Near the view again (or the width changed): render the text again.
+    pub fn unshed(&mut self, theme: &Theme) {
+        if self.shed {
+            self.md = StreamingMarkdown::replay(&self.source, theme);
+            self.shed = false;
+            // Laid out again from the blocks as now rendered.
+            self.done_starts.clear();
+            self.done_height = 0;
+        }
+    }
+
+    pub fn is_shed(&self) -> bool {
+        self.shed
     }
 
     pub fn touch_head(&mut self) {
@@ -275,6 +310,7 @@ impl Answer {
     /// last call are wrapped; the open tail and the status line are laid out again.
     pub fn layout(&mut self, width: u16, theme: &Theme) {
         if width != self.width {
+            self.unshed(theme);
             self.width = width;
             self.done_starts.clear();
             self.done_height = 0;
@@ -288,8 +324,12 @@ impl Answer {
                 .collect();
             self.head_dirty = false;
         }
-        let done = self.md.done_blocks();
-        for b in &done[self.done_starts.len()..] {
+        let done = if self.shed {
+            &[][..]
+        } else {
+            self.md.done_blocks()
+        };
+        for b in done.iter().skip(self.done_starts.len()) {
             self.done_starts.push(self.done_height);
             self.done_height += b
                 .lines(width)

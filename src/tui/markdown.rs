@@ -138,9 +138,33 @@ impl StreamingMarkdown {
         }
     }
 
-    /// Rendered finished blocks (stable: only ever appended to).
+    /// Rendered finished blocks (stable: only ever appended to, until [`Self::shed`]).
     pub fn done_blocks(&self) -> &[Block] {
         &self.done
+    }
+
+    /// Drop the rendered blocks of a finished document (kept: its code blocks, for copying).
+    /// [`Self::replay`] renders the same text again.
+    pub fn shed(&mut self) {
+        self.done = Vec::new();
+    }
+
+    /// A finished document rendered from its whole text as it was streamed: pushed in pieces
+    /// the size of a few tokens, so lines that never end are cut where streaming cut them.
+    pub fn replay(text: &str, theme: &Theme) -> Self {
+        const PIECE: usize = 16;
+        let mut md = Self::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            let mut at = PIECE.min(rest.len());
+            while !rest.is_char_boundary(at) {
+                at += 1;
+            }
+            md.push(&rest[..at], theme);
+            rest = &rest[at..];
+        }
+        md.finish(theme);
+        md
     }
 
     /// The table still open (its rows so far, aligned), if one is.

@@ -104,10 +104,47 @@ impl Transcript {
             self.scroll += grown;
             self.new_lines += grown;
         }
+        self.scroll = self.scroll.min(total.saturating_sub(height));
+        let total = self.keep_lines_near_the_view(total, height, width, theme);
         self.last_total = total;
         self.last_width = width;
         self.scroll = self.scroll.min(total.saturating_sub(height));
         self.new_lines = self.new_lines.min(self.scroll);
+    }
+
+    /// Finished answers more than a page away from the view keep their text only; the ones
+    /// on it or within a page of it, their rendered lines. Memory follows what is near the
+    /// screen, not the length of the transcript. Returns the total height, which an answer
+    /// rendered again may change (a line cut differently): by a line or two, rarely.
+    fn keep_lines_near_the_view(
+        &mut self,
+        total: usize,
+        height: usize,
+        width: u16,
+        theme: &Theme,
+    ) -> usize {
+        let end = total - self.scroll.min(total);
+        let start = end.saturating_sub(height);
+        let (near_lo, near_hi) = (start.saturating_sub(height), end + height);
+        let mut offset = 0usize;
+        let mut new_total = 0usize;
+        for c in &mut self.cells {
+            let h = c.height();
+            let (cs, ce) = (offset, offset + h);
+            offset = ce;
+            if let Cell::Answer(a) = c {
+                if ce > near_lo && cs < near_hi {
+                    if a.is_shed() {
+                        a.unshed(theme);
+                        a.layout(width, theme);
+                    }
+                } else {
+                    a.shed();
+                }
+            }
+            new_total += c.height();
+        }
+        new_total
     }
 
     /// Draw the lines in view (as the last [`Self::layout`] wrapped them), and the marker
@@ -152,6 +189,91 @@ impl Transcript {
                 let r = Rect::new(area.x + area.width - w, area.y + area.height - 1, w, 1);
                 frame.render_widget(Paragraph::new(Span::styled(hint, theme.accent)), r);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::cells::Answer;
+
+    fn screen(t: &Transcript, area: Rect, theme: &Theme) -> Vec<String> {
+        let backend = ratatui::backend::TestBackend::new(area.width, area.height);
+        let mut term = ratatui::Terminal::new(backend).unwrap();
+        term.draw(|f| t.draw(f, area, theme)).unwrap();
+        let buf = term.backend().buffer();
+        (0..area.height)
+            .map(|y| {
+                (0..area.width)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn answers_far_from_the_view_keep_text_only_and_read_the_same_when_scrolled_to() {
+        let theme = Theme::dark(false);
+        let mut t = Transcript::default();
+        for n in 0..6u64 {
+            let mut a = Answer::new(TurnId(n), format!("question {n}"));
+            let mut text = String::new();
+            for i in 0..60 {
+                text.push_str(&format!("Answer {n}, line {i}: a few words to wrap.\n"));
+                if i % 20 == 0 {
+                    text.push_str("```rust\nfn f() -> u32 { 42 }\n```\n");
+                }
+            }
+            for piece in text.split_inclusive(' ') {
+                a.push_content(piece, &theme);
+            }
+            a.finish(&theme);
+            t.push(Cell::Answer(Box::new(a)));
+        }
+        let area = Rect::new(0, 0, 40, 20);
+        // Everything rendered (a view taller than the transcript): the reference lines.
+        t.layout(Rect::new(0, 0, 40, 60_000), &theme);
+        let all: Vec<String> = t
+            .cells
+            .iter()
+            .flat_map(|c| c.slice(0, c.height()))
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        let total = all.len();
+        let shed = |t: &Transcript| {
+            t.cells
+                .iter()
+                .filter(|c| matches!(c, Cell::Answer(a) if a.is_shed()))
+                .count()
+        };
+        assert_eq!(shed(&t), 0);
+        // Following the end: only what is within a page of the view is rendered.
+        t.layout(area, &theme);
+        assert!(shed(&t) >= 4, "{}", shed(&t));
+        // Up through the whole transcript and down again: every screen shows the same lines
+        // as the fully rendered transcript (the last row is left out: it holds the hint).
+        let ups: Vec<usize> = (0..total - 20).step_by(7).collect();
+        for up in ups.iter().chain(ups.iter().rev()) {
+            t.scroll = *up;
+            t.layout(area, &theme);
+            let s = screen(&t, area, &theme);
+            let end = total - up;
+            for row in 0..19 {
+                assert_eq!(
+                    s[row].trim_end(),
+                    all[end - 20 + row].trim_end(),
+                    "{up} lines up, row {row}"
+                );
+            }
+        }
+        // Copying code still works from a shed answer's kept code blocks.
+        t.follow();
+        t.layout(area, &theme);
+        let first = t.cells.first().unwrap();
+        if let Cell::Answer(a) = first {
+            assert!(a.is_shed());
+            assert_eq!(a.md.code_blocks().len(), 3);
         }
     }
 }
