@@ -9,7 +9,9 @@ interleaved rounds), one round is:
      tokens (prose, lists, tables, fenced Rust/Python/shell: `--fault MODEL=code:TOKENS`), or
      with --kind lines TOKENS plain lines (`lines:N`), at TPS tokens per second after a 50 ms
      first-token delay;
-  3. read the process's CPU time (/proc/PID/stat utime+stime) just before Enter and when the
+  3. (before that, type four keys one at a time and time each from send-keys until
+     capture-pane shows it: keypress to screen, tmux's redraw and a 1 ms poll included);
+     read the process's CPU time (/proc/PID/stat utime+stime) just before Enter and when the
      answer's end is on screen; its peak RSS (VmHWM) then; the time from Enter to the
      answer's first words on screen (capture-pane polled every 2 ms: includes tmux's own
      redraw and the poll interval);
@@ -111,6 +113,19 @@ def one_round(name, binary, url, kind, tokens, idle, tmp, n, answers=1):
         if wait_for(session, r"Ask anything|Enter sends|>", 10, 0.01) is None:
             raise RuntimeError(f"{name}: no first frame")
         time.sleep(0.3)
+        # Keypress to screen: one key into the input box, until capture-pane shows it
+        # (includes tmux's redraw and the 1 ms poll), then erased again.
+        key_ms = []
+        for ch in "xqzj":
+            t0 = time.monotonic()
+            subprocess.run(["tmux", "send-keys", "-t", session, "-l", ch], check=True)
+            seen = wait_for(session, r"(?m)^│" + "xqzj"[:len(key_ms) + 1] + " ", 5, 0.001)
+            if seen is None:
+                raise RuntimeError(f"{name}: a typed key never showed")
+            key_ms.append((seen - t0) * 1000.0)
+        for _ in range(4):
+            subprocess.run(["tmux", "send-keys", "-t", session, "BSpace"], check=True)
+        time.sleep(0.2)
         subprocess.run(["tmux", "send-keys", "-t", session, "-l", "write a long rust module"],
                        check=True)
         time.sleep(0.2)
@@ -132,6 +147,7 @@ def one_round(name, binary, url, kind, tokens, idle, tmp, n, answers=1):
             "first_words_ms": round((first - sent) * 1000.0, 1),
             "stream_wall_s": round(done - sent, 2),
             "peak_rss_kib": status_kib(pid, "VmHWM"),
+            "keypress_to_screen_ms": round(statistics.median(key_ms), 1),
         }
         # More answers in the same session: the peak RSS after each (flat, or growing?).
         after_each = [row["peak_rss_kib"]]

@@ -169,6 +169,9 @@ pub async fn run(config: Config, demo: bool, resume_last: bool) -> Result<(), Tu
     result
 }
 
+/// The frame tick: at most one draw per tick while something changes.
+const FRAME: Duration = Duration::from_millis(16);
+
 /// Core events taken in one pass of the event loop before keys are looked at again (while
 /// idle; a stream's events are taken all at once on each frame tick).
 const CORE_EVENTS_PER_PASS: usize = 256;
@@ -212,7 +215,7 @@ async fn event_loop(
     let mut input = Input::start();
     // Frames are coalesced: at most one draw per tick, however many deltas arrived. While a
     // stream runs, its events are taken on the tick too: one wake-up per frame, not per token.
-    let mut tick = tokio::time::interval(Duration::from_millis(16));
+    let mut tick = tokio::time::interval(FRAME);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     #[cfg(unix)]
     let mut term_signal =
@@ -225,9 +228,10 @@ async fn event_loop(
         let sigterm = term_signal.recv();
         #[cfg(not(unix))]
         let sigterm = std::future::pending::<Option<()>>();
+        let mut typed = false;
         let commands = tokio::select! {
             ev = input.rx.recv() => match ev {
-                Some(Ok(TermEvent::Key(k))) => app.on_key(k),
+                Some(Ok(TermEvent::Key(k))) => { typed = true; app.on_key(k) }
                 Some(Ok(TermEvent::Paste(p))) => app.on_paste(&p),
                 Some(Ok(TermEvent::Mouse(m))) => { app.on_mouse(m.kind); Vec::new() }
                 Some(Ok(TermEvent::Resize(_, _))) => { app.dirty = true; Vec::new() }
@@ -281,6 +285,13 @@ async fn event_loop(
             }
             _ = sigterm => vec![Command::Quit],
         };
+        // A key shows at once, not at the next tick, unless a frame was just drawn (a burst
+        // of keys, a paste, still costs at most one frame a tick).
+        if typed && app.dirty && last_elapsed_draw.elapsed() >= FRAME {
+            terminal.draw(|f| ui::render(f, app))?;
+            app.dirty = false;
+            last_elapsed_draw = std::time::Instant::now();
+        }
         for c in commands {
             match c {
                 Command::Core(op) => {
