@@ -17,7 +17,8 @@ interleaved rounds), one round is:
      redraw and the poll interval);
   4. with --answers K, ask K-1 more times in the same session, reading the peak RSS after
      each answer (memory flat across answers, or growing);
-  5. optionally idle for IDLE seconds and read the CPU the idle TUI used.
+  5. start a new conversation (Ctrl-N) and read the resident size then;
+  6. optionally idle for IDLE seconds and read the CPU the idle TUI used.
 
 Prints one JSON object per round, then a summary (medians) as JSON on the last line.
 Usage:
@@ -164,6 +165,10 @@ def one_round(name, binary, url, kind, tokens, idle, tmp, n, answers=1):
             after_each.append(status_kib(pid, "VmHWM"))
         if answers > 1:
             row["peak_rss_after_each_answer_kib"] = after_each
+        # A new conversation (Ctrl-N) drops the transcript: what is resident then.
+        subprocess.run(["tmux", "send-keys", "-t", session, "C-n"], check=True)
+        time.sleep(0.5)
+        row["rss_after_new_conversation_kib"] = status_kib(pid, "VmRSS")
         if idle > 0:
             c0 = cpu_ms(pid)
             time.sleep(idle)

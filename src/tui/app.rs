@@ -1036,6 +1036,8 @@ impl App {
     /// A resumed conversation (or an empty new one) in place of the transcript.
     fn load(&mut self, messages: Vec<crate::core::LoadedMessage>, theme: &Theme) {
         self.transcript.clear();
+        // The old transcript's memory goes back to the system, not only to the allocator.
+        super::memory::give_back_freed_memory();
         let mut pending_prompt = String::new();
         for m in messages {
             if m.role == Role::User {

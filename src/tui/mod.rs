@@ -15,6 +15,7 @@ pub mod highlight;
 pub mod history;
 pub mod keymap;
 pub mod markdown;
+mod memory;
 mod popup;
 mod roles;
 mod sidebar;
