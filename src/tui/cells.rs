@@ -331,11 +331,7 @@ impl Answer {
         };
         for b in done.iter().skip(self.done_starts.len()) {
             self.done_starts.push(self.done_height);
-            self.done_height += b
-                .lines(width)
-                .iter()
-                .map(|l| wrap(l, width).len())
-                .sum::<usize>();
+            self.done_height += b.wrapped(width).len();
         }
         self.tail.clear();
         if let Some(table) = self.md.open_table(theme) {
@@ -404,11 +400,9 @@ impl Answer {
                 if start >= hi {
                     break;
                 }
-                let lines = b.lines(self.width);
                 out.extend(
-                    lines
-                        .iter()
-                        .flat_map(|l| wrap(l, self.width))
+                    b.wrapped(self.width)
+                        .into_iter()
                         .enumerate()
                         .filter(|(i, _)| (lo..hi).contains(&(start + i)))
                         .map(|(_, l)| l),

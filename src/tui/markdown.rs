@@ -30,6 +30,18 @@ impl Block {
             Block::Table(t) => t.lines(width),
         }
     }
+
+    /// The block's lines at `width`, wrapped (a line is not copied before it is wrapped).
+    pub fn wrapped(&self, width: u16) -> Vec<Line<'static>> {
+        match self {
+            Block::Line(l) => super::wrap::wrap(l, width),
+            Block::Table(t) => t
+                .lines(width)
+                .iter()
+                .flat_map(|l| super::wrap::wrap(l, width))
+                .collect(),
+        }
+    }
 }
 
 /// Rows a table may hold back before the part so far is shown as finished (a table that

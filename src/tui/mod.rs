@@ -245,12 +245,7 @@ async fn event_loop(
                     app.on_core(ev);
                     // Whatever else already arrived goes in the same pass (a stream's
                     // deltas come in bursts), up to a bound so keys are never kept waiting.
-                    for _ in 0..CORE_EVENTS_PER_PASS {
-                        match ev_rx.try_recv() {
-                            Ok(ev) => app.on_core(ev),
-                            Err(_) => break,
-                        }
-                    }
+                    take_arrived(app, ev_rx, CORE_EVENTS_PER_PASS);
                     Vec::new()
                 }
                 None => vec![Command::Quit],
@@ -258,23 +253,15 @@ async fn event_loop(
             // Idle (nothing streaming, nothing changed) the loop sleeps until a key or an
             // event: no wake-up every frame for nothing.
             _ = tick.tick(), if app.dirty || app.running.is_some() => {
-                if app.running.is_some() {
-                    loop {
-                        match ev_rx.try_recv() {
-                            Ok(ev) => app.on_core(ev),
-                            Err(mpsc::error::TryRecvError::Empty) => break,
-                            Err(mpsc::error::TryRecvError::Disconnected) => return Ok(()),
-                        }
-                    }
+                if app.running.is_some() && !take_arrived(app, ev_rx, usize::MAX) {
+                    return Ok(());
                 }
                 // While waiting for a first token, the elapsed time moves ~10×/s.
                 if app.running.is_some() && last_elapsed_draw.elapsed() >= Duration::from_millis(100) {
                     app.dirty = true;
                 }
                 if app.dirty {
-                    terminal.draw(|f| ui::render(f, app))?;
-                    app.dirty = false;
-                    last_elapsed_draw = std::time::Instant::now();
+                    draw(terminal, app, &mut last_elapsed_draw)?;
                 }
                 Vec::new()
             }
@@ -289,9 +276,7 @@ async fn event_loop(
         // A key shows at once, not at the next tick, unless a frame was just drawn (a burst
         // of keys, a paste, still costs at most one frame a tick).
         if typed && app.dirty && last_elapsed_draw.elapsed() >= FRAME {
-            terminal.draw(|f| ui::render(f, app))?;
-            app.dirty = false;
-            last_elapsed_draw = std::time::Instant::now();
+            draw(terminal, app, &mut last_elapsed_draw)?;
         }
         for c in commands {
             match c {
@@ -329,6 +314,35 @@ async fn event_loop(
             }
         }
     }
+}
+
+/// Core events that already arrived, up to `limit`, folded into the app. False when the core
+/// has gone (its channel closed).
+fn take_arrived(
+    app: &mut App,
+    ev_rx: &mut mpsc::UnboundedReceiver<core::Event>,
+    limit: usize,
+) -> bool {
+    for _ in 0..limit {
+        match ev_rx.try_recv() {
+            Ok(ev) => app.on_core(ev),
+            Err(mpsc::error::TryRecvError::Empty) => return true,
+            Err(mpsc::error::TryRecvError::Disconnected) => return false,
+        }
+    }
+    true
+}
+
+/// Draw a frame now; the app is clean until something changes.
+fn draw(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    drawn_at: &mut std::time::Instant,
+) -> Result<(), TuiError> {
+    terminal.draw(|f| ui::render(f, app))?;
+    app.dirty = false;
+    *drawn_at = std::time::Instant::now();
+    Ok(())
 }
 
 /// `text` edited in `$VISUAL`, else `$EDITOR`, else `vi` (the terminal is the editor's
