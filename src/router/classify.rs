@@ -8,7 +8,9 @@
 
 use super::chat::is_chat;
 use super::complexity::hardness;
-use super::features::{KEYWORDS, head, keyword_hits, prompt_features_of};
+use super::features::{
+    KEYWORDS, Window, head, keyword_hits, prompt_features_in, prompt_features_of,
+};
 use super::intent_model::IntentModel;
 use super::payload::{PayloadKind, split};
 use crate::task::{Complexity, Intent};
@@ -105,8 +107,7 @@ fn intent_probs(features: &[(u32, f32)], prompt: &str) -> [f64; 6] {
 /// The complexity model's input for a prompt (what `codeforge eval train` fits it on).
 pub fn complexity_input(prompt: &str) -> Vec<(u32, f32)> {
     let parts = split(prompt);
-    let lower = super::chars::lowercase(head(parts.instruction.trim_start(), 2000));
-    super::complexity::complexity_features(&parts, prompt, &lower)
+    super::complexity::complexity_features(&parts, &Window::of(&parts.instruction))
 }
 
 /// Intent and confidence of one prompt, ignoring the conversation.
@@ -123,11 +124,14 @@ pub fn analyze(prompt: &str, history_tokens: u64, previous: Option<Intent>) -> A
     let prompt_tokens = (prompt.len() as u64).div_ceil(4);
     let chat = is_chat(prompt);
     let parts = split(prompt);
+    // The instruction's window, lower-cased once for the features, the complexity signals
+    // and the follow-up test.
+    let window = Window::of(&parts.instruction);
     // Computed once, read by both models (none for chat: the fast path needs neither).
     let features = if chat {
         Vec::new()
     } else {
-        prompt_features_of(&parts, prompt)
+        prompt_features_in(&parts, &window)
     };
     let mut probs = if chat {
         let mut p = [0.0; 6];
@@ -136,8 +140,7 @@ pub fn analyze(prompt: &str, history_tokens: u64, previous: Option<Intent>) -> A
     } else {
         intent_probs(&features, prompt)
     };
-    let lower = super::chars::lowercase(head(parts.instruction.trim_start(), 2000));
-    let words = super::chars::word_count(&lower);
+    let lower = window.lower.as_str();
     let mut follow_up = false;
     if let Some(prev) = previous
         && !chat
@@ -148,9 +151,11 @@ pub fn analyze(prompt: &str, history_tokens: u64, previous: Option<Intent>) -> A
         // reads as.
         let (own, conf) = top(&probs);
         let conf = if own == Intent::General { 0.0 } else { conf };
-        let reads_as_follow_up = words <= 10
+        let reads_as_follow_up = super::chars::word_count_up_to(lower, 11) <= 10
             && parts.kind == PayloadKind::None
-            && FOLLOW_UP_STARTS.iter().any(|s| lower.starts_with(s));
+            && FOLLOW_UP_STARTS
+                .iter()
+                .any(|s| lower.trim_start().starts_with(s));
         if reads_as_follow_up && !(own != prev && conf >= 0.85) {
             follow_up = own != prev;
             let at = Intent::ALL.iter().position(|x| *x == prev).unwrap_or(5);
@@ -162,7 +167,7 @@ pub fn analyze(prompt: &str, history_tokens: u64, previous: Option<Intent>) -> A
         }
     }
     let (intent, confidence) = top(&probs);
-    let h = hardness(&parts, features, &lower, chat);
+    let h = hardness(&parts, features, lower, chat);
     // Long prompts are long work, whatever their words.
     let (hardness, complexity) = if prompt_tokens > 6000 && h.label == Complexity::Simple {
         (h.value.max(0.2), Complexity::Medium)
@@ -199,6 +204,25 @@ mod tests {
             Some(Intent::Code),
         );
         assert_eq!(c.intent, Intent::Math);
+    }
+
+    #[test]
+    fn a_long_prompt_is_read_through_one_window_by_both_models() {
+        // The ask after 3 KB of context: the complexity signals see it, as the features do
+        // (they read the first 2,000 bytes only, and missed it).
+        let context = "some context about the project and its modules. ".repeat(64);
+        let p = format!("{context}\nnow design a lock-free ring buffer for this");
+        let parts = split(&p);
+        let window = Window::of(&parts.instruction);
+        assert!(
+            window
+                .lower
+                .ends_with("design a lock-free ring buffer for this")
+        );
+        let signals = super::super::complexity::signals(&parts, &window.lower);
+        assert!(signals[2] > 0.0, "hard words: {signals:?}");
+        assert!(signals[3] > 0.0, "design words: {signals:?}");
+        assert_eq!(analyze(&p, 0, None).complexity, Complexity::High);
     }
 
     #[test]

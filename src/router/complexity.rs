@@ -201,7 +201,8 @@ pub const SIGNALS: usize = 5;
 
 /// The measurable signals of a prompt, in a fixed order, each scaled to about 0..1: log
 /// instruction words; requirements listed; hard-domain words; design/scale words; log
-/// payload lines.
+/// payload lines. `instruction_lower` is the instruction's window lower-cased
+/// ([`super::features::Window`]: all of it, or the start and end of a long one).
 pub fn signals(split: &Split, instruction_lower: &str) -> [f32; SIGNALS] {
     let words = super::chars::word_count(instruction_lower)
         // CJK text has no spaces: count characters as half-words.
@@ -227,15 +228,11 @@ const SIGNAL_NAMES: [&[u8]; SIGNALS] = [
 
 /// The complexity model's input: the prompt's features (instruction and payload apart, as
 /// for intents) and the signals as named features.
-pub fn complexity_features(
-    split: &Split,
-    prompt: &str,
-    instruction_lower: &str,
-) -> Vec<(u32, f32)> {
+pub fn complexity_features(split: &Split, window: &super::features::Window) -> Vec<(u32, f32)> {
     with_signals(
-        super::features::prompt_features_of(split, prompt),
+        super::features::prompt_features_in(split, window),
         split,
-        instruction_lower,
+        &window.lower,
     )
 }
 

@@ -19,6 +19,19 @@ fn fnv(bytes: &[u8], seed: u64) -> u64 {
     h
 }
 
+/// [`fnv`] of the same bytes under three seeds, in one pass: three independent chains of
+/// multiplications run side by side where three calls would wait on each other.
+fn fnv3(bytes: &[u8], seeds: [u64; 3]) -> [u64; 3] {
+    let mut h = seeds.map(|s| 0xcbf2_9ce4_8422_2325 ^ s);
+    for b in bytes {
+        for x in &mut h {
+            *x ^= u64::from(*b);
+            *x = x.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
 fn bucket(h: u64) -> u32 {
     (h as usize & (BUCKETS - 1)) as u32
 }
@@ -419,14 +432,48 @@ impl Scratch {
     }
 }
 
+/// A text as the models read it: the whole of a short one, the first and last kilobytes of
+/// a long one, and that window lower-cased. Made once per decision: the intent model's
+/// features, the complexity signals and the follow-up test all read it.
+pub struct Window<'a> {
+    /// The window, as written.
+    pub text: std::borrow::Cow<'a, str>,
+    /// The window, lower-cased.
+    pub lower: String,
+    /// Length of the whole text in bytes.
+    pub len: usize,
+}
+
+impl<'a> Window<'a> {
+    pub fn of(text: &'a str) -> Window<'a> {
+        let len = text.len();
+        let text = if len > HEAD_BYTES + TAIL_BYTES {
+            std::borrow::Cow::Owned(format!(
+                "{}\n{}",
+                head(text, HEAD_BYTES),
+                tail(text, TAIL_BYTES)
+            ))
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        };
+        let lower = super::chars::lowercase(&text);
+        Window { text, lower, len }
+    }
+}
+
 /// Sparse features: (bucket, weight), each bucket once, L2-normalised. Work is bounded:
 /// only the first and last few kilobytes of a long prompt are read.
 pub fn features(text: &str) -> Vec<(u32, f32)> {
+    features_of(&Window::of(text))
+}
+
+/// [`features`] of a text's window already made.
+pub fn features_of(window: &Window) -> Vec<(u32, f32)> {
     SCRATCH.with(|s| match s.try_borrow_mut() {
-        Ok(mut s) => features_into(text, &mut s),
+        Ok(mut s) => features_into(window, &mut s),
         // Re-entered on this thread (not done today): use a fresh scratch.
         Err(_) => features_into(
-            text,
+            window,
             &mut Scratch {
                 dense: vec![0.0; BUCKETS],
                 touched: Vec::new(),
@@ -435,21 +482,13 @@ pub fn features(text: &str) -> Vec<(u32, f32)> {
     })
 }
 
-fn features_into(text: &str, acc: &mut Scratch) -> Vec<(u32, f32)> {
+fn features_into(window: &Window, acc: &mut Scratch) -> Vec<(u32, f32)> {
     // Left dirty only if an earlier call on this thread unwound half-way.
     if !acc.touched.is_empty() {
         acc.drain();
     }
-    let text_len = text.len();
-    let window;
-    let text = if text_len > HEAD_BYTES + TAIL_BYTES {
-        window = format!("{}\n{}", head(text, HEAD_BYTES), tail(text, TAIL_BYTES));
-        window.as_str()
-    } else {
-        text
-    };
-    let lower = super::chars::lowercase(text);
-    let ranges = token_ranges(&lower, usize::MAX);
+    let (text, lower, text_len) = (window.text.as_ref(), window.lower.as_str(), window.len);
+    let ranges = token_ranges(lower, usize::MAX);
     let n_tokens = ranges.len();
     let picked: &mut dyn Iterator<Item = &(usize, usize)> = if n_tokens > HEAD_WORDS + TAIL_WORDS {
         &mut ranges[..HEAD_WORDS]
@@ -474,7 +513,10 @@ fn features_into(text: &str, acc: &mut Scratch) -> Vec<(u32, f32)> {
     }
     for (a, b) in picked {
         let t = &lower.as_bytes()[*a..*b];
-        acc.add(bucket(fnv(t, 1)), 1.0);
+        // The word, its bigram with the previous word (seeded by that word's hash) and its
+        // own hash as the next word's seed.
+        let [word_hash, bigram_hash, next_seed] = fnv3(t, [1, prev.unwrap_or(0), 2]);
+        acc.add(bucket(word_hash), 1.0);
         // Sub-word pieces (three characters) for words outside ASCII: inflected languages
         // share stems.
         if !t.is_ascii() {
@@ -489,14 +531,14 @@ fn features_into(text: &str, acc: &mut Scratch) -> Vec<(u32, f32)> {
             }
         }
         // Bigram with the previous token: seeded by the previous token's hash.
-        if let Some(p) = prev {
-            acc.add(bucket(fnv(t, p)), 1.0);
+        if prev.is_some() {
+            acc.add(bucket(bigram_hash), 1.0);
         }
-        prev = Some(fnv(t, 2));
+        prev = Some(next_seed);
     }
     shape_flags(text, n_tokens, text_len, acc);
     // Keyword families: one automaton pass over the (lower-cased) window.
-    for (family, hits) in KEYWORD_FEATURES.iter().zip(keyword_hits(&lower)) {
+    for (family, hits) in KEYWORD_FEATURES.iter().zip(keyword_hits(lower)) {
         if hits > 0 {
             acc.add(bucket(fnv(family.as_bytes(), 5)), 1.0);
         }
@@ -505,7 +547,7 @@ fn features_into(text: &str, acc: &mut Scratch) -> Vec<(u32, f32)> {
     // Presence, not counts: a word repeated fifty times is not fifty times the evidence
     // (chosen by cross-validation over raw, log and square-root counts).
     let words = acc.drain_with(|w| w.min(1.0));
-    char_grams(&lower, acc);
+    char_grams(lower, acc);
     // The two blocks, each of unit length, the grams at a fixed share.
     let grams = acc.drain_with(|w| w.min(1.0));
     for (b, w) in words {
@@ -594,10 +636,22 @@ pub fn prompt_features(prompt: &str) -> Vec<(u32, f32)> {
 /// [`prompt_features`] for a prompt already split.
 pub fn prompt_features_of(split: &super::payload::Split, prompt: &str) -> Vec<(u32, f32)> {
     use super::payload::PayloadKind;
+    let text = if split.kind == PayloadKind::None {
+        prompt
+    } else {
+        &split.instruction
+    };
+    prompt_features_in(split, &Window::of(text))
+}
+
+/// [`prompt_features`] for a prompt already split, its instruction's window already made
+/// (the instruction is the whole prompt when nothing was pasted).
+pub fn prompt_features_in(split: &super::payload::Split, window: &Window) -> Vec<(u32, f32)> {
+    use super::payload::PayloadKind;
+    let instruction = features_of(window);
     if split.kind == PayloadKind::None {
-        return features(prompt);
+        return instruction;
     }
-    let instruction = features(&split.instruction);
     SCRATCH.with(|s| {
         let mut fresh;
         let mut guard = s.try_borrow_mut();
@@ -671,6 +725,17 @@ pub fn stable_hash(s: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn three_hashes_in_one_pass_are_the_three_hashes() {
+        for t in ["", "a", "функция", "设计", "fn main() { }"] {
+            let seeds = [1, 0xdead_beef, 2];
+            assert_eq!(
+                fnv3(t.as_bytes(), seeds),
+                seeds.map(|s| fnv(t.as_bytes(), s))
+            );
+        }
+    }
 
     #[test]
     fn features_are_normalised_unique_and_bounded() {
