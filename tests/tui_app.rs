@@ -1089,6 +1089,43 @@ fn typing_an_at_word_lists_matching_files_and_tab_puts_the_path_in() {
 }
 
 #[test]
+fn an_earlier_answer_is_held_once_and_alt_y_still_copies_the_last_one_whole() {
+    let mut a = app(false);
+    let mut turns = Vec::new();
+    let texts = [
+        "first answer, with words\n```sh\necho one\n```\n",
+        "second answer\n```sh\necho two\n```\n",
+    ];
+    for (n, text) in texts.iter().enumerate() {
+        let turn = send(&mut a, &format!("question {n}"));
+        a.on_core(Event::Content {
+            turn,
+            text: (*text).into(),
+        });
+        a.on_core(Event::Finished {
+            turn,
+            outcome: outcome(n as i64 + 1, text),
+        });
+        turns.push(turn);
+    }
+    assert_eq!(
+        a.on_key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::ALT)),
+        vec![Command::Copy(texts[1].into())]
+    );
+    assert_eq!(a.on_key(ctrl('y')), vec![Command::Copy("echo two\n".into())]);
+    // The first answer's raw text went with the second answer's start; the screen still
+    // shows it (from the text the transcript keeps).
+    let first = a.transcript.answer(turns[0]).unwrap();
+    assert_eq!(first.outcome.as_ref().unwrap().content, "");
+    assert_eq!(first.outcome.as_ref().unwrap().request_id, 1);
+    let last = a.transcript.answer(turns[1]).unwrap();
+    assert_eq!(last.outcome.as_ref().unwrap().content, texts[1]);
+    let s = screen(&mut a, 100, 30);
+    assert!(s.contains("first answer, with words"), "{s}");
+    assert!(s.contains("echo one"), "{s}");
+}
+
+#[test]
 fn alt_y_copies_the_whole_answer_and_ctrl_g_hands_the_message_to_the_editor() {
     let mut a = app(false);
     let turn = send(&mut a, "hello");

@@ -51,6 +51,8 @@ pub struct Answer {
     finished: bool,
     /// Its rendered lines were dropped while far from the view (see `shed`).
     shed: bool,
+    /// Another answer came after this one (see [`Answer::no_longer_last`]).
+    earlier: bool,
     /// Where each finished block starts among the wrapped lines of the finished part (its
     /// lines are wrapped again when they are drawn: only what is on screen is held twice).
     done_starts: Vec<usize>,
@@ -82,6 +84,7 @@ impl Answer {
             source: String::new(),
             finished: false,
             shed: false,
+            earlier: false,
             done_starts: Vec::new(),
             done_height: 0,
             tail: Vec::new(),
@@ -113,8 +116,25 @@ impl Answer {
 
     pub fn finish(&mut self, theme: &Theme) {
         self.md.finish(theme);
+        // Grown by appending, the text holds up to as much spare room again: a transcript
+        // keeps every answer's text for the session.
+        self.source.shrink_to_fit();
+        self.reasoning.shrink_to_fit();
         self.finished = true;
         self.head_dirty = true;
+    }
+
+    /// Another answer came after this one: only the last answer is copied (whole with
+    /// Alt-Y, its last code block with the copy-code key), so an earlier one drops the
+    /// raw text its outcome carried and its code blocks, and keeps its text once (what the
+    /// screen shows).
+    pub fn no_longer_last(&mut self) {
+        if let Some(o) = &mut self.outcome {
+            o.content = String::new();
+            o.reasoning = String::new();
+        }
+        self.md.forget_code_blocks();
+        self.earlier = true;
     }
 
     /// Far from the view: drop the rendered lines of a finished answer, keeping its text,
@@ -130,6 +150,9 @@ impl Answer {
     pub fn unshed(&mut self, theme: &Theme) {
         if self.shed {
             self.md = StreamingMarkdown::replay(&self.source, theme);
+            if self.earlier {
+                self.md.forget_code_blocks();
+            }
             self.shed = false;
             // Laid out again from the blocks as now rendered.
             self.done_starts.clear();

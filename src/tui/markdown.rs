@@ -148,6 +148,12 @@ impl StreamingMarkdown {
             self.code_blocks.push(f.source);
             self.push_line(Line::styled("╰─", theme.muted));
         }
+        // Kept for the session (copying): without the spare room appending left.
+        for code in &mut self.code_blocks {
+            code.shrink_to_fit();
+        }
+        self.code_blocks.shrink_to_fit();
+        self.done.shrink_to_fit();
     }
 
     /// Rendered finished blocks (stable: only ever appended to, until [`Self::shed`]).
@@ -204,6 +210,11 @@ impl StreamingMarkdown {
             Some(_) => code_line(vec![Span::raw(self.tail.clone())], theme),
             None => block_line(&self.tail, theme),
         })
+    }
+
+    /// Drop the finished code blocks (kept only to be copied).
+    pub fn forget_code_blocks(&mut self) {
+        self.code_blocks = Vec::new();
     }
 
     /// Finished fenced code blocks, in order (for copying).

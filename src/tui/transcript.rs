@@ -34,6 +34,14 @@ fn size(area: Rect) -> (u16, usize) {
 
 impl Transcript {
     pub fn push(&mut self, cell: Cell) {
+        if matches!(cell, Cell::Answer(_)) {
+            // Only the last answer is copied from: the earlier ones keep their text once.
+            for c in &mut self.cells {
+                if let Cell::Answer(a) = c {
+                    a.no_longer_last();
+                }
+            }
+        }
         self.cells.push(cell);
     }
 
@@ -267,13 +275,23 @@ mod tests {
                 );
             }
         }
-        // Copying code still works from a shed answer's kept code blocks.
-        t.follow();
+        // The copy-code key reads the last answer: shed when scrolled away, it keeps its
+        // code blocks; the earlier answers keep none (nothing copies from them).
+        t.scroll = total - 20;
         t.layout(area, &theme);
-        let first = t.cells.first().unwrap();
-        if let Cell::Answer(a) = first {
-            assert!(a.is_shed());
-            assert_eq!(a.md.code_blocks().len(), 3);
-        }
+        let answers: Vec<&Answer> = t
+            .cells
+            .iter()
+            .filter_map(|c| match c {
+                Cell::Answer(a) => Some(a.as_ref()),
+                _ => None,
+            })
+            .collect();
+        let (last, earlier) = answers.split_last().unwrap();
+        assert!(last.is_shed());
+        assert_eq!(last.md.code_blocks().len(), 3);
+        assert!(earlier.iter().all(|a| a.md.code_blocks().is_empty()));
+        // The first answer, in view again, is rendered again without them.
+        assert!(!earlier[0].is_shed());
     }
 }
