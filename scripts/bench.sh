@@ -101,8 +101,10 @@ ls -l "$BIN" | awk '{print $5}' > "$TMP/binary-size.txt"
 
 if command -v tmux >/dev/null 2>&1; then
   echo "the TUI in tmux: a 20k-token coding answer, 20k plain lines, a 200k-token flood, idle..." >&2
+  AICHAT=()
+  if command -v aichat > /dev/null 2>&1; then AICHAT=(--aichat "$(command -v aichat)"); fi
   python3 scripts/tui_bench.py --sim "$BIN" --bin "codeforge=$BIN" --kind code --tokens 20000 \
-    --tps 2000 --rounds 3 --idle 3 | tail -1 > "$TMP/tui-code.json"
+    --tps 2000 --rounds 3 --idle 3 "${AICHAT[@]}" | tail -1 > "$TMP/tui-code.json"
   # 20,000 lines as five answers of 4,000 (one of 20,000 lines, ~140k tokens, passes
   # kimi-k2's max_tokens on a default day and is cut), the peak RSS read after each.
   python3 scripts/tui_bench.py --sim "$BIN" --bin "codeforge=$BIN" --kind lines --tokens 4000 \
@@ -171,9 +173,14 @@ def user_felt(tmp):
             f = f"{tmp}/tui-{name}.json"
             if not os.path.exists(f):
                 continue
-            m = json.load(open(f))["summary"]["codeforge"]
+            summary = json.load(open(f))["summary"]
+            m = summary["codeforge"]
             out.append(f"| {title} | {m['cpu_ms_per_1k_tokens']:.1f} ms | {m['first_words_ms']:.0f} ms "
                        f"| {m['peak_rss_kib'] / 1024:.1f} MiB |")
+            if "aichat" in summary:
+                p = summary["aichat"]
+                out.append(f"| same answer, aichat one-shot on the same pty (its whole process) "
+                           f"| {p['cpu_ms_per_1k_tokens']:.1f} ms | | {p['peak_rss_kib'] / 1024:.1f} MiB |")
         if os.path.exists(f"{tmp}/tui-lines.jsonl"):
             each = json.loads(open(f"{tmp}/tui-lines.jsonl").readline()).get("peak_rss_after_each_answer_kib", [])
             out += ["", "Five answers of 4,000 plain lines in one session (20,000 lines in the transcript): "

@@ -179,6 +179,37 @@ def one_round(name, binary, url, kind, tokens, idle, tmp, n, answers=1):
                        capture_output=True)
 
 
+def aichat_round(aichat, url, kind, tokens, tmp, n):
+    """aichat (the Rust peer) renders the same answer in the same terminal: one-shot, its
+    markdown highlighted on a pty in tmux (it has no full-screen chat to drive). CPU and
+    peak RSS of its whole process, from /usr/bin/time; its start is a few ms of it."""
+    conf = os.path.join(tmp, f"aichat{n}")
+    os.makedirs(conf)
+    with open(os.path.join(conf, "config.yaml"), "w") as f:
+        f.write("model: sim:moonshotai/kimi-k2\nstream: true\nsave: false\n"
+                "clients:\n- type: openai-compatible\n  name: sim\n"
+                f"  api_base: {url}\n  api_key: k\n"
+                "  models:\n  - name: moonshotai/kimi-k2\n")
+    out = os.path.join(conf, "time.txt")
+    session = f"cfaichat{os.getpid()}{n}"
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
+         f"env AICHAT_CONFIG_DIR={conf} TERM=xterm-256color /usr/bin/time -f '%U %S %M' "
+         f"-o {out} {aichat} 'write a long rust module'; sleep 5"],
+        check=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (os.path.exists(out) and os.path.getsize(out)):
+            time.sleep(0.1)
+        user, system, rss = open(out).read().split()[-3:]
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+    cpu = (float(user) + float(system)) * 1000.0
+    return {"name": "aichat", "tokens": tokens, "cpu_ms": cpu,
+            "cpu_ms_per_1k_tokens": cpu / (tokens / 1000.0), "peak_rss_kib": int(rss)}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sim", required=True)
@@ -193,6 +224,8 @@ def main():
     ap.add_argument("--idle", type=float, default=0)
     ap.add_argument("--answers", type=int, default=1,
                     help="answers in one session (the peak RSS after each is reported)")
+    ap.add_argument("--aichat", help="also aichat's one-shot rendering of the same answer "
+                    "(code and lines kinds; the simulator answers kimi-k2 for it)")
     a = ap.parse_args()
     if not shutil.which("tmux"):
         sys.exit("tui_bench: tmux is required")
@@ -207,11 +240,15 @@ def main():
                                 tmp, f"{n}{len(rows)}", a.answers)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
+            if a.aichat:
+                row = aichat_round(a.aichat, url, a.kind, a.tokens, tmp, f"{n}{len(rows)}")
+                print(json.dumps(row), flush=True)
+                rows.append(row)
     finally:
         sim.kill()
         shutil.rmtree(tmp, ignore_errors=True)
     summary = {}
-    for name, _ in bins:
+    for name in [b[0] for b in bins] + (["aichat"] if a.aichat else []):
         mine = [r for r in rows if r["name"] == name]
         summary[name] = {
             k: statistics.median(r[k] for r in mine)
