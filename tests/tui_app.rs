@@ -1112,7 +1112,10 @@ fn an_earlier_answer_is_held_once_and_alt_y_still_copies_the_last_one_whole() {
         a.on_key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::ALT)),
         vec![Command::Copy(texts[1].into())]
     );
-    assert_eq!(a.on_key(ctrl('y')), vec![Command::Copy("echo two\n".into())]);
+    assert_eq!(
+        a.on_key(ctrl('y')),
+        vec![Command::Copy("echo two\n".into())]
+    );
     // The first answer's raw text went with the second answer's start; the screen still
     // shows it (from the text the transcript keeps).
     let first = a.transcript.answer(turns[0]).unwrap();
