@@ -30,6 +30,8 @@ import sys
 import tempfile
 import time
 
+import aichat_peer
+
 BODY = ('{"model":"moonshotai/kimi-k2","stream":true,"usage":{"include":true},'
         '"max_tokens":256,"messages":[{"role":"user","content":"hello there"}]}')
 
@@ -108,13 +110,7 @@ def main():
     base_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     aichat_env = None
     if a.aichat:
-        conf = os.path.join(tmp, "aichat")
-        os.makedirs(conf)
-        with open(os.path.join(conf, "config.yaml"), "w") as f:
-            f.write("model: sim:moonshotai/kimi-k2\nstream: true\nsave: false\n"
-                    "clients:\n- type: openai-compatible\n  name: sim\n"
-                    f"  api_base: {url}\n  api_key: k\n"
-                    "  models:\n  - name: moonshotai/kimi-k2\n")
+        conf = aichat_peer.config_dir(tmp, url)
         aichat_env = dict(base_env, AICHAT_CONFIG_DIR=conf)
     # One unmeasured run per copy: the first start after a copy checks the whole file (its
     # inode changed, see src/ledger/verified.rs), which is not what a user's starts do.

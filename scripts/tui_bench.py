@@ -38,6 +38,8 @@ import sys
 import tempfile
 import time
 
+import aichat_peer
+
 MODELS = ["kimi-k2", "claude-sonnet-4", "gemini-2.5-flash", "o3", "grok-4"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -183,13 +185,7 @@ def aichat_round(aichat, url, kind, tokens, tmp, n):
     """aichat (the Rust peer) renders the same answer in the same terminal: one-shot, its
     markdown highlighted on a pty in tmux (it has no full-screen chat to drive). CPU and
     peak RSS of its whole process, from /usr/bin/time; its start is a few ms of it."""
-    conf = os.path.join(tmp, f"aichat{n}")
-    os.makedirs(conf)
-    with open(os.path.join(conf, "config.yaml"), "w") as f:
-        f.write("model: sim:moonshotai/kimi-k2\nstream: true\nsave: false\n"
-                "clients:\n- type: openai-compatible\n  name: sim\n"
-                f"  api_base: {url}\n  api_key: k\n"
-                "  models:\n  - name: moonshotai/kimi-k2\n")
+    conf = aichat_peer.config_dir(tmp, url, f"aichat{n}")
     out = os.path.join(conf, "time.txt")
     session = f"cfaichat{os.getpid()}{n}"
     subprocess.run(

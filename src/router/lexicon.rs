@@ -103,11 +103,15 @@ struct Script {
 
 /// The scripts, by first character outside ASCII: Cyrillic; CJK (and whatever else lies
 /// past U+2E80); the rest (Latin with diacritics: Vietnamese, Spanish, Portuguese).
-const SCRIPTS: [fn(char) -> bool; 3] = [
-    |c| ('\u{400}'..='\u{52f}').contains(&c),
-    |c| u32::from(c) >= 0x2E80,
-    |c| !('\u{400}'..='\u{52f}').contains(&c) && u32::from(c) < 0x2E80,
-];
+const SCRIPTS: [fn(char) -> bool; 3] = [cyrillic, cjk, |c| !cyrillic(c) && !cjk(c)];
+
+fn cyrillic(c: char) -> bool {
+    ('\u{400}'..='\u{52f}').contains(&c)
+}
+
+fn cjk(c: char) -> bool {
+    u32::from(c) >= 0x2E80
+}
 
 /// A set of byte values.
 #[derive(Default)]

@@ -129,6 +129,9 @@ impl Answer {
     /// raw text its outcome carried and its code blocks, and keeps its text once (what the
     /// screen shows).
     pub fn no_longer_last(&mut self) {
+        if self.earlier {
+            return;
+        }
         if let Some(o) = &mut self.outcome {
             o.content = String::new();
             o.reasoning = String::new();
