@@ -153,7 +153,10 @@ def one_round(name, binary, url, kind, tokens, idle, tmp, n, answers=1):
             "keypress_to_screen_ms": round(statistics.median(key_ms), 1),
         }
         # More answers in the same session: the peak RSS after each (flat, or growing?).
+        # The resident size after each too: the high-water mark keeps an answer's passing
+        # peak, what stays resident is what the session holds.
         after_each = [row["peak_rss_kib"]]
+        rss_each = [status_kib(pid, "VmRSS")]
         for k in range(1, answers):
             subprocess.run(["tmux", "send-keys", "-t", session, "-l", f"and again, part {k + 1}"],
                            check=True)
@@ -165,8 +168,10 @@ def one_round(name, binary, url, kind, tokens, idle, tmp, n, answers=1):
                 raise RuntimeError(f"{name}: answer {k + 1} did not finish")
             time.sleep(0.2)
             after_each.append(status_kib(pid, "VmHWM"))
+            rss_each.append(status_kib(pid, "VmRSS"))
         if answers > 1:
             row["peak_rss_after_each_answer_kib"] = after_each
+            row["rss_after_each_answer_kib"] = rss_each
         # A new conversation (Ctrl-N) drops the transcript: what is resident then.
         subprocess.run(["tmux", "send-keys", "-t", session, "C-n"], check=True)
         time.sleep(0.5)
@@ -249,7 +254,8 @@ def main():
         summary[name] = {
             k: statistics.median(r[k] for r in mine)
             for k in mine[0]
-            if k not in ("name", "tokens", "peak_rss_after_each_answer_kib")
+            if k not in ("name", "tokens", "peak_rss_after_each_answer_kib",
+                         "rss_after_each_answer_kib")
         }
     print(json.dumps({"summary": summary, "kind": a.kind, "tokens": a.tokens, "tps": a.tps}))
 

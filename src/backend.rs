@@ -35,6 +35,7 @@ impl Backend {
             let sim = Simulator::start(catalog.clone(), Behaviour::demo())
                 .await
                 .map_err(BackendError::Simulator)?;
+            sim.keep_no_requests();
             let client =
                 OpenRouterClient::new(&sim.url(), Some(ApiKey::new("demo")), config.timeouts)?;
             return Ok(Self {

@@ -93,6 +93,31 @@ async fn code_request_streams_a_fenced_block_with_provider_cost() {
 }
 
 #[tokio::test]
+async fn the_simulator_remembers_only_its_newest_requests_or_none() {
+    let sim = sim().await;
+    let n = codeforge::simulator::REQUESTS_KEPT + 3;
+    for i in 0..n {
+        ask(&sim, CLAUDE, &format!("question {i}")).await.unwrap();
+    }
+    let kept = sim.requests();
+    assert_eq!(kept.len(), codeforge::simulator::REQUESTS_KEPT);
+    let prompt = |r: &codeforge::simulator::RecordedRequest| {
+        r.body.as_ref().unwrap()["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // The oldest three went; the newest is last.
+    assert_eq!(prompt(&kept[0]), "question 3");
+    assert_eq!(prompt(&kept[kept.len() - 1]), format!("question {}", n - 1));
+    // A simulator nobody asks (the demo) keeps nothing, and still answers.
+    sim.keep_no_requests();
+    assert!(sim.requests().is_empty());
+    ask(&sim, CLAUDE, "one more").await.unwrap();
+    assert!(sim.requests().is_empty());
+}
+
+#[tokio::test]
 async fn requests_carry_auth_attribution_and_usage_flags() {
     let sim = sim().await;
     ask(&sim, CLAUDE, "hello").await.unwrap();

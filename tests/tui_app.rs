@@ -1119,10 +1119,10 @@ fn an_earlier_answer_is_held_once_and_alt_y_still_copies_the_last_one_whole() {
     // The first answer's raw text went with the second answer's start; the screen still
     // shows it (from the text the transcript keeps).
     let first = a.transcript.answer(turns[0]).unwrap();
-    assert_eq!(first.outcome.as_ref().unwrap().content, "");
+    assert_eq!(&*first.outcome.as_ref().unwrap().content, "");
     assert_eq!(first.outcome.as_ref().unwrap().request_id, 1);
     let last = a.transcript.answer(turns[1]).unwrap();
-    assert_eq!(last.outcome.as_ref().unwrap().content, texts[1]);
+    assert_eq!(&*last.outcome.as_ref().unwrap().content, texts[1]);
     let s = screen(&mut a, 100, 30);
     assert!(s.contains("first answer, with words"), "{s}");
     assert!(s.contains("echo one"), "{s}");

@@ -566,7 +566,7 @@ impl Session {
                 .served_model
                 .clone()
                 .unwrap_or_else(|| model.request_id().to_string()),
-            content: c.content.clone(),
+            content: c.content.as_str().into(),
             reasoning: c.reasoning.clone(),
             finish_reason: c.finish_reason.clone(),
             prompt_tokens,

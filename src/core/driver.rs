@@ -356,7 +356,7 @@ async fn load(session: &mut Session, id: i64, events: &UnboundedSender<Event>) {
 /// outcome (a decision that no longer parses is left out; the answer still shows).
 fn loaded(m: StoredMessage) -> LoadedMessage {
     let Some((id, r)) = m.request_id.zip(m.request) else {
-        return LoadedMessage::plain(m.role, &m.content);
+        return LoadedMessage::plain(m.role, m.content);
     };
     let card = r
         .decision_json

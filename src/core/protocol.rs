@@ -230,14 +230,15 @@ pub struct BudgetSnapshot {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadedMessage {
     pub role: Role,
-    pub content: String,
+    /// The text the resumed history holds (shared, not a copy).
+    pub content: std::sync::Arc<str>,
     pub card: Option<RouteCard>,
     pub outcome: Option<TurnOutcome>,
 }
 
 impl LoadedMessage {
     /// A message with nothing recorded beside its text.
-    pub fn plain(role: Role, content: &str) -> Self {
+    pub fn plain(role: Role, content: impl Into<std::sync::Arc<str>>) -> Self {
         Self {
             role,
             content: content.into(),
@@ -255,7 +256,9 @@ pub struct TurnOutcome {
     pub generation_id: Option<String>,
     pub requested_model: String,
     pub served_model: String,
-    pub content: String,
+    /// The answer's text: the same allocation the conversation's history keeps for the
+    /// next request, so a front end holding it holds no copy.
+    pub content: std::sync::Arc<str>,
     pub reasoning: String,
     pub finish_reason: Option<String>,
     pub prompt_tokens: u64,

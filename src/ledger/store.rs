@@ -9,7 +9,8 @@ use super::{Ledger, LedgerError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredMessage {
     pub role: super::Role,
-    pub content: String,
+    /// Shared with whatever takes it up (a resumed history, the transcript), not copied.
+    pub content: std::sync::Arc<str>,
     pub request_id: Option<i64>,
     /// For an answer: how its request went, to show its route card again.
     pub request: Option<StoredRequest>,

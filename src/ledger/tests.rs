@@ -364,11 +364,7 @@ fn conversations_keep_their_messages_in_order() {
     let m = l.messages(c).unwrap();
     assert_eq!(m.len(), 2);
     assert_eq!(
-        (
-            m[0].role.as_str(),
-            m[0].content.as_str(),
-            m[1].content.as_str()
-        ),
+        (m[0].role.as_str(), &*m[0].content, &*m[1].content),
         ("user", "first question", "hi!")
     );
     let list = l.conversations(10).unwrap();

@@ -3,33 +3,36 @@
 //!
 //! Must not import the router, ledger or tui modules.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::money::Usd;
 
-/// One chat message.
+/// One chat message. Its text is shared, not copied: the conversation's history, each
+/// request built from it and the front end's transcript hold the same allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub role: Role,
-    pub content: String,
+    pub content: Arc<str>,
 }
 
 impl Message {
-    pub fn user(content: impl Into<String>) -> Self {
+    pub fn user(content: impl Into<Arc<str>>) -> Self {
         Self {
             role: Role::User,
             content: content.into(),
         }
     }
 
-    pub fn system(content: impl Into<String>) -> Self {
+    pub fn system(content: impl Into<Arc<str>>) -> Self {
         Self {
             role: Role::System,
             content: content.into(),
         }
     }
 
-    pub fn assistant(content: impl Into<String>) -> Self {
+    pub fn assistant(content: impl Into<Arc<str>>) -> Self {
         Self {
             role: Role::Assistant,
             content: content.into(),

@@ -11,10 +11,10 @@ mod faults;
 mod keys;
 mod stream;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -37,6 +37,10 @@ type SimBody = BoxBody<Bytes, std::io::Error>;
 
 /// Largest request body accepted (a 10 MB paste fits).
 const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
+
+/// Requests remembered for [`Simulator::requests`]: the newest, each with its body (a
+/// conversation's whole history), so a long run does not grow without end.
+pub const REQUESTS_KEPT: usize = 256;
 
 /// One request as the simulator saw it (for tests that check headers and bodies).
 #[derive(Debug, Clone)]
@@ -70,7 +74,9 @@ pub(crate) struct SimState {
     faults: Mutex<HashMap<String, FaultPlan>>,
     unlisted: Mutex<HashSet<String>>,
     required_key: Mutex<Option<String>>,
-    requests: Mutex<Vec<RecordedRequest>>,
+    requests: Mutex<VecDeque<RecordedRequest>>,
+    /// Whether requests are remembered at all (not where nobody reads them: the demo).
+    keep_requests: AtomicBool,
     generations: Mutex<HashMap<String, GenerationRecord>>,
     counter: AtomicU64,
     /// Keys' limits, what is in flight on them, the keys created through `/keys`.
@@ -90,6 +96,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl SimState {
+    fn remember(&self, record: RecordedRequest) {
+        if !self.keep_requests.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut kept = lock(&self.requests);
+        if kept.len() == REQUESTS_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back(record);
+    }
+
     fn behaviour(&self, model: &str) -> Behaviour {
         lock(&self.behaviours)
             .get(model)
@@ -174,7 +191,8 @@ impl Simulator {
             faults: Mutex::new(HashMap::new()),
             unlisted: Mutex::new(HashSet::new()),
             required_key: Mutex::new(None),
-            requests: Mutex::new(Vec::new()),
+            requests: Mutex::new(VecDeque::new()),
+            keep_requests: AtomicBool::new(true),
             generations: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(0),
             keys: Mutex::new(keys::KeyState::default()),
@@ -280,9 +298,16 @@ impl Simulator {
             .collect()
     }
 
-    /// Every request received so far.
+    /// The requests received so far (the newest [`REQUESTS_KEPT`]), oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.state.requests).clone()
+        lock(&self.state.requests).iter().cloned().collect()
+    }
+
+    /// Remember no requests: for a simulator nobody asks what it received (the demo,
+    /// `codeforge simulate`), whose memory then stays flat however long it serves.
+    pub fn keep_no_requests(&self) {
+        self.state.keep_requests.store(false, Ordering::Relaxed);
+        lock(&self.state.requests).clear();
     }
 
     /// Generations served so far.
@@ -394,12 +419,14 @@ async fn handle(state: Arc<SimState>, req: Request<Incoming>) -> Result<Response
     {
         Ok(b) => b.to_bytes(),
         Err(_) => {
-            lock(&state.requests).push(record);
+            state.remember(record);
             return Ok(error_response(413, "request body too large", None));
         }
     };
-    record.body = serde_json::from_slice(&body).ok();
-    lock(&state.requests).push(record);
+    if state.keep_requests.load(Ordering::Relaxed) {
+        record.body = serde_json::from_slice(&body).ok();
+    }
+    state.remember(record);
 
     let key_ok = match (&authorization, &*lock(&state.required_key)) {
         (Some(a), Some(required)) => a == &format!("Bearer {required}"),

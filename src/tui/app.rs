@@ -514,7 +514,7 @@ impl App {
     fn copy_answer(&mut self) -> Vec<Command> {
         match self
             .last_answer()
-            .and_then(|a| a.outcome.as_ref().map(|o| o.content.clone()))
+            .and_then(|a| a.outcome.as_ref().map(|o| o.content.to_string()))
         {
             Some(text) if !text.is_empty() => {
                 self.notice("copied the last answer to the clipboard", false);
@@ -1042,7 +1042,7 @@ impl App {
         for m in messages {
             if m.role == Role::User {
                 self.transcript.push(Cell::user(&m.content));
-                pending_prompt = m.content;
+                pending_prompt = m.content.to_string();
                 continue;
             }
             let turn = self.next_turn;
@@ -1050,7 +1050,6 @@ impl App {
             let mut a = Answer::new(turn, pending_prompt.clone());
             a.expand_key = self.key_name(Action::Expand);
             a.push_content(&m.content, theme);
-            a.finish(theme);
             a.state = match m.outcome.as_ref().map(|o| o.status) {
                 Some(TurnStatus::Cancelled) => AnswerState::Cancelled,
                 Some(TurnStatus::Cut) => AnswerState::Cut("the stream was cut".into()),
@@ -1058,6 +1057,8 @@ impl App {
             };
             a.card = m.card;
             a.outcome = m.outcome;
+            // Finished with its outcome, so it holds the resumed history's text, not a copy.
+            a.finish(theme);
             self.transcript.push(Cell::Answer(Box::new(a)));
         }
     }

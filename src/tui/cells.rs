@@ -2,6 +2,8 @@
 //! cache: each cell keeps its wrapped lines for the current width, and a streaming answer
 //! only wraps its newly finished lines plus the open tail.
 
+use std::sync::Arc;
+
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
@@ -11,6 +13,42 @@ use super::wrap::wrap;
 use crate::core::protocol::RouteCard;
 use crate::core::{TurnId, TurnOutcome};
 use crate::sanitize::{Sanitizer, for_terminal};
+
+/// The text an answer shows, kept to render it again once its lines were dropped: its own
+/// sanitised copy as it streamed in, or, once finished, the raw answer as the conversation
+/// holds it (the same allocation), sanitised again whenever it is rendered again.
+#[derive(Debug, Default)]
+struct Source {
+    own: String,
+    shared: Option<Arc<str>>,
+}
+
+impl Source {
+    /// The text to append to (a shared text becomes its own again: nothing appends after
+    /// the end, but nothing is lost if something does).
+    fn own(&mut self) -> &mut String {
+        if let Some(raw) = self.shared.take() {
+            self.own = for_terminal(&raw);
+        }
+        &mut self.own
+    }
+
+    /// Hold `raw` instead of the own copy, if that is what it shows once sanitised.
+    fn share(&mut self, raw: &Arc<str>) {
+        if self.shared.is_none() && self.own == for_terminal(raw) {
+            self.own = String::new();
+            self.shared = Some(Arc::clone(raw));
+        }
+    }
+
+    /// The text as shown.
+    fn shown(&self) -> std::borrow::Cow<'_, str> {
+        match &self.shared {
+            Some(raw) => for_terminal(raw).into(),
+            None => self.own.as_str().into(),
+        }
+    }
+}
 
 /// Where an answer is.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,8 +83,8 @@ pub struct Answer {
     pub expand_key: String,
     // layout cache
     width: u16,
-    /// The content as shown (sanitised), from which a shed answer is rendered again.
-    source: String,
+    /// The content as shown, from which a shed answer is rendered again.
+    source: Source,
     /// The stream ended and the document was finished (only then may it be shed).
     finished: bool,
     /// Its rendered lines were dropped while far from the view (see `shed`).
@@ -81,7 +119,7 @@ impl Answer {
             stopped: false,
             expand_key: "Ctrl-E".into(),
             width: 0,
-            source: String::new(),
+            source: Source::default(),
             finished: false,
             shed: false,
             earlier: false,
@@ -99,7 +137,7 @@ impl Answer {
         }
         let safe = self.sanitizer.push(text);
         self.md.push(&safe, theme);
-        self.source.push_str(&safe);
+        self.source.own().push_str(&safe);
         self.tokens += 1;
         self.state = AnswerState::Streaming;
     }
@@ -114,11 +152,17 @@ impl Answer {
         self.head_dirty = true;
     }
 
+    /// The stream ended (its outcome, if any, is already set).
     pub fn finish(&mut self, theme: &Theme) {
         self.md.finish(theme);
-        // Grown by appending, the text holds up to as much spare room again: a transcript
-        // keeps every answer's text for the session.
-        self.source.shrink_to_fit();
+        // The conversation keeps the answer's raw text for the next request: where the
+        // screen shows exactly that text sanitised, the transcript holds the same text
+        // rather than a second copy (an answer stopped with Esc shows only a part).
+        // Grown by appending, the text holds up to as much spare room again.
+        self.source.own.shrink_to_fit();
+        if let Some(o) = &self.outcome {
+            self.source.share(&o.content);
+        }
         self.reasoning.shrink_to_fit();
         self.finished = true;
         self.head_dirty = true;
@@ -133,7 +177,7 @@ impl Answer {
             return;
         }
         if let Some(o) = &mut self.outcome {
-            o.content = String::new();
+            o.content = Arc::from("");
             o.reasoning = String::new();
         }
         self.md.forget_code_blocks();
@@ -152,7 +196,7 @@ impl Answer {
     /// Near the view again (or the width changed): render the text again.
     pub fn unshed(&mut self, theme: &Theme) {
         if self.shed {
-            self.md = StreamingMarkdown::replay(&self.source, theme);
+            self.md = StreamingMarkdown::replay(&self.source.shown(), theme);
             if self.earlier {
                 self.md.forget_code_blocks();
             }
@@ -660,5 +704,77 @@ mod tests {
             // Past the end: nothing, not a panic.
             assert!(a.slice(h, h + 5).is_empty());
         }
+    }
+
+    fn finished_with(raw: &str, stop_after: Option<usize>, theme: &Theme) -> (Answer, Arc<str>) {
+        let mut a = Answer::new(TurnId(1), "p".into());
+        for (n, piece) in raw.split_inclusive(' ').enumerate() {
+            if stop_after == Some(n) {
+                a.stopped = true;
+            }
+            a.push_content(piece, theme);
+        }
+        let content: Arc<str> = raw.into();
+        a.outcome = Some(TurnOutcome {
+            request_id: 1,
+            generation_id: None,
+            requested_model: "m".into(),
+            served_model: "m".into(),
+            content: Arc::clone(&content),
+            reasoning: String::new(),
+            finish_reason: Some("stop".into()),
+            prompt_tokens: 1,
+            completion_tokens: 1,
+            reasoning_tokens: 0,
+            cached_tokens: 0,
+            cost: crate::money::Usd::ZERO,
+            cost_source: crate::core::protocol::CostSource::Provider,
+            ttft_ms: None,
+            latency_ms: 1,
+            status: crate::core::protocol::TurnStatus::Ok,
+            overhead: Default::default(),
+        });
+        a.finish(theme);
+        (a, content)
+    }
+
+    #[test]
+    fn a_finished_answer_holds_the_conversations_text_and_shows_it_as_before() {
+        let theme = Theme::dark(false);
+        // Tabs, an escape sequence and a bidi override: shown otherwise than they are.
+        let raw = "Run this:\n\n```sh\nmake\tall\n```\n\x1b[31mred\x1b[0m and \u{202E}abc, \
+                   then a paragraph long enough to wrap at the narrow width below.\n";
+        let (mut a, content) = finished_with(raw, None, &theme);
+        // The raw text is held by the answer, not copied: the same allocation.
+        assert!(matches!(&a.source.shared, Some(s) if Arc::ptr_eq(s, &content)));
+        assert!(a.source.own.is_empty());
+        a.layout(30, &theme);
+        let before = text_of(&a.slice(0, a.height()));
+        assert!(
+            before.iter().any(|l| l.contains("make    all")),
+            "{before:?}"
+        );
+        assert!(before.iter().all(|l| !l.contains('\x1b')), "{before:?}");
+        // Shed and rendered again from the shared raw text: the same lines.
+        a.shed();
+        a.unshed(&theme);
+        a.layout(30, &theme);
+        assert_eq!(text_of(&a.slice(0, a.height())), before);
+    }
+
+    #[test]
+    fn an_answer_stopped_early_keeps_what_it_showed() {
+        let theme = Theme::dark(false);
+        let raw = "one two three four five six seven eight nine ten\n";
+        let (mut a, _) = finished_with(raw, Some(3), &theme);
+        // Esc after three words: the screen showed a part, so that part is its own text.
+        assert!(a.source.shared.is_none());
+        assert_eq!(a.source.shown(), "one two three ");
+        a.shed();
+        a.unshed(&theme);
+        a.layout(80, &theme);
+        let shown = text_of(&a.slice(0, a.height()));
+        assert!(shown.iter().any(|l| l == "one two three"), "{shown:?}");
+        assert!(shown.iter().all(|l| !l.contains("four")), "{shown:?}");
     }
 }
