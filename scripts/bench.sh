@@ -110,6 +110,9 @@ if command -v tmux >/dev/null 2>&1; then
   python3 scripts/tui_bench.py --sim "$BIN" --bin "codeforge=$BIN" --kind lines --tokens 4000 \
     --tps 4000 --rounds 1 --answers 5 > "$TMP/tui-lines.jsonl"
   tail -1 "$TMP/tui-lines.jsonl" > "$TMP/tui-lines.json"
+  # Six coding answers of 10,000 tokens in one session: what each adds, beside its text.
+  python3 scripts/tui_bench.py --sim "$BIN" --bin "codeforge=$BIN" --kind code --tokens 10000 \
+    --tps 4000 --rounds 1 --answers 6 > "$TMP/tui-answers.jsonl"
   for n in 20000 200000; do
     python3 scripts/tui_bench.py --sim "$BIN" --bin "codeforge=$BIN" --kind flood --tokens "$n" \
       --tps 0 --rounds 3 | tail -1 > "$TMP/tui-flood-$n.json"
@@ -185,6 +188,16 @@ def user_felt(tmp):
             each = json.loads(open(f"{tmp}/tui-lines.jsonl").readline()).get("peak_rss_after_each_answer_kib", [])
             out += ["", "Five answers of 4,000 plain lines in one session (20,000 lines in the transcript): "
                     "peak RSS after each " + " → ".join(f"{k / 1024:.1f}" for k in each) + " MiB."]
+        if os.path.exists(f"{tmp}/tui-answers.jsonl"):
+            rows = [json.loads(l) for l in open(f"{tmp}/tui-answers.jsonl")]
+            each = rows[0].get("rss_after_each_answer_kib", [])
+            text = rows[-1].get("answer_text_bytes")
+            if len(each) > 1 and text:
+                per = (each[-1] - each[0]) / (len(each) - 1)
+                out += ["", "Six 10,000-token coding answers in one session: RSS after each "
+                        + " → ".join(f"{k / 1024:.1f}" for k in each)
+                        + f" MiB, {per:.0f} KiB per answer; each answer's text is "
+                        f"{text / 1024:.0f} KiB (the conversation the next request sends)."]
         idle = json.load(open(f"{tmp}/tui-code.json"))["summary"]["codeforge"].get("idle_cpu_ms_per_s")
         out += ["", f"Idle TUI after the answer (3 s): {idle:.2f} ms of CPU per second.", ""]
     return out

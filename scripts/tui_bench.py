@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 import aichat_peer
 
@@ -85,6 +86,24 @@ def start_sim(sim_bin, kind, tokens, tps, tmp):
         time.sleep(0.05)
     proc.kill()
     sys.exit("tui_bench: the simulator did not start")
+
+
+def answer_bytes(url):
+    """The bytes of text in one answer of the simulator at `url` (what each answer adds to
+    the conversation), read from its SSE stream."""
+    body = json.dumps({"model": "moonshotai/kimi-k2", "stream": True,
+                       "messages": [{"role": "user", "content": "one answer"}]}).encode()
+    req = urllib.request.Request(f"{url}/chat/completions", data=body, headers={
+        "content-type": "application/json", "authorization": "Bearer k"})
+    total = 0
+    with urllib.request.urlopen(req, timeout=120) as r:
+        for line in r:
+            line = line.decode().strip()
+            if not line.startswith("data: {"):
+                continue
+            for choice in json.loads(line[6:]).get("choices", []):
+                total += len(((choice.get("delta") or {}).get("content") or "").encode())
+    return total
 
 
 def wait_for(session, pattern, timeout, poll=0.002):
@@ -257,7 +276,16 @@ def main():
             if k not in ("name", "tokens", "peak_rss_after_each_answer_kib",
                          "rss_after_each_answer_kib")
         }
-    print(json.dumps({"summary": summary, "kind": a.kind, "tokens": a.tokens, "tps": a.tps}))
+    out = {"summary": summary, "kind": a.kind, "tokens": a.tokens, "tps": a.tps}
+    if a.answers > 1:
+        tmp = tempfile.mkdtemp(prefix="cftui")
+        sim, url = start_sim(a.sim, a.kind, a.tokens, 0, tmp)
+        try:
+            out["answer_text_bytes"] = answer_bytes(url)
+        finally:
+            sim.kill()
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":
