@@ -185,7 +185,8 @@ def one_round(name, binary, url, kind, tokens, idle, tmp, n, answers=1):
                 raise RuntimeError(f"{name}: answer {k + 1} did not start")
             if wait_for(session, r"help · \S+ model", 600, 0.01) is None:
                 raise RuntimeError(f"{name}: answer {k + 1} did not finish")
-            time.sleep(0.2)
+            # Half a second on: what the session holds once the turn has settled.
+            time.sleep(0.5)
             after_each.append(status_kib(pid, "VmHWM"))
             rss_each.append(status_kib(pid, "VmRSS"))
         if answers > 1:
