@@ -93,6 +93,13 @@ pub fn for_terminal(text: &str) -> String {
     Sanitizer::new().push(text)
 }
 
+/// Whether `text` is already what [`for_terminal`] makes of it: printable characters and
+/// newlines only (no escape, tab, carriage return or other control, no bidi control).
+pub fn is_shown_as_is(text: &str) -> bool {
+    text.chars()
+        .all(|c| c == '\n' || (!c.is_control() && !is_bidi_control(c)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +146,15 @@ mod tests {
             let out = Sanitizer::new().push_bytes(&bytes);
             prop_assert!(out.chars().all(|c| c == '\n' || !c.is_control()));
             prop_assert!(!out.chars().any(is_bidi_control));
+        }
+
+        #[test]
+        fn text_shown_as_is_is_left_as_it_is(text in "(\\PC|\n|\t|\r|\x1b|\u{9b}|\u{202e}){0,64}") {
+            if is_shown_as_is(&text) {
+                prop_assert_eq!(for_terminal(&text), text);
+            } else {
+                prop_assert_ne!(for_terminal(&text), text);
+            }
         }
     }
 }

@@ -289,7 +289,7 @@ impl Simulator {
         self.state.usage()
     }
 
-    /// The chat completions requested so far (what could be billed), oldest first.
+    /// The chat completions among the requests kept (see [`Self::requests`]), oldest first.
     pub fn completions(&self) -> Vec<RecordedRequest> {
         lock(&self.state.requests)
             .iter()

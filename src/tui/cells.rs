@@ -12,7 +12,7 @@ use super::theme::Theme;
 use super::wrap::wrap;
 use crate::core::protocol::RouteCard;
 use crate::core::{TurnId, TurnOutcome};
-use crate::sanitize::{Sanitizer, for_terminal};
+use crate::sanitize::{Sanitizer, for_terminal, is_shown_as_is};
 
 /// The text an answer shows, kept to render it again once its lines were dropped: its own
 /// sanitised copy as it streamed in, or, once finished, the raw answer as the conversation
@@ -35,7 +35,15 @@ impl Source {
 
     /// Hold `raw` instead of the own copy, if that is what it shows once sanitised.
     fn share(&mut self, raw: &Arc<str>) {
-        if self.shared.is_none() && self.own == for_terminal(raw) {
+        if self.shared.is_some() {
+            return;
+        }
+        let same = if is_shown_as_is(raw) {
+            *self.own == **raw
+        } else {
+            self.own == for_terminal(raw)
+        };
+        if same {
             self.own = String::new();
             self.shared = Some(Arc::clone(raw));
         }
@@ -44,6 +52,7 @@ impl Source {
     /// The text as shown.
     fn shown(&self) -> std::borrow::Cow<'_, str> {
         match &self.shared {
+            Some(raw) if is_shown_as_is(raw) => raw.as_ref().into(),
             Some(raw) => for_terminal(raw).into(),
             None => self.own.as_str().into(),
         }
@@ -158,11 +167,11 @@ impl Answer {
         // The conversation keeps the answer's raw text for the next request: where the
         // screen shows exactly that text sanitised, the transcript holds the same text
         // rather than a second copy (an answer stopped with Esc shows only a part).
-        // Grown by appending, the text holds up to as much spare room again.
-        self.source.own.shrink_to_fit();
         if let Some(o) = &self.outcome {
             self.source.share(&o.content);
         }
+        // Not shared: grown by appending, the text holds up to as much spare room again.
+        self.source.own.shrink_to_fit();
         self.reasoning.shrink_to_fit();
         self.finished = true;
         self.head_dirty = true;
@@ -189,6 +198,8 @@ impl Answer {
     pub fn shed(&mut self) {
         if self.finished && !self.shed {
             self.md.shed();
+            // Where each block starts is laid out again with the blocks; the height stays.
+            self.done_starts = Vec::new();
             self.shed = true;
         }
     }
